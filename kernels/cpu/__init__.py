@@ -1,0 +1,1 @@
+"""@njit CPU kernels, destination-passing style, cache=True."""

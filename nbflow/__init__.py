@@ -1,0 +1,69 @@
+"""nbflow: TensorFlow 1.x's programming model, every kernel a Numba function.
+
+``import nbflow as tf`` -- graph mode by default, as TF 1.15.
+"""
+import os as _os
+
+# Threads from a parallel Numba region must survive a fork (data loaders,
+# test runners): the workqueue layer is fork-safe, OpenMP is not.
+_os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
+from nbflow.framework import dtypes, errors  # noqa: E402
+from nbflow.framework.dtypes import (  # noqa: E402
+    DType, as_dtype, bool_ as bool, double, float16, float32, float64, half, int8, int16, int32, int64,
+    string, uint8, uint16,
+)
+from nbflow.framework.tensor_shape import Dimension, TensorShape, dimension_value  # noqa: E402
+from nbflow.framework.device import DeviceSpec  # noqa: E402
+from nbflow.framework.graph import (  # noqa: E402
+    Graph, GraphKeys, Operation, Tensor, add_to_collection, add_to_collections, control_dependencies, device,
+    get_collection, get_collection_ref, get_default_graph, name_scope, reset_default_graph,
+)
+from nbflow.ops.base import convert_to_tensor, register_tensor_conversion_function  # noqa: E402
+from nbflow.ops.constant_op import *  # noqa: E402,F401,F403
+from nbflow.ops.math_ops import *  # noqa: E402,F401,F403
+from nbflow.ops.reduction_ops import *  # noqa: E402,F401,F403
+from nbflow.ops.array_ops import *  # noqa: E402,F401,F403
+from nbflow.ops.linalg_ops import *  # noqa: E402,F401,F403
+from nbflow.ops.random_ops import *  # noqa: E402,F401,F403
+from nbflow.ops.nn_ops import *  # noqa: E402,F401,F403
+from nbflow.ops.state_ops import *  # noqa: E402,F401,F403
+from nbflow.ops.variables import *  # noqa: E402,F401,F403
+from nbflow.ops.init_ops import *  # noqa: E402,F401,F403
+from nbflow.ops.variable_scope import *  # noqa: E402,F401,F403
+from nbflow.ops.control_flow_ops import *  # noqa: E402,F401,F403
+from nbflow.ops import operators as _operators, math_grad as _math_grad  # noqa: E402,F401
+from nbflow.autodiff.gradients import NoGradient, NotDifferentiable, RegisterGradient, gradients  # noqa: E402
+from nbflow.runtime.session import (  # noqa: E402
+    ConfigProto, GPUOptions, InteractiveSession, RunMetadata, RunOptions, Session, get_default_session,
+)
+from nbflow import compat, nn, losses, train, summary, layers, test  # noqa: E402
+
+__version__ = "0.1.0"
+VERSION = "1.15.0-nbflow." + __version__
+AUTO_REUSE = _AUTO_REUSE = None  # replaced by variable_scope's sentinel when it defines one
+try:
+    from nbflow.ops.variable_scope import AUTO_REUSE  # noqa: E402,F401,F811
+except ImportError:
+    pass
+newaxis = None
+
+
+def disable_v2_behavior():
+    """Graph mode is already nbflow's default (as TF 1.15)."""
+
+
+def disable_eager_execution():
+    """Graph mode is already nbflow's default (as TF 1.15)."""
+
+
+def enable_v2_behavior():
+    raise NotImplementedError("TF2 behaviour (eager by default) is not available in nbflow yet")
+
+
+def enable_eager_execution(config=None, device_policy=None, execution_mode=None):
+    raise NotImplementedError("eager execution is not available in nbflow yet; use graph mode with a Session")
+
+
+def executing_eagerly():
+    return False

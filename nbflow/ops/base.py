@@ -1,0 +1,246 @@
+"""The Op protocol and the single construction path, ``apply_op``.
+
+An op definition is a subclass of :class:`Op`. It declares
+
+* ``type``   -- TF's op type name ("Add", "MatMul", ...);
+* ``infer``  -- output dtypes and (partially known) shapes from the inputs';
+  used at graph-construction time, and again at plan time with concrete
+  shapes and any constant input values;
+* ``plan``   -- given a :class:`PlanContext` with concrete shapes, returns the
+  callable the executor runs: ``run(*input_arrays) -> output(s)``. Kernels are
+  destination-passing: ``plan`` allocates output buffers once, when shapes are
+  known, so a steady-state step allocates nothing;
+* its gradient, registered by type name with :func:`RegisterGradient` (as TF).
+"""
+import numpy as np
+
+from nbflow.framework import dtypes
+from nbflow.framework.graph import Operation, Tensor, get_default_graph
+from nbflow.framework.tensor_shape import TensorShape, as_shape
+
+_OP_TYPES = {}
+
+
+class Op:
+    """Base class of every op definition."""
+
+    type = None
+    #: stateful ops (variables, random, assign) are never folded or merged.
+    stateful = False
+    #: ops whose gradient is None for every input (comparisons, shape, ...).
+    differentiable = True
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if cls.type is not None:
+            _OP_TYPES[cls.type] = cls
+
+    @classmethod
+    def infer(cls, ctx):
+        """Return [(DType, TensorShape), ...] for the outputs."""
+        raise NotImplementedError("Op %s defines no shape inference" % cls.type)
+
+    @classmethod
+    def plan(cls, ctx):
+        """Return ``run(*inputs)`` computing the outputs on the CPU."""
+        raise NotImplementedError("Op %s has no CPU kernel" % cls.type)
+
+
+def op_class(type_name):
+    return _OP_TYPES[type_name]
+
+
+class InferContext:
+    """What shape inference sees: input dtypes/shapes, attrs, constant values."""
+
+    __slots__ = ("name", "input_dtypes", "input_shapes", "attrs", "input_values")
+
+    def __init__(self, name, input_dtypes, input_shapes, attrs, input_values):
+        self.name = name
+        self.input_dtypes = input_dtypes
+        self.input_shapes = input_shapes
+        self.attrs = attrs
+        self.input_values = input_values
+
+    def value(self, i):
+        """The input's value if known before running (a constant), else None."""
+        return self.input_values[i]
+
+    def dims(self, i):
+        """Input i's dims as a tuple (entries may be None), or None if rank unknown."""
+        return self.input_shapes[i].as_tuple()
+
+    def error(self, message):
+        return ValueError("%s (op: '%s')" % (message, self.name))
+
+
+class PlanContext(InferContext):
+    """What ``Op.plan`` sees: concrete shapes where known, plus the runtime."""
+
+    __slots__ = ("output_dtypes", "output_shapes", "runtime", "op", "plan_consumers", "prechecks")
+
+    def __init__(self, op, input_dtypes, input_shapes, input_values, output_dtypes, output_shapes, runtime):
+        super().__init__(op.name, input_dtypes, input_shapes, op.attrs, input_values)
+        self.op = op
+        self.output_dtypes = output_dtypes
+        self.output_shapes = output_shapes
+        self.runtime = runtime
+        #: (consumer op, input index) pairs of this op's outputs within the plan.
+        self.plan_consumers = []
+        #: callables run before any kernel of the plan (e.g. "is it initialized?").
+        self.prechecks = []
+
+    def out_np_dtype(self, i=0):
+        return self.output_dtypes[i].as_numpy_dtype
+
+    def static_buffer(self, i=0):
+        """A preallocated output buffer when the output shape is known, else None."""
+        shp = self.output_shapes[i]
+        if shp.is_fully_defined():
+            return np.empty(shp.as_tuple(), dtype=self.out_np_dtype(i))
+        return None
+
+
+# -- constant values known at graph-construction time ----------------------
+
+def constant_value(tensor):
+    """The value of ``tensor`` if it is computable without running (else None)."""
+    if not isinstance(tensor, Tensor):
+        return None
+    op = tensor.op
+    if op.type == "Const":
+        return op.attrs["value"]
+    if op.type == "Shape":
+        shp = op.inputs[0].shape
+        if shp.is_fully_defined():
+            return np.array(shp.as_list(), dtype=tensor.dtype.as_numpy_dtype)
+    if op.type == "Size":
+        n = op.inputs[0].shape.num_elements()
+        if n is not None:
+            return np.array(n, dtype=tensor.dtype.as_numpy_dtype)
+    if op.type == "Rank":
+        r = op.inputs[0].shape.ndims
+        if r is not None:
+            return np.array(r, dtype=np.int32)
+    fold = getattr(op.op_def, "fold_constant", None)
+    if fold is not None:
+        vals = [constant_value(t) for t in op.inputs]
+        if all(v is not None for v in vals):
+            return fold(op, vals)
+    return None
+
+
+# -- conversion ------------------------------------------------------------
+
+_conversion_hooks = []
+
+
+def register_tensor_conversion_function(base_type, conversion_func):
+    """Objects of ``base_type`` become Tensors via ``conversion_func(value, dtype, name)``."""
+    _conversion_hooks.append((base_type, conversion_func))
+
+
+def _infer_numpy(value, dtype):
+    if dtype is not None:
+        npd = dtype.as_numpy_dtype
+        arr = np.asarray(value)
+        if dtype is dtypes.string:
+            return np.asarray(value, dtype=object)
+        if arr.dtype.kind == "f" and dtype.is_integer:
+            if not np.all(np.floor(arr) == arr):
+                raise TypeError("Expected %s, got %r of type '%s' instead." % (dtype.name, value, type(value).__name__))
+        if arr.dtype.kind in "OSU" and dtype is not dtypes.string:
+            raise TypeError("Expected %s, got %r of type '%s' instead." % (dtype.name, value, type(value).__name__))
+        return np.asarray(value, dtype=npd)
+    arr = np.asarray(value)
+    if arr.dtype.kind in "SUO":
+        return np.asarray(value, dtype=object)
+    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        return arr
+    # Python scalars and lists follow TF: floats are float32, ints int32.
+    if arr.dtype == np.float64:
+        return arr.astype(np.float32)
+    if arr.dtype == np.int64:
+        if arr.size and (arr.max() > np.iinfo(np.int32).max or arr.min() < np.iinfo(np.int32).min):
+            return arr
+        return arr.astype(np.int32)
+    return arr
+
+
+def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, dtype_hint=None):
+    """``tf.convert_to_tensor``: Tensors pass through; Python and numpy values become Const."""
+    dtype = dtypes.as_dtype(dtype) if dtype is not None else None
+    if isinstance(value, Tensor):
+        if dtype is not None and value.dtype is not dtype:
+            raise ValueError(
+                "Tensor conversion requested dtype %s for Tensor with dtype %s: %r"
+                % (dtype.name, value.dtype.name, value)
+            )
+        return value
+    for base, fn in _conversion_hooks:
+        if isinstance(value, base):
+            return fn(value, dtype=dtype, name=name)
+    if isinstance(value, Operation):
+        raise TypeError("Can't convert Operation '%s' to Tensor (target dtype=%s)" % (value.name, dtype))
+    hint = preferred_dtype or dtype_hint
+    if dtype is None and hint is not None:
+        try:
+            arr = _infer_numpy(value, dtypes.as_dtype(hint))
+        except (TypeError, ValueError):
+            arr = _infer_numpy(value, None)
+    else:
+        arr = _infer_numpy(value, dtype)
+    from nbflow.ops.constant_op import constant_from_array
+
+    return constant_from_array(arr, name=name or "Const")
+
+
+def convert_n_to_tensor(values, dtype=None, name=None):
+    return [convert_to_tensor(v, dtype=dtype) for v in values]
+
+
+# -- the single construction path -------------------------------------------
+
+def apply_op(op_cls, inputs=(), attrs=None, name=None, graph=None):
+    """Add one node of type ``op_cls`` (graph mode) and return its outputs.
+
+    ``inputs`` must already be Tensors. Returns the Operation when the op has
+    no outputs, a single Tensor when it has one, else the list of outputs.
+    """
+    attrs = attrs or {}
+    inputs = list(inputs)
+    if graph is None:
+        graph = inputs[0].graph if inputs else get_default_graph()
+    for t in inputs:
+        if not isinstance(t, Tensor):
+            raise TypeError("apply_op(%s): inputs must be Tensors, got %r" % (op_cls.type, t))
+    if name and name.endswith("/"):
+        # TF's convention: a name ending in "/" (a name scope) is used as is.
+        unique = name[:-1]
+        graph._names_in_use.setdefault(unique.lower(), 1)
+    else:
+        unique = graph.unique_name(name or op_cls.type)
+    if unique in graph._ops_by_name:
+        raise ValueError("Duplicate node name in graph: '%s'" % unique)
+    ctx = InferContext(
+        unique,
+        [t.dtype for t in inputs],
+        [t.shape for t in inputs],
+        attrs,
+        [constant_value(t) for t in inputs],
+    )
+    specs = op_cls.infer(ctx)
+    op = graph.create_op(op_cls, inputs, attrs, specs, unique)
+    outs = op.outputs
+    if not outs:
+        return op
+    if len(outs) == 1:
+        return outs[0]
+    return outs
+
+
+def as_tensor_shape_arg(shape):
+    """Normalize a shape argument (list, tuple, TensorShape or None)."""
+    if shape is None:
+        return TensorShape(None)
+    return as_shape(shape)

@@ -1,0 +1,98 @@
+"""Const, Placeholder and PlaceholderWithDefault."""
+import numpy as np
+
+from nbflow.framework import dtypes, errors
+from nbflow.framework.tensor_shape import TensorShape
+from nbflow.ops.base import Op, apply_op, _infer_numpy, as_tensor_shape_arg, convert_to_tensor
+
+__all__ = ["constant", "placeholder", "placeholder_with_default"]
+
+
+class Const(Op):
+    type = "Const"
+
+    @classmethod
+    def infer(cls, ctx):
+        v = ctx.attrs["value"]
+        return [(ctx.attrs["dtype"], TensorShape(v.shape))]
+
+    @classmethod
+    def plan(cls, ctx):
+        value = ctx.attrs["value"]
+        return lambda: value
+
+
+def constant_from_array(arr, name="Const"):
+    arr = np.array(arr, order="C", copy=True)  # ascontiguousarray would make 0-d 1-d
+    arr.setflags(write=False)
+    return apply_op(Const, [], {"value": arr, "dtype": dtypes.as_dtype(arr.dtype)}, name=name)
+
+
+def constant(value, dtype=None, shape=None, name="Const", verify_shape=False):
+    """``tf.constant``: a Const node holding ``value`` (broadcast to ``shape``)."""
+    dtype = dtypes.as_dtype(dtype) if dtype is not None else None
+    arr = _infer_numpy(value, dtype)
+    if shape is not None:
+        shape = tuple(as_tensor_shape_arg(shape).as_list())
+        if arr.shape != shape:
+            if verify_shape:
+                raise TypeError("Expected Tensor's shape: %s, got %s." % (shape, arr.shape))
+            if arr.size == 1:
+                arr = np.full(shape, arr.reshape(()), dtype=arr.dtype)
+            elif arr.size == int(np.prod(shape)):
+                arr = arr.reshape(shape)
+            else:
+                raise TypeError(
+                    "Eager execution of tf.constant with unsupported shape (value has %d elements, shape is %s "
+                    "with %d elements)." % (arr.size, shape, int(np.prod(shape)))
+                )
+    return constant_from_array(arr, name=name)
+
+
+class Placeholder(Op):
+    type = "Placeholder"
+    stateful = True
+
+    @classmethod
+    def infer(cls, ctx):
+        return [(ctx.attrs["dtype"], ctx.attrs["shape"])]
+
+    @classmethod
+    def plan(cls, ctx):
+        shape = ctx.attrs["shape"]
+        shape_str = "<unknown>" if shape.ndims is None else "[%s]" % ",".join(
+            "?" if d is None else str(d) for d in shape.as_tuple())
+        raise errors.InvalidArgumentError(
+            None, ctx.op,
+            "You must feed a value for placeholder tensor '%s' with dtype %s and shape %s"
+            % (ctx.name, ctx.attrs["dtype"].name, shape_str),
+        )
+
+
+def placeholder(dtype, shape=None, name=None):
+    """``tf.placeholder``: a tensor that must be fed in ``Session.run``."""
+    dtype = dtypes.as_dtype(dtype)
+    return apply_op(Placeholder, [], {"dtype": dtype, "shape": as_tensor_shape_arg(shape)}, name=name or "Placeholder")
+
+
+class PlaceholderWithDefault(Op):
+    type = "PlaceholderWithDefault"
+    stateful = True  # its value may be fed, so it is never folded
+
+    @classmethod
+    def infer(cls, ctx):
+        shape = ctx.attrs["shape"]
+        if not shape.is_compatible_with(ctx.input_shapes[0]):
+            raise ctx.error("default value shape %s is incompatible with shape %s" % (ctx.input_shapes[0], shape))
+        return [(ctx.input_dtypes[0], shape)]
+
+    @classmethod
+    def plan(cls, ctx):
+        return lambda x: x
+
+
+def placeholder_with_default(input, shape, name=None):
+    x = convert_to_tensor(input)
+    return apply_op(
+        PlaceholderWithDefault, [x], {"dtype": x.dtype, "shape": as_tensor_shape_arg(shape)},
+        name=name or "PlaceholderWithDefault")

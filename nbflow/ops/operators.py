@@ -1,0 +1,52 @@
+"""Python operators on Tensor and Variable (+ - * / // % ** @, comparisons, [] ...).
+
+Installed here rather than in framework/ so the graph model knows no op.
+As in TF 1.x, ``==`` and ``!=`` keep Python identity semantics.
+"""
+from nbflow.framework.graph import Tensor
+from nbflow.ops import math_ops as M
+from nbflow.ops.variables import Variable
+
+
+def _binary(fn, reverse=False, name=None):
+    """Operator names follow TF 1.x: ``a + b`` is named "add", ``tf.add`` "Add"."""
+    if reverse:
+        return lambda self, other: fn(other, self, name=name)
+    return lambda self, other: fn(self, other, name=name)
+
+
+def _matmul(a, b, name=None):
+    from nbflow.ops.linalg_ops import matmul
+
+    return matmul(a, b, name=name)
+
+
+def _getitem(self, key):
+    from nbflow.ops.array_ops import _slice_helper
+
+    return _slice_helper(self, key)
+
+
+_OPS = {
+    "__add__": _binary(M.add, name="add"), "__radd__": _binary(M.add, True, "add"),
+    "__sub__": _binary(M.subtract, name="sub"), "__rsub__": _binary(M.subtract, True, "sub"),
+    "__mul__": _binary(M.multiply, name="mul"), "__rmul__": _binary(M.multiply, True, "mul"),
+    "__truediv__": _binary(M.truediv, name="truediv"), "__rtruediv__": _binary(M.truediv, True, "truediv"),
+    "__floordiv__": _binary(M.floordiv, name="floordiv"), "__rfloordiv__": _binary(M.floordiv, True, "floordiv"),
+    "__mod__": _binary(M.floormod, name="mod"), "__rmod__": _binary(M.floormod, True, "mod"),
+    "__pow__": _binary(M.pow, name="pow"), "__rpow__": _binary(M.pow, True, "pow"),
+    "__matmul__": _binary(_matmul), "__rmatmul__": _binary(_matmul, True),
+    "__lt__": _binary(M.less), "__le__": _binary(M.less_equal),
+    "__gt__": _binary(M.greater), "__ge__": _binary(M.greater_equal),
+    "__and__": _binary(M.logical_and), "__rand__": _binary(M.logical_and, True),
+    "__or__": _binary(M.logical_or), "__ror__": _binary(M.logical_or, True),
+    "__xor__": _binary(M.logical_xor), "__rxor__": _binary(M.logical_xor, True),
+    "__neg__": lambda self: M.negative(self),
+    "__abs__": lambda self: M.abs(self),
+    "__invert__": lambda self: M.logical_not(self),
+    "__getitem__": _getitem,
+}
+
+for _cls in (Tensor, Variable):
+    for _name, _fn in _OPS.items():
+        setattr(_cls, _name, _fn)

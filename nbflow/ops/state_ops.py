@@ -1,0 +1,203 @@
+"""Variable state ops: VariableV2, Assign, AssignAdd/Sub, IsVariableInitialized.
+
+A variable's value lives in the Session (``runtime.variables``), keyed by the
+VariableV2 op's name, never in the graph. Ops that take a variable as their
+first input ("ref" input) find its slot through ``ref_name``.
+"""
+import numpy as np
+
+from nbflow.framework import dtypes, errors
+from nbflow.framework.tensor_shape import TensorShape
+from nbflow.ops.base import Op, apply_op, convert_to_tensor
+from nbflow.runtime.state import uninitialized_error
+
+__all__ = ["assign", "assign_add", "assign_sub", "is_variable_initialized"]
+
+
+def ref_name(tensor):
+    """The variable a ref input refers to (its VariableV2 op name)."""
+    op = tensor.op
+    while op.type == "Identity" and op.inputs:  # e.g. a colocated read
+        op = op.inputs[0].op
+    if op.type != "VariableV2":
+        raise TypeError("'%s' needs a Variable as its ref input, got %s" % (tensor.name, op.type))
+    return op.name
+
+
+class VariableV2(Op):
+    type = "VariableV2"
+    stateful = True
+    differentiable = False
+
+    @classmethod
+    def infer(cls, ctx):
+        return [(ctx.attrs["dtype"], ctx.attrs["shape"])]
+
+    @classmethod
+    def plan(cls, ctx):
+        store = ctx.runtime.variables
+        name = ctx.name
+        read = any(i not in getattr(c.op_def, "init_inputs", ()) for c, i in ctx.plan_consumers) \
+            or not ctx.plan_consumers
+        if read:
+            op = ctx.op
+
+            def check():
+                if name not in store:
+                    raise uninitialized_error(op)
+            ctx.prechecks.append(check)
+        return lambda: store.get(name)
+
+
+class Assign(Op):
+    """Assign(ref, value): the variable takes ``value`` (its buffer is reused when shapes match)."""
+
+    type = "Assign"
+    stateful = True
+    init_inputs = (0,)
+
+    @classmethod
+    def infer(cls, ctx):
+        ref, val = ctx.input_shapes
+        if ctx.input_dtypes[0] is not ctx.input_dtypes[1]:
+            raise TypeError("Input 'value' of 'Assign' Op has type %s that does not match type %s of argument "
+                            "'ref'." % (ctx.input_dtypes[1].name, ctx.input_dtypes[0].name))
+        if ctx.attrs.get("validate_shape", True):
+            if not ref.is_compatible_with(val):
+                raise ctx.error("Shapes must be equal rank, but are %s and %s for 'Assign'" % (ref, val))
+            return [(ctx.input_dtypes[0], ref.merge_with(val))]
+        return [(ctx.input_dtypes[0], val)]
+
+    @classmethod
+    def plan(cls, ctx):
+        store = ctx.runtime.variables
+        name = ref_name(ctx.op.inputs[0])
+        validate = ctx.attrs.get("validate_shape", True)
+        declared = ctx.op.inputs[0].shape
+
+        def run(ref, value):
+            cur = store.get(name)
+            if cur is not None and cur.shape == value.shape:
+                np.copyto(cur, value)
+                return cur
+            if validate and not declared.is_compatible_with(value.shape):
+                raise errors.InvalidArgumentError(
+                    None, ctx.op, "Assign requires shapes of both tensors to match. lhs shape= %s rhs shape= %s"
+                    % (declared, list(value.shape)))
+            new = np.array(value, copy=True, order="C")
+            store[name] = new
+            return new
+        return run
+
+
+class _AssignUpdate(Op):
+    stateful = True
+    expr = None
+
+    @classmethod
+    def infer(cls, ctx):
+        if not ctx.input_shapes[0].is_compatible_with(ctx.input_shapes[1]):
+            raise ctx.error("Shapes %s and %s are incompatible" % tuple(ctx.input_shapes))
+        return [(ctx.input_dtypes[0], ctx.input_shapes[0].merge_with(ctx.input_shapes[1]))]
+
+    @classmethod
+    def plan(cls, ctx):
+        update = cls.update
+
+        def run(ref, value):
+            if ref.shape != value.shape:
+                raise errors.InvalidArgumentError(
+                    None, ctx.op, "Must have the same shape: %s vs %s" % (ref.shape, value.shape))
+            update(ref, value)
+            return ref
+        return run
+
+
+class AssignAdd(_AssignUpdate):
+    type = "AssignAdd"
+    update = staticmethod(lambda ref, value: np.add(ref, value, out=ref))
+
+
+class AssignSub(_AssignUpdate):
+    type = "AssignSub"
+    update = staticmethod(lambda ref, value: np.subtract(ref, value, out=ref))
+
+
+class IsVariableInitialized(Op):
+    type = "IsVariableInitialized"
+    stateful = True
+    differentiable = False
+    init_inputs = (0,)
+
+    @classmethod
+    def infer(cls, ctx):
+        return [(dtypes.bool_, TensorShape([]))]
+
+    @classmethod
+    def plan(cls, ctx):
+        store = ctx.runtime.variables
+        name = ref_name(ctx.op.inputs[0])
+        return lambda ref: np.array(name in store)
+
+
+class InitializedValue(Op):
+    """The variable's value if initialized, else its initial value (for initialized_value())."""
+
+    type = "InitializedValue"
+    stateful = True
+    init_inputs = (0,)
+
+    @classmethod
+    def infer(cls, ctx):
+        return [(ctx.input_dtypes[1], ctx.input_shapes[1])]
+
+    @classmethod
+    def plan(cls, ctx):
+        store = ctx.runtime.variables
+        name = ref_name(ctx.op.inputs[0])
+
+        def run(ref, init):
+            v = store.get(name)
+            return init if v is None else v
+        return run
+
+
+class ReportUninitializedVariables(Op):
+    type = "ReportUninitializedVariables"
+    stateful = True
+    differentiable = False
+
+    @classmethod
+    def infer(cls, ctx):
+        return [(dtypes.string, TensorShape([None]))]
+
+    @classmethod
+    def plan(cls, ctx):
+        store = ctx.runtime.variables
+        names = ctx.attrs["var_names"]
+        return lambda: np.array([n for n in names if n not in store], dtype=object)
+
+
+def _ref(v):
+    return v._as_graph_element() if hasattr(v, "_as_graph_element") else v
+
+
+def assign(ref, value, validate_shape=None, use_locking=None, name=None):
+    r = _ref(ref)
+    value = convert_to_tensor(value, dtype=r.dtype)
+    return apply_op(Assign, [r, value], {"validate_shape": validate_shape is not False,
+                                         "use_locking": bool(use_locking)}, name=name or "Assign")
+
+
+def assign_add(ref, value, use_locking=None, name=None):
+    r = _ref(ref)
+    return apply_op(AssignAdd, [r, convert_to_tensor(value, dtype=r.dtype)], name=name or "AssignAdd")
+
+
+def assign_sub(ref, value, use_locking=None, name=None):
+    r = _ref(ref)
+    return apply_op(AssignSub, [r, convert_to_tensor(value, dtype=r.dtype)], name=name or "AssignSub")
+
+
+def is_variable_initialized(variable):
+    return apply_op(IsVariableInitialized, [_ref(variable)], name="IsVariableInitialized")

@@ -1,0 +1,1 @@
+"""Devices, placement, the plan executor and Session."""

@@ -1,0 +1,195 @@
+"""Plans: a pruned, shape-resolved, kernel-bound schedule for one Session.run.
+
+A Plan is compiled once per (fetches, fed tensors, feed shapes and dtypes) and
+reused. Compiling it:
+
+1. prunes the graph to the ops the fetches need, stopping at fed tensors;
+2. orders them topologically (data and control edges);
+3. walks them in order with concrete shapes, asking each op definition for
+   its output shapes and a bound kernel (``Op.plan``), which allocates output
+   buffers once -- so a steady-state step allocates nothing;
+4. folds every stateless op whose inputs are all known before running
+   (constants, shapes of fed tensors, ...) into a constant slot.
+
+Running it is a loop over pre-bound kernel calls on a slot array. The runtime
+never looks at an op's type: everything op-specific lives in the op class.
+"""
+import numpy as np
+
+from nbflow.framework import errors
+from nbflow.framework.graph import Tensor
+from nbflow.framework.tensor_shape import TensorShape
+from nbflow.ops.base import PlanContext
+
+
+def prune(fetch_ops, fed_tensors):
+    """Ops needed to compute ``fetch_ops``, in a topological order."""
+    fed_ops_only = {}
+    for t in fed_tensors:
+        fed_ops_only.setdefault(t.op, set()).add(t.value_index)
+    order = []
+    state = {}  # op -> 1 visiting, 2 done
+    for root in fetch_ops:
+        if state.get(root) == 2:
+            continue
+        stack = [(root, False)]
+        while stack:
+            op, expanded = stack.pop()
+            if expanded:
+                if state.get(op) != 2:
+                    state[op] = 2
+                    order.append(op)
+                continue
+            st = state.get(op)
+            if st == 2:
+                continue
+            if st == 1:
+                raise errors.InvalidArgumentError(None, op, "Graph has a cycle through node '%s'" % op.name)
+            state[op] = 1
+            stack.append((op, True))
+            deps = []
+            for t in op.inputs:
+                if t in fed_tensors:
+                    continue
+                deps.append(t.op)
+            deps.extend(op.control_inputs)
+            for d in reversed(deps):
+                if state.get(d) != 2:
+                    if state.get(d) == 1:
+                        raise errors.InvalidArgumentError(None, op, "Graph has a cycle through node '%s'" % d.name)
+                    stack.append((d, False))
+        # ops that are only reached as fed outputs are not run
+    return [op for op in order if not _fully_fed(op, fed_ops_only)]
+
+
+def _fully_fed(op, fed_ops_only):
+    fed = fed_ops_only.get(op)
+    return fed is not None and len(fed) == len(op.outputs)
+
+
+class Plan:
+    def __init__(self, runtime, elements, feeds):
+        """``elements``: fetched Tensors and Operations (an Operation fetches None).
+        ``feeds``: list of (tensor, np.dtype, shape) in the order feed values are given."""
+        self.elements = list(elements)
+        self.fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
+        target_ops = [e for e in elements if not isinstance(e, Tensor)]
+        self.runtime = runtime
+        fed = {t: i for i, (t, _, _) in enumerate(feeds)}
+        fetch_ops = [t.op for t in self.fetch_tensors if t not in fed] + list(target_ops)
+        self.ops = prune(fetch_ops, set(fed))
+        self._consumers = {}
+        for op in self.ops:
+            for i, t in enumerate(op.inputs):
+                self._consumers.setdefault(t, []).append((op, i))
+        self._build(feeds)
+
+    def consumers(self, tensor):
+        return self._consumers.get(tensor, [])
+
+    def _build(self, feeds):
+        slot_of = {}
+        shapes = []
+        values = []
+        initial = []
+
+        def new_slot(tensor, shape, value):
+            slot_of[tensor] = len(shapes)
+            shapes.append(shape)
+            values.append(value)
+            initial.append(value)
+
+        self.feed_slots = []
+        for t, _, shape in feeds:
+            new_slot(t, TensorShape(shape), None)
+            self.feed_slots.append(slot_of[t])
+        steps = []
+        prechecks = []
+        self.step_ops = []
+        for op in self.ops:
+            op_def = op.op_def
+            ins = [slot_of[t] for t in op.inputs]
+            in_shapes = [shapes[s] for s in ins]
+            in_values = [values[s] for s in ins]
+            in_dtypes = [t.dtype for t in op.inputs]
+            ictx = PlanContext(op, in_dtypes, in_shapes, in_values, None, None, self.runtime)
+            specs = getattr(op_def, "plan_infer", op_def.infer)(ictx)
+            out_shapes = []
+            for t, (_, shp) in zip(op.outputs, specs):
+                try:
+                    out_shapes.append(t.shape.merge_with(shp))
+                except ValueError:
+                    raise errors.InvalidArgumentError(
+                        None, op, "Op '%s' produced shape %s, incompatible with its declared shape %s"
+                        % (op.name, shp, t.shape)) from None
+            ctx = PlanContext(op, in_dtypes, in_shapes, in_values, [t.dtype for t in op.outputs],
+                              out_shapes, self.runtime)
+            ctx.plan_consumers = [c for t in op.outputs for c in self.consumers(t)]
+            ctx.prechecks = prechecks
+            foldable = not op_def.stateful and not op.control_inputs and op.outputs
+            # Some values follow from shapes alone (Shape, ZerosLike, ...).
+            known = op_def.plan_value(ctx) if foldable and hasattr(op_def, "plan_value") else None
+            kernel = op_def.plan(ctx) if known is None else None
+            if known is not None or (foldable and all(v is not None for v in in_values)):
+                try:
+                    result = known if known is not None else kernel(*in_values)
+                except errors.OpError:
+                    raise
+                except Exception as e:
+                    raise _kernel_error(op, e) from e
+                outs = _as_tuple(result, len(op.outputs))
+                for t, v in zip(op.outputs, outs):
+                    v = np.asarray(v)
+                    new_slot(t, TensorShape(v.shape), v)
+                continue
+            out_slots = []
+            for t, shp in zip(op.outputs, out_shapes):
+                new_slot(t, shp, None)
+                out_slots.append(slot_of[t])
+            n_out = len(op.outputs)
+            steps.append((kernel, tuple(ins), out_slots[0] if n_out == 1 else tuple(out_slots), n_out))
+            self.step_ops.append(op)
+        self.slot_of = slot_of
+        self.slot_shapes = shapes
+        self.initial = initial
+        self.steps = steps
+        self.prechecks = prechecks
+        # A fetched Operation yields None: its slot is -1, and vals[-1] is
+        # the None appended to the slot array in ``run``.
+        self.fetch_slots = [slot_of[e] if isinstance(e, Tensor) else -1 for e in self.elements]
+
+    def run(self, feed_values):
+        for check in self.prechecks:
+            check()
+        vals = list(self.initial)
+        vals.append(None)
+        for s, v in zip(self.feed_slots, feed_values):
+            vals[s] = v
+        i = 0
+        try:
+            for kernel, ins, out, n_out in self.steps:
+                if n_out == 1:
+                    vals[out] = kernel(*[vals[s] for s in ins])
+                elif n_out == 0:
+                    kernel(*[vals[s] for s in ins])
+                else:
+                    res = kernel(*[vals[s] for s in ins])
+                    for s, v in zip(out, res):
+                        vals[s] = v
+                i += 1
+        except errors.OpError:
+            raise
+        except Exception as e:
+            raise _kernel_error(self.step_ops[i], e) from e
+        return [vals[s] for s in self.fetch_slots]
+
+
+def _as_tuple(result, n):
+    if n == 1:
+        return (result,)
+    return tuple(result)
+
+
+def _kernel_error(op, exc):
+    return errors.InvalidArgumentError(
+        None, op, "%s: %s\n\t [[node %s (defined as %s)]]" % (type(exc).__name__, exc, op.name, op.type))

@@ -1,0 +1,323 @@
+"""tf.Session: feeds, fetches, plan cache, and the state that lives in a session."""
+import collections
+import contextlib
+import threading
+
+import numpy as np
+
+from nbflow.framework import errors
+from nbflow.framework.graph import Graph, Operation, Tensor, get_default_graph
+from nbflow.runtime.executor import Plan
+from nbflow.runtime.state import RuntimeState
+
+
+class ConfigProto:
+    """The subset of tf.ConfigProto nbflow reads; other fields are stored."""
+
+    def __init__(self, allow_soft_placement=False, log_device_placement=False, device_count=None,
+                 intra_op_parallelism_threads=0, inter_op_parallelism_threads=0, gpu_options=None,
+                 graph_options=None, **kwargs):
+        self.allow_soft_placement = allow_soft_placement
+        self.log_device_placement = log_device_placement
+        self.device_count = dict(device_count or {})
+        self.intra_op_parallelism_threads = intra_op_parallelism_threads
+        self.inter_op_parallelism_threads = inter_op_parallelism_threads
+        self.gpu_options = gpu_options if gpu_options is not None else GPUOptions()
+        self.graph_options = graph_options
+        for k, v in kwargs.items():
+            setattr(self, k, v)
+
+
+class GPUOptions:
+    def __init__(self, allow_growth=False, per_process_gpu_memory_fraction=1.0, **kwargs):
+        self.allow_growth = allow_growth
+        self.per_process_gpu_memory_fraction = per_process_gpu_memory_fraction
+        for k, v in kwargs.items():
+            setattr(self, k, v)
+
+
+class RunOptions:
+    FULL_TRACE = 3
+    NO_TRACE = 0
+
+    def __init__(self, trace_level=0, **kwargs):
+        self.trace_level = trace_level
+        for k, v in kwargs.items():
+            setattr(self, k, v)
+
+
+class RunMetadata:
+    def __init__(self):
+        self.step_stats = None
+        self.partition_graphs = []
+
+
+# -- fetch structures ------------------------------------------------------
+
+class _FetchMapper:
+    """Flattens a nested fetch structure and rebuilds it from flat results."""
+
+    def __init__(self, graph, fetches):
+        self.elements = []  # unique Tensors/Operations
+        self._index = {}
+        self._build = self._make(graph, fetches)
+
+    def _add(self, el):
+        i = self._index.get(el)
+        if i is None:
+            i = self._index[el] = len(self.elements)
+            self.elements.append(el)
+        return i
+
+    def _make(self, graph, f):
+        if f is None:
+            raise TypeError("Fetch argument None has invalid type <class 'NoneType'>")
+        if isinstance(f, (Tensor, Operation, str)) or hasattr(f, "_as_graph_element"):
+            el = f
+            if hasattr(f, "_as_graph_element"):
+                el = f._as_graph_element()
+            try:
+                el = graph.as_graph_element(el)
+            except (TypeError, ValueError, KeyError) as e:
+                raise type(e)(
+                    "Fetch argument %r cannot be interpreted as a Tensor. (%s)" % (f, e)) from None
+            i = self._add(el)
+            if isinstance(el, Operation):
+                return lambda vals: None
+            return lambda vals: vals[i]
+        if isinstance(f, dict):
+            builders = [(k, self._make(graph, v)) for k, v in f.items()]
+            cls = type(f)
+            return lambda vals: cls((k, b(vals)) for k, b in builders) if cls is not collections.defaultdict \
+                else dict((k, b(vals)) for k, b in builders)
+        if isinstance(f, tuple) and hasattr(f, "_fields"):
+            builders = [self._make(graph, v) for v in f]
+            cls = type(f)
+            return lambda vals: cls(*[b(vals) for b in builders])
+        if isinstance(f, (list, tuple)):
+            builders = [self._make(graph, v) for v in f]
+            cls = type(f)
+            return lambda vals: cls(b(vals) for b in builders)
+        raise TypeError("Fetch argument %r has invalid type %r, must be a string or Tensor." % (f, type(f)))
+
+    def build(self, flat_values):
+        return self._build(flat_values)
+
+
+def _structure_key(f):
+    if isinstance(f, (Tensor, Operation, str)):
+        return f
+    if isinstance(f, dict):
+        return ("d", type(f)) + tuple((k, _structure_key(v)) for k, v in f.items())
+    if isinstance(f, (list, tuple)):
+        return (type(f),) + tuple(_structure_key(v) for v in f)
+    return id(f)
+
+
+# -- Session ---------------------------------------------------------------
+
+class BaseSession:
+    def __init__(self, target="", graph=None, config=None):
+        self._graph = graph if graph is not None else get_default_graph()
+        if not isinstance(self._graph, Graph):
+            raise TypeError("graph must be a tf.Graph, but got %s" % type(self._graph))
+        self._config = config if config is not None else ConfigProto()
+        self._target = target
+        self._closed = False
+        self.runtime = RuntimeState(self._graph, self._config)
+        self._plans = {}
+        self._fetch_mappers = {}
+        self._lock = threading.RLock()
+        self._default_ctx = None
+
+    @property
+    def graph(self):
+        return self._graph
+
+    @property
+    def graph_def(self):
+        from nbflow.framework.graph_io import graph_to_dict
+
+        return graph_to_dict(self._graph)
+
+    @property
+    def sess_str(self):
+        return self._target
+
+    def list_devices(self):
+        return self.runtime.devices()
+
+    def close(self):
+        self._closed = True
+        self._plans.clear()
+
+    def as_default(self):
+        return _default_session(self)
+
+    # -- run -----------------------------------------------------------
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        """Run the ops and evaluate the tensors in ``fetches``; see tf.Session.run."""
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        if self._graph.version == 0:
+            raise RuntimeError("The Session graph is empty.  Add operations to the graph before calling run().")
+        try:
+            fkey = _structure_key(fetches)
+            mapper = self._fetch_mappers.get(fkey)
+        except TypeError:
+            fkey, mapper = None, None
+        if mapper is None:
+            mapper = _FetchMapper(self._graph, fetches)
+            if fkey is not None:
+                self._fetch_mappers[fkey] = mapper
+        feed_tensors, feed_values = self._process_feeds(feed_dict)
+        key = (fkey if fkey is not None else tuple(mapper.elements), self._graph.version,
+               tuple((t, v.shape) for t, v in zip(feed_tensors, feed_values)))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._make_plan(mapper.elements, feed_tensors, feed_values)
+            self._plans[key] = plan
+        with self._lock:
+            results = plan.run(feed_values)
+        return mapper.build([_export(v) for v in results])
+
+    def _make_plan(self, elements, feed_tensors, feed_values):
+        feeds = [(t, v.dtype, v.shape) for t, v in zip(feed_tensors, feed_values)]
+        return Plan(self.runtime, elements, feeds)
+
+    def _process_feeds(self, feed_dict):
+        if not feed_dict:
+            return (), ()
+        tensors, values = [], []
+        for key, value in feed_dict.items():
+            t = key
+            if hasattr(t, "_as_graph_element") and not isinstance(t, Tensor):
+                t = t._as_graph_element()
+            try:
+                t = self._graph.as_graph_element(t, allow_operation=False)
+            except (TypeError, ValueError, KeyError) as e:
+                raise TypeError("Cannot interpret feed_dict key as Tensor: %s" % e) from None
+            if not isinstance(t, Tensor):
+                raise TypeError("Cannot interpret feed_dict key as Tensor: %r" % (key,))
+            if isinstance(value, Tensor):
+                raise TypeError(
+                    "The value of a feed cannot be a tf.Tensor object. Acceptable feed values include Python "
+                    "scalars, strings, lists, numpy ndarrays, or TensorHandles. For reference, the tensor "
+                    "object was %s which was passed to the feed with key %s." % (value, t))
+            npd = t.dtype.as_numpy_dtype
+            try:
+                arr = np.asarray(value)
+                if arr.dtype != npd:
+                    if arr.dtype.kind in "fc" and np.dtype(npd).kind in "iub" and arr.size and \
+                            not np.all(np.floor(arr) == arr):
+                        raise ValueError("non-integral values")
+                    arr = arr.astype(npd)
+            except (ValueError, TypeError) as e:
+                raise ValueError(
+                    "Cannot feed value of dtype %s for Tensor '%s', which has dtype %s (%s)"
+                    % (np.asarray(value).dtype, t.name, t.dtype.name, e)) from None
+            if not arr.flags.c_contiguous:
+                arr = np.ascontiguousarray(arr)
+            if not t.shape.is_compatible_with(arr.shape):
+                raise ValueError(
+                    "Cannot feed value of shape %r for Tensor %r, which has shape %r"
+                    % (arr.shape, t.name, str(t.shape)))
+            tensors.append(t)
+            values.append(arr)
+        return tuple(tensors), tuple(values)
+
+    def make_callable(self, fetches, feed_list=None, accept_options=False):
+        feed_list = list(feed_list or [])
+
+        def call(*args, **kwargs):
+            return self.run(fetches, feed_dict=dict(zip(feed_list, args)))
+
+        return call
+
+    def partial_run_setup(self, *args, **kwargs):
+        raise errors.UnimplementedError(None, None, "Session.partial_run is not supported by nbflow")
+
+
+def _export(v):
+    """Fetched values are copies (buffers are reused next step); 0-d gives a numpy scalar."""
+    if v is None:
+        return None
+    if v.ndim == 0:
+        return v[()]
+    return v.copy()
+
+
+class Session(BaseSession):
+    """``tf.Session(target='', graph=None, config=None)``."""
+
+    def __enter__(self):
+        self._default_ctx = [self._graph.as_default(), _default_session(self)]
+        for c in self._default_ctx:
+            c.__enter__()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        for c in reversed(self._default_ctx or []):
+            c.__exit__(exc_type, exc, tb)
+        self._default_ctx = None
+        self.close()
+        return False
+
+    @staticmethod
+    def reset(target, containers=None, config=None):
+        return None
+
+
+class InteractiveSession(BaseSession):
+    """A Session that installs itself as the default on construction."""
+
+    def __init__(self, target="", graph=None, config=None):
+        super().__init__(target, graph, config)
+        self._ctx = _default_session(self)
+        self._ctx.__enter__()
+        self._graph_ctx = self._graph.as_default()
+        self._graph_ctx.__enter__()
+
+    def close(self):
+        super().close()
+        if self._ctx is not None:
+            try:
+                self._graph_ctx.__exit__(None, None, None)
+                self._ctx.__exit__(None, None, None)
+            except (IndexError, ValueError):
+                pass
+            self._ctx = None
+
+
+_session_stack = []
+
+
+@contextlib.contextmanager
+def _default_session(sess):
+    _session_stack.append(sess)
+    try:
+        yield sess
+    finally:
+        if sess in _session_stack:
+            _session_stack.remove(sess)
+
+
+def get_default_session():
+    return _session_stack[-1] if _session_stack else None
+
+
+def _run_using_default_session(fetch, feed_dict, graph, session=None):
+    if session is None:
+        session = get_default_session()
+        if session is None:
+            raise ValueError(
+                "Cannot evaluate tensor using `eval()`: No default session is registered. Use `with "
+                "sess.as_default()` or pass an explicit session to `eval(session=sess)`")
+        if session.graph is not graph:
+            raise ValueError(
+                "Cannot use the default session to evaluate tensor: the tensor's graph is different from "
+                "the session's graph. Pass an explicit session to `eval(session=sess)`.")
+    elif session.graph is not graph:
+        raise ValueError("Cannot use the given session to evaluate tensor: the tensor's graph is different "
+                         "from the session's graph.")
+    return session.run(fetch, feed_dict)
