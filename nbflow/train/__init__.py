@@ -1,1 +1,5 @@
-"""(being written)"""
+"""tf.train: optimizers, learning-rate schedules, global step, Saver."""
+from nbflow.train.optimizers import *  # noqa: F401,F403
+from nbflow.train.learning_rate_decay import *  # noqa: F401,F403
+from nbflow.train.training_util import *  # noqa: F401,F403
+from nbflow.train.saver import *  # noqa: F401,F403
