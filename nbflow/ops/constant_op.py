@@ -49,6 +49,10 @@ def constant(value, dtype=None, shape=None, name="Const", verify_shape=False):
     return constant_from_array(arr, name=name)
 
 
+# TF's error messages use the DataType proto names.
+_PROTO_NAMES = {"float32": "float", "float64": "double", "float16": "half"}
+
+
 class Placeholder(Op):
     type = "Placeholder"
     stateful = True
@@ -65,7 +69,7 @@ class Placeholder(Op):
         raise errors.InvalidArgumentError(
             None, ctx.op,
             "You must feed a value for placeholder tensor '%s' with dtype %s and shape %s"
-            % (ctx.name, ctx.attrs["dtype"].name, shape_str),
+            % (ctx.name, _PROTO_NAMES.get(ctx.attrs["dtype"].name, ctx.attrs["dtype"].name), shape_str),
         )
 
 

@@ -113,7 +113,11 @@ class Plan:
             in_values = [values[s] for s in ins]
             in_dtypes = [t.dtype for t in op.inputs]
             ictx = PlanContext(op, in_dtypes, in_shapes, in_values, None, None, self.runtime)
-            specs = getattr(op_def, "plan_infer", op_def.infer)(ictx)
+            try:
+                specs = getattr(op_def, "plan_infer", op_def.infer)(ictx)
+            except (ValueError, TypeError) as e:
+                # Shapes known only now (from the feeds) can be impossible.
+                raise errors.InvalidArgumentError(None, op, "%s\n\t [[node %s]]" % (e, op.name)) from e
             out_shapes = []
             for t, (_, shp) in zip(op.outputs, specs):
                 try:
