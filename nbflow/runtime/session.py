@@ -127,6 +127,7 @@ class BaseSession:
         self.runtime = RuntimeState(self._graph, self._config)
         self._plans = {}
         self._fetch_mappers = {}
+        self._feed_info = {}  # feed key -> (tensor, numpy dtype, static dims)
         self._lock = threading.RLock()
         self._default_ctx = None
 
@@ -189,42 +190,43 @@ class BaseSession:
         if not feed_dict:
             return (), ()
         tensors, values = [], []
+        info = self._feed_info
         for key, value in feed_dict.items():
-            t = key
-            if hasattr(t, "_as_graph_element") and not isinstance(t, Tensor):
-                t = t._as_graph_element()
-            try:
-                t = self._graph.as_graph_element(t, allow_operation=False)
-            except (TypeError, ValueError, KeyError) as e:
-                raise TypeError("Cannot interpret feed_dict key as Tensor: %s" % e) from None
-            if not isinstance(t, Tensor):
-                raise TypeError("Cannot interpret feed_dict key as Tensor: %r" % (key,))
+            entry = info.get(key) if isinstance(key, (Tensor, str)) else None
+            if entry is None:
+                entry = self._feed_entry(key)
+                if isinstance(key, (Tensor, str)):
+                    info[key] = entry
+            t, npd, dims = entry
             if isinstance(value, Tensor):
                 raise TypeError(
                     "The value of a feed cannot be a tf.Tensor object. Acceptable feed values include Python "
                     "scalars, strings, lists, numpy ndarrays, or TensorHandles. For reference, the tensor "
                     "object was %s which was passed to the feed with key %s." % (value, t))
-            npd = t.dtype.as_numpy_dtype
-            try:
-                arr = np.asarray(value)
-                if arr.dtype != npd:
-                    if arr.dtype.kind in "fc" and np.dtype(npd).kind in "iub" and arr.size and \
-                            not np.all(np.floor(arr) == arr):
-                        raise ValueError("non-integral values")
-                    arr = arr.astype(npd)
-            except (ValueError, TypeError) as e:
-                raise ValueError(
-                    "Cannot feed value of dtype %s for Tensor '%s', which has dtype %s (%s)"
-                    % (np.asarray(value).dtype, t.name, t.dtype.name, e)) from None
+            arr = value if type(value) is np.ndarray and value.dtype == npd else _convert_feed(value, t, npd)
             if not arr.flags.c_contiguous:
                 arr = np.ascontiguousarray(arr)
-            if not t.shape.is_compatible_with(arr.shape):
-                raise ValueError(
-                    "Cannot feed value of shape %r for Tensor %r, which has shape %r"
-                    % (arr.shape, t.name, str(t.shape)))
+            if dims is not None:
+                shp = arr.shape
+                if len(shp) != len(dims) or any(d is not None and d != s for d, s in zip(dims, shp)):
+                    raise ValueError(
+                        "Cannot feed value of shape %r for Tensor %r, which has shape %r"
+                        % (arr.shape, t.name, str(t.shape)))
             tensors.append(t)
             values.append(arr)
         return tuple(tensors), tuple(values)
+
+    def _feed_entry(self, key):
+        t = key
+        if hasattr(t, "_as_graph_element") and not isinstance(t, Tensor):
+            t = t._as_graph_element()
+        try:
+            t = self._graph.as_graph_element(t, allow_operation=False)
+        except (TypeError, ValueError, KeyError) as e:
+            raise TypeError("Cannot interpret feed_dict key as Tensor: %s" % e) from None
+        if not isinstance(t, Tensor):
+            raise TypeError("Cannot interpret feed_dict key as Tensor: %r" % (key,))
+        return t, np.dtype(t.dtype.as_numpy_dtype), t.shape.as_tuple()
 
     def make_callable(self, fetches, feed_list=None, accept_options=False):
         feed_list = list(feed_list or [])
@@ -236,6 +238,21 @@ class BaseSession:
 
     def partial_run_setup(self, *args, **kwargs):
         raise errors.UnimplementedError(None, None, "Session.partial_run is not supported by nbflow")
+
+
+def _convert_feed(value, t, npd):
+    """A feed value as an array of the tensor's dtype; lossy or impossible conversions raise."""
+    try:
+        arr = np.asarray(value)
+        if arr.dtype != npd:
+            if arr.dtype.kind in "fc" and npd.kind in "iub" and arr.size and not np.all(np.floor(arr) == arr):
+                raise ValueError("non-integral values")
+            arr = arr.astype(npd)
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            "Cannot feed value of dtype %s for Tensor '%s', which has dtype %s (%s)"
+            % (np.asarray(value).dtype, t.name, t.dtype.name, e)) from None
+    return arr
 
 
 def _export(v):
