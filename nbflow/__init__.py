@@ -40,6 +40,7 @@ from nbflow.autodiff.gradients import NoGradient, NotDifferentiable, RegisterGra
 from nbflow.runtime.session import (  # noqa: E402
     ConfigProto, GPUOptions, InteractiveSession, RunMetadata, RunOptions, Session, get_default_session,
 )
+from nbflow.runtime.explain import explain  # noqa: E402
 from nbflow import compat, nn, losses, train, summary, layers, test  # noqa: E402
 
 __version__ = "0.1.0"

@@ -14,6 +14,12 @@ import numpy as np
 from nbflow.kernels.cpu.codegen import load_generated
 
 _kernels = {}
+_paths = {}
+
+
+def source_path(kernel):
+    """The file holding a generated kernel's source (for explain())."""
+    return _paths.get(id(kernel))
 
 
 def broadcast_shape(shapes):
@@ -106,6 +112,8 @@ def get_kernel(statements, outputs, in_dtypes, in_shapes, out_dtypes, out_shape=
     k = _kernels.get(key)
     if k is None:
         src = generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, len(out_shape))
-        k = load_generated(src, "ew").kernel
+        mod = load_generated(src, "ew")
+        k = mod.kernel
         _kernels[key] = k
+        _paths[id(k)] = mod.__file__
     return k, out_shape

@@ -14,11 +14,15 @@ reused. Compiling it:
 Running it is a loop over pre-bound kernel calls on a slot array. The runtime
 never looks at an op's type: everything op-specific lives in the op class.
 """
+import heapq
+
 import numpy as np
 
 from nbflow.framework import errors
 from nbflow.framework.graph import Tensor
 from nbflow.framework.tensor_shape import TensorShape
+from nbflow.compiler import fusion
+from nbflow.compiler.options import CompilerOptions
 from nbflow.ops.base import PlanContext
 
 
@@ -75,6 +79,7 @@ class Plan:
         self.fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
         target_ops = [e for e in elements if not isinstance(e, Tensor)]
         self.runtime = runtime
+        self.options = CompilerOptions.from_config(getattr(runtime, "config", None))
         fed = {t: i for i, (t, _, _) in enumerate(feeds)}
         fetch_ops = [t.op for t in self.fetch_tensors if t not in fed] + list(target_ops)
         self.ops = prune(fetch_ops, set(fed))
@@ -105,6 +110,7 @@ class Plan:
             self.feed_slots.append(slot_of[t])
         steps = []
         prechecks = []
+        pending = []  # (op, ctx, input slots, output slots) of ops that run each step
         self.step_ops = []
         for op in self.ops:
             op_def = op.op_def
@@ -130,13 +136,13 @@ class Plan:
                               out_shapes, self.runtime)
             ctx.plan_consumers = [c for t in op.outputs for c in self.consumers(t)]
             ctx.prechecks = prechecks
-            foldable = not op_def.stateful and not op.control_inputs and op.outputs
+            foldable = (not op_def.stateful and not op.control_inputs and op.outputs
+                        and "fold" not in self.options.disabled)
             # Some values follow from shapes alone (Shape, ZerosLike, ...).
             known = op_def.plan_value(ctx) if foldable and hasattr(op_def, "plan_value") else None
-            kernel = op_def.plan(ctx) if known is None else None
             if known is not None or (foldable and all(v is not None for v in in_values)):
                 try:
-                    result = known if known is not None else kernel(*in_values)
+                    result = known if known is not None else op_def.plan(ctx)(*in_values)
                 except errors.OpError:
                     raise
                 except Exception as e:
@@ -150,6 +156,19 @@ class Plan:
             for t, shp in zip(op.outputs, out_shapes):
                 new_slot(t, shp, None)
                 out_slots.append(slot_of[t])
+            pending.append((op, ctx, ins, out_slots))
+
+        # Fuse element-wise groups, order the steps, bind kernels.
+        groups = fusion.find_groups(pending, set(self.fetch_tensors), self.options) \
+            if "fusion" not in self.options.disabled else {}
+        self.fused_groups = list({id(g): g for g in groups.values()}.values())
+        for unit in _order_units(pending, groups):
+            if isinstance(unit, fusion.Group):
+                steps.append(fusion.bind_group(unit, slot_of, shapes, self.consumers, set(self.fetch_tensors)))
+                self.step_ops.append(unit.ops[-1])
+                continue
+            op, ctx, ins, out_slots = unit
+            kernel = op.op_def.plan(ctx)
             n_out = len(op.outputs)
             steps.append((kernel, tuple(ins), out_slots[0] if n_out == 1 else tuple(out_slots), n_out))
             self.step_ops.append(op)
@@ -186,6 +205,50 @@ class Plan:
         except Exception as e:
             raise _kernel_error(self.step_ops[i], e) from e
         return [vals[s] for s in self.fetch_slots]
+
+
+def _order_units(pending, groups):
+    """Topological order of the run units: single ops and fused groups.
+
+    ``pending`` is already in topological order; a fused group (convex by
+    construction) becomes one unit, placed as early as its inputs allow.
+    """
+    units = []
+    unit_of = {}
+    for item in pending:
+        op = item[0]
+        g = groups.get(op)
+        if g is None:
+            unit_of[op] = len(units)
+            units.append(item)
+        elif g.ops[0] is op:
+            for member in g.ops:
+                unit_of[member] = len(units)
+            units.append(g)
+    deps = [set() for _ in units]
+    users = [[] for _ in units]
+    for item in pending:
+        op = item[0]
+        u = unit_of[op]
+        for src in [t.op for t in op.inputs] + list(op.control_inputs):
+            v = unit_of.get(src)
+            if v is not None and v != u and v not in deps[u]:
+                deps[u].add(v)
+                users[v].append(u)
+    remaining = [len(d) for d in deps]
+    ready = [i for i, n in enumerate(remaining) if n == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(units[i])
+        for j in users[i]:
+            remaining[j] -= 1
+            if remaining[j] == 0:
+                heapq.heappush(ready, j)
+    if len(order) != len(units):
+        raise AssertionError("fusion produced a cyclic schedule")
+    return order
 
 
 def _as_tuple(result, n):

@@ -156,6 +156,12 @@ class BaseSession:
         return _default_session(self)
 
     # -- run -----------------------------------------------------------
+    def plan_for(self, fetches, feed_dict=None):
+        """The compiled Plan that ``run(fetches, feed_dict)`` executes (see nbflow.explain)."""
+        mapper = _FetchMapper(self._graph, fetches)
+        feed_tensors, feed_values = self._process_feeds(feed_dict)
+        return self._make_plan(mapper.elements, feed_tensors, feed_values)
+
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Run the ops and evaluate the tensors in ``fetches``; see tf.Session.run."""
         if self._closed:

@@ -1,0 +1,33 @@
+"""nbflow.explain: show the plan a Session.run would execute."""
+from nbflow.compiler.fusion import Group
+from nbflow.runtime.session import get_default_session
+
+
+def explain(fetches, feed_dict=None, session=None, file=None):
+    """Return (and print unless ``file`` is False) a description of the plan for ``fetches``:
+    folded constants, each step's kernel (fused groups with their members and
+    generated source file) and output shapes."""
+    sess = session or get_default_session()
+    if sess is None:
+        raise ValueError("explain() needs a session: pass session= or use `with tf.Session():`")
+    plan = sess.plan_for(fetches, feed_dict)
+    lines = ["Plan: %d ops after pruning, %d steps, %d fused groups, %d folded values"
+             % (len(plan.ops), len(plan.steps), len(plan.fused_groups),
+                sum(v is not None for v in plan.initial) - 0)]
+    groups_by_last = {g.ops[-1]: g for g in plan.fused_groups}
+    for i, op in enumerate(plan.step_ops):
+        g = groups_by_last.get(op)
+        device = op.device or "/device:CPU:0"
+        if isinstance(g, Group):
+            lines.append("  %3d  fused[%d ops] %s  shape=%s  device=%s" % (
+                i, len(g.ops), " -> ".join("%s(%s)" % (o.type, o.name) for o in g.ops), g.shape, device))
+            lines.append("         inputs:  %s" % ", ".join(t.name for t in g.inputs))
+            lines.append("         outputs: %s" % ", ".join(t.name for t in g.outputs))
+            lines.append("         source:  %s" % g.source_path)
+        else:
+            shapes = ", ".join(str(plan.slot_shapes[plan.slot_of[t]]) for t in op.outputs)
+            lines.append("  %3d  %s (%s)  -> %s  device=%s" % (i, op.name, op.type, shapes or "-", device))
+    text = "\n".join(lines)
+    if file is not False:
+        print(text, file=file)
+    return text
