@@ -23,6 +23,7 @@ from nbflow.framework.graph import Tensor
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.compiler import fusion
 from nbflow.compiler.options import CompilerOptions
+from nbflow.runtime import placement
 from nbflow.ops.base import PlanContext
 
 
@@ -98,25 +99,51 @@ class Plan:
         values = []
         initial = []
 
-        def new_slot(tensor, shape, value):
-            slot_of[tensor] = len(shapes)
+        def new_slot(shape, value, tensor=None):
+            if tensor is not None:
+                slot_of[tensor] = len(shapes)
             shapes.append(shape)
             values.append(value)
             initial.append(value)
+            return len(shapes) - 1
+
+        devices = self.runtime.local_devices
+        host = devices[0]
+        self.placement = placement.place(self.ops, devices, self.runtime.config)
+        # Where each slot's value lives; fed and folded values are host arrays.
+        slot_device = []
+        transfer_slot = {}
+
+        def on_device(slot, device):
+            """The slot holding ``slot``'s value on ``device`` (a copy step when needed)."""
+            src = slot_device[slot]
+            if src is device:
+                return slot
+            key = (slot, device)
+            if key not in transfer_slot:
+                if values[slot] is not None:  # a constant: copy it once, now
+                    t = new_slot(shapes[slot], device.from_host(src.to_host(values[slot])))
+                else:
+                    t = new_slot(shapes[slot], None)
+                    pending.append(_Transfer(src, device, slot, t))
+                slot_device.append(device)
+                transfer_slot[key] = t
+            return transfer_slot[key]
 
         self.feed_slots = []
         for t, _, shape in feeds:
-            new_slot(t, TensorShape(shape), None)
-            self.feed_slots.append(slot_of[t])
+            self.feed_slots.append(new_slot(TensorShape(shape), None, t))
+            slot_device.append(host)
         steps = []
         prechecks = []
-        pending = []  # (op, ctx, input slots, output slots) of ops that run each step
+        pending = []  # run units in topological order: (op, ctx, input slots, output slots) or _Transfer
         self.step_ops = []
         for op in self.ops:
             op_def = op.op_def
-            ins = [slot_of[t] for t in op.inputs]
-            in_shapes = [shapes[s] for s in ins]
-            in_values = [values[s] for s in ins]
+            device = self.placement[op]
+            host_ins = [slot_of[t] for t in op.inputs]
+            in_shapes = [shapes[s] for s in host_ins]
+            in_values = [values[s] for s in host_ins]
             in_dtypes = [t.dtype for t in op.inputs]
             ictx = PlanContext(op, in_dtypes, in_shapes, in_values, None, None, self.runtime)
             try:
@@ -142,6 +169,7 @@ class Plan:
             known = op_def.plan_value(ctx) if foldable and hasattr(op_def, "plan_value") else None
             if known is not None or (foldable and all(v is not None for v in in_values)):
                 try:
+                    # Folding evaluates on the host, whatever the op's device.
                     result = known if known is not None else op_def.plan(ctx)(*in_values)
                 except errors.OpError:
                     raise
@@ -150,28 +178,36 @@ class Plan:
                 outs = _as_tuple(result, len(op.outputs))
                 for t, v in zip(op.outputs, outs):
                     v = np.asarray(v)
-                    new_slot(t, TensorShape(v.shape), v)
+                    new_slot(TensorShape(v.shape), v, t)
+                    slot_device.append(host)
                 continue
+            ins = [on_device(s, device) for s in host_ins]
             out_slots = []
             for t, shp in zip(op.outputs, out_shapes):
-                new_slot(t, shp, None)
-                out_slots.append(slot_of[t])
+                out_slots.append(new_slot(shp, None, t))
+                slot_device.append(device)
             pending.append((op, ctx, ins, out_slots))
+        # Fetched values come back to the host.
+        fetch_slots = [on_device(slot_of[e], host) if isinstance(e, Tensor) else -1 for e in self.elements]
 
         # Fuse element-wise groups, order the steps, bind kernels.
-        groups = fusion.find_groups(pending, set(self.fetch_tensors), self.options) \
+        host_pending = [u for u in pending if not isinstance(u, _Transfer) and self.placement[u[0]] is host]
+        groups = fusion.find_groups(host_pending, set(self.fetch_tensors), self.options) \
             if "fusion" not in self.options.disabled else {}
         self.fused_groups = list({id(g): g for g in groups.values()}.values())
         for unit in _order_units(pending, groups):
             if isinstance(unit, fusion.Group):
                 steps.append(fusion.bind_group(unit, slot_of, shapes, self.consumers, set(self.fetch_tensors)))
                 self.step_ops.append(unit.ops[-1])
-                continue
-            op, ctx, ins, out_slots = unit
-            kernel = op.op_def.plan(ctx)
-            n_out = len(op.outputs)
-            steps.append((kernel, tuple(ins), out_slots[0] if n_out == 1 else tuple(out_slots), n_out))
-            self.step_ops.append(op)
+            elif isinstance(unit, _Transfer):
+                steps.append((unit.copy, (unit.src_slot,), unit.dst_slot, 1))
+                self.step_ops.append(unit)
+            else:
+                op, ctx, ins, out_slots = unit
+                kernel = placement.kernel_for(op.op_def, self.placement[op].device_type)(ctx)
+                n_out = len(op.outputs)
+                steps.append((kernel, tuple(ins), out_slots[0] if n_out == 1 else tuple(out_slots), n_out))
+                self.step_ops.append(op)
         self.slot_of = slot_of
         self.slot_shapes = shapes
         self.initial = initial
@@ -179,7 +215,7 @@ class Plan:
         self.prechecks = prechecks
         # A fetched Operation yields None: its slot is -1, and vals[-1] is
         # the None appended to the slot array in ``run``.
-        self.fetch_slots = [slot_of[e] if isinstance(e, Tensor) else -1 for e in self.elements]
+        self.fetch_slots = fetch_slots
 
     def run(self, feed_values):
         for check in self.prechecks:
@@ -207,34 +243,71 @@ class Plan:
         return [vals[s] for s in self.fetch_slots]
 
 
+class _Transfer:
+    """A copy of one value between devices (a run unit, not a graph op)."""
+
+    type = "_Transfer"
+    inputs = ()
+    control_inputs = ()
+    outputs = ()
+
+    def __init__(self, src, dst, src_slot, dst_slot):
+        self.src_slot, self.dst_slot = src_slot, dst_slot
+        self.name = "transfer %s -> %s" % (src.name, dst.name)
+        to_host, from_host = src.to_host, dst.from_host
+        self.copy = lambda a: from_host(to_host(a))
+
+
 def _order_units(pending, groups):
-    """Topological order of the run units: single ops and fused groups.
+    """Topological order of the run units: ops, transfers and fused groups.
 
     ``pending`` is already in topological order; a fused group (convex by
     construction) becomes one unit, placed as early as its inputs allow.
+    Data edges follow slots (so transfers order correctly); control edges
+    follow ops.
     """
-    units = []
-    unit_of = {}
+    units, unit_ins = [], []
+    unit_of_op = {}
+    producer = {}
     for item in pending:
-        op = item[0]
+        if isinstance(item, _Transfer):
+            producer[item.dst_slot] = len(units)
+            unit_ins.append([item.src_slot])
+            units.append(item)
+            continue
+        op, _, ins, outs = item
         g = groups.get(op)
         if g is None:
-            unit_of[op] = len(units)
+            u = len(units)
             units.append(item)
+            unit_ins.append(list(ins))
         elif g.ops[0] is op:
-            for member in g.ops:
-                unit_of[member] = len(units)
+            u = len(units)
             units.append(g)
+            unit_ins.append(list(ins))
+        else:
+            u = unit_of_op[g.ops[0]]
+            unit_ins[u].extend(ins)
+        unit_of_op[op] = u
+        for s in outs:
+            producer[s] = u
     deps = [set() for _ in units]
-    users = [[] for _ in units]
-    for item in pending:
-        op = item[0]
-        u = unit_of[op]
-        for src in [t.op for t in op.inputs] + list(op.control_inputs):
-            v = unit_of.get(src)
-            if v is not None and v != u and v not in deps[u]:
+    for u, ins in enumerate(unit_ins):
+        for s in ins:
+            v = producer.get(s)
+            if v is not None and v != u:
                 deps[u].add(v)
-                users[v].append(u)
+    for item in pending:
+        if not isinstance(item, _Transfer):
+            u = unit_of_op[item[0]]
+            for c in item[0].control_inputs:
+                v = unit_of_op.get(c)
+                if v is not None and v != u:
+                    deps[u].add(v)
+    users = [[] for _ in units]
+    for u, d in enumerate(deps):
+        for v in d:
+            users[v].append(u)
     remaining = [len(d) for d in deps]
     ready = [i for i, n in enumerate(remaining) if n == 0]
     heapq.heapify(ready)

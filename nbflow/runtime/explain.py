@@ -17,7 +17,10 @@ def explain(fetches, feed_dict=None, session=None, file=None):
     groups_by_last = {g.ops[-1]: g for g in plan.fused_groups}
     for i, op in enumerate(plan.step_ops):
         g = groups_by_last.get(op)
-        device = op.device or "/device:CPU:0"
+        if op not in plan.placement:  # a copy between devices
+            lines.append("  %3d  %s" % (i, op.name))
+            continue
+        device = plan.placement[op].name
         if isinstance(g, Group):
             lines.append("  %3d  fused[%d ops] %s  shape=%s  device=%s" % (
                 i, len(g.ops), " -> ".join("%s(%s)" % (o.type, o.name) for o in g.ops), g.shape, device))

@@ -2,6 +2,7 @@
 import numpy as np
 
 from nbflow.framework import errors
+from nbflow.runtime.devices import local_devices
 
 
 class RuntimeState:
@@ -13,6 +14,8 @@ class RuntimeState:
         self._rngs = {}
         #: per-op persistent state of other stateful kernels (queues, ...).
         self.resources = {}
+        #: the devices ops may be placed on; the host (CPU:0) first.
+        self.local_devices = local_devices()
 
     def rng(self, op):
         """The random stream of one random op: seeded from (seed, seed2) as TF does.
@@ -36,7 +39,7 @@ class RuntimeState:
             raise uninitialized_error(op) from None
 
     def devices(self):
-        return ["/job:localhost/replica:0/task:0/device:CPU:0"]
+        return [d.name for d in self.local_devices]
 
 
 def uninitialized_error(op):

@@ -1,0 +1,75 @@
+"""Placement: which device each op of a plan runs on.
+
+Rules, as TensorFlow's: an explicit ``tf.device`` wins; an op without one that
+reads or updates a variable is colocated with that variable; otherwise the
+default device (the CPU until a GPU kernel set exists). With
+``allow_soft_placement`` an impossible request (absent device, or no kernel of
+that op for that device type) falls back to the CPU and is logged; without it
+it is an InvalidArgumentError naming the op.
+"""
+import sys
+
+from nbflow.framework import errors
+from nbflow.framework.device import DeviceSpec
+
+_LOCAL_JOBS = (None, "localhost")
+
+
+def kernel_for(op_def, device_type):
+    """The op's plan function for ``device_type`` (``plan`` for CPU, ``plan_<type>`` otherwise)."""
+    if device_type == "CPU":
+        return op_def.plan
+    return getattr(op_def, "plan_" + device_type.lower(), None)
+
+
+def place(ops, devices, config):
+    """Map each op to a Device."""
+    by_name = {(d.device_type, d.index): d for d in devices}
+    host = devices[0]
+    soft = bool(getattr(config, "allow_soft_placement", False))
+    placed = {}
+    for op in ops:
+        request = op.device
+        if not request:
+            request = _colocated_request(op, placed)
+        if not request:
+            placed[op] = host
+            continue
+        spec = DeviceSpec.from_string(request) if isinstance(request, str) else request
+        device, why = _resolve(op, spec, by_name)
+        if device is None:
+            if not soft:
+                raise errors.InvalidArgumentError(
+                    None, op, "Cannot assign a device for operation %s: Could not satisfy explicit device "
+                    "specification '%s' because %s. Available devices: %s"
+                    % (op.name, spec.to_string(), why, ", ".join(d.name for d in devices)))
+            print("nbflow: soft placement: %s (%s) requested %s, %s; placed on %s"
+                  % (op.name, op.type, spec.to_string(), why, host.name), file=sys.stderr)
+            device = host
+        placed[op] = device
+    if getattr(config, "log_device_placement", False):
+        for op in ops:
+            print("%s: (%s): %s" % (op.name, op.type, placed[op].name), file=sys.stderr)
+    return placed
+
+
+def _colocated_request(op, placed):
+    """Readers and updaters of a variable go where the variable is."""
+    for t in op.inputs:
+        if t.op.type == "VariableV2" and t.op in placed:
+            return placed[t.op].name
+    return ""
+
+
+def _resolve(op, spec, by_name):
+    if spec.job not in _LOCAL_JOBS or spec.replica not in (None, 0) or spec.task not in (None, 0):
+        return None, "no devices matching that specification are registered in this process " \
+                     "(distributed jobs are not available in a local session)"
+    dtype = spec.device_type or "CPU"
+    index = spec.device_index if spec.device_index is not None else 0
+    device = by_name.get((dtype, index))
+    if device is None:
+        return None, "no devices matching that specification are registered in this process"
+    if kernel_for(op.op_def, dtype) is None:
+        return None, "no supported kernel for %s devices is available" % dtype
+    return device, None
