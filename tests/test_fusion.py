@@ -6,6 +6,12 @@ import pytest
 import nbflow as tf
 
 
+@pytest.fixture(autouse=True)
+def all_passes_on(monkeypatch):
+    """These tests count kernels: run them with every pass on, whatever the environment says."""
+    monkeypatch.delenv("NBFLOW_DISABLE_PASSES", raising=False)
+
+
 def _plan(sess, fetches, feed):
     sess.run(fetches, feed)
     return sess.plan_for(fetches, feed)
@@ -13,7 +19,7 @@ def _plan(sess, fetches, feed):
 
 def _run_all_ways(fetches, feed):
     out = {}
-    for disabled in ([], ["fusion"], ["fold"], ["fusion", "fold"]):
+    for disabled in ([], ["fusion"], ["fold"], ["cse"], ["identity"], ["fusion", "fold", "cse", "identity"]):
         with tf.Session(config=tf.ConfigProto(nbflow_disabled_passes=disabled)) as sess:
             out[tuple(disabled)] = sess.run(fetches, feed)
     return out
@@ -46,7 +52,7 @@ def test_bias_broadcast_and_multiple_outputs():
     total = tf.reduce_sum(a) + tf.reduce_sum(c)
     feed = {x: np.random.RandomState(0).randn(3, 4), bias: np.arange(4.0)}
     results = _run_all_ways([h, total], feed)
-    ref = results[("fusion", "fold")]
+    ref = results[("fusion", "fold", "cse", "identity")]
     for r in results.values():
         np.testing.assert_allclose(r[0], ref[0])
         np.testing.assert_allclose(r[1], ref[1])
@@ -64,7 +70,7 @@ def test_gradient_chain_fuses_and_matches_unfused():
     grads = tf.gradients(y, [x, w])
     feed = {x: np.random.RandomState(1).randn(5, 3), w: np.array([0.5, -1.0, 2.0])}
     results = _run_all_ways(grads, feed)
-    ref = results[("fusion", "fold")]
+    ref = results[("fusion", "fold", "cse", "identity")]
     for r in results.values():
         for a, b in zip(r, ref):
             np.testing.assert_allclose(a, b, rtol=1e-12)
@@ -99,3 +105,33 @@ def test_explain_lists_fused_groups_and_sources():
     with tf.Session():
         text = tf.explain(y, {x: np.zeros(8)}, file=False)
     assert "fused[3 ops]" in text and "source:" in text and ".py" in text
+
+
+def test_common_subexpressions_run_once():
+    x = tf.placeholder(tf.float32, [4])
+    a = tf.exp(x)
+    b = tf.exp(x)  # same op type, same input: computed once
+    c = tf.identity(a)  # forwarded: no step
+    out = tf.reduce_sum(c) + tf.reduce_sum(b)
+    feed = {x: np.arange(4.0)}
+    results = _run_all_ways(out, feed)
+    for r in results.values():
+        np.testing.assert_allclose(r, 2 * np.exp(np.arange(4.0)).sum(), rtol=1e-6)
+    config = tf.ConfigProto(nbflow_disabled_passes=["fusion"])
+    with tf.Session(config=config) as sess:
+        plan = sess.plan_for(out, feed)
+    ran = [op.type for op in plan.step_ops]
+    assert ran.count("Exp") == 1 and "Identity" not in ran
+    assert ran.count("Sum") == 1  # the two reductions became one too
+
+
+def test_cse_keeps_stateful_ops_apart():
+    r1 = tf.random_uniform([3], seed=1) if hasattr(tf, "random_uniform") else None
+    v = tf.Variable(0.0)
+    inc1 = tf.assign_add(v, 1.0)
+    inc2 = tf.assign_add(v, 1.0)
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        sess.run([inc1, inc2])
+        assert sess.run(v) == 2.0
+    assert r1 is None or r1.op.op_def.stateful

@@ -49,33 +49,48 @@ def _fusible(op, ctx):
     return all(d is not dtypes.string for d in ctx.input_dtypes) and op.outputs[0].dtype is not dtypes.string
 
 
-def find_groups(pending, fetched, options):
-    """Map each fused op to its Group (groups of two or more ops only)."""
+def find_groups(units, fusible_op, alias_op):
+    """Map each fused op to its Group (groups of two or more ops only).
+
+    ``units``: the plan's run units in topological order, each with
+    ``(key, input slots, output slots, op or None, ctx)``; dependencies follow
+    slots (values may be shared after CSE) and control edges (``alias_op``
+    maps ops that were merged away to the op that runs for them).
+    ``fusible_op(op)`` says whether an op may join a group (e.g. right device).
+    """
     group_of = {}
-    depends_on = {}  # op -> set of groups it depends on, directly or not
-    for op, ctx, _, _ in pending:
-        producers = [t.op for t in op.inputs] + list(op.control_inputs)
+    depends_on = {}  # unit key -> set of groups it depends on, directly or not
+    producer = {}    # slot -> unit key
+    for key, ins, outs, op, ctx in units:
+        sources = [producer[sl] for sl in ins if sl in producer]
+        if op is not None:
+            for c in op.control_inputs:
+                while c in alias_op:
+                    c = alias_op[c]
+                sources.append(c)
         dep = set()
-        for p in producers:
+        for p in sources:
             dep |= depends_on.get(p, set())
             if p in group_of:
                 dep.add(group_of[p])
-        if _fusible(op, ctx):
+        if op is not None and fusible_op(op) and _fusible(op, ctx):
             shape = ctx.output_shapes[0].as_tuple()
             target = None
-            for t in op.inputs:
-                g = group_of.get(t.op)
-                if g is None or g.shape != shape or g is target:
+            for p in sources:
+                g = group_of.get(p)
+                if g is None or g.shape != shape:
                     continue
                 # Convexity: no path leaves g and comes back into op.
-                if all(group_of.get(u.op) is g or g not in depends_on.get(u.op, ()) for u in op.inputs):
+                if all(group_of.get(q) is g or g not in depends_on.get(q, ()) for q in sources):
                     target = g
                     break
             if target is None:
                 target = Group(shape)
             target.add(op)
-            group_of[op] = target
-        depends_on[op] = dep
+            group_of[key] = target
+        depends_on[key] = dep
+        for sl in outs:
+            producer[sl] = key
     return {op: g for op, g in group_of.items() if len(g.ops) > 1}
 
 
@@ -84,31 +99,34 @@ def _np_name(dtype):
     return "np.bool_" if name == "bool" else "np." + name
 
 
-def bind_group(group, slot_of, slot_shapes, consumers, fetched):
-    """Generate the group's kernel and return an executor step."""
+def bind_group(group, slot_of, slot_shapes, used_outside):
+    """Generate the group's kernel and return an executor step.
+
+    ``used_outside(tensor, group)`` tells whether a member's value is read by
+    anything outside the group (another step, or a fetch)."""
+    # Keyed by slot, not tensor: after CSE two tensors may share one value.
     name_of = {}
     in_tensors = []
     statements = []
     for k, op in enumerate(group.ops):
         args = []
         for t in op.inputs:
-            if t not in name_of:
-                name_of[t] = "x%d" % len(in_tensors)
+            sl = slot_of[t]
+            if sl not in name_of:
+                name_of[sl] = "x%d" % len(in_tensors)
                 in_tensors.append(t)
-            args.append(name_of[t])
+            args.append(name_of[sl])
         out = op.outputs[0]
         expr = op.op_def.scalar_expr([t.dtype for t in op.inputs], args)
-        name_of[out] = "t%d" % k
+        name_of[slot_of[out]] = "t%d" % k
         statements.append("t%d = %s(%s)" % (k, _np_name(out.dtype), expr))
-    out_tensors = [op.outputs[0] for op in group.ops
-                   if op.outputs[0] in fetched
-                   or any(c not in group.members for c, _ in consumers(op.outputs[0]))]
+    out_tensors = [op.outputs[0] for op in group.ops if used_outside(op.outputs[0], group)]
     if not out_tensors:  # only an Operation was fetched: the last value is still computed
         out_tensors = [group.ops[-1].outputs[0]]
     in_np = [t.dtype.as_numpy_dtype for t in in_tensors]
     in_shapes = [slot_shapes[slot_of[t]].as_tuple() for t in in_tensors]
     out_np = [t.dtype.as_numpy_dtype for t in out_tensors]
-    kernel, _ = ew_kernels.get_kernel(statements, [name_of[t] for t in out_tensors], in_np, in_shapes,
+    kernel, _ = ew_kernels.get_kernel(statements, [name_of[slot_of[t]] for t in out_tensors], in_np, in_shapes,
                                       out_np, group.shape)
     group.inputs, group.outputs = in_tensors, out_tensors
     group.source_path = ew_kernels.source_path(kernel)

@@ -134,6 +134,10 @@ class Plan:
         for t, _, shape in feeds:
             self.feed_slots.append(new_slot(TensorShape(shape), None, t))
             slot_device.append(host)
+        disabled = self.options.disabled
+        cse_seen = {}
+        #: ops that run as another op (CSE) or not at all (forwarded identities)
+        self.alias_op = {}
         steps = []
         prechecks = []
         pending = []  # run units in topological order: (op, ctx, input slots, output slots) or _Transfer
@@ -164,7 +168,7 @@ class Plan:
             ctx.plan_consumers = [c for t in op.outputs for c in self.consumers(t)]
             ctx.prechecks = prechecks
             foldable = (not op_def.stateful and not op.control_inputs and op.outputs
-                        and "fold" not in self.options.disabled)
+                        and "fold" not in disabled)
             # Some values follow from shapes alone (Shape, ZerosLike, ...).
             known = op_def.plan_value(ctx) if foldable and hasattr(op_def, "plan_value") else None
             if known is not None or (foldable and all(v is not None for v in in_values)):
@@ -178,10 +182,33 @@ class Plan:
                 outs = _as_tuple(result, len(op.outputs))
                 for t, v in zip(op.outputs, outs):
                     v = np.asarray(v)
-                    new_slot(TensorShape(v.shape), v, t)
+                    vkey = ("value", _hashable(v)) if "cse" not in disabled and v.size <= 64 else None
+                    if vkey is not None and vkey in cse_seen:
+                        slot_of[t] = cse_seen[vkey]  # equal small constants share a slot
+                        continue
+                    s_new = new_slot(TensorShape(v.shape), v, t)
                     slot_device.append(host)
+                    if vkey is not None:
+                        cse_seen[vkey] = s_new
                 continue
             ins = [on_device(s, device) for s in host_ins]
+            fwd = getattr(op_def, "forwards_input", None)
+            if fwd is not None and "identity" not in disabled and not op.control_inputs:
+                # Identity-like: its output is its input; no step runs.
+                slot_of[op.outputs[0]] = ins[fwd]
+                self.alias_op[op] = op.inputs[fwd].op
+                continue
+            key = _cse_key(op, ins) if "cse" not in disabled and not op_def.stateful \
+                and not op.control_inputs and op.outputs else None
+            if key is not None and key in cse_seen:
+                # Common subexpression: reuse the first op's outputs.
+                first = cse_seen[key]
+                for t, ft in zip(op.outputs, first.outputs):
+                    slot_of[t] = slot_of[ft]
+                self.alias_op[op] = first
+                continue
+            if key is not None:
+                cse_seen[key] = op
             out_slots = []
             for t, shp in zip(op.outputs, out_shapes):
                 out_slots.append(new_slot(shp, None, t))
@@ -191,13 +218,25 @@ class Plan:
         fetch_slots = [on_device(slot_of[e], host) if isinstance(e, Tensor) else -1 for e in self.elements]
 
         # Fuse element-wise groups, order the steps, bind kernels.
-        host_pending = [u for u in pending if not isinstance(u, _Transfer) and self.placement[u[0]] is host]
-        groups = fusion.find_groups(host_pending, set(self.fetch_tensors), self.options) \
-            if "fusion" not in self.options.disabled else {}
+        groups = {}
+        if "fusion" not in disabled:
+            units = [(u, (u.src_slot,), (u.dst_slot,), None, None) if isinstance(u, _Transfer)
+                     else (u[0], u[2], u[3], u[0], u[1]) for u in pending]
+            groups = fusion.find_groups(units, lambda op: self.placement[op] is host, self.alias_op)
         self.fused_groups = list({id(g): g for g in groups.values()}.values())
-        for unit in _order_units(pending, groups):
+        readers = {}  # slot -> ops (or transfers) that read it each step
+        for u in pending:
+            for sl in ([u.src_slot] if isinstance(u, _Transfer) else u[2]):
+                readers.setdefault(sl, []).append(u if isinstance(u, _Transfer) else u[0])
+        fetched = set(fetch_slots)
+
+        def used_outside(tensor, group):
+            sl = slot_of[tensor]
+            return sl in fetched or any(r not in group.members for r in readers.get(sl, ()))
+
+        for unit in _order_units(pending, groups, self.alias_op):
             if isinstance(unit, fusion.Group):
-                steps.append(fusion.bind_group(unit, slot_of, shapes, self.consumers, set(self.fetch_tensors)))
+                steps.append(fusion.bind_group(unit, slot_of, shapes, used_outside))
                 self.step_ops.append(unit.ops[-1])
             elif isinstance(unit, _Transfer):
                 steps.append((unit.copy, (unit.src_slot,), unit.dst_slot, 1))
@@ -258,7 +297,7 @@ class _Transfer:
         self.copy = lambda a: from_host(to_host(a))
 
 
-def _order_units(pending, groups):
+def _order_units(pending, groups, alias_op):
     """Topological order of the run units: ops, transfers and fused groups.
 
     ``pending`` is already in topological order; a fused group (convex by
@@ -301,6 +340,8 @@ def _order_units(pending, groups):
         if not isinstance(item, _Transfer):
             u = unit_of_op[item[0]]
             for c in item[0].control_inputs:
+                while c in alias_op:
+                    c = alias_op[c]
                 v = unit_of_op.get(c)
                 if v is not None and v != u:
                     deps[u].add(v)
@@ -322,6 +363,27 @@ def _order_units(pending, groups):
     if len(order) != len(units):
         raise AssertionError("fusion produced a cyclic schedule")
     return order
+
+
+def _cse_key(op, in_slots):
+    """Two stateless ops with equal keys compute the same values."""
+    try:
+        attrs = tuple(sorted((k, _hashable(v)) for k, v in op.attrs.items()))
+        key = (op.type, tuple(in_slots), attrs)
+        hash(key)
+        return key
+    except TypeError:
+        return None
+
+
+def _hashable(v):
+    if isinstance(v, np.ndarray):
+        return ("ndarray", v.dtype.str, v.shape, v.tobytes()) if v.dtype != object else ("obj", id(v))
+    if isinstance(v, list):
+        return tuple(_hashable(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
+    return v
 
 
 def _as_tuple(result, n):
