@@ -53,6 +53,7 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
         "import math",
         "import numpy as np",
         "from numba import njit",
+        "from nbflow.kernels.cpu import fastmath",
         "",
         "",
         "@njit(cache=True, error_model='numpy')",

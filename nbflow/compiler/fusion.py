@@ -24,6 +24,8 @@ class Group:
         self.source_path = None
         self.inputs = []
         self.outputs = []
+        self.deps = set()  # groups this one depends on through ops outside it
+        self.merged_into = None
 
     def add(self, op):
         self.ops.append(op)
@@ -57,11 +59,15 @@ def find_groups(units, fusible_op, alias_op):
     slots (values may be shared after CSE) and control edges (``alias_op``
     maps ops that were merged away to the op that runs for them).
     ``fusible_op(op)`` says whether an op may join a group (e.g. right device).
+    An op joins the group of a producer with its shape when that keeps the
+    group convex; producer groups it joins together are merged.
     """
     group_of = {}
     depends_on = {}  # unit key -> set of groups it depends on, directly or not
     producer = {}    # slot -> unit key
-    for key, ins, outs, op, ctx in units:
+    position = {}
+    for index, (key, ins, outs, op, ctx) in enumerate(units):
+        position[key] = index
         sources = [producer[sl] for sl in ins if sl in producer]
         if op is not None:
             for c in op.control_inputs:
@@ -70,28 +76,54 @@ def find_groups(units, fusible_op, alias_op):
                 sources.append(c)
         dep = set()
         for p in sources:
-            dep |= depends_on.get(p, set())
+            dep |= {_root(g) for g in depends_on.get(p, ())}
             if p in group_of:
-                dep.add(group_of[p])
+                dep.add(_root(group_of[p]))
         if op is not None and fusible_op(op) and _fusible(op, ctx):
             shape = ctx.output_shapes[0].as_tuple()
-            target = None
+            candidates = []
             for p in sources:
-                g = group_of.get(p)
-                if g is None or g.shape != shape:
+                g = _root(group_of[p]) if p in group_of else None
+                if g is None or g.shape != shape or g in candidates:
                     continue
                 # Convexity: no path leaves g and comes back into op.
-                if all(group_of.get(q) is g or g not in depends_on.get(q, ()) for q in sources):
-                    target = g
-                    break
-            if target is None:
-                target = Group(shape)
+                if all((q in group_of and _root(group_of[q]) is g) or g not in _roots(depends_on.get(q, ()))
+                       for q in sources):
+                    candidates.append(g)
+            target = candidates[0] if candidates else Group(shape)
+            for g in candidates[1:]:
+                # Two producer groups merge only if neither depends on the other.
+                if g not in target.deps and target not in g.deps:
+                    _merge(g, target, group_of, position)
             target.add(op)
+            target.deps |= dep - {target}
             group_of[key] = target
         depends_on[key] = dep
         for sl in outs:
             producer[sl] = key
-    return {op: g for op, g in group_of.items() if len(g.ops) > 1}
+    result = {}
+    for key, g in group_of.items():
+        g = _root(g)
+        if len(g.ops) > 1:
+            result[key] = g
+    return result
+
+
+def _root(g):
+    while g.merged_into is not None:
+        g = g.merged_into
+    return g
+
+
+def _roots(groups):
+    return {_root(g) for g in groups}
+
+
+def _merge(src, dst, group_of, position):
+    src.merged_into = dst
+    dst.ops = sorted(dst.ops + src.ops, key=lambda op: position[op])
+    dst.members |= src.members
+    dst.deps = _roots(dst.deps | src.deps) - {dst}
 
 
 def _np_name(dtype):

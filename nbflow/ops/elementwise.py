@@ -7,6 +7,8 @@ float32 math stays float32 inside Numba. The loop, the broadcasting and the
 kernel cache come from ``nbflow.kernels.cpu.elementwise``; the graph optimizer
 (fusion) composes these same expressions into larger kernels.
 """
+import os
+
 import numpy as np
 
 from nbflow.framework import dtypes
@@ -53,6 +55,16 @@ def _fmt_shape(s):
     if s.ndims is None:
         return "?"
     return "[%s]" % ",".join("?" if d is None else str(d) for d in s.as_tuple())
+
+
+# float32 transcendentals: nbflow's vectorizable versions (kernels/cpu/fastmath.py)
+# instead of scalar libm calls. NBFLOW_FAST_TRANSCENDENTALS=0 switches them off.
+_FAST_FLOAT32 = (("np.exp(", "fastmath.exp32("), ("np.log(", "fastmath.log32("), ("np.sin(", "fastmath.sin32("),
+                 ("np.cos(", "fastmath.cos32("), ("np.tanh(", "fastmath.tanh32("))
+
+
+def _use_fast_transcendentals():
+    return os.environ.get("NBFLOW_FAST_TRANSCENDENTALS", "1") != "0"
 
 
 class ElementwiseOp(Op):
@@ -108,7 +120,11 @@ class ElementwiseOp(Op):
         T = "np." + np.dtype(cls.compute_dtype(in_dtypes).as_numpy_dtype).name
         if T == "np.bool":
             T = "np.bool_"
-        return "(" + cls.expr.format(*args, T=T) + ")"
+        expr = cls.expr.format(*args, T=T)
+        if T == "np.float32" and _use_fast_transcendentals():
+            for slow, fast in _FAST_FLOAT32:
+                expr = expr.replace(slow, fast)
+        return "(" + expr + ")"
 
     @classmethod
     def plan(cls, ctx):
