@@ -7,6 +7,8 @@ output shape of its members); operands from outside the group may broadcast
 into it (scalars, bias vectors, general numpy broadcasting). Values that are
 used outside the group, or fetched, become extra outputs of the kernel.
 """
+import sys
+
 import numpy as np
 
 from nbflow.framework import dtypes
@@ -126,16 +128,33 @@ def _merge(src, dst, group_of, position):
     dst.deps = _roots(dst.deps | src.deps) - {dst}
 
 
+def _recycler(shape, dtype):
+    """New output arrays for fetched values, reusing last run's array when the
+    caller has dropped every reference to it (so a loop that discards results
+    allocates nothing, and a kept result is never overwritten)."""
+    last = [None]
+
+    def new_buffer():
+        buf = last[0]
+        # references: last[0], the local ``buf`` and getrefcount's argument
+        if buf is None or sys.getrefcount(buf) > 3:
+            buf = np.empty(shape, dtype=dtype)
+            last[0] = buf
+        return buf
+    return new_buffer
+
+
 def _np_name(dtype):
     name = np.dtype(dtype.as_numpy_dtype).name
     return "np.bool_" if name == "bool" else "np." + name
 
 
-def bind_group(group, slot_of, slot_shapes, used_outside):
-    """Generate the group's kernel and return an executor step.
+def bind_group(group, slot_of, slot_shapes, slot_values, used_outside, fetched_slots):
+    """Generate the group's kernel and return ``(step, fresh output slots)``.
 
     ``used_outside(tensor, group)`` tells whether a member's value is read by
-    anything outside the group (another step, or a fetch)."""
+    anything outside the group (another step, or a fetch). Fetched outputs get
+    a fresh array each run (handed to the caller without a copy)."""
     # Keyed by slot, not tensor: after CSE two tensors may share one value.
     name_of = {}
     in_tensors = []
@@ -149,7 +168,8 @@ def bind_group(group, slot_of, slot_shapes, used_outside):
                 in_tensors.append(t)
             args.append(name_of[sl])
         out = op.outputs[0]
-        expr = op.op_def.scalar_expr([t.dtype for t in op.inputs], args)
+        expr = op.op_def.scalar_expr_for([t.dtype for t in op.inputs], args,
+                                         [slot_values[slot_of[t]] for t in op.inputs])
         name_of[slot_of[out]] = "t%d" % k
         statements.append("t%d = %s(%s)" % (k, _np_name(out.dtype), expr))
     out_tensors = [op.outputs[0] for op in group.ops if used_outside(op.outputs[0], group)]
@@ -162,18 +182,29 @@ def bind_group(group, slot_of, slot_shapes, used_outside):
                                       out_np, group.shape)
     group.inputs, group.outputs = in_tensors, out_tensors
     group.source_path = ew_kernels.source_path(kernel)
-    bufs = tuple(np.empty(group.shape, dtype=d) for d in out_np)
     in_slots = tuple(slot_of[t] for t in in_tensors)
     out_slots = tuple(slot_of[t] for t in out_tensors)
-    if len(bufs) == 1:
-        out0 = bufs[0]
+    fresh = tuple(sl in fetched_slots for sl in out_slots)
+    shape = group.shape
+    if len(out_np) == 1:
+        if fresh[0]:
+            new_buffer = _recycler(shape, out_np[0])
+
+            def run_fresh(*args):
+                out = new_buffer()
+                kernel(*args, out)
+                return out
+            return (run_fresh, in_slots, out_slots[0], 1), {out_slots[0]}
+        out0 = np.empty(shape, dtype=out_np[0])
 
         def run(*args):
             kernel(*args, out0)
             return out0
-        return run, in_slots, out_slots[0], 1
+        return (run, in_slots, out_slots[0], 1), set()
+    bufs = [_recycler(shape, d) if f else np.empty(shape, dtype=d) for f, d in zip(fresh, out_np)]
 
     def run_multi(*args):
-        kernel(*args, *bufs)
-        return bufs
-    return run_multi, in_slots, out_slots, len(bufs)
+        outs = [b() if callable(b) else b for b in bufs]
+        kernel(*args, *outs)
+        return outs
+    return (run_multi, in_slots, out_slots, len(bufs)), {sl for sl, f in zip(out_slots, fresh) if f}

@@ -117,20 +117,34 @@ class ElementwiseOp(Op):
     @classmethod
     def scalar_expr(cls, in_dtypes, args):
         """The scalar expression over argument expressions ``args``."""
+        return cls._format(cls.expr, in_dtypes, args)
+
+    @classmethod
+    def _format(cls, template, in_dtypes, args):
         T = "np." + np.dtype(cls.compute_dtype(in_dtypes).as_numpy_dtype).name
         if T == "np.bool":
             T = "np.bool_"
-        expr = cls.expr.format(*args, T=T)
+        expr = template.format(*args, T=T)
         if T == "np.float32" and _use_fast_transcendentals():
             for slow, fast in _FAST_FLOAT32:
                 expr = expr.replace(slow, fast)
         return "(" + expr + ")"
 
     @classmethod
+    def scalar_expr_for(cls, in_dtypes, args, values):
+        """``scalar_expr``, specialised on inputs whose values are known at plan
+        time when the op defines ``expr_for(values)`` (e.g. ``x ** 2`` -> ``x * x``)."""
+        special = getattr(cls, "expr_for", None)
+        template = special(values) if special is not None else None
+        if template is None:
+            return cls.scalar_expr(in_dtypes, args)
+        return cls._format(template, in_dtypes, args)
+
+    @classmethod
     def plan(cls, ctx):
         in_np = [d.as_numpy_dtype for d in ctx.input_dtypes]
         out_np = ctx.out_np_dtype(0)
-        expr = cls.scalar_expr(ctx.input_dtypes, ["x%d" % i for i in range(len(in_np))])
+        expr = cls.scalar_expr_for(ctx.input_dtypes, ["x%d" % i for i in range(len(in_np))], ctx.input_values)
         shapes = [s.as_tuple() for s in ctx.input_shapes]
         if all(s is not None and None not in s for s in shapes):
             kernel, out_shape = ew_kernels.get_kernel([], [expr], in_np, shapes, [out_np])

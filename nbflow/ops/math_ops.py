@@ -3,6 +3,8 @@
 Also AddN, Cast, Select and the public ``tf.*`` math functions. Gradients are
 in ``math_grad.py``.
 """
+import numpy as np
+
 from nbflow.framework import dtypes
 from nbflow.framework.graph import Tensor
 from nbflow.ops.base import apply_op, convert_to_tensor
@@ -35,9 +37,27 @@ Mul = _ew("Mul", "{0} * {1}")
 RealDiv = _ew("RealDiv", "{0} / {1}", FLOAT)
 FloorDiv = _ew("FloorDiv", "{0} // {1}")
 FloorMod = _ew("FloorMod", "{0} % {1}")
-Pow = _ew("Pow", "{0} ** {1}")
-Maximum = _ew("Maximum", "{0} if {0} >= {1} or {0} != {0} else {1}")
-Minimum = _ew("Minimum", "{0} if {0} <= {1} or {0} != {0} else {1}")
+# NaN-propagating max/min; `|` rather than `or` keeps the loop branch-free.
+Maximum = _ew("Maximum", "{0} if ({0} >= {1}) | ({0} != {0}) else {1}")
+Minimum = _ew("Minimum", "{0} if ({0} <= {1}) | ({0} != {0}) else {1}")
+
+# x ** y with a known small exponent becomes multiplications (pow() is a
+# scalar libm call that stops the loop from vectorizing).
+_POW_SPECIAL = {2.0: "{0} * {0}", 1.0: "{0}", 3.0: "{0} * {0} * {0}", 0.5: "np.sqrt({0})",
+                -1.0: "{T}(1) / {0}", -2.0: "{T}(1) / ({0} * {0})"}
+
+
+def _pow_expr_for(cls, values):
+    e = values[1]
+    if e is None or np.size(e) != 1:
+        return None
+    e = np.asarray(e).reshape(())
+    if e.dtype.kind != "f" and e < 0:
+        return None  # integer powers with negative exponents keep TF's integer semantics
+    return _POW_SPECIAL.get(float(e))
+
+
+Pow = _ew("Pow", "{0} ** {1}", expr_for=classmethod(_pow_expr_for))
 SquaredDifference = _ew("SquaredDifference", "({0} - {1}) * ({0} - {1})")
 DivNoNan = _ew("DivNoNan", "{T}(0) if {1} == {T}(0) else {0} / {1}", FLOAT)
 
@@ -490,6 +510,7 @@ class AddN(ElementwiseOp):
     @classmethod
     def scalar_expr(cls, in_dtypes, args):
         return "(" + " + ".join(args) + ")"
+
 
     @classmethod
     def infer(cls, ctx):

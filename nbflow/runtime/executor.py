@@ -229,6 +229,7 @@ class Plan:
             for sl in ([u.src_slot] if isinstance(u, _Transfer) else u[2]):
                 readers.setdefault(sl, []).append(u if isinstance(u, _Transfer) else u[0])
         fetched = set(fetch_slots)
+        fresh_slots = set()  # fetched values that are new arrays each run (no copy needed)
 
         def used_outside(tensor, group):
             sl = slot_of[tensor]
@@ -236,7 +237,9 @@ class Plan:
 
         for unit in _order_units(pending, groups, self.alias_op):
             if isinstance(unit, fusion.Group):
-                steps.append(fusion.bind_group(unit, slot_of, shapes, used_outside))
+                step, fresh = fusion.bind_group(unit, slot_of, shapes, values, used_outside, fetched)
+                steps.append(step)
+                fresh_slots |= fresh
                 self.step_ops.append(unit.ops[-1])
             elif isinstance(unit, _Transfer):
                 steps.append((unit.copy, (unit.src_slot,), unit.dst_slot, 1))
@@ -255,6 +258,7 @@ class Plan:
         # A fetched Operation yields None: its slot is -1, and vals[-1] is
         # the None appended to the slot array in ``run``.
         self.fetch_slots = fetch_slots
+        self.fetch_is_fresh = [sl in fresh_slots for sl in fetch_slots]
 
     def run(self, feed_values):
         for check in self.prechecks:

@@ -186,7 +186,7 @@ class BaseSession:
             self._plans[key] = plan
         with self._lock:
             results = plan.run(feed_values)
-        return mapper.build([_export(v) for v in results])
+        return mapper.build([_export(v, fresh) for v, fresh in zip(results, plan.fetch_is_fresh)])
 
     def _make_plan(self, elements, feed_tensors, feed_values):
         feeds = [(t, v.dtype, v.shape) for t, v in zip(feed_tensors, feed_values)]
@@ -261,13 +261,14 @@ def _convert_feed(value, t, npd):
     return arr
 
 
-def _export(v):
-    """Fetched values are copies (buffers are reused next step); 0-d gives a numpy scalar."""
+def _export(v, fresh):
+    """Fetched values are copies (buffers are reused next step) unless the plan
+    made a fresh array for this run; 0-d gives a numpy scalar."""
     if v is None:
         return None
     if v.ndim == 0:
         return v[()]
-    return v.copy()
+    return v if fresh else v.copy()
 
 
 class Session(BaseSession):
