@@ -259,32 +259,70 @@ class Plan:
         # the None appended to the slot array in ``run``.
         self.fetch_slots = fetch_slots
         self.fetch_is_fresh = [sl in fresh_slots for sl in fetch_slots]
+        self._compile_step()
 
     def run(self, feed_values):
+        """Run one step: prechecks, then the generated straight-line function."""
         for check in self.prechecks:
             check()
-        vals = list(self.initial)
-        vals.append(None)
-        for s, v in zip(self.feed_slots, feed_values):
-            vals[s] = v
-        i = 0
         try:
-            for kernel, ins, out, n_out in self.steps:
-                if n_out == 1:
-                    vals[out] = kernel(*[vals[s] for s in ins])
-                elif n_out == 0:
-                    kernel(*[vals[s] for s in ins])
-                else:
-                    res = kernel(*[vals[s] for s in ins])
-                    for s, v in zip(out, res):
-                        vals[s] = v
-                i += 1
+            return self._step(*feed_values)
         except errors.OpError:
             raise
         except Exception as e:
-            raise _kernel_error(self.step_ops[i], e) from e
-        return [vals[s] for s in self.fetch_slots]
+            raise _kernel_error(self._failing_op(e), e) from e
 
+    def _compile_step(self):
+        """Generate ``step(feed values...) -> fetched values`` as straight-line Python.
+
+        One line per kernel call, arguments bound as locals: no loop, no
+        per-step lists. The line of a failing call tells which op failed.
+        """
+        feed_names = {sl: "f%d" % i for i, sl in enumerate(self.feed_slots)}
+        computed = set(feed_names)
+        for _, _, out, n_out in self.steps:
+            computed.update((out,) if n_out == 1 else (out if n_out else ()))
+
+        def name(sl):
+            if sl in feed_names:
+                return feed_names[sl]
+            return "v%d" % sl if sl in computed else "c%d" % sl
+
+        consts = sorted({sl for _, ins, _, _ in self.steps for sl in ins if sl not in computed}
+                        | {sl for sl in self.fetch_slots if sl >= 0 and sl not in computed})
+        lines = ["def make(K, C):",
+                 "    %s = K" % "".join("k%d, " % i for i in range(len(self.steps))) if self.steps else "    pass",
+                 "    %s = C" % "".join("c%d, " % sl for sl in consts) if consts else "    pass",
+                 "    def step(%s):" % ", ".join(feed_names[sl] for sl in self.feed_slots)]
+        self._line_to_step = {}
+        for i, (_, ins, out, n_out) in enumerate(self.steps):
+            call = "k%d(%s)" % (i, ", ".join(name(sl) for sl in ins))
+            if n_out == 0:
+                lhs = ""
+            elif n_out == 1:
+                lhs = name(out) + " = "
+            else:
+                lhs = "".join(name(sl) + ", " for sl in out) + "= "
+            self._line_to_step[len(lines) + 1] = i
+            lines.append("        " + lhs + call)
+        lines.append("        return [%s]" % ", ".join("None" if sl < 0 else name(sl) for sl in self.fetch_slots))
+        lines.append("    return step")
+        source = "\n".join(lines) + "\n"
+        namespace = {}
+        self._step_code_name = "<nbflow plan %x>" % id(self)
+        exec(compile(source, self._step_code_name, "exec"), namespace)
+        self.step_source = source
+        self._step = namespace["make"]([k for k, _, _, _ in self.steps], [self.initial[sl] for sl in consts])
+
+    def _failing_op(self, exc):
+        tb = exc.__traceback__
+        line = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self._step_code_name:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        i = self._line_to_step.get(line, 0)
+        return self.step_ops[i] if self.step_ops else None
 
 class _Transfer:
     """A copy of one value between devices (a run unit, not a graph op)."""
