@@ -149,12 +149,14 @@ def _np_name(dtype):
     return "np.bool_" if name == "bool" else "np." + name
 
 
-def bind_group(group, slot_of, slot_shapes, slot_values, used_outside, fetched_slots):
+def bind_group(group, slot_of, slot_shapes, slot_values, used_outside, fetched_slots, alloc=None):
     """Generate the group's kernel and return ``(step, fresh output slots)``.
 
     ``used_outside(tensor, group)`` tells whether a member's value is read by
     anything outside the group (another step, or a fetch). Fetched outputs get
-    a fresh array each run (handed to the caller without a copy)."""
+    a fresh array each run (handed to the caller without a copy); other
+    outputs come from ``alloc(shape, dtype)`` (the memory planner) if given."""
+    alloc = alloc or (lambda shp, dt: np.empty(shp, dtype=dt))
     # Keyed by slot, not tensor: after CSE two tensors may share one value.
     name_of = {}
     in_tensors = []
@@ -195,13 +197,13 @@ def bind_group(group, slot_of, slot_shapes, slot_values, used_outside, fetched_s
                 kernel(*args, out)
                 return out
             return (run_fresh, in_slots, out_slots[0], 1), {out_slots[0]}
-        out0 = np.empty(shape, dtype=out_np[0])
+        out0 = alloc(shape, out_np[0])
 
         def run(*args):
             kernel(*args, out0)
             return out0
         return (run, in_slots, out_slots[0], 1), set()
-    bufs = [_recycler(shape, d) if f else np.empty(shape, dtype=d) for f, d in zip(fresh, out_np)]
+    bufs = [_recycler(shape, d) if f else alloc(shape, d) for f, d in zip(fresh, out_np)]
 
     def run_multi(*args):
         outs = [b() if callable(b) else b for b in bufs]

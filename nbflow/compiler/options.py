@@ -1,11 +1,11 @@
 """Which optimizer passes run. Every pass can be switched off, with results unchanged.
 
-- environment: ``NBFLOW_DISABLE_PASSES=fusion,fold`` (passes: fold, cse, identity, fusion)
+- environment: ``NBFLOW_DISABLE_PASSES=fusion,fold`` (passes: fold, cse, identity, fusion, memory)
 - per session: ``tf.ConfigProto(nbflow_disabled_passes=["fusion"])``
 """
 import os
 
-PASSES = ("fold", "cse", "identity", "fusion")
+PASSES = ("fold", "cse", "identity", "fusion", "memory")
 
 
 class CompilerOptions:

@@ -29,6 +29,11 @@ class Op:
     stateful = False
     #: ops whose gradient is None for every input (comparisons, shape, ...).
     differentiable = True
+    #: outputs may be views of inputs (the memory planner assumes so unless told).
+    outputs_alias_inputs = True
+    #: output buffers may come from the memory planner's pool (their contents
+    #: are rewritten every run; nothing is kept in them between runs).
+    pooled_outputs = False
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -77,7 +82,7 @@ class InferContext:
 class PlanContext(InferContext):
     """What ``Op.plan`` sees: concrete shapes where known, plus the runtime."""
 
-    __slots__ = ("output_dtypes", "output_shapes", "runtime", "op", "plan_consumers", "prechecks")
+    __slots__ = ("output_dtypes", "output_shapes", "runtime", "op", "plan_consumers", "prechecks", "allocator")
 
     def __init__(self, op, input_dtypes, input_shapes, input_values, output_dtypes, output_shapes, runtime):
         super().__init__(op.name, input_dtypes, input_shapes, op.attrs, input_values)
@@ -89,6 +94,8 @@ class PlanContext(InferContext):
         self.plan_consumers = []
         #: callables run before any kernel of the plan (e.g. "is it initialized?").
         self.prechecks = []
+        #: the memory planner's ``alloc(shape, dtype)`` for ops with pooled outputs.
+        self.allocator = None
 
     def out_np_dtype(self, i=0):
         return self.output_dtypes[i].as_numpy_dtype
@@ -96,9 +103,11 @@ class PlanContext(InferContext):
     def static_buffer(self, i=0):
         """A preallocated output buffer when the output shape is known, else None."""
         shp = self.output_shapes[i]
-        if shp.is_fully_defined():
-            return np.empty(shp.as_tuple(), dtype=self.out_np_dtype(i))
-        return None
+        if not shp.is_fully_defined():
+            return None
+        if self.allocator is not None:
+            return self.allocator(shp.as_tuple(), self.out_np_dtype(i))
+        return np.empty(shp.as_tuple(), dtype=self.out_np_dtype(i))
 
 
 # -- constant values known at graph-construction time ----------------------

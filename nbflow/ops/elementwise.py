@@ -77,6 +77,8 @@ class ElementwiseOp(Op):
     output = "same"
     #: indices of inputs that must share one dtype (TF has no implicit promotion).
     same_dtype_inputs = None
+    outputs_alias_inputs = False
+    pooled_outputs = True
 
     @classmethod
     def output_dtype(cls, in_dtypes):
@@ -148,7 +150,8 @@ class ElementwiseOp(Op):
         shapes = [s.as_tuple() for s in ctx.input_shapes]
         if all(s is not None and None not in s for s in shapes):
             kernel, out_shape = ew_kernels.get_kernel([], [expr], in_np, shapes, [out_np])
-            return _bind_static(kernel, np.empty(out_shape, dtype=out_np), len(in_np))
+            out = ctx.static_buffer(0) if ctx.output_shapes[0].is_fully_defined() else None
+            return _bind_static(kernel, out if out is not None else np.empty(out_shape, dtype=out_np), len(in_np))
         return _bind_dynamic(expr, in_np, out_np)
 
 

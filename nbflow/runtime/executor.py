@@ -22,6 +22,7 @@ from nbflow.framework import errors
 from nbflow.framework.graph import Tensor
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.compiler import fusion
+from nbflow.compiler.memory import BufferPlanner
 from nbflow.compiler.options import CompilerOptions
 from nbflow.runtime import placement
 from nbflow.ops.base import PlanContext
@@ -235,9 +236,15 @@ class Plan:
             sl = slot_of[tensor]
             return sl in fetched or any(r not in group.members for r in readers.get(sl, ()))
 
-        for unit in _order_units(pending, groups, self.alias_op):
+        schedule = _order_units(pending, groups, self.alias_op)
+        memory = None
+        if "memory" not in disabled:
+            memory = BufferPlanner([_unit_io(u, slot_of) for u in schedule], fetched)
+        self.memory = memory
+        for position, unit in enumerate(schedule):
+            alloc = memory.allocator(position) if memory is not None else None
             if isinstance(unit, fusion.Group):
-                step, fresh = fusion.bind_group(unit, slot_of, shapes, values, used_outside, fetched)
+                step, fresh = fusion.bind_group(unit, slot_of, shapes, values, used_outside, fetched, alloc)
                 steps.append(step)
                 fresh_slots |= fresh
                 self.step_ops.append(unit.ops[-1])
@@ -246,6 +253,8 @@ class Plan:
                 self.step_ops.append(unit)
             else:
                 op, ctx, ins, out_slots = unit
+                if op.op_def.pooled_outputs and self.placement[op] is host:
+                    ctx.allocator = alloc
                 kernel = placement.kernel_for(op.op_def, self.placement[op].device_type)(ctx)
                 n_out = len(op.outputs)
                 steps.append((kernel, tuple(ins), out_slots[0] if n_out == 1 else tuple(out_slots), n_out))
@@ -405,6 +414,19 @@ def _order_units(pending, groups, alias_op):
     if len(order) != len(units):
         raise AssertionError("fusion produced a cyclic schedule")
     return order
+
+
+def _unit_io(unit, slot_of):
+    """(input slots, output slots, outputs may alias inputs) of a run unit."""
+    if isinstance(unit, _Transfer):
+        return (unit.src_slot,), (unit.dst_slot,), True
+    if isinstance(unit, fusion.Group):
+        outs = [slot_of[op.outputs[0]] for op in unit.ops]
+        produced = set(outs)
+        ins = [slot_of[t] for op in unit.ops for t in op.inputs if slot_of[t] not in produced]
+        return ins, outs, False
+    op, _, ins, outs = unit
+    return ins, outs, op.op_def.outputs_alias_inputs
 
 
 def _cse_key(op, in_slots):

@@ -14,6 +14,9 @@ def explain(fetches, feed_dict=None, session=None, file=None):
     lines = ["Plan: %d ops after pruning, %d steps, %d fused groups, %d folded values"
              % (len(plan.ops), len(plan.steps), len(plan.fused_groups),
                 sum(v is not None for v in plan.initial) - 0)]
+    if plan.memory is not None:
+        lines.append("Memory: %d bytes of intermediate buffers allocated, %d bytes served by reusing dead ones"
+                     % (plan.memory.bytes_allocated, plan.memory.bytes_reused))
     groups_by_last = {g.ops[-1]: g for g in plan.fused_groups}
     for i, op in enumerate(plan.step_ops):
         g = groups_by_last.get(op)
