@@ -22,6 +22,8 @@ def _shape_value_to_tuple(v):
 
 class Identity(Op):
     type = "Identity"
+    #: output 0 is input 0 unchanged: the planner aliases it instead of running it.
+    forwards_input = 0
 
     @classmethod
     def infer(cls, ctx):
