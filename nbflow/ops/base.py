@@ -40,6 +40,16 @@ class Op:
         if cls.type is not None:
             _OP_TYPES[cls.type] = cls
 
+    #: index of the input that output 0 always equals (Identity): no step runs.
+    forwards_input = None
+
+    @classmethod
+    def plan_forwards(cls, ctx):
+        """Index of the input that output 0 equals for these concrete shapes, or
+        None. Defaults to ``forwards_input``; e.g. a Sum over size-1 axes or a
+        Reshape to the same shape returns its input unchanged."""
+        return cls.forwards_input
+
     @classmethod
     def infer(cls, ctx):
         """Return [(DType, TensorShape), ...] for the outputs."""

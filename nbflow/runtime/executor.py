@@ -193,8 +193,8 @@ class Plan:
                         cse_seen[vkey] = s_new
                 continue
             ins = [on_device(s, device) for s in host_ins]
-            fwd = getattr(op_def, "forwards_input", None)
-            if fwd is not None and "identity" not in disabled and not op.control_inputs:
+            fwd = op_def.plan_forwards(ctx) if "identity" not in disabled and not op.control_inputs else None
+            if fwd is not None and slot_device[ins[fwd]] is device and shapes[ins[fwd]] == out_shapes[0]:
                 # Identity-like: its output is its input; no step runs.
                 slot_of[op.outputs[0]] = ins[fwd]
                 self.alias_op[op] = op.inputs[fwd].op
