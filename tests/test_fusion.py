@@ -174,3 +174,30 @@ def test_memory_planner_keeps_fetched_and_aliased_values():
     np.testing.assert_allclose(va, np.exp(xv), rtol=1e-6)
     np.testing.assert_allclose(vc, np.exp(np.exp(-xv)), rtol=1e-6)
     np.testing.assert_allclose(vd, 2 * np.exp(xv).reshape(16), rtol=1e-6)
+
+
+def test_loss_reduction_fuses_into_the_chain():
+    p = tf.placeholder(tf.float32, [None, 5])
+    t = tf.placeholder(tf.float32, [None, 5])
+    loss = tf.reduce_mean(tf.square(p - t))
+    total = tf.reduce_sum((p - t) * 2.0, axis=[0, 1], keepdims=True)
+    feed = {p: np.random.RandomState(0).randn(7, 5), t: np.ones((7, 5))}
+    results = _run_all_ways([loss, total], feed)
+    diff = (feed[p] - 1.0).astype(np.float32)
+    for r in results.values():
+        np.testing.assert_allclose(r[0], np.mean(diff ** 2), rtol=1e-5)
+        np.testing.assert_allclose(r[1], np.sum(diff * 2).reshape(1, 1), rtol=1e-5)
+        assert np.shape(r[1]) == (1, 1)
+    with tf.Session() as sess:
+        plan = _plan(sess, [loss, total], feed)
+    assert len(plan.steps) == 1  # sub, square, mul, both reductions: one loop
+    (group,) = plan.fused_groups
+    assert {op.type for op in group.reductions} == {"Mean", "Sum"}
+
+
+def test_row_reductions_are_not_fused_as_full_ones():
+    x = tf.placeholder(tf.float64, [3, 4])
+    rows = tf.reduce_sum(tf.exp(x), axis=1)
+    feed = {x: np.arange(12.0).reshape(3, 4) / 10}
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(rows, feed), np.exp(feed[x]).sum(axis=1))

@@ -28,10 +28,15 @@ class Group:
         self.outputs = []
         self.deps = set()  # groups this one depends on through ops outside it
         self.merged_into = None
+        #: every operand is full-size or a scalar (one flat loop; needed for reductions)
+        self.flat = True
+        #: Sum/Mean ops over all axes of a member's value, done in the same loop
+        self.reductions = []
 
-    def add(self, op):
+    def add(self, op, flat=True):
         self.ops.append(op)
         self.members.add(op)
+        self.flat = self.flat and flat
 
     def __repr__(self):
         return "<FusedGroup %s shape=%s>" % ("+".join(op.type for op in self.ops), self.shape)
@@ -81,25 +86,41 @@ def find_groups(units, fusible_op, alias_op):
             dep |= {_root(g) for g in depends_on.get(p, ())}
             if p in group_of:
                 dep.add(_root(group_of[p]))
+        def convex(g):
+            """Joining g keeps it convex: no path leaves g and comes back into op."""
+            return all((q in group_of and _root(group_of[q]) is g) or g not in _roots(depends_on.get(q, ()))
+                       for q in sources)
+
         if op is not None and fusible_op(op) and _fusible(op, ctx):
             shape = ctx.output_shapes[0].as_tuple()
+            flat = _flat(ctx, shape)
             candidates = []
             for p in sources:
                 g = _root(group_of[p]) if p in group_of else None
-                if g is None or g.shape != shape or g in candidates:
+                if g is None or g.shape != shape or g in candidates or (g.reductions and not flat):
                     continue
-                # Convexity: no path leaves g and comes back into op.
-                if all((q in group_of and _root(group_of[q]) is g) or g not in _roots(depends_on.get(q, ()))
-                       for q in sources):
+                if any(q in g.reductions for q in sources):
+                    continue  # a sum is complete only after the loop: its users run later
+                if convex(g):
                     candidates.append(g)
             target = candidates[0] if candidates else Group(shape)
             for g in candidates[1:]:
                 # Two producer groups merge only if neither depends on the other.
-                if g not in target.deps and target not in g.deps:
+                if g not in target.deps and target not in g.deps and \
+                        not ((g.reductions or target.reductions) and not (g.flat and target.flat)):
                     _merge(g, target, group_of, position)
-            target.add(op)
+            target.add(op, flat)
             target.deps |= dep - {target}
             group_of[key] = target
+        elif op is not None and fusible_op(op) and _full_reduction(op, ctx):
+            # A sum/mean over everything a group computes: accumulate in its loop.
+            p = producer.get(ins[0])
+            g = _root(group_of[p]) if p in group_of else None
+            if g is not None and g.flat and g.shape == ctx.input_shapes[0].as_tuple() and convex(g):
+                g.add(op)
+                g.reductions.append(op)
+                g.deps |= dep - {g}
+                group_of[key] = g
         depends_on[key] = dep
         for sl in outs:
             producer[sl] = key
@@ -121,11 +142,52 @@ def _roots(groups):
     return {_root(g) for g in groups}
 
 
+def _flat(ctx, shape):
+    return all(s.num_elements() == 1 or s.as_tuple() == shape for s in ctx.input_shapes)
+
+
+def _full_reduction(op, ctx):
+    """A Sum/Mean (``fusible_reduction``) over all axes of a float tensor, axes known."""
+    if getattr(op.op_def, "fusible_reduction", None) not in ("sum", "mean") or op.control_inputs:
+        return False
+    dims, axes = ctx.input_shapes[0].as_tuple(), ctx.value(1)
+    if dims is None or None in dims or axes is None or not op.outputs[0].dtype.is_floating:
+        return False
+    rank = len(dims)
+    return rank > 0 and sorted({int(a) % rank for a in np.asarray(axes).reshape(-1)}) == list(range(rank))
+
+
 def _merge(src, dst, group_of, position):
     src.merged_into = dst
+    dst.flat = dst.flat and src.flat
+    dst.reductions += src.reductions
     dst.ops = sorted(dst.ops + src.ops, key=lambda op: position[op])
     dst.members |= src.members
     dst.deps = _roots(dst.deps | src.deps) - {dst}
+
+
+def _bind_with_reductions(group, kernel, in_tensors, out_tensors, slot_of, out_np, alloc):
+    """Step of a group that also reduces: element-wise outputs, then the sums."""
+    red_tensors = [op.outputs[0] for op in group.reductions]
+    group.inputs, group.outputs = in_tensors, out_tensors + red_tensors
+    bufs = [alloc(group.shape, d) for d in out_np]
+    reds = [np.empty(tuple(t.shape.as_list()) if t.shape.is_fully_defined() else (), dtype=t.dtype.as_numpy_dtype)
+            for t in red_tensors]
+    outs = bufs + reds
+    in_slots = tuple(slot_of[t] for t in in_tensors)
+    out_slots = tuple(slot_of[t] for t in group.outputs)
+
+    def run(*args):
+        kernel(*args, *outs)
+        return outs
+    if len(outs) == 1:
+        r0 = outs[0]
+
+        def run_one(*args):
+            kernel(*args, r0)
+            return r0
+        return (run_one, in_slots, out_slots[0], 1), set()
+    return (run, in_slots, out_slots, len(outs)), set()
 
 
 def _recycler(shape, dtype):
@@ -162,6 +224,8 @@ def bind_group(group, slot_of, slot_shapes, slot_values, used_outside, fetched_s
     in_tensors = []
     statements = []
     for k, op in enumerate(group.ops):
+        if op in group.reductions:
+            continue
         args = []
         for t in op.inputs:
             sl = slot_of[t]
@@ -174,14 +238,25 @@ def bind_group(group, slot_of, slot_shapes, slot_values, used_outside, fetched_s
                                          [slot_values[slot_of[t]] for t in op.inputs])
         name_of[slot_of[out]] = "t%d" % k
         statements.append("t%d = %s(%s)" % (k, _np_name(out.dtype), expr))
-    out_tensors = [op.outputs[0] for op in group.ops if used_outside(op.outputs[0], group)]
-    if not out_tensors:  # only an Operation was fetched: the last value is still computed
+    out_tensors = [op.outputs[0] for op in group.ops
+                   if op not in group.reductions and used_outside(op.outputs[0], group)]
+    if not out_tensors and not group.reductions:  # only an Operation was fetched
         out_tensors = [group.ops[-1].outputs[0]]
+    sums = []
+    for op in group.reductions:
+        t = op.inputs[0]
+        sl = slot_of[t]
+        if sl not in name_of:  # summing a group input directly
+            name_of[sl] = "x%d" % len(in_tensors)
+            in_tensors.append(t)
+        sums.append((name_of[sl], op.outputs[0].dtype.as_numpy_dtype, op.op_def.fusible_reduction == "mean"))
     in_np = [t.dtype.as_numpy_dtype for t in in_tensors]
     in_shapes = [slot_shapes[slot_of[t]].as_tuple() for t in in_tensors]
     out_np = [t.dtype.as_numpy_dtype for t in out_tensors]
     kernel, _ = ew_kernels.get_kernel(statements, [name_of[slot_of[t]] for t in out_tensors], in_np, in_shapes,
-                                      out_np, group.shape)
+                                      out_np, group.shape, sums)
+    if group.reductions:
+        return _bind_with_reductions(group, kernel, in_tensors, out_tensors, slot_of, out_np, alloc)
     group.inputs, group.outputs = in_tensors, out_tensors
     group.source_path = ew_kernels.source_path(kernel)
     in_slots = tuple(slot_of[t] for t in in_tensors)

@@ -108,6 +108,7 @@ class Reduction(Op):
 
 class Sum(Reduction):
     type = "Sum"
+    fusible_reduction = "sum"
     kernel = staticmethod(K.sum_mid)
 
 
@@ -152,6 +153,7 @@ class Mean(Reduction):
     """Sum, then divide by the number of reduced elements (integer division for ints)."""
 
     type = "Mean"
+    fusible_reduction = "mean"
 
     @classmethod
     def kernel_for(cls, np_dtype):
