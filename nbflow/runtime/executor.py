@@ -94,109 +94,75 @@ class Plan:
     def consumers(self, tensor):
         return self._consumers.get(tensor, [])
 
+    # -- building ----------------------------------------------------------
     def _build(self, feeds):
-        slot_of = {}
-        shapes = []
-        values = []
-        initial = []
+        self.slot_of = {}        # tensor -> slot
+        self.slot_shapes = []    # slot -> TensorShape (concrete where known)
+        self.initial = []        # slot -> value known before running (folded), else None
+        self._slot_device = []   # slot -> Device holding the value
+        self._transfer_slot = {}
+        self.alias_op = {}       # ops that run as another op (CSE) or not at all (forwarded)
+        self.prechecks = []
+        self.placement = placement.place(self.ops, self.runtime.local_devices, self.runtime.config)
+        self._host = self.runtime.local_devices[0]
+        self.feed_slots = [self._new_slot(TensorShape(shape), None, self._host, t) for t, _, shape in feeds]
+        pending = self._walk()
+        # Fetched values come back to the host.
+        self.fetch_slots = [self._on_device(self.slot_of[e], self._host, pending) if isinstance(e, Tensor) else -1
+                            for e in self.elements]
+        self._bind(pending)
+        self._compile_step()
 
-        def new_slot(shape, value, tensor=None):
-            if tensor is not None:
-                slot_of[tensor] = len(shapes)
-            shapes.append(shape)
-            values.append(value)
-            initial.append(value)
-            return len(shapes) - 1
+    def _new_slot(self, shape, value, device, tensor=None):
+        sl = len(self.slot_shapes)
+        if tensor is not None:
+            self.slot_of[tensor] = sl
+        self.slot_shapes.append(shape)
+        self.initial.append(value)
+        self._slot_device.append(device)
+        return sl
 
-        devices = self.runtime.local_devices
-        host = devices[0]
-        self.placement = placement.place(self.ops, devices, self.runtime.config)
-        # Where each slot's value lives; fed and folded values are host arrays.
-        slot_device = []
-        transfer_slot = {}
+    def _on_device(self, slot, device, pending):
+        """The slot holding ``slot``'s value on ``device`` (adding a copy when needed)."""
+        src = self._slot_device[slot]
+        if src is device:
+            return slot
+        key = (slot, device)
+        if key not in self._transfer_slot:
+            value = self.initial[slot]
+            if value is not None:  # a constant: copy it once, now
+                t = self._new_slot(self.slot_shapes[slot], device.from_host(src.to_host(value)), device)
+            else:
+                t = self._new_slot(self.slot_shapes[slot], None, device)
+                pending.append(_Transfer(src, device, slot, t))
+            self._transfer_slot[key] = t
+        return self._transfer_slot[key]
 
-        def on_device(slot, device):
-            """The slot holding ``slot``'s value on ``device`` (a copy step when needed)."""
-            src = slot_device[slot]
-            if src is device:
-                return slot
-            key = (slot, device)
-            if key not in transfer_slot:
-                if values[slot] is not None:  # a constant: copy it once, now
-                    t = new_slot(shapes[slot], device.from_host(src.to_host(values[slot])))
-                else:
-                    t = new_slot(shapes[slot], None)
-                    pending.append(_Transfer(src, device, slot, t))
-                slot_device.append(device)
-                transfer_slot[key] = t
-            return transfer_slot[key]
+    def _walk(self):
+        """Shape-resolve the ops in order; fold, forward and CSE what can be.
 
-        self.feed_slots = []
-        for t, _, shape in feeds:
-            self.feed_slots.append(new_slot(TensorShape(shape), None, t))
-            slot_device.append(host)
+        Returns the run units in topological order: (op, ctx, input slots,
+        output slots) or _Transfer."""
         disabled = self.options.disabled
         cse_seen = {}
-        #: ops that run as another op (CSE) or not at all (forwarded identities)
-        self.alias_op = {}
-        steps = []
-        prechecks = []
-        pending = []  # run units in topological order: (op, ctx, input slots, output slots) or _Transfer
-        self.step_ops = []
+        pending = []
         for op in self.ops:
             op_def = op.op_def
             device = self.placement[op]
-            host_ins = [slot_of[t] for t in op.inputs]
-            in_shapes = [shapes[s] for s in host_ins]
-            in_values = [values[s] for s in host_ins]
-            in_dtypes = [t.dtype for t in op.inputs]
-            ictx = PlanContext(op, in_dtypes, in_shapes, in_values, None, None, self.runtime)
-            try:
-                specs = getattr(op_def, "plan_infer", op_def.infer)(ictx)
-            except (ValueError, TypeError) as e:
-                # Shapes known only now (from the feeds) can be impossible.
-                raise errors.InvalidArgumentError(None, op, "%s\n\t [[node %s]]" % (e, op.name)) from e
-            out_shapes = []
-            for t, (_, shp) in zip(op.outputs, specs):
-                try:
-                    out_shapes.append(t.shape.merge_with(shp))
-                except ValueError:
-                    raise errors.InvalidArgumentError(
-                        None, op, "Op '%s' produced shape %s, incompatible with its declared shape %s"
-                        % (op.name, shp, t.shape)) from None
-            ctx = PlanContext(op, in_dtypes, in_shapes, in_values, [t.dtype for t in op.outputs],
-                              out_shapes, self.runtime)
-            ctx.plan_consumers = [c for t in op.outputs for c in self.consumers(t)]
-            ctx.prechecks = prechecks
-            foldable = (not op_def.stateful and not op.control_inputs and op.outputs
-                        and "fold" not in disabled)
+            host_ins = [self.slot_of[t] for t in op.inputs]
+            ctx = self._context(op, host_ins)
+            foldable = (not op_def.stateful and not op.control_inputs and op.outputs and "fold" not in disabled)
             # Some values follow from shapes alone (Shape, ZerosLike, ...).
             known = op_def.plan_value(ctx) if foldable and hasattr(op_def, "plan_value") else None
-            if known is not None or (foldable and all(v is not None for v in in_values)):
-                try:
-                    # Folding evaluates on the host, whatever the op's device.
-                    result = known if known is not None else op_def.plan(ctx)(*in_values)
-                except errors.OpError:
-                    raise
-                except Exception as e:
-                    raise _kernel_error(op, e) from e
-                outs = _as_tuple(result, len(op.outputs))
-                for t, v in zip(op.outputs, outs):
-                    v = np.asarray(v)
-                    vkey = ("value", _hashable(v)) if "cse" not in disabled and v.size <= 64 else None
-                    if vkey is not None and vkey in cse_seen:
-                        slot_of[t] = cse_seen[vkey]  # equal small constants share a slot
-                        continue
-                    s_new = new_slot(TensorShape(v.shape), v, t)
-                    slot_device.append(host)
-                    if vkey is not None:
-                        cse_seen[vkey] = s_new
+            if known is not None or (foldable and all(v is not None for v in ctx.input_values)):
+                self._fold(op, ctx, known, cse_seen if "cse" not in disabled else None)
                 continue
-            ins = [on_device(s, device) for s in host_ins]
+            ins = [self._on_device(sl, device, pending) for sl in host_ins]
             fwd = op_def.plan_forwards(ctx) if "identity" not in disabled and not op.control_inputs else None
-            if fwd is not None and slot_device[ins[fwd]] is device and shapes[ins[fwd]] == out_shapes[0]:
+            if fwd is not None and self._slot_device[ins[fwd]] is device \
+                    and self.slot_shapes[ins[fwd]] == ctx.output_shapes[0]:
                 # Identity-like: its output is its input; no step runs.
-                slot_of[op.outputs[0]] = ins[fwd]
+                self.slot_of[op.outputs[0]] = ins[fwd]
                 self.alias_op[op] = op.inputs[fwd].op
                 continue
             key = _cse_key(op, ins) if "cse" not in disabled and not op_def.stateful \
@@ -205,20 +171,63 @@ class Plan:
                 # Common subexpression: reuse the first op's outputs.
                 first = cse_seen[key]
                 for t, ft in zip(op.outputs, first.outputs):
-                    slot_of[t] = slot_of[ft]
+                    self.slot_of[t] = self.slot_of[ft]
                 self.alias_op[op] = first
                 continue
             if key is not None:
                 cse_seen[key] = op
-            out_slots = []
-            for t, shp in zip(op.outputs, out_shapes):
-                out_slots.append(new_slot(shp, None, t))
-                slot_device.append(device)
+            out_slots = [self._new_slot(shp, None, device, t) for t, shp in zip(op.outputs, ctx.output_shapes)]
             pending.append((op, ctx, ins, out_slots))
-        # Fetched values come back to the host.
-        fetch_slots = [on_device(slot_of[e], host) if isinstance(e, Tensor) else -1 for e in self.elements]
+        return pending
 
-        # Fuse element-wise groups, order the steps, bind kernels.
+    def _context(self, op, in_slots):
+        """The PlanContext of ``op``: concrete input shapes and known values, inferred outputs."""
+        op_def = op.op_def
+        in_shapes = [self.slot_shapes[sl] for sl in in_slots]
+        in_values = [self.initial[sl] for sl in in_slots]
+        in_dtypes = [t.dtype for t in op.inputs]
+        ictx = PlanContext(op, in_dtypes, in_shapes, in_values, None, None, self.runtime)
+        try:
+            specs = getattr(op_def, "plan_infer", op_def.infer)(ictx)
+        except (ValueError, TypeError) as e:
+            # Shapes known only now (from the feeds) can be impossible.
+            raise errors.InvalidArgumentError(None, op, "%s\n\t [[node %s]]" % (e, op.name)) from e
+        out_shapes = []
+        for t, (_, shp) in zip(op.outputs, specs):
+            try:
+                out_shapes.append(t.shape.merge_with(shp))
+            except ValueError:
+                raise errors.InvalidArgumentError(
+                    None, op, "Op '%s' produced shape %s, incompatible with its declared shape %s"
+                    % (op.name, shp, t.shape)) from None
+        ctx = PlanContext(op, in_dtypes, in_shapes, in_values, [t.dtype for t in op.outputs], out_shapes,
+                          self.runtime)
+        ctx.plan_consumers = [c for t in op.outputs for c in self.consumers(t)]
+        ctx.prechecks = self.prechecks
+        return ctx
+
+    def _fold(self, op, ctx, known, cse_seen):
+        """Evaluate ``op`` now, on the host, and keep its outputs as constant slots."""
+        try:
+            result = known if known is not None else op.op_def.plan(ctx)(*ctx.input_values)
+        except errors.OpError:
+            raise
+        except Exception as e:
+            raise _kernel_error(op, e) from e
+        for t, v in zip(op.outputs, _as_tuple(result, len(op.outputs))):
+            v = np.asarray(v)
+            vkey = ("value", _hashable(v)) if cse_seen is not None and v.size <= 64 else None
+            if vkey is not None and vkey in cse_seen:
+                self.slot_of[t] = cse_seen[vkey]  # equal small constants share a slot
+                continue
+            sl = self._new_slot(TensorShape(v.shape), v, self._host, t)
+            if vkey is not None:
+                cse_seen[vkey] = sl
+
+    def _bind(self, pending):
+        """Fuse element-wise groups, order the run units, plan memory, bind kernels."""
+        disabled = self.options.disabled
+        host = self._host
         groups = {}
         if "fusion" not in disabled:
             units = [(u, (u.src_slot,), (u.dst_slot,), None, None) if isinstance(u, _Transfer)
@@ -229,27 +238,30 @@ class Plan:
         for u in pending:
             for sl in ([u.src_slot] if isinstance(u, _Transfer) else u[2]):
                 readers.setdefault(sl, []).append(u if isinstance(u, _Transfer) else u[0])
-        fetched = set(fetch_slots)
+        fetched = set(self.fetch_slots)
         fresh_slots = set()  # fetched values that are new arrays each run (no copy needed)
 
         def used_outside(tensor, group):
-            sl = slot_of[tensor]
+            sl = self.slot_of[tensor]
             return sl in fetched or any(r not in group.members for r in readers.get(sl, ()))
 
         schedule = _order_units(pending, groups, self.alias_op)
         memory = None
         if "memory" not in disabled:
-            memory = BufferPlanner([_unit_io(u, slot_of) for u in schedule], fetched)
+            memory = BufferPlanner([_unit_io(u, self.slot_of) for u in schedule], fetched)
         self.memory = memory
+        self.steps = []
+        self.step_ops = []
         for position, unit in enumerate(schedule):
             alloc = memory.allocator(position) if memory is not None else None
             if isinstance(unit, fusion.Group):
-                step, fresh = fusion.bind_group(unit, slot_of, shapes, values, used_outside, fetched, alloc)
-                steps.append(step)
+                step, fresh = fusion.bind_group(unit, self.slot_of, self.slot_shapes, self.initial, used_outside,
+                                                fetched, alloc)
+                self.steps.append(step)
                 fresh_slots |= fresh
                 self.step_ops.append(unit.ops[-1])
             elif isinstance(unit, _Transfer):
-                steps.append((unit.copy, (unit.src_slot,), unit.dst_slot, 1))
+                self.steps.append((unit.copy, (unit.src_slot,), unit.dst_slot, 1))
                 self.step_ops.append(unit)
             else:
                 op, ctx, ins, out_slots = unit
@@ -257,19 +269,12 @@ class Plan:
                     ctx.allocator = alloc
                 kernel = placement.kernel_for(op.op_def, self.placement[op].device_type)(ctx)
                 n_out = len(op.outputs)
-                steps.append((kernel, tuple(ins), out_slots[0] if n_out == 1 else tuple(out_slots), n_out))
+                self.steps.append((kernel, tuple(ins), out_slots[0] if n_out == 1 else tuple(out_slots), n_out))
                 self.step_ops.append(op)
-        self.slot_of = slot_of
-        self.slot_shapes = shapes
-        self.initial = initial
-        self.steps = steps
-        self.prechecks = prechecks
-        # A fetched Operation yields None: its slot is -1, and vals[-1] is
-        # the None appended to the slot array in ``run``.
-        self.fetch_slots = fetch_slots
-        self.fetch_is_fresh = [sl in fresh_slots for sl in fetch_slots]
-        self._compile_step()
+        # A fetched Operation yields None (slot -1).
+        self.fetch_is_fresh = [sl in fresh_slots for sl in self.fetch_slots]
 
+    # -- running -----------------------------------------------------------
     def run(self, feed_values):
         """Run one step: prechecks, then the generated straight-line function."""
         for check in self.prechecks:
