@@ -15,6 +15,7 @@ Running it is a loop over pre-bound kernel calls on a slot array. The runtime
 never looks at an op's type: everything op-specific lives in the op class.
 """
 import heapq
+import threading
 
 import numpy as np
 
@@ -81,6 +82,7 @@ class Plan:
         self.fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
         target_ops = [e for e in elements if not isinstance(e, Tensor)]
         self.runtime = runtime
+        self.lock = threading.Lock()
         self.options = CompilerOptions.from_config(getattr(runtime, "config", None))
         fed = {t: i for i, (t, _, _) in enumerate(feeds)}
         fetch_ops = [t.op for t in self.fetch_tensors if t not in fed] + list(target_ops)

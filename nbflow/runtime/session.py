@@ -128,7 +128,6 @@ class BaseSession:
         self._plans = {}
         self._fetch_mappers = {}
         self._feed_info = {}  # feed key -> (tensor, numpy dtype, static dims)
-        self._lock = threading.RLock()
         self._default_ctx = None
 
     @property
@@ -184,7 +183,9 @@ class BaseSession:
         if plan is None:
             plan = self._make_plan(mapper.elements, feed_tensors, feed_values)
             self._plans[key] = plan
-        with self._lock:
+        # One run of a plan at a time (its buffers are reused); different plans
+        # may run concurrently, e.g. an enqueue while a dequeue waits.
+        with plan.lock:
             results = plan.run(feed_values)
         return mapper.build([_export(v, fresh) for v, fresh in zip(results, plan.fetch_is_fresh)])
 
