@@ -73,3 +73,5 @@ def enable_eager_execution(config=None, device_policy=None, execution_mode=None)
 def executing_eagerly():
     return False
 
+
+from nbflow import random  # noqa: E402,F401  (tf.random; after the star imports, which it must not shadow)

@@ -1,1 +1,12 @@
-"""(being written)"""
+"""``tf.nn``: activations, softmax, bias_add, dropout, l2_loss, cross-entropies, in_top_k.
+
+The ops live in ``nbflow/ops/nn_ops.py`` (gradients in ``nn_grad.py``); this
+module is the public namespace.
+"""
+from nbflow.ops.math_ops import sigmoid, tanh  # noqa: F401
+from nbflow.ops.nn_ops import (  # noqa: F401
+    bias_add, dropout, elu, in_top_k, l2_loss, leaky_relu, log_softmax, relu, relu6, selu,
+    sigmoid_cross_entropy_with_logits, softmax, softmax_cross_entropy_with_logits,
+    softmax_cross_entropy_with_logits_v2, softplus, softsign, sparse_softmax_cross_entropy_with_logits,
+    weighted_cross_entropy_with_logits,
+)
