@@ -143,9 +143,14 @@ def constant_value(tensor):
             return np.array(r, dtype=np.int32)
     fold = getattr(op.op_def, "fold_constant", None)
     if fold is not None:
+        # memoized per op: a graph with shared sub-graphs would otherwise be
+        # re-folded once per path (inputs never change once an op exists)
+        if "_folded_value" in op.__dict__:
+            return op._folded_value
         vals = [constant_value(t) for t in op.inputs]
-        if all(v is not None for v in vals):
-            return fold(op, vals)
+        result = fold(op, vals) if all(v is not None for v in vals) else None
+        op._folded_value = result
+        return result
     return None
 
 
@@ -159,12 +164,26 @@ def register_tensor_conversion_function(base_type, conversion_func):
     _conversion_hooks.append((base_type, conversion_func))
 
 
+def _string_array(value):
+    """TF strings are bytes: str elements are UTF-8 encoded (as TF 1.x fetches them)."""
+    arr = np.array(value, dtype=object)
+    flat = arr.reshape(-1)
+    for i, v in enumerate(flat):
+        if isinstance(v, str):
+            flat[i] = v.encode("utf-8")
+        elif isinstance(v, (bytes, np.bytes_)):
+            flat[i] = bytes(v)
+        else:
+            raise TypeError("Expected string, got %r of type '%s' instead." % (v, type(v).__name__))
+    return arr
+
+
 def _infer_numpy(value, dtype):
     if dtype is not None:
         npd = dtype.as_numpy_dtype
         arr = np.asarray(value)
         if dtype is dtypes.string:
-            return np.asarray(value, dtype=object)
+            return _string_array(value)
         if arr.dtype.kind == "f" and dtype.is_integer:
             if not np.all(np.floor(arr) == arr):
                 raise TypeError("Expected %s, got %r of type '%s' instead." % (dtype.name, value, type(value).__name__))
@@ -173,7 +192,7 @@ def _infer_numpy(value, dtype):
         return np.asarray(value, dtype=npd)
     arr = np.asarray(value)
     if arr.dtype.kind in "SUO":
-        return np.asarray(value, dtype=object)
+        return _string_array(value)
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         return arr
     # Python scalars and lists follow TF: floats are float32, ints int32.
@@ -201,6 +220,11 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, dtype_
             return fn(value, dtype=dtype, name=name)
     if isinstance(value, Operation):
         raise TypeError("Can't convert Operation '%s' to Tensor (target dtype=%s)" % (value.name, dtype))
+    if isinstance(value, (list, tuple)) and _holds_tensor(value):
+        # a list holding Tensors is packed (TF's auto-packing), e.g. [tf.shape(x)[0], -1]
+        from nbflow.ops.array_ops import _autopack
+
+        return _autopack(value, dtype=dtype, name=name)
     hint = preferred_dtype or dtype_hint
     if dtype is None and hint is not None:
         try:
@@ -212,6 +236,12 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, dtype_
     from nbflow.ops.constant_op import constant_from_array
 
     return constant_from_array(arr, name=name or "Const")
+
+
+def _holds_tensor(value):
+    if isinstance(value, (list, tuple)):
+        return any(_holds_tensor(v) for v in value)
+    return isinstance(value, Tensor) or hasattr(value, "_as_graph_element")
 
 
 def convert_n_to_tensor(values, dtype=None, name=None):
