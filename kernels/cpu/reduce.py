@@ -85,6 +85,67 @@ def all_mid(x, out):
                     out[a, c] = False
 
 
+@njit(cache=True, fastmath=True)
+def sum_squares_mid(x, out):
+    """out = sum(x * x) over the middle axis (EuclideanNorm takes its square root)."""
+    o, r, n = x.shape
+    for a in range(o):
+        for c in range(n):
+            out[a, c] = 0
+        for b in range(r):
+            for c in range(n):
+                v = x[a, b, c]
+                out[a, c] += v * v
+
+
+@njit(cache=True)
+def divide_trunc(out, n):
+    """Integer mean: divide in place, rounding toward zero (C's division, as TF)."""
+    flat = out.reshape(out.size)
+    for i in range(flat.size):
+        v = flat[i]
+        q = abs(v) // n
+        flat[i] = q if v >= 0 else -q
+
+
+@njit(cache=True)
+def argmax_mid(x, out):
+    """Index of the first largest element along the middle axis (NaN counts as largest)."""
+    o, r, n = x.shape
+    for a in range(o):
+        for c in range(n):
+            best = x[a, 0, c]
+            k = 0
+            if best == best:
+                for b in range(1, r):
+                    v = x[a, b, c]
+                    if v > best or v != v:
+                        best = v
+                        k = b
+                        if v != v:
+                            break
+            out[a, c] = k
+
+
+@njit(cache=True)
+def argmin_mid(x, out):
+    """Index of the first smallest element along the middle axis (NaN counts as smallest)."""
+    o, r, n = x.shape
+    for a in range(o):
+        for c in range(n):
+            best = x[a, 0, c]
+            k = 0
+            if best == best:
+                for b in range(1, r):
+                    v = x[a, b, c]
+                    if v < best or v != v:
+                        best = v
+                        k = b
+                        if v != v:
+                            break
+            out[a, c] = k
+
+
 def as_outer_mid_inner(shape, axes):
     """(outer, reduced, inner) sizes if ``axes`` (sorted) form one contiguous block, else None."""
     if not axes:

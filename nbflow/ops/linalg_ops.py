@@ -1,12 +1,55 @@
-"""Linear algebra: MatMul (transpose_a/b) and BatchMatMul."""
+"""Linear algebra: MatMul (transpose_a/b), BatchMatMulV2 (broadcast batch dims,
+adj_x/adj_y), MatrixInverse and MatrixDeterminant, with their gradients.
+
+Products run BLAS through ``np.dot`` inside @njit (float32/float64). float16
+is multiplied in float32 and rounded back; int32/int64 (which TF's CPU
+MatMul also accepts) use numpy's integer matmul -- BLAS has no integer GEMM.
+"""
+import types
+
 import numpy as np
 
+from nbflow.autodiff.gradients import RegisterGradient
+from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.kernels.cpu import linalg as K
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
-from nbflow.autodiff.gradients import RegisterGradient
 
-__all__ = ["matmul"]
+__all__ = ["matmul", "matrix_inverse", "matrix_determinant", "linalg"]
+
+_MATMUL_TYPES = (dtypes.float16, dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)
+
+
+def _d(x):
+    return "?" if x is None else str(x)
+
+
+def _fmt(dims):
+    return "[%s]" % ",".join(map(_d, dims))
+
+
+def _check_matmul_dtypes(ctx, op_type, a_name, b_name):
+    da, db = ctx.input_dtypes
+    if da is not db:
+        raise TypeError("Input '%s' of '%s' Op has type %s that does not match type %s of argument '%s'."
+                        % (b_name, ctx.name, db.name, da.name, a_name))
+    if da not in _MATMUL_TYPES:
+        raise TypeError("Value passed to '%s' (%s) has DataType %s not in list of allowed values: "
+                        "float16, float32, float64, int32, int64" % (ctx.name, op_type, da.name))
+
+
+def _product(a2, b2, out, kernel):
+    """out = a2 @ b2 for 2-D operands (possibly transposed views)."""
+    if out.size == 0:
+        return
+    if a2.shape[1] == 0:
+        out[...] = 0
+    elif kernel is not None:
+        kernel(a2, b2, out)
+    elif out.dtype == np.float16:
+        out[...] = np.dot(a2.astype(np.float32), b2.astype(np.float32))
+    else:
+        np.matmul(a2, b2, out=out)
 
 
 class MatMul(Op):
@@ -16,20 +59,15 @@ class MatMul(Op):
 
     @classmethod
     def infer(cls, ctx):
-        a, b = ctx.input_shapes
-        if ctx.input_dtypes[0] is not ctx.input_dtypes[1]:
-            raise TypeError("Input 'b' of 'MatMul' Op has type %s that does not match type %s of argument 'a'."
-                            % (ctx.input_dtypes[1].name, ctx.input_dtypes[0].name))
-        if not ctx.input_dtypes[0].is_floating:
-            raise TypeError("MatMul '%s' supports float16/32/64 only, got %s" % (ctx.name, ctx.input_dtypes[0].name))
-        a = a.with_rank(2).as_tuple()
-        b = b.with_rank(2).as_tuple()
+        _check_matmul_dtypes(ctx, cls.type, "a", "b")
+        a = ctx.input_shapes[0].with_rank(2).as_tuple()
+        b = ctx.input_shapes[1].with_rank(2).as_tuple()
         ta, tb = ctx.attrs["transpose_a"], ctx.attrs["transpose_b"]
         m, k1 = (a[1], a[0]) if ta else a
         k2, n = (b[1], b[0]) if tb else b
         if k1 is not None and k2 is not None and k1 != k2:
-            raise ctx.error("Dimensions must be equal, but are %d and %d for '%s' (op: 'MatMul') with input "
-                            "shapes: [%s], [%s]." % (k1, k2, ctx.name, ",".join(map(_d, a)), ",".join(map(_d, b))))
+            raise ValueError("Dimensions must be equal, but are %d and %d for '%s' (op: 'MatMul') with input "
+                             "shapes: %s, %s." % (k1, k2, ctx.name, _fmt(a), _fmt(b)))
         return [(ctx.input_dtypes[0], TensorShape([m, n]))]
 
     @classmethod
@@ -37,37 +75,133 @@ class MatMul(Op):
         ta, tb = ctx.attrs["transpose_a"], ctx.attrs["transpose_b"]
         out = ctx.static_buffer(0)
         npd = ctx.out_np_dtype(0)
-        kernel = K.matmul2d if npd != np.float16 else None
+        kernel = K.matmul2d if npd in (np.float32, np.float64) else None
 
         def run(a, b):
             a2 = a.T if ta else a
             b2 = b.T if tb else b
-            o = out if out is not None else np.empty((a2.shape[0], b2.shape[1]), dtype=npd)
             if a2.shape[1] != b2.shape[0]:
-                raise ValueError("Matrix size-incompatible: In[0]: %s, In[1]: %s" % (a.shape, b.shape))
-            if kernel is None or a2.shape[1] == 0:
-                o[...] = np.dot(a2.astype(np.float32), b2.astype(np.float32))
-            else:
-                kernel(a2, b2, o)
+                raise ValueError("Matrix size-incompatible: In[0]: %s, In[1]: %s" % (_fmt(a.shape), _fmt(b.shape)))
+            o = out if out is not None else np.empty((a2.shape[0], b2.shape[1]), dtype=npd)
+            _product(a2, b2, o, kernel)
             return o
         return run
 
 
-def _d(x):
-    return "?" if x is None else str(x)
+# -- BatchMatMulV2 ---------------------------------------------------------------------------
+
+def _broadcast_batch(ba, bb, ctx=None, shapes=None):
+    """numpy broadcast of two partially known batch shapes (tuples, None = unknown)."""
+    n = max(len(ba), len(bb))
+    pa = (1,) * (n - len(ba)) + tuple(ba)
+    pb = (1,) * (n - len(bb)) + tuple(bb)
+    out = []
+    for x, y in zip(pa, pb):
+        if x == 1:
+            out.append(y)
+        elif y == 1:
+            out.append(x)
+        elif x is None or y is None:
+            out.append(x if y is None else y)
+        elif x != y:
+            msg = "In[0] and In[1] must be broadcastable, but are %s and %s" % shapes
+            raise (ctx.error(msg) if ctx is not None else ValueError(msg))
+        else:
+            out.append(x)
+    return out
+
+
+class BatchMatMulV2(Op):
+    """Products of stacks of matrices: x (..., m, k) @ y (..., k, n) with
+    numpy-broadcast batch dims; ``adj_x``/``adj_y`` transpose the operands'
+    last two axes."""
+
+    type = "BatchMatMulV2"
+
+    @classmethod
+    def infer(cls, ctx):
+        _check_matmul_dtypes(ctx, cls.type, "x", "y")
+        sx, sy = ctx.input_shapes
+        dt = ctx.input_dtypes[0]
+        for s, nm in ((sx, "x"), (sy, "y")):
+            if s.ndims is not None and s.ndims < 2:
+                raise ctx.error("In[%d] ndims must be >= 2: %d" % (0 if nm == "x" else 1, s.ndims))
+        if sx.ndims is None or sy.ndims is None:
+            return [(dt, TensorShape(None))]
+        x, y = sx.as_tuple(), sy.as_tuple()
+        adj_x, adj_y = ctx.attrs["adj_x"], ctx.attrs["adj_y"]
+        m, k1 = (x[-1], x[-2]) if adj_x else (x[-2], x[-1])
+        k2, n = (y[-1], y[-2]) if adj_y else (y[-2], y[-1])
+        if k1 is not None and k2 is not None and k1 != k2:
+            raise ctx.error("Matrix size-incompatible: In[0]: %s, In[1]: %s" % (_fmt(x), _fmt(y)))
+        batch = _broadcast_batch(x[:-2], y[:-2], ctx, (_fmt(x), _fmt(y)))
+        return [(dt, TensorShape(batch + [m, n]))]
+
+    @classmethod
+    def plan(cls, ctx):
+        adj_x, adj_y = bool(ctx.attrs["adj_x"]), bool(ctx.attrs["adj_y"])
+        npd = ctx.out_np_dtype(0)
+        out_buf = ctx.static_buffer(0)
+        blas = npd in (np.float32, np.float64)
+        cache = {}
+
+        def layout(xs, ys):
+            """Batch index maps and output shape for these input shapes (cached)."""
+            key = (xs, ys)
+            got = cache.get(key)
+            if got is None:
+                m, k1 = (xs[-1], xs[-2]) if adj_x else (xs[-2], xs[-1])
+                k2, n = (ys[-1], ys[-2]) if adj_y else (ys[-2], ys[-1])
+                if k1 != k2:
+                    raise ValueError("Matrix size-incompatible: In[0]: %s, In[1]: %s" % (_fmt(xs), _fmt(ys)))
+                batch = tuple(_broadcast_batch(xs[:-2], ys[:-2], shapes=(_fmt(xs), _fmt(ys))))
+                nb = int(np.prod(batch)) if batch else 1
+                ia = np.broadcast_to(np.arange(int(np.prod(xs[:-2]))).reshape(xs[:-2]), batch).reshape(nb)
+                ib = np.broadcast_to(np.arange(int(np.prod(ys[:-2]))).reshape(ys[:-2]), batch).reshape(nb)
+                got = (np.ascontiguousarray(ia), np.ascontiguousarray(ib), batch + (m, n), nb, k1)
+                cache[key] = got
+            return got
+
+        def run(x, y):
+            ia, ib, out_shape, nb, k = layout(x.shape, y.shape)
+            out = out_buf if out_buf is not None else np.empty(out_shape, dtype=npd)
+            if out.size == 0:
+                return out
+            if k == 0:
+                out[...] = 0
+                return out
+            x3 = x.reshape((-1,) + x.shape[-2:])
+            y3 = y.reshape((-1,) + y.shape[-2:])
+            o3 = out.reshape((nb,) + out_shape[-2:])
+            if blas:
+                K.batch_matmul(x3, y3, ia, ib, adj_x, adj_y, o3)
+            else:
+                xs = x3[ia].swapaxes(1, 2) if adj_x else x3[ia]
+                ys = y3[ib].swapaxes(1, 2) if adj_y else y3[ib]
+                if npd == np.float16:
+                    o3[...] = np.matmul(xs.astype(np.float32), ys.astype(np.float32))
+                else:
+                    np.matmul(xs, ys, out=o3)
+            return out
+        return run
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
            a_is_sparse=False, b_is_sparse=False, name=None):
+    """Matrix product; rank > 2 (or unknown rank) operands give a batched product
+    (BatchMatMulV2) with numpy-broadcast batch dims. For real dtypes adjoint is transpose."""
+    if transpose_a and adjoint_a:
+        raise ValueError("Only one of transpose_a and adjoint_a can be True.")
+    if transpose_b and adjoint_b:
+        raise ValueError("Only one of transpose_b and adjoint_b can be True.")
     a = convert_to_tensor(a)
-    b = convert_to_tensor(b, dtype=a.dtype)
-    ta, tb = transpose_a or adjoint_a, transpose_b or adjoint_b
+    b = convert_to_tensor(b) if hasattr(b, "op") or hasattr(b, "_as_graph_element") else \
+        convert_to_tensor(b, dtype=a.dtype)
+    ta, tb = bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b)
     ra, rb = a.shape.ndims, b.shape.ndims
-    if (ra is not None and ra > 2) or (rb is not None and rb > 2):
-        from nbflow.ops.batch_matmul import batch_matmul
-
-        return batch_matmul(a, b, ta, tb, name=name)
-    return apply_op(MatMul, [a, b], {"transpose_a": bool(ta), "transpose_b": bool(tb)}, name=name or "MatMul")
+    if ra is None or rb is None or ra > 2 or rb > 2:
+        return apply_op(BatchMatMulV2, [a, b], {"adj_x": ta, "adj_y": tb, "T": a.dtype}, name=name or "MatMul")
+    return apply_op(MatMul, [a, b], {"transpose_a": ta, "transpose_b": tb, "T": a.dtype}, name=name or "MatMul")
 
 
 @RegisterGradient("MatMul")
@@ -81,3 +215,148 @@ def _matmul_grad(op, grad):
     if ta and not tb:
         return matmul(b, grad, transpose_b=True), matmul(a, grad)
     return matmul(b, grad, transpose_a=True, transpose_b=True), matmul(grad, a, transpose_a=True, transpose_b=True)
+
+
+@RegisterGradient("BatchMatMulV2")
+def _batch_matmul_grad(op, grad):
+    from nbflow.ops.math_grad import reduce_to_shape
+
+    x, y = op.inputs
+    adj_x, adj_y = op.attrs["adj_x"], op.attrs["adj_y"]
+    if not adj_x and not adj_y:
+        gx, gy = matmul(grad, y, adjoint_b=True), matmul(x, grad, adjoint_a=True)
+    elif not adj_x and adj_y:
+        gx, gy = matmul(grad, y), matmul(grad, x, adjoint_a=True)
+    elif adj_x and not adj_y:
+        gx, gy = matmul(y, grad, adjoint_b=True), matmul(x, grad)
+    else:
+        gx, gy = matmul(y, grad, adjoint_a=True, adjoint_b=True), matmul(grad, x, adjoint_a=True, adjoint_b=True)
+    # broadcast batch dims: sum the gradient over them
+    return reduce_to_shape(gx, x), reduce_to_shape(gy, y)
+
+
+# -- inverse and determinant -------------------------------------------------------------
+
+def _square_matrices(ctx, op_type):
+    dt = ctx.input_dtypes[0]
+    if dt not in (dtypes.float32, dtypes.float64):
+        raise TypeError("Value passed to '%s' (%s) has DataType %s not in list of allowed values: float32, float64"
+                        % (ctx.name, op_type, dt.name))
+    s = ctx.input_shapes[0]
+    if s.ndims is None:
+        return None
+    dims = s.as_tuple()
+    if len(dims) < 2:
+        raise ctx.error("Input must have rank >= 2, got %d" % len(dims))
+    if dims[-1] is not None and dims[-2] is not None and dims[-1] != dims[-2]:
+        raise ctx.error("Input matrices must be squares, got %s x %s" % (dims[-2], dims[-1]))
+    return dims
+
+
+def _check_square(x):
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise ValueError("Input matrices must be squares, got shape %s" % (list(x.shape),))
+
+
+class MatrixInverse(Op):
+    """Inverse of each (..., n, n) matrix (of its transpose when ``adjoint``)."""
+
+    type = "MatrixInverse"
+
+    @classmethod
+    def infer(cls, ctx):
+        dims = _square_matrices(ctx, cls.type)
+        return [(ctx.input_dtypes[0], TensorShape(None if dims is None else dims))]
+
+    @classmethod
+    def plan(cls, ctx):
+        adjoint = bool(ctx.attrs["adjoint"])
+        out_buf = ctx.static_buffer(0)
+
+        def run(a):
+            _check_square(a)
+            out = out_buf if out_buf is not None else np.empty(a.shape, dtype=a.dtype)
+            if out.size == 0:
+                return out
+            n = a.shape[-1]
+            try:
+                K.inverse_batched(a.reshape(-1, n, n), out.reshape(-1, n, n), adjoint)
+            except np.linalg.LinAlgError:
+                raise ValueError("Input is not invertible.") from None
+            return out
+        return run
+
+
+class MatrixDeterminant(Op):
+    """Determinant of each (..., n, n) matrix; output shape (...)."""
+
+    type = "MatrixDeterminant"
+
+    @classmethod
+    def infer(cls, ctx):
+        dims = _square_matrices(ctx, cls.type)
+        return [(ctx.input_dtypes[0], TensorShape(None if dims is None else dims[:-2]))]
+
+    @classmethod
+    def plan(cls, ctx):
+        out_buf = ctx.static_buffer(0)
+
+        def run(a):
+            _check_square(a)
+            out = out_buf if out_buf is not None else np.empty(a.shape[:-2], dtype=a.dtype)
+            n = a.shape[-1]
+            if n == 0:
+                out[...] = 1  # the empty product
+            elif out.size:
+                K.determinant_batched(a.reshape(-1, n, n), out.reshape(-1))
+            return out
+        return run
+
+
+def matrix_inverse(input, adjoint=False, name=None):
+    """Inverse of each square matrix in ``input`` (..., n, n); a singular matrix
+    is an InvalidArgumentError ("Input is not invertible.")."""
+    x = convert_to_tensor(input)
+    return apply_op(MatrixInverse, [x], {"adjoint": bool(adjoint), "T": x.dtype}, name=name or "MatrixInverse")
+
+
+def matrix_determinant(input, name=None):
+    """Determinant of each square matrix in ``input`` (..., n, n)."""
+    x = convert_to_tensor(input)
+    return apply_op(MatrixDeterminant, [x], {"T": x.dtype}, name=name or "MatrixDeterminant")
+
+
+@RegisterGradient("MatrixInverse")
+def _matrix_inverse_grad(op, grad):
+    # Y = A^-1: dA = -Y^T dY Y^T;  adjoint (Y = A^-T): dA = -Y dY^T Y
+    from nbflow.ops import math_ops as M
+
+    ainv = op.outputs[0]
+    if op.attrs["adjoint"]:
+        return M.negative(matmul(ainv, matmul(grad, ainv, adjoint_a=True)))
+    return M.negative(matmul(ainv, matmul(grad, ainv, adjoint_b=True), adjoint_a=True))
+
+
+@RegisterGradient("MatrixDeterminant")
+def _matrix_determinant_grad(op, grad):
+    # d det(A) / dA = det(A) * A^-T
+    from nbflow.ops import array_ops
+    from nbflow.ops import math_ops as M
+
+    a = op.inputs[0]
+    scale = M.multiply(grad, op.outputs[0])
+    dims = a.shape.as_tuple()
+    if dims is not None and None not in dims:
+        kept = list(dims[:-2]) + [1, 1]
+    else:
+        from nbflow.ops.math_grad import _KeptShape
+
+        kept = apply_op(_KeptShape, [array_ops.shape(a), convert_to_tensor(np.array([-2, -1], np.int32))])
+    return M.multiply(array_ops.reshape(scale, kept), matrix_inverse(a, adjoint=True))
+
+
+# tf.linalg: the TF 2 names of these ops
+linalg = types.ModuleType("nbflow.linalg", "tf.linalg: matrix products, inverses, determinants.")
+linalg.matmul = matmul
+linalg.inv = matrix_inverse
+linalg.det = matrix_determinant

@@ -115,7 +115,7 @@ def _sqdiff_grad(op, grad):
 
 
 for _t in ("Greater", "Less", "GreaterEqual", "LessEqual", "Equal", "NotEqual", "LogicalAnd", "LogicalOr",
-           "LogicalNot", "Sign", "Floor", "Ceil", "Round", "Rint", "IsNan", "IsInf", "IsFinite", "Shape",
+           "LogicalNot", "Invert", "Sign", "Floor", "Ceil", "Round", "Rint", "IsNan", "IsInf", "IsFinite", "Shape",
            "Size", "Rank", "ZerosLike", "OnesLike", "BroadcastGradientArgs", "StopGradient", "Range"):
     NotDifferentiable(_t)
 
@@ -254,6 +254,7 @@ def _cast_grad(op, grad):
     return None
 
 
+@RegisterGradient("Select")
 @RegisterGradient("SelectV2")
 def _select_grad(op, grad):
     c, x, y = op.inputs
@@ -389,3 +390,51 @@ def _prod_grad(op, grad):
 
 for _t in ("Any", "All"):
     NotDifferentiable(_t)
+
+
+for _t in ("ArgMax", "ArgMin"):
+    NotDifferentiable(_t)
+
+
+@RegisterGradient("EuclideanNorm")
+def _euclidean_norm_grad(op, grad):
+    # d sqrt(sum x^2) / dx = x / norm (0 where the norm is 0: a subgradient)
+    x = op.inputs[0]
+    y_b = _broadcast_back_value(op, op.outputs[0])
+    return M.multiply(_broadcast_back(op, grad), M.div_no_nan(x, y_b)), None
+
+
+# -- scans ------------------------------------------------------------------------------
+
+@RegisterGradient("Cumsum")
+def _cumsum_grad(op, grad):
+    # each x_i feeds every later (earlier when reverse) output: a scan the other way
+    return R.cumsum(grad, op.inputs[1], exclusive=op.attrs["exclusive"], reverse=not op.attrs["reverse"]), None
+
+
+@RegisterGradient("Cumprod")
+def _cumprod_grad(op, grad):
+    """Gradient of y = cumprod(x), exact with zeros in x (TF divides by x).
+
+    Along the scan direction, let c_i count the zeros in x_0..x_i. Where c_i = 0,
+    dL/dx_i = (sum over j fed by x_i of g_j y_j) / x_i. At the first zero (c_i = 1),
+    dL/dx_i = sum over j fed by x_i of g_j * (product of the other factors of y_j),
+    which is cumprod of x with the zero replaced by 1, up to the next zero.
+    After the first zero every product contains it: 0.
+    """
+    x, axis = op.inputs
+    excl, rev = op.attrs["exclusive"], op.attrs["reverse"]
+    y = op.outputs[0]
+    is_zero = M.equal(x, array_ops.zeros_like(x))
+    zeros_count = M.cast(is_zero, x.dtype)
+    c_in = R.cumsum(zeros_count, axis, exclusive=False, reverse=rev)   # zeros up to and including i
+    c_y = R.cumsum(zeros_count, axis, exclusive=excl, reverse=rev)     # zeros among the factors of y_i
+    safe = M.where_v2(is_zero, array_ops.ones_like(x), x)
+    before_zero = M.realdiv(R.cumsum(M.multiply(grad, y), axis, exclusive=excl, reverse=not rev), safe)
+    y_skip = R.cumprod(safe, axis, exclusive=excl, reverse=rev)
+    one = array_ops.ones_like(x)
+    at_zero = R.cumsum(M.multiply(M.multiply(grad, y_skip), M.cast(M.less_equal(c_y, one), x.dtype)), axis,
+                       exclusive=excl, reverse=not rev)
+    zero = array_ops.zeros_like(x)
+    first_zero = M.logical_and(is_zero, M.equal(c_in, one))
+    return M.where_v2(M.equal(c_in, zero), before_zero, M.where_v2(first_zero, at_zero, zero)), None

@@ -7,8 +7,9 @@ import numpy as np
 
 from nbflow.framework import dtypes
 from nbflow.framework.graph import Tensor
+from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops.base import apply_op, convert_to_tensor
-from nbflow.ops.elementwise import ANY, BOOL, FLOAT, NUMERIC, ElementwiseOp
+from nbflow.ops.elementwise import ANY, BOOL, FLOAT, INT, NUMERIC, ElementwiseOp, broadcast_static
 
 __all__ = [
     "add", "subtract", "multiply", "divide", "truediv", "realdiv", "div", "floordiv", "floor_div", "mod",
@@ -71,6 +72,8 @@ NotEqual = _ew("NotEqual", "{0} != {1}", ANY, "bool")
 LogicalAnd = _ew("LogicalAnd", "{0} and {1}", BOOL)
 LogicalOr = _ew("LogicalOr", "{0} or {1}", BOOL)
 LogicalNot = _ew("LogicalNot", "not {0}", BOOL)
+# bitwise not (tf.bitwise.invert); reverses the order of any integer type exactly
+Invert = _ew("Invert", "~{0}", INT)
 
 # -- unary ------------------------------------------------------------------
 Neg = _ew("Neg", "-{0}")
@@ -153,14 +156,37 @@ class Select(ElementwiseOp):
         return in_dtypes[1]
 
 
+class SelectV1(Select):
+    """TF1 ``tf.where(cond, x, y)`` (op type Select): x and y have one shape; the
+    condition has that shape too, or is a vector picking rows (``where``
+    reshapes it to a column that broadcasts)."""
+
+    type = "Select"
+
+    @classmethod
+    def infer(cls, ctx):
+        cls.check_dtypes(ctx)
+        sx, sy = ctx.input_shapes[1], ctx.input_shapes[2]
+        if not sx.is_compatible_with(sy):
+            raise ctx.error("Shapes of 't' and 'e' must be equal, but are %s and %s" % (sx, sy))
+        return [(ctx.input_dtypes[1], broadcast_static(ctx).merge_with(sx.merge_with(sy)))]
+
+
 # -- public functions ---------------------------------------------------------
 
 def _binary_inputs(x, y):
-    """Convert operands as TF does: the first Tensor fixes the dtype of Python values."""
-    if isinstance(x, Tensor) or hasattr(x, "_as_graph_element"):
+    """Convert operands as TF does: the first Tensor fixes the dtype of Python values.
+
+    Two Tensors are never converted: a dtype mismatch is the op's TypeError
+    (TF has no implicit promotion)."""
+    x_t = isinstance(x, Tensor) or hasattr(x, "_as_graph_element")
+    y_t = isinstance(y, Tensor) or hasattr(y, "_as_graph_element")
+    if x_t and y_t:
+        return convert_to_tensor(x), convert_to_tensor(y)
+    if x_t:
         x = convert_to_tensor(x)
         y = convert_to_tensor(y, dtype=x.dtype)
-    elif isinstance(y, Tensor) or hasattr(y, "_as_graph_element"):
+    elif y_t:
         y = convert_to_tensor(y)
         x = convert_to_tensor(x, dtype=y.dtype)
     else:
@@ -469,14 +495,23 @@ def where(condition, x=None, y=None, name=None):
         raise ValueError("x and y must both be non-None or both be None.")
     condition = convert_to_tensor(condition)
     x, y = _binary_inputs(x, y)
-    c_rank, x_rank = condition.shape.ndims, x.shape.ndims
+    c_shape, x_shape = condition.shape, x.shape
+    c_rank, x_rank = c_shape.ndims, x_shape.ndims
+    op_name = name or "Select"
     if c_rank == 1 and x_rank is not None and x_rank > 1:
+        if not c_shape.is_compatible_with(TensorShape(x_shape.as_tuple()[:1])):
+            raise ValueError("Dimension 0 of 'condition' (%s) must match dimension 0 of 'x' (%s) for '%s'"
+                             % (c_shape, x_shape, op_name))
         from nbflow.ops.array_ops import reshape
 
         condition = reshape(condition, [-1] + [1] * (x_rank - 1))
-    elif c_rank is not None and x_rank is not None and c_rank != x_rank:
-        raise ValueError("Shapes must be equal rank, but are %d and %d for '%s'" % (c_rank, x_rank, name or "Select"))
-    return apply_op(Select, [condition, x, y], name=name or "Select")
+    elif c_rank is not None and x_rank is not None:
+        if c_rank != x_rank:
+            raise ValueError("Shapes must be equal rank, but are %d and %d for '%s'" % (c_rank, x_rank, op_name))
+        if not c_shape.is_compatible_with(x_shape):
+            raise ValueError("Shapes of 'condition' and 'x' must be equal, but are %s and %s for '%s'"
+                             % (c_shape, x_shape, op_name))
+    return apply_op(SelectV1, [condition, x, y], name=op_name)
 
 
 def where_v2(condition, x=None, y=None, name=None):

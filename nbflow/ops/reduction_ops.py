@@ -1,13 +1,25 @@
-"""Reductions: reduce_sum/mean/max/min/prod/any/all (TF ops Sum, Mean, Max, ...)."""
+"""Reductions and scans.
+
+reduce_sum/mean/max/min/prod/any/all/euclidean_norm (TF ops Sum, Mean, Max,
+Min, Prod, Any, All, EuclideanNorm), argmax/argmin (ArgMax, ArgMin),
+cumsum/cumprod (Cumsum, Cumprod), and the composites reduce_logsumexp and
+count_nonzero. Gradients are in math_grad.py.
+
+float16 inputs are computed in float32 and rounded back (Numba has no float16
+arithmetic on the CPU).
+"""
 import numpy as np
 
 from nbflow.framework import dtypes
+from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.kernels.cpu import reduce as K
+from nbflow.kernels.cpu import scan as S
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
 
 __all__ = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
-           "reduce_all", "reduction_axes"]
+           "reduce_all", "reduction_axes", "reduce_logsumexp", "reduce_euclidean_norm", "count_nonzero",
+           "argmax", "argmin", "arg_max", "arg_min", "cumsum", "cumprod"]
 
 
 def normalize_axes(axes_value, rank, ctx=None):
@@ -74,14 +86,28 @@ class Reduction(Op):
 
         out = ctx.static_buffer(0)
         dims = ctx.dims(0)
-        if out is None or fixed_axes is None or dims is None or None in dims:
+        if out is None or fixed_axes is None or dims is None or None in dims or out_np == np.float16:
             return run
         axes = normalize_axes(fixed_axes, len(dims))
         view = K.as_outer_mid_inner(dims, axes)
+        in_np = np.dtype(ctx.input_dtypes[0].as_numpy_dtype)
+        kernel = cls.kernel_for(in_np)
         if view is None:
-            return run
+            # The axes are not one block (e.g. (0, 2)): move them last into a
+            # buffer allocated once, then reduce that.
+            rest = [i for i in range(len(dims)) if i not in axes]
+            perm = rest + axes
+            tdims = [dims[i] for i in perm]
+            buf = np.empty(tdims, dtype=in_np)
+            tview = K.as_outer_mid_inner(tdims, list(range(len(rest), len(dims))))
+            tout = out.reshape(tview[0], tview[2])
+
+            def run_gathered(x, axes_value):
+                np.copyto(buf, x.transpose(perm))
+                kernel(buf.reshape(tview), tout)
+                return out
+            return run_gathered
         out2 = out.reshape(view[0], view[2])
-        kernel = cls.kernel_for(np.dtype(ctx.input_dtypes[0].as_numpy_dtype))
 
         def run_static(x, axes_value):
             kernel(x.reshape(view), out2)
@@ -92,6 +118,8 @@ class Reduction(Op):
     @classmethod
     def reduce(cls, x, axes, out_shape, out_np):
         """Reduce with shapes known only now (allocates)."""
+        if x.dtype == np.float16:
+            return cls.reduce(x.astype(np.float32), axes, out_shape, np.float32).astype(np.float16)
         rest = [i for i in range(x.ndim) if i not in axes]
         view = K.as_outer_mid_inner(x.shape, axes)
         if view is None:
@@ -149,8 +177,29 @@ class All(Reduction):
     kernel = staticmethod(K.all_mid)
 
 
+class EuclideanNorm(Reduction):
+    """sqrt(sum(x * x)) over the axes (for integers the root is truncated, as TF)."""
+
+    type = "EuclideanNorm"
+
+    @classmethod
+    def plan_forwards(cls, ctx):
+        return None  # over size-1 axes it is |x|, not x
+
+    @classmethod
+    def kernel_for(cls, np_dtype):
+        def norm(x, out):
+            K.sum_squares_mid(x, out)
+            if np_dtype.kind == "f":
+                np.sqrt(out, out=out)
+            else:
+                out[...] = np.sqrt(out)
+        return norm
+
+
 class Mean(Reduction):
-    """Sum, then divide by the number of reduced elements (integer division for ints)."""
+    """Sum, then divide by the number of reduced elements (for integers rounding
+    toward zero, as TF's C++ division)."""
 
     type = "Mean"
     fusible_reduction = "mean"
@@ -163,7 +212,7 @@ class Mean(Reduction):
             if np_dtype.kind == "f":
                 np.divide(out, np_dtype.type(n) if n else np_dtype.type(np.nan), out=out)
             elif n:
-                np.floor_divide(out, n, out=out)
+                K.divide_trunc(out, n)
         return mean
 
 
@@ -220,3 +269,249 @@ def reduce_any(input_tensor, axis=None, keepdims=None, name=None, reduction_indi
 
 def reduce_all(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
     return _reduce(All, input_tensor, axis, keepdims, name, keep_dims, reduction_indices)
+
+
+def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None):
+    return _reduce(EuclideanNorm, input_tensor, axis, keepdims, name)
+
+
+def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+    """log(sum(exp(x))) computed stably: the (finite) max is subtracted first.
+
+    Built from Max, Sub, Exp, Sum, Log, Add as TF does, so it has a gradient
+    (softmax of x) and fuses like any element-wise chain."""
+    from nbflow.ops import array_ops
+    from nbflow.ops import math_ops as M
+
+    if keep_dims is not None:
+        keepdims = keep_dims
+    if reduction_indices is not None:
+        if axis is not None:
+            raise ValueError("Can not specify both 'axis' and 'reduction_indices'.")
+        axis = reduction_indices
+    keepdims = bool(keepdims)
+    with name_scope(name, "ReduceLogSumExp", [input_tensor]) as scope:
+        x = convert_to_tensor(input_tensor)
+        if not x.dtype.is_floating:
+            raise TypeError("reduce_logsumexp '%s' needs a floating-point tensor, got %s" % (scope, x.dtype.name))
+        raw_max = reduce_max(x, axis, keepdims=True)
+        # -inf/inf/nan maxima are not subtracted (an all -inf slice stays -inf).
+        my_max = array_ops.stop_gradient(
+            M.where_v2(M.is_finite(raw_max), raw_max, array_ops.zeros_like(raw_max)))
+        result = M.log(reduce_sum(M.exp(M.subtract(x, my_max)), axis, keepdims=keepdims))
+        if not keepdims:
+            shp = result.shape
+            my_max = array_ops.reshape(my_max, shp.as_list() if shp.is_fully_defined() else array_ops.shape(result))
+        return M.add(result, my_max, name=scope)
+
+
+def count_nonzero(input_tensor=None, axis=None, keepdims=None, dtype=dtypes.int64, name=None,
+                  reduction_indices=None, keep_dims=None, input=None):
+    """Number of non-zero (non-False) elements along the axes, as ``dtype``."""
+    from nbflow.ops import math_ops as M
+
+    if input is not None:
+        if input_tensor is not None:
+            raise ValueError("Cannot specify both 'input' and 'input_tensor'")
+        input_tensor = input
+    if keep_dims is not None:
+        keepdims = keep_dims
+    if reduction_indices is not None:
+        if axis is not None:
+            raise ValueError("Can not specify both 'axis' and 'reduction_indices'.")
+        axis = reduction_indices
+    with name_scope(name, "count_nonzero", [input_tensor]):
+        x = convert_to_tensor(input_tensor)
+        zero = convert_to_tensor(np.zeros((), dtype=x.dtype.as_numpy_dtype))
+        nonzero = M.cast(M.not_equal(x, zero), dtypes.int64)
+        return M.cast(reduce_sum(nonzero, axis, keepdims=bool(keepdims)), dtypes.as_dtype(dtype))
+
+
+# -- one-axis ops: ArgMax, ArgMin, Cumsum, Cumprod ------------------------------------
+
+def _one_axis(value, rank, what, ctx=None):
+    """The axis in [0, rank) given as a scalar in [-rank, rank)."""
+    arr = np.asarray(value)
+    if arr.ndim != 0:
+        msg = "%s must be a scalar, got shape %s" % (what, list(arr.shape))
+        raise (ctx.error(msg) if ctx is not None else ValueError(msg))
+    a = int(arr)
+    if a < -rank or a >= rank:
+        msg = "Expected %s in the range [%d, %d), but got %d" % (what, -rank, rank, a)
+        raise (ctx.error(msg) if ctx is not None else ValueError(msg))
+    return a % rank
+
+
+def _outer_mid_inner(shape, axis):
+    outer = int(np.prod(shape[:axis])) if axis else 1
+    inner = int(np.prod(shape[axis + 1:])) if axis + 1 < len(shape) else 1
+    return outer, shape[axis], inner
+
+
+def _check_axis_input(ctx, i, name):
+    dt = ctx.input_dtypes[i]
+    if dt not in (dtypes.int32, dtypes.int64):
+        raise TypeError("Value passed to parameter '%s' of '%s' has DataType %s not in list of allowed "
+                        "values: int32, int64" % (name, ctx.name, dt.name))
+    r = ctx.input_shapes[i].ndims
+    if r is not None and r != 0:
+        raise ctx.error("%s must be a scalar, but has rank %d" % (name, r))
+
+
+def _check_numeric(ctx, cls):
+    dt = ctx.input_dtypes[0]
+    if dt._np is None or dt._np.kind not in "fiu":
+        raise TypeError("Value passed to '%s' (%s) has DataType %s not in list of allowed values"
+                        % (ctx.name, cls.type, dt.name))
+
+
+class ArgMax(Op):
+    """Index of the largest value along one axis (first one on ties). Inputs (input, dimension)."""
+
+    type = "ArgMax"
+    differentiable = False
+    kernel = staticmethod(K.argmax_mid)
+
+    @classmethod
+    def infer(cls, ctx):
+        _check_numeric(ctx, cls)
+        _check_axis_input(ctx, 1, "dimension")
+        out_t = ctx.attrs["output_type"]
+        dims = ctx.dims(0)
+        if dims is None:
+            return [(out_t, TensorShape(None))]
+        axis_v = ctx.value(1)
+        if axis_v is None:
+            return [(out_t, TensorShape([None] * max(len(dims) - 1, 0)))]
+        axis = _one_axis(axis_v, len(dims), "dimension", ctx)
+        if dims[axis] == 0:
+            raise ctx.error("Reduction axis %d is empty in shape %s" % (axis, TensorShape(dims)))
+        return [(out_t, TensorShape(dims[:axis] + dims[axis + 1:]))]
+
+    @classmethod
+    def plan(cls, ctx):
+        out_np = ctx.out_np_dtype(0)
+        fixed = ctx.value(1)
+        kernel = cls.kernel
+        static_out = ctx.static_buffer(0)
+
+        def run(x, dim):
+            axis = _one_axis(fixed if fixed is not None else dim, x.ndim, "dimension")
+            if x.shape[axis] == 0:
+                raise ValueError("Reduction axis %d is empty in shape %s" % (axis, list(x.shape)))
+            o, r, n = _outer_mid_inner(x.shape, axis)
+            out = static_out if static_out is not None else \
+                np.empty(x.shape[:axis] + x.shape[axis + 1:], dtype=out_np)
+            if x.dtype == np.float16:
+                x = x.astype(np.float32)
+            kernel(x.reshape(o, r, n), out.reshape(o, n))
+            return out
+        return run
+
+
+class ArgMin(ArgMax):
+    type = "ArgMin"
+    kernel = staticmethod(K.argmin_mid)
+
+
+def _arg_reduce(cls, input, axis, name, dimension, output_type):
+    if dimension is not None:
+        if axis is not None:
+            raise ValueError("Cannot specify both 'axis' and 'dimension'")
+        axis = dimension
+    if axis is None:
+        axis = 0
+    output_type = dtypes.as_dtype(output_type)
+    if output_type not in (dtypes.int32, dtypes.int64):
+        raise TypeError("output_type of %s must be int32 or int64, got %s" % (cls.type, output_type.name))
+    x = convert_to_tensor(input)
+    ax = axis if hasattr(axis, "op") else convert_to_tensor(axis, dtype=dtypes.int32)
+    return apply_op(cls, [x, ax], {"T": x.dtype, "Tidx": ax.dtype, "output_type": output_type},
+                    name=name or cls.type)
+
+
+def argmax(input, axis=None, name=None, dimension=None, output_type=dtypes.int64):
+    """Index of the largest value along ``axis`` (default 0); the lowest index on ties."""
+    return _arg_reduce(ArgMax, input, axis, name, dimension, output_type)
+
+
+def argmin(input, axis=None, name=None, dimension=None, output_type=dtypes.int64):
+    """Index of the smallest value along ``axis`` (default 0); the lowest index on ties."""
+    return _arg_reduce(ArgMin, input, axis, name, dimension, output_type)
+
+
+def arg_max(input, dimension, name=None, output_type=dtypes.int64):
+    return _arg_reduce(ArgMax, input, None, name, dimension, output_type)
+
+
+def arg_min(input, dimension, name=None, output_type=dtypes.int64):
+    return _arg_reduce(ArgMin, input, None, name, dimension, output_type)
+
+
+class Cumsum(Op):
+    """Running sum along one axis. Inputs (x, axis); attrs exclusive, reverse."""
+
+    type = "Cumsum"
+    kernel = staticmethod(S.cumsum_mid)
+    pooled_outputs = True
+    outputs_alias_inputs = False
+
+    @classmethod
+    def infer(cls, ctx):
+        _check_numeric(ctx, cls)
+        _check_axis_input(ctx, 1, "axis")
+        dims = ctx.dims(0)
+        if dims is not None:
+            if len(dims) == 0:
+                raise ctx.error("%s needs an input of rank >= 1, got a scalar" % cls.type)
+            if ctx.value(1) is not None:
+                _one_axis(ctx.value(1), len(dims), "scan axis", ctx)
+        return [(ctx.input_dtypes[0], ctx.input_shapes[0])]
+
+    @classmethod
+    def plan(cls, ctx):
+        fixed = ctx.value(1)
+        exclusive, reverse = bool(ctx.attrs["exclusive"]), bool(ctx.attrs["reverse"])
+        kernel = cls.kernel
+        static_out = ctx.static_buffer(0)
+
+        def run(x, axis_value):
+            if x.ndim == 0:
+                raise ValueError("%s needs an input of rank >= 1, got a scalar" % cls.type)
+            axis = _one_axis(fixed if fixed is not None else axis_value, x.ndim, "scan axis")
+            view = _outer_mid_inner(x.shape, axis)
+            out = static_out if static_out is not None else np.empty(x.shape, dtype=x.dtype)
+            if x.dtype == np.float16:
+                o32 = np.empty(view, dtype=np.float32)
+                kernel(x.astype(np.float32).reshape(view), o32, exclusive, reverse)
+                out[...] = o32.reshape(x.shape)
+                return out
+            kernel(x.reshape(view), out.reshape(view), exclusive, reverse)
+            return out
+        return run
+
+
+class Cumprod(Cumsum):
+    """Running product along one axis. Inputs (x, axis); attrs exclusive, reverse."""
+
+    type = "Cumprod"
+    kernel = staticmethod(S.cumprod_mid)
+
+
+def _scan(cls, x, axis, exclusive, reverse, name):
+    x = convert_to_tensor(x)
+    ax = axis if hasattr(axis, "op") else convert_to_tensor(axis, dtype=dtypes.int32)
+    return apply_op(cls, [x, ax], {"exclusive": bool(exclusive), "reverse": bool(reverse), "T": x.dtype,
+                                   "Tidx": ax.dtype}, name=name or cls.type)
+
+
+def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
+    """Cumulative sum along ``axis``: [a, b, c] -> [a, a + b, a + b + c];
+    exclusive: [0, a, a + b]; reverse: [a + b + c, b + c, c]."""
+    return _scan(Cumsum, x, axis, exclusive, reverse, name)
+
+
+def cumprod(x, axis=0, exclusive=False, reverse=False, name=None):
+    """Cumulative product along ``axis``: [a, b, c] -> [a, a * b, a * b * c];
+    exclusive: [1, a, a * b]; reverse: [a * b * c, b * c, c]."""
+    return _scan(Cumprod, x, axis, exclusive, reverse, name)
