@@ -1,4 +1,5 @@
-"""``tf.nn``: activations, softmax, bias_add, dropout, l2_loss, cross-entropies, in_top_k.
+"""``tf.nn``: activations, softmax, bias_add, dropout, l2_loss, cross-entropies, in_top_k,
+convolutions and pooling, top_k.
 
 The ops live in ``nbflow/ops/nn_ops.py`` (gradients in ``nn_grad.py``); this
 module is the public namespace.
@@ -9,4 +10,8 @@ from nbflow.ops.nn_ops import (  # noqa: F401
     sigmoid_cross_entropy_with_logits, softmax, softmax_cross_entropy_with_logits,
     softmax_cross_entropy_with_logits_v2, softplus, softsign, sparse_softmax_cross_entropy_with_logits,
     weighted_cross_entropy_with_logits,
+)
+from nbflow.ops.sort_ops import top_k  # noqa: F401,E402
+from nbflow.ops.conv_ops import (  # noqa: F401,E402
+    avg_pool, conv2d, conv2d_backprop_filter, conv2d_backprop_input, conv2d_transpose, max_pool,
 )
