@@ -55,7 +55,9 @@ def _fusible(op, ctx):
         return False
     if any(not s.is_fully_defined() for s in ctx.input_shapes):
         return False
-    return all(d is not dtypes.string for d in ctx.input_dtypes) and op.outputs[0].dtype is not dtypes.string
+    # strings have no scalar kernels; float16 computes in float32 in its own op
+    unfusible = (dtypes.string, dtypes.float16)
+    return all(d not in unfusible for d in ctx.input_dtypes) and op.outputs[0].dtype not in unfusible
 
 
 def find_groups(units, fusible_op, alias_op):

@@ -698,7 +698,7 @@ class BroadcastTo(Op):
     @classmethod
     def plan(cls, ctx):
         npd = ctx.input_dtypes[0].as_numpy_dtype
-        if ctx.input_dtypes[0] is dtypes.string:
+        if ctx.input_dtypes[0] in (dtypes.string, dtypes.float16):  # no Numba kernels for these
             return lambda x, s: np.ascontiguousarray(np.broadcast_to(x, _shape_value_to_tuple(s)))
         out = ctx.static_buffer(0)
         in_dims = ctx.dims(0)

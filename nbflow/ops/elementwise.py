@@ -144,6 +144,8 @@ class ElementwiseOp(Op):
 
     @classmethod
     def plan(cls, ctx):
+        if dtypes.float16 in ctx.input_dtypes or ctx.output_dtypes[0] is dtypes.float16:
+            return _plan_float16(cls, ctx)
         in_np = [d.as_numpy_dtype for d in ctx.input_dtypes]
         out_np = ctx.out_np_dtype(0)
         expr = cls.scalar_expr_for(ctx.input_dtypes, ["x%d" % i for i in range(len(in_np))], ctx.input_values)
@@ -153,6 +155,23 @@ class ElementwiseOp(Op):
             out = ctx.static_buffer(0) if ctx.output_shapes[0].is_fully_defined() else None
             return _bind_static(kernel, out if out is not None else np.empty(out_shape, dtype=out_np), len(in_np))
         return _bind_dynamic(expr, in_np, out_np)
+
+
+def _plan_float16(cls, ctx):
+    """Numba has no float16 arithmetic: compute in float32, round to float16.
+
+    Each step converts (allocating): float16 graphs are for storage, not speed."""
+    widen = [dtypes.float32 if d is dtypes.float16 else d for d in ctx.input_dtypes]
+    out16 = ctx.output_dtypes[0] is dtypes.float16
+    in_np = [d.as_numpy_dtype for d in widen]
+    out_np = np.float32 if out16 else ctx.out_np_dtype(0)
+    expr = cls.scalar_expr_for(widen, ["x%d" % i for i in range(len(in_np))], ctx.input_values)
+    inner = _bind_dynamic(expr, in_np, out_np)
+
+    def run(*args):
+        out = inner(*[a.astype(np.float32) if a.dtype == np.float16 else a for a in args])
+        return out.astype(np.float16) if out16 else out
+    return run
 
 
 def _bind_static(kernel, out, arity):
