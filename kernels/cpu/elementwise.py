@@ -32,10 +32,12 @@ def _pattern(in_shape, out_shape):
     size = 1
     for d in in_shape:
         size *= d
-    if size == 1:
-        return "scalar"
+    # "full" first: when the iteration space itself has one element, a
+    # reduction-only kernel still needs a full-size input to bound its loop.
     if tuple(in_shape) == tuple(out_shape):
         return "full"
+    if size == 1:
+        return "scalar"
     return tuple(d == 1 and o != 1 for d, o in zip(in_shape, out_shape[len(out_shape) - len(in_shape):]))
 
 

@@ -7,6 +7,7 @@ first input ("ref" input) find its slot through ``ref_name``.
 import numpy as np
 
 from nbflow.framework import dtypes, errors
+from nbflow.framework.graph import Tensor
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
 from nbflow.runtime.state import uninitialized_error
@@ -175,29 +176,48 @@ class ReportUninitializedVariables(Op):
     def plan(cls, ctx):
         store = ctx.runtime.variables
         names = ctx.attrs["var_names"]
-        return lambda: np.array([n for n in names if n not in store], dtype=object)
+        # TF string tensors are bytes (b"v"), as TF 1.x returns them.
+        return lambda: np.array([n.encode("utf-8") for n in names if n not in store], dtype=object)
 
 
-def _ref(v):
-    return v._as_graph_element() if hasattr(v, "_as_graph_element") else v
+def _ref(v, op_type=None):
+    r = v._as_graph_element() if hasattr(v, "_as_graph_element") else v
+    if op_type is not None:
+        # as TF, at graph-construction time: the ref input must be a variable
+        try:
+            ref_name(r)
+        except (TypeError, AttributeError):
+            raise TypeError("'%s' Op requires that input 'ref' be a mutable tensor (e.g.: a tf.Variable), got %r"
+                            % (op_type, v)) from None
+    return r
+
+
+def _value(value, r, op_type):
+    """``value`` as a Tensor of the ref's dtype (TF's TypeError for a mismatched Tensor)."""
+    if hasattr(value, "_as_graph_element") and not isinstance(value, Tensor):
+        value = convert_to_tensor(value)
+    if isinstance(value, Tensor) and value.dtype is not r.dtype:
+        raise TypeError("Input 'value' of '%s' Op has type %s that does not match type %s of argument 'ref'."
+                        % (op_type, value.dtype.name, r.dtype.name))
+    return convert_to_tensor(value, dtype=r.dtype)
 
 
 def assign(ref, value, validate_shape=None, use_locking=None, name=None):
-    r = _ref(ref)
-    value = convert_to_tensor(value, dtype=r.dtype)
+    r = _ref(ref, "Assign")
+    value = _value(value, r, "Assign")
     return apply_op(Assign, [r, value], {"validate_shape": validate_shape is not False,
                                          "use_locking": bool(use_locking)}, name=name or "Assign")
 
 
 def assign_add(ref, value, use_locking=None, name=None):
-    r = _ref(ref)
-    return apply_op(AssignAdd, [r, convert_to_tensor(value, dtype=r.dtype)], name=name or "AssignAdd")
+    r = _ref(ref, "AssignAdd")
+    return apply_op(AssignAdd, [r, _value(value, r, "AssignAdd")], name=name or "AssignAdd")
 
 
 def assign_sub(ref, value, use_locking=None, name=None):
-    r = _ref(ref)
-    return apply_op(AssignSub, [r, convert_to_tensor(value, dtype=r.dtype)], name=name or "AssignSub")
+    r = _ref(ref, "AssignSub")
+    return apply_op(AssignSub, [r, _value(value, r, "AssignSub")], name=name or "AssignSub")
 
 
 def is_variable_initialized(variable):
-    return apply_op(IsVariableInitialized, [_ref(variable)], name="IsVariableInitialized")
+    return apply_op(IsVariableInitialized, [_ref(variable, "IsVariableInitialized")], name="IsVariableInitialized")
