@@ -295,3 +295,18 @@ def test_operators_build_expected_ops():
     t, f = tf.constant(True), tf.constant(False)
     with tf.Session() as sess:
         assert sess.run([t & f, t | f, ~t, t ^ f]) == [False, True, False, True]
+
+
+def test_as_graph_def_lists_nodes_inputs_and_devices():
+    a = tf.constant(1.0, name="a")
+    with tf.device("/cpu:0"):
+        b = tf.add(a, a, name="b")
+    with tf.control_dependencies([b]):
+        tf.no_op(name="after")
+    gd = tf.get_default_graph().as_graph_def()
+    nodes = {n.name: n for n in gd.node}
+    assert nodes["b"].op == "Add" and list(nodes["b"].input) == ["a", "a"]
+    assert nodes["b"].device == "/device:CPU:0"
+    assert list(nodes["after"].input) == ["^b"]
+    with tf.Session() as sess:
+        assert len(sess.graph_def.node) == 3

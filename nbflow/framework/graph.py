@@ -508,6 +508,12 @@ class Graph:
         finally:
             _default_graph_stack.pop()
 
+    def as_graph_def(self, add_shapes=False):
+        """This graph as a GraphDef protobuf (TensorBoard's messages, via nbflow.summary)."""
+        from nbflow.summary.graph_def import graph_def
+
+        return graph_def(self, add_shapes=add_shapes)
+
     def is_feedable(self, tensor):
         return True
 

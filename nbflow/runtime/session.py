@@ -136,9 +136,8 @@ class BaseSession:
 
     @property
     def graph_def(self):
-        from nbflow.framework.graph_io import graph_to_dict
-
-        return graph_to_dict(self._graph)
+        """The session's graph as a GraphDef protobuf (as TensorBoard reads it)."""
+        return self._graph.as_graph_def()
 
     @property
     def sess_str(self):
