@@ -65,7 +65,7 @@ def apply_adam(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, g
             var[i] -= mi * alpha / (np.sqrt(vi) + epsilon)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def apply_rms_prop(var, ms, mom, lr, rho, momentum, epsilon, grad):
     one_minus_rho = var.dtype.type(1) - rho
     for i in range(var.shape[0]):
@@ -77,7 +77,7 @@ def apply_rms_prop(var, ms, mom, lr, rho, momentum, epsilon, grad):
         var[i] -= u
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def apply_centered_rms_prop(var, mg, ms, mom, lr, rho, momentum, epsilon, grad):
     one_minus_rho = var.dtype.type(1) - rho
     for i in range(var.shape[0]):
@@ -91,7 +91,7 @@ def apply_centered_rms_prop(var, mg, ms, mom, lr, rho, momentum, epsilon, grad):
         var[i] -= u
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def apply_adagrad(var, accum, lr, grad, update_slots):
     for i in range(var.shape[0]):
         g = grad[i]
@@ -100,7 +100,7 @@ def apply_adagrad(var, accum, lr, grad, update_slots):
         var[i] -= g * lr / np.sqrt(accum[i])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def apply_adadelta(var, accum, accum_update, lr, rho, epsilon, grad):
     one_minus_rho = var.dtype.type(1) - rho
     for i in range(var.shape[0]):
