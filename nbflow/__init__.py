@@ -46,11 +46,7 @@ from nbflow import compat, nn, losses, train, summary, layers, test  # noqa: E40
 
 __version__ = "0.1.0"
 VERSION = "1.15.0-nbflow." + __version__
-AUTO_REUSE = _AUTO_REUSE = None  # replaced by variable_scope's sentinel when it defines one
-try:
-    from nbflow.ops.variable_scope import AUTO_REUSE  # noqa: E402,F401,F811
-except ImportError:
-    pass
+from nbflow.ops.variable_scope import AUTO_REUSE  # noqa: E402,F401,F811
 newaxis = None
 
 
