@@ -185,7 +185,8 @@ class _LayoutOp(Op):
 
     @classmethod
     def layout(cls, attrs, shapes, values, fail):
-        raise NotImplementedError
+        # abstract: every concrete layout op (Transpose, Slice, ...) defines it
+        raise TypeError("%s is a layout op without a layout() method" % cls.__name__)
 
     @classmethod
     def static_layout(cls, ctx):

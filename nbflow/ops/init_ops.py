@@ -54,7 +54,9 @@ class Initializer:
     """Base class of the initializers (``tf.keras.initializers.Initializer`` in TF 1.x)."""
 
     def __call__(self, shape, dtype=None, partition_info=None):
-        raise NotImplementedError
+        # abstract, as TF's: subclasses produce the initial value
+        raise TypeError("%s is an abstract Initializer: use a subclass such as tf.zeros_initializer()"
+                        % type(self).__name__)
 
     def get_config(self):
         return {}
