@@ -67,8 +67,13 @@ def _differentiable_dtype(t):
 
 def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_ops=False,
               gate_gradients=False, aggregation_method=None, stop_gradients=None,
-              unconnected_gradients="none"):
-    """Symbolic partial derivatives of sum(ys) with respect to each x in xs."""
+              unconnected_gradients="none", _op_filter=None):
+    """Symbolic partial derivatives of sum(ys) with respect to each x in xs.
+
+    ``_op_filter`` (internal): differentiate only through ops it accepts -- a
+    while body or cond branch differentiated with respect to the tensors it
+    reads from outside, which must not be traced further out.
+    """
     from nbflow.ops import array_ops, math_ops
 
     ys = [_to_tensor(y) for y in _as_list(ys)]
@@ -92,6 +97,8 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
             reached.add(op)
             for t in op.outputs:
                 stack.extend(c for c in t._consumers if c not in reached)
+        if _op_filter is not None:
+            reached = {op for op in reached if _op_filter(op)}
         between = set()
         order = []  # topological order of `between` ops (inputs before consumers)
         visited = set()
@@ -116,7 +123,7 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
 
         x_set = set(xs)
         for op in reversed(order):
-            if not any(t.op in between for t in op.inputs):
+            if not any(t.op in between or t in x_set for t in op.inputs):
                 continue  # nothing upstream needs a gradient
             out_grads = [_aggregate(grads.get(t), math_ops) for t in op.outputs]
             if all(g is None for g in out_grads):
@@ -137,7 +144,7 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
                     "Num gradients %d generated for op %s do not match num inputs %d"
                     % (len(in_grads), op.name, len(op.inputs)))
             for t, g in zip(op.inputs, in_grads):
-                if g is None or not _differentiable_dtype(t) or t.op not in between:
+                if g is None or not _differentiable_dtype(t) or (t.op not in between and t not in x_set):
                     continue
                 if t in stop_tensors and t not in x_set:
                     continue

@@ -157,6 +157,8 @@ class Tensor:
 class Operation:
     """A node of the graph: an op type, its inputs, attributes and outputs."""
 
+    _control_flow_context = None
+
     def __init__(self, graph, op_def, name, inputs, attrs, output_specs, control_inputs, device):
         self._graph = graph
         self.op_def = op_def
@@ -263,6 +265,9 @@ class Graph:
         self._last_id = 0
         self.seed = None
         self._gradient_override_map = {}
+        #: the cond branch or while body being built (see ops/control_flow_ops.py); every
+        #: op records the context it was created in.
+        self._control_flow_context = None
         # Per-graph state owned by higher layers (variable scopes, ...).
         self._extra = {}
 
@@ -408,12 +413,17 @@ class Graph:
     @contextlib.contextmanager
     def control_dependencies(self, control_inputs):
         if control_inputs is None:
+            # As TF 1.x: clears the control dependencies *and* the control-flow
+            # context, so e.g. variables created in a while body live outside it.
             saved = self._control_dependencies_stack
+            saved_context = self._control_flow_context
             self._control_dependencies_stack = []
+            self._control_flow_context = None
             try:
                 yield
             finally:
                 self._control_dependencies_stack = saved
+                self._control_flow_context = saved_context
             return
         ops = []
         for c in control_inputs:
@@ -465,6 +475,7 @@ class Graph:
                 if c not in ctrl:
                     ctrl.append(c)
             op = Operation(self, op_def, name, inputs, attrs, output_specs, ctrl, "")
+            op._control_flow_context = self._control_flow_context
             op._set_device(self._current_device(op))
             if self._gradient_override_map and op.type in self._gradient_override_map:
                 op._attrs["_gradient_op_type"] = self._gradient_override_map[op.type]

@@ -92,7 +92,8 @@ class InferContext:
 class PlanContext(InferContext):
     """What ``Op.plan`` sees: concrete shapes where known, plus the runtime."""
 
-    __slots__ = ("output_dtypes", "output_shapes", "runtime", "op", "plan_consumers", "prechecks", "allocator")
+    __slots__ = ("output_dtypes", "output_shapes", "runtime", "op", "plan_consumers", "prechecks", "allocator",
+                 "make_plan")
 
     def __init__(self, op, input_dtypes, input_shapes, input_values, output_dtypes, output_shapes, runtime):
         super().__init__(op.name, input_dtypes, input_shapes, op.attrs, input_values)
@@ -106,6 +107,9 @@ class PlanContext(InferContext):
         self.prechecks = []
         #: the memory planner's ``alloc(shape, dtype)`` for ops with pooled outputs.
         self.allocator = None
+        #: ``make_plan(elements, feeds)``: a plan of a sub-computation (a while body,
+        #: a cond branch) run by this op; ``feeds`` as for the executor's Plan.
+        self.make_plan = None
 
     def out_np_dtype(self, i=0):
         return self.output_dtypes[i].as_numpy_dtype

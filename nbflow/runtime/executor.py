@@ -206,7 +206,11 @@ class Plan:
                           self.runtime)
         ctx.plan_consumers = [c for t in op.outputs for c in self.consumers(t)]
         ctx.prechecks = self.prechecks
+        ctx.make_plan = self._make_subplan
         return ctx
+
+    def _make_subplan(self, elements, feeds):
+        return Plan(self.runtime, elements, feeds)
 
     def _fold(self, op, ctx, known, cse_seen):
         """Evaluate ``op`` now, on the host, and keep its outputs as constant slots."""

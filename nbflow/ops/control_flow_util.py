@@ -1,0 +1,173 @@
+"""What tf.cond and tf.while_loop share: contexts, function arguments, captures.
+
+A cond branch or a while body is built by calling the user's Python function
+while the graph's *control-flow context* is set: every op created then records
+that context (``op._control_flow_context``). Those ops live in the ordinary
+graph but are never reached by the outer pruning: the If / While op that owns
+them names them in its attributes and runs them as a *sub-plan* (a Plan of the
+executor, built with ``PlanContext.make_plan``) once per branch taken or per
+iteration. Tensors the function reads from outside the context become inputs
+of the If / While op and are fed to the sub-plan.
+
+Gradients are built the same way: ``tf.gradients`` of the body's outputs with
+respect to its arguments and captured tensors, restricted to the body's ops,
+in a new context; the backward op re-runs (rematerializes) the forward body for
+each step from the recorded loop variables.
+"""
+import contextlib
+
+import numpy as np
+
+from nbflow.framework import errors
+from nbflow.framework.graph import Operation, Tensor
+from nbflow.ops.base import Op, apply_op
+
+
+class ControlFlowContext:
+    """A cond branch, a while body, or the gradient of one of them."""
+
+    def __init__(self, graph, kind):
+        self.graph = graph
+        self.kind = kind
+        self.outer = graph._control_flow_context
+
+    def contains(self, op):
+        """True for ops created in this context or in one nested inside it."""
+        c = op._control_flow_context
+        while c is not None:
+            if c is self:
+                return True
+            c = c.outer
+        return False
+
+    @contextlib.contextmanager
+    def entered(self):
+        g = self.graph
+        saved = g._control_flow_context, g._control_dependencies_stack
+        # Outer control dependencies apply to the If / While op, not to each op inside.
+        g._control_flow_context, g._control_dependencies_stack = self, []
+        try:
+            yield self
+        finally:
+            g._control_flow_context, g._control_dependencies_stack = saved
+
+
+class FuncArg(Op):
+    """An argument of a branch or loop body: fed by its If / While op, never run on its own."""
+
+    type = "_FuncArg"
+    stateful = True
+
+    @classmethod
+    def infer(cls, ctx):
+        return [(ctx.attrs["dtype"], ctx.attrs["shape"])]
+
+    @classmethod
+    def plan(cls, ctx):
+        raise errors.InvalidArgumentError(
+            None, ctx.op, "Tensor '%s:0' is an argument of a while loop body or cond branch; it has a value "
+            "only inside that loop or branch and cannot be fetched or computed outside it" % ctx.name)
+
+
+def func_arg(dtype, shape, name):
+    return apply_op(FuncArg, [], {"dtype": dtype, "shape": shape}, name=name)
+
+
+def external_inputs(inside, outputs, arguments):
+    """The tensors from outside a context that computing ``outputs`` reads.
+
+    ``inside(op)`` says whether an op belongs to the context; ``arguments`` are
+    its fed arguments. Ops inside are walked through their inputs and control
+    inputs; the result keeps first-seen order (so graphs build deterministically).
+    """
+    arguments = set(arguments)
+    found, found_set, seen = [], set(), set()
+
+    def visit_tensor(t, stack):
+        if t in arguments:
+            return
+        if inside(t.op):
+            stack.append(t.op)
+        elif t not in found_set:
+            found_set.add(t)
+            found.append(t)
+
+    stack = []
+    for t in reversed(outputs):
+        if isinstance(t, Operation):
+            stack.append(t)
+        else:
+            visit_tensor(t, stack)
+    while stack:
+        op = stack.pop()
+        if op in seen:
+            continue
+        seen.add(op)
+        for c in op.control_inputs:
+            if not inside(c):
+                raise ValueError(
+                    "Op '%s' inside a cond branch or while loop has a control dependency on '%s', which is "
+                    "outside it; nbflow does not support that (make the dependency on the tf.cond / "
+                    "tf.while_loop call instead)" % (op.name, c.name))
+            stack.append(c)
+        for t in reversed(op.inputs):
+            visit_tensor(t, stack)
+    return found
+
+
+def reached_arguments(inside, outputs, arguments):
+    """The subset of ``arguments`` that computing ``outputs`` reads (inside the context)."""
+    arguments = set(arguments)
+    hit, seen = set(), set()
+    stack = [t for t in outputs if isinstance(t, Tensor)]
+    while stack:
+        t = stack.pop()
+        if t in arguments:
+            hit.add(t)
+            continue
+        op = t.op
+        if op in seen or not inside(op):
+            continue
+        seen.add(op)
+        stack.extend(op.inputs)
+        for c in op.control_inputs:
+            stack.extend(c.outputs)
+    return hit
+
+
+class SubPlans:
+    """Sub-plans of one If / While op, compiled per (which, feed shapes) and reused."""
+
+    def __init__(self, make_plan, runtime):
+        self._make_plan = make_plan
+        self._runtime = runtime
+        self._cache = {}
+
+    def get(self, which, fetches, feed_tensors, values):
+        key = (which,) + tuple(v.shape for v in values)
+        plan = self._cache.get(key)
+        if plan is None:
+            feeds = [(t, t.dtype.as_numpy_dtype, v.shape) for t, v in zip(feed_tensors, values)]
+            plan = self._cache[key] = self._make_plan(fetches, feeds)
+            plan.rng_names = rng_names(self._runtime, plan)
+        return plan
+
+
+# -- random streams of rematerialized random ops ----------------------------
+
+def rng_names(runtime, plan):
+    """Names of the random ops of ``plan`` (their streams exist once it is built)."""
+    return [op.name for op in plan.ops if op.name in runtime._rngs]
+
+
+def rng_snapshot(runtime, names):
+    return [(n, runtime._rngs[n].bit_generator.state) for n in names]
+
+
+def rng_restore(runtime, snapshot):
+    for n, state in snapshot:
+        runtime._rngs[n].bit_generator.state = state
+
+
+def as_array(value, dtype):
+    return np.asarray(value, dtype=dtype)

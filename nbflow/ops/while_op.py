@@ -1,0 +1,333 @@
+"""tf.while_loop: a ``While`` op that runs its body's sub-plan once per iteration.
+
+The body (and the condition, evaluated on the body's outputs so one sub-plan
+run is one iteration) is built in a control-flow context; see
+control_flow_util. The op's outputs are
+
+    [final loop variables..., iteration count, per-step emits..., histories...]
+
+*Emits* are values the body produces at each step, stacked along a new first
+axis (dynamic_rnn's outputs; tf.while_loop has none). *Histories* are the loop
+variables at the start of each step, stacked the same way; the op records one
+only when its gradient reads it.
+
+The gradient, ``WhileGrad``, runs the steps backwards: at step t it feeds the
+recorded loop variables of step t, re-runs the body ops the gradient needs and
+the body's gradient ops, and accumulates gradients of captured tensors.
+"""
+import numpy as np
+
+from nbflow.autodiff.gradients import RegisterGradient, gradients
+from nbflow.framework import dtypes, nest
+from nbflow.framework.graph import Tensor, get_default_graph, name_scope
+from nbflow.framework.tensor_shape import TensorShape, as_shape
+from nbflow.ops import control_flow_util as util
+from nbflow.ops.base import Op, apply_op, convert_to_tensor
+
+__all__ = ["while_loop"]
+
+
+class While(Op):
+    type = "While"
+    stateful = True  # the body may assign variables or draw random numbers: never fold or merge
+
+    @classmethod
+    def infer(cls, ctx):
+        return ctx.attrs["output_specs"]
+
+    @classmethod
+    def plan(cls, ctx):
+        a = ctx.attrs
+        args, body_outs, emits = a["args"], a["body_outputs"], a["emits"]
+        cond, cond_next, captured = a["cond"], a["cond_next"], a["captured"]
+        n, n_cap, n_emit, has_max = len(args), len(captured), len(emits), a["has_max"]
+        feeds = list(args) + list(captured)
+        body_fetches = list(body_outs) + list(emits) + [cond_next]
+        hist_base = n + 1 + n_emit
+        record = [False] * n
+        for consumer, i in ctx.plan_consumers:
+            t = consumer.inputs[i]
+            if t.op is ctx.op and t.value_index >= hist_base:
+                record[t.value_index - hist_base] = True
+        emit_specs = [(t.dtype.as_numpy_dtype, t.shape) for t in emits]
+        lv_dtypes = [t.dtype.as_numpy_dtype for t in args]
+        subplans = util.SubPlans(ctx.make_plan, ctx.runtime)
+        runtime, name = ctx.runtime, ctx.name
+        any_record = any(record)
+
+        def run(*values):
+            loop_vars = [np.array(v, dtype=dt) for v, dt in zip(values[:n], lv_dtypes)]
+            captured_values = list(values[n:n + n_cap])
+            limit = int(values[-1]) if has_max else None
+            go = limit is None or limit > 0
+            if go:
+                first = subplans.get("cond", [cond], feeds, loop_vars + captured_values)
+                go = bool(first.run(loop_vars + captured_values)[0])
+            histories = [[] for _ in range(n)]
+            stacked = [[] for _ in range(n_emit)]
+            rng_states = []
+            steps = 0
+            while go:
+                inputs = loop_vars + captured_values
+                plan = subplans.get("body", body_fetches, feeds, inputs)
+                if any_record:
+                    for k in range(n):
+                        if record[k]:
+                            histories[k].append(loop_vars[k])
+                    if plan.rng_names:
+                        rng_states.append(util.rng_snapshot(runtime, plan.rng_names))
+                out = plan.run(inputs)
+                # Copies: the sub-plan rewrites its buffers on the next run.
+                loop_vars = [np.array(o, dtype=dt) for o, dt in zip(out[:n], lv_dtypes)]
+                for j in range(n_emit):
+                    stacked[j].append(np.array(out[n + j]))
+                steps += 1
+                go = bool(out[-1]) and (limit is None or steps < limit)
+            if rng_states:
+                runtime.resources[("While rng", name)] = rng_states
+            results = list(loop_vars) + [np.array(steps, dtype=np.int32)]
+            for j, (dt, shape) in enumerate(emit_specs):
+                results.append(_stack(stacked[j], dt, shape, name, "emitted value %d" % j))
+            for k in range(n):
+                results.append(_stack(histories[k], lv_dtypes[k], TensorShape(values[k].shape), name,
+                                      "loop variable %d" % k) if record[k]
+                               else np.empty((0,), dtype=lv_dtypes[k]))
+            return tuple(results)
+        return run
+
+
+def _stack(arrays, dtype, shape, op_name, what):
+    if not arrays:
+        dims = shape.as_tuple() if shape.ndims is not None else ()
+        return np.empty((0,) + tuple(d or 0 for d in dims), dtype=dtype)
+    first = arrays[0].shape
+    for a in arrays:
+        if a.shape != first:
+            raise ValueError("While op '%s': %s changes shape across iterations (%s, then %s); nbflow can "
+                             "stack it (for its gradient or as an emitted output) only when its shape is "
+                             "fixed" % (op_name, what, first, a.shape))
+    return np.stack(arrays)
+
+
+class WhileGrad(Op):
+    """Runs the gradient body for t = n-1 .. 0; inputs [n, histories, captured, grads, emit grads]."""
+
+    type = "WhileGrad"
+    stateful = True
+
+    @classmethod
+    def infer(cls, ctx):
+        return ctx.attrs["output_specs"]
+
+    @classmethod
+    def plan(cls, ctx):
+        a = ctx.attrs
+        hist_args, captured, grad_args, emit_grad_args = a["hist_args"], a["captured"], a["grad_args"], \
+            a["emit_grad_args"]
+        fetch_args, fetch_captured = a["d_args"], a["d_captured"]
+        nh, nc, ng, ne = len(hist_args), len(captured), len(grad_args), len(emit_grad_args)
+        feeds = list(hist_args) + list(captured) + list(grad_args) + list(emit_grad_args)
+        fetches = list(fetch_args) + list(fetch_captured)
+        n_args = len(fetch_args)
+        dts = [t.dtype.as_numpy_dtype for t in fetches]
+        subplans = util.SubPlans(ctx.make_plan, ctx.runtime)
+        runtime, key = ctx.runtime, ("While rng", a["forward_op"])
+
+        def run(steps, *values):
+            steps = int(steps)
+            histories = values[:nh]
+            cap = list(values[nh:nh + nc])
+            grads = [np.array(g, dtype=dt) for g, dt in zip(values[nh + nc:nh + nc + ng], dts)]
+            emit_grads = values[nh + nc + ng:]
+            acc = None  # gradients of the captured tensors, summed over the steps
+            rng_states = runtime.resources.get(key) or []
+            after = util.rng_snapshot(runtime, [nm for nm, _ in rng_states[0]]) if rng_states else None
+            try:
+                for t in range(steps - 1, -1, -1):
+                    inputs = [h[t, ...] for h in histories] + cap + grads + [e[t, ...] for e in emit_grads]
+                    plan = subplans.get("grad", fetches, feeds, inputs)
+                    if rng_states:
+                        util.rng_restore(runtime, rng_states[t])
+                    out = plan.run(inputs)
+                    grads = [np.array(o, dtype=dt) for o, dt in zip(out[:n_args], dts)]
+                    if acc is None:
+                        acc = [np.array(o, dtype=dt) for o, dt in zip(out[n_args:], dts[n_args:])]
+                    else:
+                        for s, o in zip(acc, out[n_args:]):
+                            s += o
+            finally:
+                if after is not None:
+                    util.rng_restore(runtime, after)
+            if acc is None:
+                acc = [np.zeros(s.as_tuple(), dtype=dt) for (_, s), dt in
+                       zip(a["output_specs"][n_args:], dts[n_args:])]
+            result = grads + acc
+            return result[0] if len(result) == 1 else tuple(result)
+        return run
+
+
+@RegisterGradient("WhileGrad")
+def _while_grad_grad(op, *grads):
+    raise NotImplementedError("nbflow does not support second derivatives through tf.while_loop (op '%s')"
+                              % op.name)
+
+
+# -- building --------------------------------------------------------------
+
+def build_while(cond_fn, body_fn, flat_init, invariants, maximum_iterations=None, back_prop=True, scope=None):
+    """Build a While op over flat loop variables.
+
+    ``cond_fn(args) -> bool Tensor``; ``body_fn(args) -> (new args, emits)``
+    (lists of Tensors). Returns (final loop variables, emitted stacks, op).
+    """
+    graph = get_default_graph()
+    context = util.ControlFlowContext(graph, "while")
+    with context.entered():
+        args = [util.func_arg(t.dtype, inv, "loop_var") for t, inv in zip(flat_init, invariants)]
+        c = _as_bool_scalar(cond_fn(list(args)))
+        new_vars, emits = body_fn(list(args))
+        new_vars = [convert_to_tensor(v) for v in new_vars]
+        emits = [convert_to_tensor(e) for e in emits]
+        if len(new_vars) != len(args):
+            raise ValueError("The body of tf.while_loop returned %d loop variables; it takes %d"
+                             % (len(new_vars), len(args)))
+        for k, (v, arg, init, inv) in enumerate(zip(new_vars, args, flat_init, invariants)):
+            if v.dtype is not arg.dtype:
+                raise TypeError("Loop variable %d (%s) enters the loop with dtype %s, but the body returns %s"
+                                % (k, init.name, arg.dtype.name, v.dtype.name))
+            if not inv.is_compatible_with(v.shape) or (inv.ndims is not None and v.shape.ndims is None):
+                raise ValueError(
+                    "Input tensor '%s' enters the loop with shape %s, but has shape %s after one iteration. "
+                    "To allow the shape to vary across iterations, use the `shape_invariants` argument of "
+                    "tf.while_loop to specify a less-specific shape." % (init.name, inv, v.shape))
+        c_next = _as_bool_scalar(cond_fn(list(new_vars)))
+    captured = util.external_inputs(context.contains, [c] + new_vars + emits + [c_next], args)
+    inputs = list(flat_init) + captured
+    has_max = maximum_iterations is not None
+    if has_max:
+        inputs.append(convert_to_tensor(maximum_iterations, dtype=dtypes.int32, name="maximum_iterations"))
+    specs = [(arg.dtype, inv) for arg, inv in zip(args, invariants)] + [(dtypes.int32, TensorShape([]))]
+    specs += [(e.dtype, TensorShape([None]).concatenate(e.shape)) for e in emits]
+    specs += [(arg.dtype, TensorShape([None]).concatenate(inv)) for arg, inv in zip(args, invariants)]
+    attrs = {"args": args, "cond": c, "body_outputs": new_vars, "emits": emits, "cond_next": c_next,
+             "captured": captured, "has_max": has_max, "back_prop": bool(back_prop), "context": context,
+             "output_specs": specs}
+    outs = apply_op(While, inputs, attrs, name=scope)
+    n = len(args)
+    return outs[:n], outs[n + 1:n + 1 + len(emits)], outs[0].op
+
+
+def _as_bool_scalar(c):
+    c = convert_to_tensor(c)
+    if c.dtype is not dtypes.bool_:
+        raise TypeError("The condition of tf.while_loop must be a bool Tensor, got %s of dtype %s"
+                        % (c.name, c.dtype.name))
+    if not c.shape.is_compatible_with(TensorShape([])):
+        raise ValueError("The condition of tf.while_loop must be a scalar, got shape %s" % c.shape)
+    return c
+
+
+def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations=10, back_prop=True,
+               swap_memory=False, name=None, maximum_iterations=None, return_same_structure=False):
+    """``tf.while_loop``: repeat ``body`` while ``cond`` is true, as one op run by the executor."""
+    if not callable(cond):
+        raise TypeError("cond must be callable.")
+    if not callable(body):
+        raise TypeError("body must be callable.")
+    if parallel_iterations < 1:
+        raise TypeError("parallel_iterations must be a positive integer.")
+    flat = nest.flatten(loop_vars)
+    if not flat:
+        raise ValueError("No loop variables provided")
+    with name_scope(name, "while", [t for t in flat if isinstance(t, Tensor)]) as scope:
+        flat = [convert_to_tensor(v) for v in flat]
+        if shape_invariants is not None:
+            nest.assert_same_structure(loop_vars, shape_invariants, check_types=False)
+            invariants = [as_shape(s) for s in nest.flatten(shape_invariants)]
+            for t, inv in zip(flat, invariants):
+                if not inv.is_compatible_with(t.shape):
+                    raise ValueError("The shape invariant specified for %s is not compatible with the initial "
+                                     "shape of the loop variable. It enters the loop with shape %s, but the "
+                                     "specified shape invariant is %s." % (t.name, t.shape, inv))
+        else:
+            invariants = [t.shape for t in flat]
+        splat = isinstance(loop_vars, (list, tuple))
+
+        def call(fn, args):
+            packed = nest.pack_sequence_as(loop_vars, args)
+            return fn(*packed) if splat else fn(packed)
+
+        def body_flat(args):
+            result = call(body, args)
+            if splat and not isinstance(result, (list, tuple)) and len(loop_vars) == 1:
+                result = [result]
+            try:
+                nest.assert_same_structure(loop_vars, result, check_types=False)
+            except (ValueError, TypeError) as e:
+                raise ValueError("The body of tf.while_loop must return the structure of loop_vars: %s" % e) \
+                    from None
+            return nest.flatten(result), []
+
+        finals, _, _ = build_while(lambda args: call(cond, args), body_flat, flat, invariants,
+                                   maximum_iterations=maximum_iterations, back_prop=back_prop, scope=scope)
+        result = nest.pack_sequence_as(loop_vars, finals)
+        if not return_same_structure and splat and len(flat) == 1 and len(loop_vars) == 1:
+            return finals[0]
+        return result
+
+
+# -- gradient ----------------------------------------------------------------
+
+@RegisterGradient("While")
+def _while_grad(op, *grads):
+    from nbflow.ops import array_ops
+
+    a = op.attrs
+    if not a["back_prop"]:
+        return [None] * len(op.inputs)
+    args, body_outs, emits, captured = a["args"], a["body_outputs"], a["emits"], a["captured"]
+    n, n_emit = len(args), len(emits)
+    outs = op.outputs
+    fl = [k for k in range(n) if args[k].dtype.is_floating]
+    fl_emit = [j for j in range(n_emit) if emits[j].dtype.is_floating]
+    diff_captured = [t for t in captured if t.dtype.is_floating]
+    if not fl and not diff_captured:
+        return [None] * len(op.inputs)
+    graph = op.graph
+    fwd_context = a["context"]
+    saved = graph._control_flow_context
+    graph._control_flow_context = op._control_flow_context
+    try:
+        grad_context = util.ControlFlowContext(graph, "while_grad")
+    finally:
+        graph._control_flow_context = saved
+    inside = lambda o: fwd_context.contains(o) or grad_context.contains(o)  # noqa: E731
+    with grad_context.entered():
+        grad_args = [util.func_arg(args[k].dtype, body_outs[k].shape, "grad_arg") for k in fl]
+        emit_grad_args = [util.func_arg(emits[j].dtype, emits[j].shape, "emit_grad_arg") for j in fl_emit]
+        ys = [body_outs[k] for k in fl] + [emits[j] for j in fl_emit]
+        xs = [args[k] for k in fl] + diff_captured
+        dxs = gradients(ys, xs, grad_ys=grad_args + emit_grad_args, _op_filter=inside)
+        dxs = [d if d is not None else array_ops.zeros_like(x) for d, x in zip(dxs, xs)]
+    d_args, d_captured = dxs[:len(fl)], dxs[len(fl):]
+    needed = util.reached_arguments(inside, dxs, args)
+    hist_k = [k for k in range(n) if args[k] in needed]
+    grad_captured = util.external_inputs(inside, dxs, list(args) + grad_args + emit_grad_args)
+    incoming = [grads[k] if grads[k] is not None else array_ops.zeros_like(outs[k]) for k in fl]
+    emit_outs = outs[n + 1:n + 1 + n_emit]
+    incoming_emit = [grads[n + 1 + j] if grads[n + 1 + j] is not None else array_ops.zeros_like(emit_outs[j])
+                     for j in fl_emit]
+    hist_outs = [outs[n + 1 + n_emit + k] for k in hist_k]
+    inputs = [outs[n]] + hist_outs + grad_captured + incoming + incoming_emit
+    specs = [(op.inputs[k].dtype, op.inputs[k].shape) for k in fl] + [(t.dtype, t.shape) for t in diff_captured]
+    attrs = {"hist_args": [args[k] for k in hist_k], "captured": grad_captured, "grad_args": grad_args,
+             "emit_grad_args": emit_grad_args, "d_args": d_args, "d_captured": d_captured,
+             "forward_op": op.name, "output_specs": specs, "context": grad_context}
+    out = apply_op(WhileGrad, inputs, attrs, name=op.name.split("/")[-1] + "_grad")
+    out = [out] if isinstance(out, Tensor) else list(out)
+    by_arg = dict(zip(fl, out[:len(fl)]))
+    by_captured = dict(zip(diff_captured, out[len(fl):]))
+    result = [by_arg.get(k) for k in range(n)] + [by_captured.get(t) for t in captured]
+    if a["has_max"]:
+        result.append(None)
+    return result
