@@ -323,3 +323,42 @@ def test_while_gradient_of_shape_varying_variable_is_a_clear_error():
         np.testing.assert_allclose(sess.run(y, {x: [1.0]}), [1, 2, 2, 4])
         with pytest.raises(tf.errors.InvalidArgumentError, match="changes shape"):
             sess.run(g, {x: [1.0]})
+
+
+def test_gradient_through_nested_while_and_cond_in_body_matches_unrolled():
+    x = tf.placeholder(tf.float64, [2])
+    w = tf.constant([0.7, -1.2], tf.float64)
+
+    def inner(v):
+        return tf.while_loop(lambda j, u: j < 2, lambda j, u: (j + 1, tf.sin(u * w) + u), [tf.constant(0), v])[1]
+
+    def body(i, v):
+        v = inner(v)
+        v = tf.cond(tf.equal(i % 2, 0), lambda: v * v, lambda: tf.tanh(v))
+        return i + 1, v
+    _, y = tf.while_loop(lambda i, v: i < 3, body, [tf.constant(0), x])
+    u = x
+    for i in range(3):
+        for _ in range(2):
+            u = tf.sin(u * w) + u
+        u = u * u if i % 2 == 0 else tf.tanh(u)
+    (g,) = tf.gradients(tf.reduce_sum(y), x)
+    (gu,) = tf.gradients(tf.reduce_sum(u), x)
+    xv = np.array([0.3, -0.2])
+    with tf.Session() as sess:
+        a, b = sess.run([[y, g], [u, gu]], {x: xv})
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-12)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-10)
+
+
+def test_while_gradient_with_dropout_in_body_uses_the_forward_masks():
+    x = tf.placeholder(tf.float64, [40])
+    _, y = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, tf.nn.dropout(v, keep_prob=0.5, seed=1) + 1.0),
+                         [tf.constant(0), x])
+    (g,) = tf.gradients(tf.reduce_sum(y), x)
+    with tf.Session() as sess:
+        yv, gv = sess.run([y, g], {x: np.ones(40)})
+    # Each element survives all three masks with weight 2**3, or has zero gradient; the
+    # forward value then is 2*(2*(2*1+1)+1)+1 = 15.
+    assert set(np.unique(gv)) <= {0.0, 8.0}
+    np.testing.assert_array_equal(gv == 8.0, yv == 15.0)

@@ -15,3 +15,4 @@ from nbflow.ops.sort_ops import top_k  # noqa: F401,E402
 from nbflow.ops.conv_ops import (  # noqa: F401,E402
     avg_pool, conv2d, conv2d_backprop_filter, conv2d_backprop_input, conv2d_transpose, max_pool,
 )
+from nbflow.ops.dynamic_rnn import bidirectional_dynamic_rnn, dynamic_rnn  # noqa: F401,E402

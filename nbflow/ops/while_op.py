@@ -6,8 +6,10 @@ control_flow_util. The op's outputs are
 
     [final loop variables..., iteration count, per-step emits..., histories...]
 
-*Emits* are values the body produces at each step, stacked along a new first
-axis (dynamic_rnn's outputs; tf.while_loop has none). *Histories* are the loop
+*Sequences* are inputs of shape [T, ...] whose slice t the body reads at step t,
+and *emits* are values the body produces at each step, stacked along a new
+first axis (dynamic_rnn's inputs and outputs; tf.while_loop has neither): the
+op slices and stacks them, so a step copies no whole sequence. *Histories* are the loop
 variables at the start of each step, stacked the same way; the op records one
 only when its gradient reads it.
 
@@ -39,36 +41,48 @@ class While(Op):
     def plan(cls, ctx):
         a = ctx.attrs
         args, body_outs, emits = a["args"], a["body_outputs"], a["emits"]
-        cond, cond_next, captured = a["cond"], a["cond_next"], a["captured"]
-        n, n_cap, n_emit, has_max = len(args), len(captured), len(emits), a["has_max"]
-        feeds = list(args) + list(captured)
-        body_fetches = list(body_outs) + list(emits) + [cond_next]
+        cond, cond_next, captured, seq_args = a["cond"], a["cond_next"], a["captured"], a["seq_args"]
+        n, n_seq, n_cap, n_emit, has_max = len(args), len(seq_args), len(captured), len(emits), a["has_max"]
+        feeds = list(args) + list(seq_args) + list(captured)
+        cond_feeds = list(args) + list(captured)
         hist_base = n + 1 + n_emit
         record = [False] * n
+        grad_in_plan = False
         for consumer, i in ctx.plan_consumers:
             t = consumer.inputs[i]
             if t.op is ctx.op and t.value_index >= hist_base:
                 record[t.value_index - hist_base] = True
+            grad_in_plan |= consumer.type == "WhileGrad"
+        # Body values the gradient reads, kept per step (so it need not recompute them).
+        saved = list(a["saved"]) if grad_in_plan else []
+        n_saved = len(saved)
+        body_fetches = list(body_outs) + list(emits) + saved + [cond_next]
         emit_specs = [(t.dtype.as_numpy_dtype, t.shape) for t in emits]
         lv_dtypes = [t.dtype.as_numpy_dtype for t in args]
         subplans = util.SubPlans(ctx.make_plan, ctx.runtime)
         runtime, name = ctx.runtime, ctx.name
-        any_record = any(record)
+        any_record = any(record) or grad_in_plan
 
         def run(*values):
             loop_vars = [np.array(v, dtype=dt) for v, dt in zip(values[:n], lv_dtypes)]
-            captured_values = list(values[n:n + n_cap])
+            sequences = values[n:n + n_seq]
+            captured_values = list(values[n + n_seq:n + n_seq + n_cap])
             limit = int(values[-1]) if has_max else None
             go = limit is None or limit > 0
             if go:
-                first = subplans.get("cond", [cond], feeds, loop_vars + captured_values)
+                first = subplans.get("cond", [cond], cond_feeds, loop_vars + captured_values)
                 go = bool(first.run(loop_vars + captured_values)[0])
             histories = [[] for _ in range(n)]
             stacked = [[] for _ in range(n_emit)]
             rng_states = []
+            saved_values = [[] for _ in range(n_saved)]
             steps = 0
             while go:
-                inputs = loop_vars + captured_values
+                for seq in sequences:
+                    if steps >= seq.shape[0]:
+                        raise ValueError("While op '%s': step %d reads past the end of a sequence of length %d"
+                                         % (name, steps, seq.shape[0]))
+                inputs = loop_vars + [seq[steps, ...] for seq in sequences] + captured_values
                 plan = subplans.get("body", body_fetches, feeds, inputs)
                 if any_record:
                     for k in range(n):
@@ -81,10 +95,14 @@ class While(Op):
                 loop_vars = [np.array(o, dtype=dt) for o, dt in zip(out[:n], lv_dtypes)]
                 for j in range(n_emit):
                     stacked[j].append(np.array(out[n + j]))
+                for j in range(n_saved):
+                    saved_values[j].append(np.array(out[n + n_emit + j]))
                 steps += 1
                 go = bool(out[-1]) and (limit is None or steps < limit)
             if rng_states:
                 runtime.resources[("While rng", name)] = rng_states
+            if grad_in_plan:
+                runtime.resources[("While saved", name)] = (saved, saved_values)
             results = list(loop_vars) + [np.array(steps, dtype=np.int32)]
             for j, (dt, shape) in enumerate(emit_specs):
                 results.append(_stack(stacked[j], dt, shape, name, "emitted value %d" % j))
@@ -124,46 +142,73 @@ class WhileGrad(Op):
         a = ctx.attrs
         hist_args, captured, grad_args, emit_grad_args = a["hist_args"], a["captured"], a["grad_args"], \
             a["emit_grad_args"]
-        fetch_args, fetch_captured = a["d_args"], a["d_captured"]
-        nh, nc, ng, ne = len(hist_args), len(captured), len(grad_args), len(emit_grad_args)
-        feeds = list(hist_args) + list(captured) + list(grad_args) + list(emit_grad_args)
-        fetches = list(fetch_args) + list(fetch_captured)
-        n_args = len(fetch_args)
+        seq_args = a["seq_args"]
+        fetch_args, fetch_seq, fetch_captured = a["d_args"], a["d_seq"], a["d_captured"]
+        nh, ns, nc, ng = len(hist_args), len(seq_args), len(captured), len(grad_args)
+        feeds = list(hist_args) + list(seq_args) + list(captured) + list(grad_args) + list(emit_grad_args)
+        fetches = list(fetch_args) + list(fetch_seq) + list(fetch_captured)
+        saved = list(a["saved"])
+        feeds = feeds + saved
+        n_args, n_dseq = len(fetch_args), len(fetch_seq)
+        n_diff = len(fetch_captured)  # the first n_diff captured inputs are the differentiated ones
         dts = [t.dtype.as_numpy_dtype for t in fetches]
         subplans = util.SubPlans(ctx.make_plan, ctx.runtime)
         runtime, key = ctx.runtime, ("While rng", a["forward_op"])
+        saved_key, op_name = ("While saved", a["forward_op"]), ctx.name
 
         def run(steps, *values):
             steps = int(steps)
             histories = values[:nh]
-            cap = list(values[nh:nh + nc])
-            grads = [np.array(g, dtype=dt) for g, dt in zip(values[nh + nc:nh + nc + ng], dts)]
-            emit_grads = values[nh + nc + ng:]
+            sequences = values[nh:nh + ns]
+            cap = list(values[nh + ns:nh + ns + nc])
+            grads = [np.array(g, dtype=dt) for g, dt in zip(values[nh + ns + nc:nh + ns + nc + ng], dts)]
+            emit_grads = values[nh + ns + nc + ng:]
+            # gradients of the sequences, one slice per step; zero past the steps run
+            d_seqs = [np.zeros(seq.shape, dtype=seq.dtype) for seq in sequences]
             acc = None  # gradients of the captured tensors, summed over the steps
             rng_states = runtime.resources.get(key) or []
+            saved_values = _saved_for(runtime.resources.get(saved_key), saved, steps, op_name)
             after = util.rng_snapshot(runtime, [nm for nm, _ in rng_states[0]]) if rng_states else None
             try:
                 for t in range(steps - 1, -1, -1):
-                    inputs = [h[t, ...] for h in histories] + cap + grads + [e[t, ...] for e in emit_grads]
+                    inputs = [h[t, ...] for h in histories] + [q[t, ...] for q in sequences] + cap + grads \
+                        + [e[t, ...] for e in emit_grads] + [v[t] for v in saved_values]
                     plan = subplans.get("grad", fetches, feeds, inputs)
                     if rng_states:
                         util.rng_restore(runtime, rng_states[t])
                     out = plan.run(inputs)
                     grads = [np.array(o, dtype=dt) for o, dt in zip(out[:n_args], dts)]
+                    for d, o in zip(d_seqs, out[n_args:n_args + n_dseq]):
+                        d[t, ...] = o
+                    k = n_args + n_dseq
                     if acc is None:
-                        acc = [np.array(o, dtype=dt) for o, dt in zip(out[n_args:], dts[n_args:])]
+                        acc = [np.array(o, dtype=dt) for o, dt in zip(out[k:], dts[k:])]
                     else:
-                        for s, o in zip(acc, out[n_args:]):
+                        for s, o in zip(acc, out[k:]):
                             s += o
             finally:
                 if after is not None:
                     util.rng_restore(runtime, after)
             if acc is None:
-                acc = [np.zeros(s.as_tuple(), dtype=dt) for (_, s), dt in
-                       zip(a["output_specs"][n_args:], dts[n_args:])]
-            result = grads + acc
+                acc = [np.zeros(v.shape, dtype=v.dtype) for v in cap[:n_diff]]
+            result = grads + d_seqs + acc
             return result[0] if len(result) == 1 else tuple(result)
         return run
+
+
+def _saved_for(record, wanted, steps, op_name):
+    """The per-step values of ``wanted`` that the forward While kept."""
+    if not wanted:
+        return []
+    if record is None:
+        raise RuntimeError("WhileGrad '%s' runs without its forward While having run in the same step" % op_name)
+    names, values = record
+    index = {t: j for j, t in enumerate(names)}
+    out = [values[index[t]] for t in wanted]
+    if any(len(v) != steps for v in out):
+        raise RuntimeError("WhileGrad '%s': the forward loop kept %s steps, expected %d"
+                           % (op_name, [len(v) for v in out], steps))
+    return out
 
 
 @RegisterGradient("WhileGrad")
@@ -174,18 +219,23 @@ def _while_grad_grad(op, *grads):
 
 # -- building --------------------------------------------------------------
 
-def build_while(cond_fn, body_fn, flat_init, invariants, maximum_iterations=None, back_prop=True, scope=None):
+def build_while(cond_fn, body_fn, flat_init, invariants, maximum_iterations=None, back_prop=True, scope=None,
+                sequences=()):
     """Build a While op over flat loop variables.
 
-    ``cond_fn(args) -> bool Tensor``; ``body_fn(args) -> (new args, emits)``
-    (lists of Tensors). Returns (final loop variables, emitted stacks, op).
+    ``cond_fn(args) -> bool Tensor``; ``body_fn(args, slices) -> (new args,
+    emits)`` (lists of Tensors), where ``slices`` are step t's slices of
+    ``sequences``. Returns (final loop variables, emitted stacks, op).
     """
     graph = get_default_graph()
     context = util.ControlFlowContext(graph, "while")
+    sequences = [convert_to_tensor(q) for q in sequences]
     with context.entered():
         args = [util.func_arg(t.dtype, inv, "loop_var") for t, inv in zip(flat_init, invariants)]
+        seq_args = [util.func_arg(q.dtype, q.shape[1:] if q.shape.ndims is not None else TensorShape(None),
+                                  "sequence_slice") for q in sequences]
         c = _as_bool_scalar(cond_fn(list(args)))
-        new_vars, emits = body_fn(list(args))
+        new_vars, emits = body_fn(list(args), list(seq_args))
         new_vars = [convert_to_tensor(v) for v in new_vars]
         emits = [convert_to_tensor(e) for e in emits]
         if len(new_vars) != len(args):
@@ -201,16 +251,16 @@ def build_while(cond_fn, body_fn, flat_init, invariants, maximum_iterations=None
                     "To allow the shape to vary across iterations, use the `shape_invariants` argument of "
                     "tf.while_loop to specify a less-specific shape." % (init.name, inv, v.shape))
         c_next = _as_bool_scalar(cond_fn(list(new_vars)))
-    captured = util.external_inputs(context.contains, [c] + new_vars + emits + [c_next], args)
-    inputs = list(flat_init) + captured
+    captured = util.external_inputs(context.contains, [c] + new_vars + emits + [c_next], args + seq_args)
+    inputs = list(flat_init) + sequences + captured
     has_max = maximum_iterations is not None
     if has_max:
         inputs.append(convert_to_tensor(maximum_iterations, dtype=dtypes.int32, name="maximum_iterations"))
     specs = [(arg.dtype, inv) for arg, inv in zip(args, invariants)] + [(dtypes.int32, TensorShape([]))]
     specs += [(e.dtype, TensorShape([None]).concatenate(e.shape)) for e in emits]
     specs += [(arg.dtype, TensorShape([None]).concatenate(inv)) for arg, inv in zip(args, invariants)]
-    attrs = {"args": args, "cond": c, "body_outputs": new_vars, "emits": emits, "cond_next": c_next,
-             "captured": captured, "has_max": has_max, "back_prop": bool(back_prop), "context": context,
+    attrs = {"args": args, "seq_args": seq_args, "cond": c, "body_outputs": new_vars, "emits": emits, "cond_next": c_next,
+             "captured": captured, "saved": [], "has_max": has_max, "back_prop": bool(back_prop), "context": context,
              "output_specs": specs}
     outs = apply_op(While, inputs, attrs, name=scope)
     n = len(args)
@@ -257,7 +307,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
             packed = nest.pack_sequence_as(loop_vars, args)
             return fn(*packed) if splat else fn(packed)
 
-        def body_flat(args):
+        def body_flat(args, _):
             result = call(body, args)
             if splat and not isinstance(result, (list, tuple)) and len(loop_vars) == 1:
                 result = [result]
@@ -286,12 +336,14 @@ def _while_grad(op, *grads):
     if not a["back_prop"]:
         return [None] * len(op.inputs)
     args, body_outs, emits, captured = a["args"], a["body_outputs"], a["emits"], a["captured"]
-    n, n_emit = len(args), len(emits)
+    seq_args = a["seq_args"]
+    n, n_seq, n_emit = len(args), len(seq_args), len(emits)
     outs = op.outputs
     fl = [k for k in range(n) if args[k].dtype.is_floating]
     fl_emit = [j for j in range(n_emit) if emits[j].dtype.is_floating]
     diff_captured = [t for t in captured if t.dtype.is_floating]
-    if not fl and not diff_captured:
+    diff_seq = [q for q in seq_args if q.dtype.is_floating]
+    if not fl and not diff_captured and not diff_seq:
         return [None] * len(op.inputs)
     graph = op.graph
     fwd_context = a["context"]
@@ -306,28 +358,71 @@ def _while_grad(op, *grads):
         grad_args = [util.func_arg(args[k].dtype, body_outs[k].shape, "grad_arg") for k in fl]
         emit_grad_args = [util.func_arg(emits[j].dtype, emits[j].shape, "emit_grad_arg") for j in fl_emit]
         ys = [body_outs[k] for k in fl] + [emits[j] for j in fl_emit]
-        xs = [args[k] for k in fl] + diff_captured
+        xs = [args[k] for k in fl] + list(seq_args) + diff_captured
         dxs = gradients(ys, xs, grad_ys=grad_args + emit_grad_args, _op_filter=inside)
         dxs = [d if d is not None else array_ops.zeros_like(x) for d, x in zip(dxs, xs)]
-    d_args, d_captured = dxs[:len(fl)], dxs[len(fl):]
-    needed = util.reached_arguments(inside, dxs, args)
+    d_args, d_seq, d_captured = dxs[:len(fl)], dxs[len(fl):len(fl) + n_seq], dxs[len(fl) + n_seq:]
+    # Forward body values the gradient ops read are kept by the forward loop at each step
+    # and fed to the gradient body, which then recomputes no forward op.
+    saved = _forward_values_read(fwd_context, grad_context, dxs)
+    for t in saved:
+        if t not in a["saved"]:
+            a["saved"].append(t)
+    op.graph._version += 1  # plans built before this gradient do not keep them
+    needed = util.reached_arguments(inside, dxs, list(args) + saved)
     hist_k = [k for k in range(n) if args[k] in needed]
-    grad_captured = util.external_inputs(inside, dxs, list(args) + grad_args + emit_grad_args)
+    # The differentiated captured tensors come first (their shapes size the gradient sums).
+    grad_captured = list(diff_captured) + [
+        t for t in util.external_inputs(inside, dxs, list(args) + list(seq_args) + grad_args + emit_grad_args
+                                        + saved)
+        if t not in diff_captured]
     incoming = [grads[k] if grads[k] is not None else array_ops.zeros_like(outs[k]) for k in fl]
     emit_outs = outs[n + 1:n + 1 + n_emit]
     incoming_emit = [grads[n + 1 + j] if grads[n + 1 + j] is not None else array_ops.zeros_like(emit_outs[j])
                      for j in fl_emit]
     hist_outs = [outs[n + 1 + n_emit + k] for k in hist_k]
-    inputs = [outs[n]] + hist_outs + grad_captured + incoming + incoming_emit
-    specs = [(op.inputs[k].dtype, op.inputs[k].shape) for k in fl] + [(t.dtype, t.shape) for t in diff_captured]
-    attrs = {"hist_args": [args[k] for k in hist_k], "captured": grad_captured, "grad_args": grad_args,
-             "emit_grad_args": emit_grad_args, "d_args": d_args, "d_captured": d_captured,
+    sequences = list(op.inputs[n:n + n_seq])
+    inputs = [outs[n]] + hist_outs + sequences + grad_captured + incoming + incoming_emit
+    specs = [(op.inputs[k].dtype, op.inputs[k].shape) for k in fl] + [(q.dtype, q.shape) for q in sequences] \
+        + [(t.dtype, t.shape) for t in diff_captured]
+    attrs = {"hist_args": [args[k] for k in hist_k], "seq_args": seq_args, "captured": grad_captured,
+             "grad_args": grad_args, "emit_grad_args": emit_grad_args, "d_args": d_args, "d_seq": d_seq,
+             "d_captured": d_captured, "saved": saved,
              "forward_op": op.name, "output_specs": specs, "context": grad_context}
     out = apply_op(WhileGrad, inputs, attrs, name=op.name.split("/")[-1] + "_grad")
     out = [out] if isinstance(out, Tensor) else list(out)
     by_arg = dict(zip(fl, out[:len(fl)]))
-    by_captured = dict(zip(diff_captured, out[len(fl):]))
-    result = [by_arg.get(k) for k in range(n)] + [by_captured.get(t) for t in captured]
+    d_sequences = [g if q.dtype.is_floating else None for g, q in zip(out[len(fl):len(fl) + n_seq], sequences)]
+    by_captured = dict(zip(diff_captured, out[len(fl) + n_seq:]))
+    result = [by_arg.get(k) for k in range(n)] + d_sequences + [by_captured.get(t) for t in captured]
     if a["has_max"]:
         result.append(None)
     return result
+
+
+# Not kept: arguments (recorded as histories), constants, and control-flow ops, whose own
+# gradients need them re-run in the same step (they keep per-run state in the runtime).
+_RECOMPUTED = ("_FuncArg", "Const", "While", "If", "IfGrad", "WhileGrad")
+
+
+def _forward_values_read(fwd_context, grad_context, dxs):
+    """Tensors of the forward body (not its arguments or constants) that gradient ops read."""
+    found, seen = [], set()
+    stack = [d.op for d in dxs if grad_context.contains(d.op)]
+    for d in dxs:
+        if fwd_context.contains(d.op) and d not in found:
+            found.append(d)
+    while stack:
+        op = stack.pop()
+        if op in seen:
+            continue
+        seen.add(op)
+        for t in op.inputs:
+            if grad_context.contains(t.op):
+                stack.append(t.op)
+            elif fwd_context.contains(t.op) and t.op.type not in _RECOMPUTED and t not in found:
+                found.append(t)
+        for c in op.control_inputs:
+            if grad_context.contains(c):
+                stack.append(c)
+    return found
