@@ -12,6 +12,8 @@ from nbflow.ops.nn_ops import (  # noqa: F401
     weighted_cross_entropy_with_logits,
 )
 from nbflow.ops.sort_ops import top_k  # noqa: F401,E402
+from nbflow.nn import rnn_cell  # noqa: F401,E402  (tf.nn.rnn_cell: the recurrent cells)
+from nbflow.ops.rnn import static_bidirectional_rnn, static_rnn  # noqa: F401,E402
 from nbflow.ops.conv_ops import (  # noqa: F401,E402
     avg_pool, conv2d, conv2d_backprop_filter, conv2d_backprop_input, conv2d_transpose, max_pool,
 )

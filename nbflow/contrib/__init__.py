@@ -1,0 +1,18 @@
+"""``tf.contrib`` (TF 1.x): only the parts nbflow implements.
+
+``tf.contrib.rnn`` has the recurrent cells and ``static_rnn``; any other
+``tf.contrib.X`` raises a clear not-implemented error (an AttributeError too,
+so ``hasattr(tf.contrib, "X")`` is False).
+"""
+from nbflow.contrib import rnn  # noqa: F401
+
+
+class ContribNotImplementedError(NotImplementedError, AttributeError):
+    """A ``tf.contrib`` part nbflow does not have."""
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise ContribNotImplementedError("tf.contrib.%s is not implemented in nbflow (tf.contrib was removed in TF 2; "
+                                     "nbflow provides tf.contrib.rnn only)" % name)

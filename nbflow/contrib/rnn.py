@@ -1,0 +1,24 @@
+"""``tf.contrib.rnn``: TF 1.x's home of the recurrent cells and static RNNs.
+
+The core cells and ``static_rnn`` / ``static_bidirectional_rnn`` are here;
+contrib-only cells (LayerNormBasicLSTMCell, AttentionCellWrapper, ...) raise a
+clear not-implemented error.
+"""
+from nbflow.ops.rnn import static_bidirectional_rnn, static_rnn  # noqa: F401
+from nbflow.ops.rnn_cell_impl import (  # noqa: F401
+    BasicLSTMCell, BasicRNNCell, DeviceWrapper, DropoutWrapper, GRUCell, LSTMCell, LSTMStateTuple, MultiRNNCell,
+    ResidualWrapper, RNNCell,
+)
+
+
+class ContribRNNNotImplementedError(NotImplementedError, AttributeError):
+    """A ``tf.contrib.rnn`` name nbflow does not have."""
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise ContribRNNNotImplementedError(
+        "tf.contrib.rnn.%s is not implemented in nbflow; available: BasicRNNCell, BasicLSTMCell, LSTMCell, "
+        "GRUCell, MultiRNNCell, DropoutWrapper, ResidualWrapper, DeviceWrapper, LSTMStateTuple, RNNCell, "
+        "static_rnn, static_bidirectional_rnn" % name)
