@@ -310,9 +310,3 @@ def test_as_graph_def_lists_nodes_inputs_and_devices():
     assert list(nodes["after"].input) == ["^b"]
     with tf.Session() as sess:
         assert len(sess.graph_def.node) == 3
-
-
-def test_tf_layers_says_it_is_not_there_yet():
-    assert not hasattr(tf.layers, "dense")
-    with pytest.raises(NotImplementedError, match="tf.layers.dense is not implemented"):
-        tf.layers.dense(tf.placeholder(tf.float32, [None, 3]), 4)

@@ -28,6 +28,11 @@ def cache_dir():
     return d
 
 
+def _read(path):
+    with open(path) as f:
+        return f.read()
+
+
 def load_generated(source, prefix="kernel"):
     """Import generated ``source`` (cached on disk by its hash) and return the module."""
     digest = hashlib.sha1(source.encode()).hexdigest()[:20]
@@ -41,7 +46,7 @@ def load_generated(source, prefix="kernel"):
             return mod
         directory = cache_dir()
         path = os.path.join(directory, modname + ".py")
-        if not os.path.exists(path) or open(path).read() != source:
+        if not os.path.exists(path) or _read(path) != source:
             fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
             with os.fdopen(fd, "w") as f:
                 f.write(source)
