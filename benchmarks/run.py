@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     __package__ = "benchmarks"
 
-FAMILIES = ("overhead", "mlp", "elementwise", "stream", "kernels")
+FAMILIES = ("overhead", "mlp", "lstm", "elementwise", "stream", "kernels")
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
 

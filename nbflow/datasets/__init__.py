@@ -8,3 +8,6 @@ from nbflow.datasets import fashion_mnist, mnist  # noqa: F401
 from nbflow.datasets.idx import IDXError, read_idx  # noqa: F401
 
 __all__ = ["mnist", "fashion_mnist", "read_idx", "IDXError"]
+from nbflow.datasets import text  # noqa: F401,E402  (the bundled Devil's Dictionary, text files)
+from nbflow.datasets.text import load_devils_dictionary, load_text  # noqa: F401,E402
+__all__ += ["text", "load_devils_dictionary", "load_text"]

@@ -62,6 +62,8 @@ class While(Op):
         subplans = util.SubPlans(ctx.make_plan, ctx.runtime)
         runtime, name = ctx.runtime, ctx.name
         any_record = any(record) or grad_in_plan
+        emit_stacks = [_Stacks(name, "emitted value %d" % j) for j in range(n_emit)]
+        hist_stacks = [_Stacks(name, "loop variable %d" % k) for k in range(n)]
 
         def run(*values):
             loop_vars = [np.array(v, dtype=dt) for v, dt in zip(values[:n], lv_dtypes)]
@@ -72,8 +74,16 @@ class While(Op):
             if go:
                 first = subplans.get("cond", [cond], cond_feeds, loop_vars + captured_values)
                 go = bool(first.run(loop_vars + captured_values)[0])
-            histories = [[] for _ in range(n)]
-            stacked = [[] for _ in range(n_emit)]
+            # The loop reads its sequences step by step, so it runs at most as many steps as the
+            # shortest: then the stacks are written in place (see _Stacks).
+            bound = min(seq.shape[0] for seq in sequences) if sequences else None
+            if bound is not None and limit is not None:
+                bound = min(bound, max(limit, 0))
+            for st in emit_stacks:
+                st.start(bound)
+            for k in range(n):
+                if record[k]:
+                    hist_stacks[k].start(bound)
             rng_states = []
             saved_values = [[] for _ in range(n_saved)]
             steps = 0
@@ -87,16 +97,17 @@ class While(Op):
                 if any_record:
                     for k in range(n):
                         if record[k]:
-                            histories[k].append(loop_vars[k])
+                            hist_stacks[k].add(loop_vars[k], True)
                     if plan.rng_names:
                         rng_states.append(util.rng_snapshot(runtime, plan.rng_names))
                 out = plan.run(inputs)
-                # Copies: the sub-plan rewrites its buffers on the next run.
-                loop_vars = [np.array(o, dtype=dt) for o, dt in zip(out[:n], lv_dtypes)]
+                # Copies: the sub-plan rewrites its buffers on the next run (not its fresh outputs).
+                fresh = plan.fetch_is_fresh
+                loop_vars = [_kept(out[k], lv_dtypes[k], fresh[k]) for k in range(n)]
                 for j in range(n_emit):
-                    stacked[j].append(np.array(out[n + j]))
+                    emit_stacks[j].add(out[n + j], fresh[n + j])
                 for j in range(n_saved):
-                    saved_values[j].append(np.array(out[n + n_emit + j]))
+                    saved_values[j].append(_kept(out[n + n_emit + j], None, fresh[n + n_emit + j]))
                 steps += 1
                 go = bool(out[-1]) and (limit is None or steps < limit)
             if rng_states:
@@ -105,13 +116,65 @@ class While(Op):
                 runtime.resources[("While saved", name)] = (saved, saved_values)
             results = list(loop_vars) + [np.array(steps, dtype=np.int32)]
             for j, (dt, shape) in enumerate(emit_specs):
-                results.append(_stack(stacked[j], dt, shape, name, "emitted value %d" % j))
+                results.append(emit_stacks[j].result(dt, shape))
             for k in range(n):
-                results.append(_stack(histories[k], lv_dtypes[k], TensorShape(values[k].shape), name,
-                                      "loop variable %d" % k) if record[k]
+                results.append(hist_stacks[k].result(lv_dtypes[k], TensorShape(values[k].shape)) if record[k]
                                else np.empty((0,), dtype=lv_dtypes[k]))
             return tuple(results)
         return run
+
+
+def _kept(value, dtype, fresh):
+    """A fetched sub-plan value as an array the loop may keep across iterations: a
+    copy, unless the sub-plan made it fresh for this run (``Plan.fetch_is_fresh``:
+    it is never written again while referenced) and it has the dtype wanted."""
+    if fresh and type(value) is np.ndarray and (dtype is None or value.dtype == dtype):
+        return value
+    return np.array(value, dtype=dtype)
+
+
+class _Stacks:
+    """One value per step, stacked along a new first axis (an emitted output or a history).
+
+    When the number of steps has a known bound (a loop over sequences), each value is
+    copied into a buffer of that length, kept from run to run, and the result is its
+    first ``steps`` rows: no list of per-step copies, no ``np.stack`` at the end, and
+    no multi-megabyte allocation per run (whose page faults cost more than the copy).
+    Like any op output buffer, it is rewritten by the op's next run. Without a bound
+    the values are kept in a list and stacked at the end.
+    """
+
+    def __init__(self, op_name, what):
+        self.op_name, self.what = op_name, what
+        self.buf = None
+        self.start(None)
+
+    def start(self, bound):
+        self.bound, self.items, self.n = bound, [], 0
+
+    def add(self, value, owned):
+        """``owned``: ``value`` is not rewritten later, so a list may keep it without a copy."""
+        if self.bound is None:
+            self.items.append(value if owned and type(value) is np.ndarray else np.array(value))
+            return
+        shape = np.shape(value)
+        if self.n == 0:
+            dtype = np.asarray(value).dtype
+            if self.buf is None or self.buf.shape != (self.bound,) + shape or self.buf.dtype != dtype:
+                self.buf = np.empty((self.bound,) + shape, dtype=dtype)
+        elif shape != self.buf.shape[1:]:
+            raise ValueError(_SHAPE_CHANGES % (self.op_name, self.what, self.buf.shape[1:], shape))
+        self.buf[self.n] = value
+        self.n += 1
+
+    def result(self, dtype, shape):
+        if self.bound is None or self.n == 0:
+            return _stack(self.items, dtype, shape, self.op_name, self.what)
+        return self.buf[:self.n]
+
+
+_SHAPE_CHANGES = ("While op '%s': %s changes shape across iterations (%s, then %s); nbflow can stack it (for "
+                  "its gradient or as an emitted output) only when its shape is fixed")
 
 
 def _stack(arrays, dtype, shape, op_name, what):
@@ -121,9 +184,7 @@ def _stack(arrays, dtype, shape, op_name, what):
     first = arrays[0].shape
     for a in arrays:
         if a.shape != first:
-            raise ValueError("While op '%s': %s changes shape across iterations (%s, then %s); nbflow can "
-                             "stack it (for its gradient or as an emitted output) only when its shape is "
-                             "fixed" % (op_name, what, first, a.shape))
+            raise ValueError(_SHAPE_CHANGES % (op_name, what, first, a.shape))
     return np.stack(arrays)
 
 
@@ -155,6 +216,13 @@ class WhileGrad(Op):
         subplans = util.SubPlans(ctx.make_plan, ctx.runtime)
         runtime, key = ctx.runtime, ("While rng", a["forward_op"])
         saved_key, op_name = ("While saved", a["forward_op"]), ctx.name
+        out_bufs = {}  # output buffers kept from run to run (as op outputs are); no allocation per run
+
+        def buffer(i, shape, dtype):
+            buf = out_bufs.get(i)
+            if buf is None or buf.shape != shape or buf.dtype != dtype:
+                buf = out_bufs[i] = np.empty(shape, dtype=dtype)
+            return buf
 
         def run(steps, *values):
             steps = int(steps)
@@ -163,8 +231,11 @@ class WhileGrad(Op):
             cap = list(values[nh + ns:nh + ns + nc])
             grads = [np.array(g, dtype=dt) for g, dt in zip(values[nh + ns + nc:nh + ns + nc + ng], dts)]
             emit_grads = values[nh + ns + nc + ng:]
-            # gradients of the sequences, one slice per step; zero past the steps run
-            d_seqs = [np.zeros(seq.shape, dtype=seq.dtype) for seq in sequences]
+            # gradients of the sequences, one slice per step (rows < steps are written below);
+            # zero past the steps run
+            d_seqs = [buffer(("d_seq", i), seq.shape, seq.dtype) for i, seq in enumerate(sequences)]
+            for d in d_seqs:
+                d[steps:] = 0
             acc = None  # gradients of the captured tensors, summed over the steps
             rng_states = runtime.resources.get(key) or []
             saved_values = _saved_for(runtime.resources.get(saved_key), saved, steps, op_name)
@@ -177,12 +248,16 @@ class WhileGrad(Op):
                     if rng_states:
                         util.rng_restore(runtime, rng_states[t])
                     out = plan.run(inputs)
-                    grads = [np.array(o, dtype=dt) for o, dt in zip(out[:n_args], dts)]
+                    fresh = plan.fetch_is_fresh
+                    grads = [_kept(out[k], dts[k], fresh[k]) for k in range(n_args)]
                     for d, o in zip(d_seqs, out[n_args:n_args + n_dseq]):
                         d[t, ...] = o
                     k = n_args + n_dseq
                     if acc is None:
-                        acc = [np.array(o, dtype=dt) for o, dt in zip(out[k:], dts[k:])]
+                        acc = [buffer(("acc", i), np.shape(o), dt)
+                               for i, (o, dt) in enumerate(zip(out[k:], dts[k:]))]
+                        for s, o in zip(acc, out[k:]):
+                            s[...] = o
                     else:
                         for s, o in zip(acc, out[k:]):
                             s += o
