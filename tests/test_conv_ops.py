@@ -136,3 +136,230 @@ def test_pooling_gradients(kind):
     with tf.Session():
         err = tf.test.compute_gradient_error(x, xv.shape, y, y.shape.as_list(), x_init_value=xv, delta=1e-4)
     assert err < 1e-6
+
+
+# -- the chunked im2col kernels, the backprop ops on their own, edges ------------------------------
+
+def ref_conv2d_grads(x, f, dout, strides, padding, dilations=(1, 1)):
+    """(d input, d filter) of sum(conv2d(x, f) * dout), by looping over output positions."""
+    n, h, w, c = x.shape
+    kh, kw, _, o = f.shape
+    sh, sw = strides
+    dh, dw = dilations
+    oh, pt, pb = _pad_amounts(h, kh, sh, dh, padding)
+    ow, pl, pr = _pad_amounts(w, kw, sw, dw, padding)
+    xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    dxp = np.zeros_like(xp)
+    df = np.zeros_like(f)
+    for i in range(oh):
+        for j in range(ow):
+            ys = slice(i * sh, i * sh + (kh - 1) * dh + 1, dh)
+            xs = slice(j * sw, j * sw + (kw - 1) * dw + 1, dw)
+            g = dout[:, i, j, :]
+            df += np.tensordot(xp[:, ys, xs, :], g, axes=([0], [0]))
+            dxp[:, ys, xs, :] += np.tensordot(g, f, axes=([1], [3]))
+    return dxp[:, pt:pt + h, pl:pl + w, :], df
+
+
+GEOMETRIES = [  # (x shape, filter shape, strides, padding, dilations)
+    ((3, 7, 6, 3), (3, 2, 3, 4), (1, 1), "SAME", (1, 1)),
+    ((2, 8, 9, 2), (2, 2, 2, 3), (1, 1), "SAME", (1, 1)),     # even kernel: SAME pads more at the end
+    ((3, 9, 7, 2), (3, 3, 2, 5), (2, 3), "VALID", (1, 1)),
+    ((2, 9, 8, 3), (3, 3, 3, 2), (2, 2), "SAME", (1, 1)),
+    ((2, 9, 9, 2), (3, 2, 2, 3), (1, 1), "VALID", (2, 3)),
+    ((2, 6, 5, 1), (5, 5, 1, 2), (1, 1), "SAME", (1, 1)),     # filter larger than half the image
+    ((2, 9, 8, 1), (3, 3, 1, 2), (2, 2), "SAME", (1, 1)),     # one input channel (transposed patches)
+    ((2, 9, 9, 1), (2, 2, 1, 3), (1, 1), "VALID", (2, 3)),
+    ((3, 4, 5, 3), (1, 1, 3, 2), (1, 1), "SAME", (1, 1)),     # 1x1: one matrix product, no patches
+    ((2, 5, 5, 3), (1, 1, 3, 2), (2, 2), "VALID", (1, 1)),    # 1x1 with strides
+]
+
+
+@pytest.mark.parametrize("geom", GEOMETRIES)
+@pytest.mark.parametrize("chunk", ["rows", "default"])
+def test_conv2d_and_backprops_match_numpy(geom, chunk, monkeypatch):
+    """Forward, Conv2DBackpropInput and Conv2DBackpropFilter against loops; ``rows`` makes the
+    patch-matrix scratch hold 5 rows, so the kernels go through many chunks that start and end
+    inside an output row, an image, or the batch."""
+    if chunk == "rows":
+        monkeypatch.setattr(conv_ops, "_CHUNK_BYTES", 1)
+        monkeypatch.setattr(conv_ops, "_MIN_CHUNK_ROWS", 5)
+    xs, fs, (sh, sw), padding, (dh, dw) = geom
+    rng = np.random.RandomState(7)
+    xv, fv = rng.randn(*xs), rng.randn(*fs)
+    ref = ref_conv2d(xv, fv, (sh, sw), padding, (dh, dw))
+    dout = rng.randn(*ref.shape)
+    ref_dx, ref_df = ref_conv2d_grads(xv, fv, dout, (sh, sw), padding, (dh, dw))
+    kw = dict(strides=[1, sh, sw, 1], padding=padding, dilations=[1, dh, dw, 1])
+    x = tf.placeholder(tf.float64, [None] + list(xs[1:]))
+    g = tf.placeholder(tf.float64, [None] + list(ref.shape[1:]))
+    y = conv_ops.conv2d(x, tf.constant(fv), **kw)
+    dx = conv_ops.conv2d_backprop_input(list(xs), tf.constant(fv), g, **kw)
+    df = conv_ops.conv2d_backprop_filter(x, list(fs), g, **kw)
+    with tf.Session() as sess:
+        got, got_dx, got_df = sess.run([y, dx, df], {x: xv, g: dout})
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got_dx, ref_dx, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got_df, ref_df, rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_float32_lenet_shapes_many_chunks(monkeypatch):
+    """float32, in chunks of 3 images (108 rows of 18 values) that do not divide the batch of 7."""
+    monkeypatch.setattr(conv_ops, "_CHUNK_BYTES", 108 * 18 * 4)
+    monkeypatch.setattr(conv_ops, "_MIN_CHUNK_ROWS", 1)
+    rng = np.random.RandomState(8)
+    xv = rng.randn(7, 6, 6, 2).astype(np.float32)
+    fv = rng.randn(3, 3, 2, 5).astype(np.float32)
+    dout = rng.randn(7, 6, 6, 5).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 6, 6, 2])
+    y = conv_ops.conv2d(x, tf.constant(fv), strides=1, padding="SAME")
+    dx = conv_ops.conv2d_backprop_input([7, 6, 6, 2], tf.constant(fv), tf.constant(dout), strides=1, padding="SAME")
+    df = conv_ops.conv2d_backprop_filter(x, [3, 3, 2, 5], tf.constant(dout), strides=1, padding="SAME")
+    with tf.Session() as sess:
+        got, got_dx, got_df = sess.run([y, dx, df], {x: xv})
+    ref_dx, ref_df = ref_conv2d_grads(xv.astype(np.float64), fv.astype(np.float64), dout.astype(np.float64),
+                                      (1, 1), "SAME")
+    assert got.dtype == got_dx.dtype == got_df.dtype == np.float32
+    np.testing.assert_allclose(got, ref_conv2d(xv.astype(np.float64), fv.astype(np.float64), (1, 1), "SAME"),
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got_dx, ref_dx, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got_df, ref_df, rtol=1e-4, atol=1e-4)
+
+
+def test_conv2d_unknown_batch_several_sizes_and_empty():
+    rng = np.random.RandomState(9)
+    fv = rng.randn(3, 3, 2, 3)
+    x = tf.placeholder(tf.float64, [None, 5, 4, 2])
+    y = conv_ops.conv2d(x, tf.constant(fv), strides=[1, 2, 1, 1], padding="SAME")
+    gx, = tf.gradients(tf.reduce_sum(y * y), [x])
+    f = tf.constant(fv)
+    gf, = tf.gradients(tf.reduce_sum(conv_ops.conv2d(x, f, strides=1, padding="VALID")), [f])
+    with tf.Session() as sess:
+        for n in (3, 1, 0):
+            xv = rng.randn(n, 5, 4, 2)
+            got, got_gx, got_gf = sess.run([y, gx, gf], {x: xv})
+            ref = ref_conv2d(xv, fv, (2, 1), "SAME")
+            ref_gx, _ = ref_conv2d_grads(xv, fv, 2 * ref, (2, 1), "SAME")
+            _, ref_gf = ref_conv2d_grads(xv, fv, np.ones((n, 3, 2, 3)), (1, 1), "VALID")
+            assert got.shape == (n, 3, 4, 3) and got_gx.shape == xv.shape
+            np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(got_gx, ref_gx, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(got_gf, ref_gf, rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_float16_computes_in_float32():
+    rng = np.random.RandomState(10)
+    xv = rng.randn(2, 5, 5, 2).astype(np.float16)
+    fv = rng.randn(3, 3, 2, 3).astype(np.float16)
+    x = tf.placeholder(tf.float16, [None, 5, 5, 2])
+    y = conv_ops.conv2d(x, tf.constant(fv), strides=1, padding="SAME")
+    p = conv_ops.max_pool(y, ksize=2, strides=2, padding="SAME")
+    a = conv_ops.avg_pool(y, ksize=2, strides=2, padding="SAME")
+    gx, = tf.gradients(tf.reduce_sum(p) + tf.reduce_sum(a), [x])
+    with tf.Session() as sess:
+        got, got_p, got_gx = sess.run([y, p, gx], {x: xv})
+    ref = ref_conv2d(xv.astype(np.float64), fv.astype(np.float64), (1, 1), "SAME")
+    assert got.dtype == got_p.dtype == got_gx.dtype == np.float16 and got_gx.shape == xv.shape
+    np.testing.assert_allclose(got, ref, rtol=1e-2, atol=1e-2)
+    np.testing.assert_allclose(got_p, ref_pool(got.astype(np.float64), 2, 2, "SAME", "max"), rtol=1e-3)
+
+
+def test_backprop_ops_check_their_inputs():
+    f = tf.zeros([3, 3, 2, 4])
+    with pytest.raises(TypeError, match="Conv2D"):
+        conv_ops.conv2d(tf.zeros([1, 5, 5, 2], tf.float64), f, strides=1, padding="SAME")
+    with pytest.raises(TypeError, match="Conv2DBackpropInput"):
+        conv_ops.conv2d_backprop_input([1, 5, 5, 2], f, tf.zeros([1, 5, 5, 4], tf.float64), strides=1,
+                                       padding="SAME")
+    with pytest.raises(ValueError, match="input_sizes must have 4 elements"):
+        conv_ops.conv2d_backprop_input([5, 5, 2], f, tf.zeros([1, 5, 5, 4]), strides=1, padding="SAME")
+    with pytest.raises(TypeError, match="Conv2DBackpropFilter"):
+        conv_ops.conv2d_backprop_filter(tf.zeros([1, 5, 5, 2], tf.float64), [3, 3, 2, 4], tf.zeros([1, 5, 5, 4]),
+                                        strides=1, padding="SAME")
+    g = tf.placeholder(tf.float32, [None, None, None, 4])
+    dx = conv_ops.conv2d_backprop_input([1, 5, 5, 2], f, g, strides=1, padding="SAME", name="bad_dx")
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError, match="out_backprop has shape"):
+            sess.run(dx, {g: np.zeros((1, 4, 5, 4), np.float32)})
+
+
+# -- pooling: geometries, gradients against loops, ties, NaN ----------------------------------------
+
+def ref_pool_grads(x, dout, kh, kw, sh, sw, padding):
+    """(max-pool gradient with the first maximum of each window taking it, avg-pool gradient)."""
+    n, h, w, c = x.shape
+    oh, pt, _ = _pad_amounts(h, kh, sh, 1, padding)
+    ow, pl, _ = _pad_amounts(w, kw, sw, 1, padding)
+    dmax = np.zeros_like(x)
+    davg = np.zeros_like(x)
+    for b in range(n):
+        for i in range(oh):
+            for j in range(ow):
+                y0, x0 = max(i * sh - pt, 0), max(j * sw - pl, 0)
+                y1, x1 = min(i * sh - pt + kh, h), min(j * sw - pl + kw, w)
+                for ch in range(c):
+                    win = x[b, y0:y1, x0:x1, ch]
+                    k = int(np.argmax(win))  # first maximum in row-major order
+                    dmax[b, y0 + k // win.shape[1], x0 + k % win.shape[1], ch] += dout[b, i, j, ch]
+                    davg[b, y0:y1, x0:x1, ch] += dout[b, i, j, ch] / win.size
+    return dmax, davg
+
+
+POOLS = [  # (ksize, strides, padding)
+    ((2, 2), (2, 2), "SAME"),   # tiles exactly
+    ((2, 2), (2, 2), "VALID"),  # odd sizes: last row / column left out
+    ((3, 3), (1, 1), "SAME"),   # overlapping
+    ((3, 2), (2, 1), "SAME"),   # overlapping in one direction
+    ((2, 2), (3, 3), "VALID"),  # gaps between windows
+    ((1, 1), (1, 1), "VALID"),
+]
+
+
+@pytest.mark.parametrize("ksize,strides,padding", POOLS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pooling_and_gradients_match_loops(ksize, strides, padding, dtype):
+    rng = np.random.RandomState(11)
+    xv = rng.randn(2, 7, 5, 3).astype(dtype)
+    xv[0, :2, :2, 0] = 1.5  # a tie: the first of the equal maxima takes the gradient
+    kw = dict(ksize=[1, ksize[0], ksize[1], 1], strides=[1, strides[0], strides[1], 1], padding=padding)
+    x = tf.placeholder(dtype, [None, 7, 5, 3])
+    mp, ap = conv_ops.max_pool(x, **kw), conv_ops.avg_pool(x, **kw)
+    g = tf.placeholder(dtype, mp.shape)
+    gm, = tf.gradients(mp, [x], grad_ys=g)
+    ga, = tf.gradients(ap, [x], grad_ys=g)
+    with tf.Session() as sess:
+        dout = rng.randn(*[2] + mp.shape.as_list()[1:]).astype(dtype)
+        got_m, got_a, got_gm, got_ga = sess.run([mp, ap, gm, ga], {x: xv, g: dout})
+    x64 = xv.astype(np.float64)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    ref_m = np.zeros(got_m.shape)
+    ref_a = np.zeros(got_a.shape)
+    for i in range(got_m.shape[1]):  # ref_pool is for square windows; loop the general case here
+        for j in range(got_m.shape[2]):
+            oh, pt, _ = _pad_amounts(7, ksize[0], strides[0], 1, padding)
+            ow, pl, _ = _pad_amounts(5, ksize[1], strides[1], 1, padding)
+            y0, x0 = max(i * strides[0] - pt, 0), max(j * strides[1] - pl, 0)
+            win = x64[:, y0:min(i * strides[0] - pt + ksize[0], 7), x0:min(j * strides[1] - pl + ksize[1], 5), :]
+            ref_m[:, i, j] = win.max(axis=(1, 2))
+            ref_a[:, i, j] = win.mean(axis=(1, 2))
+    np.testing.assert_allclose(got_m, ref_m, **tol)
+    np.testing.assert_allclose(got_a, ref_a, **tol)
+    ref_gm, ref_ga = ref_pool_grads(x64, dout.astype(np.float64), ksize[0], ksize[1], strides[0], strides[1],
+                                    padding)
+    np.testing.assert_allclose(got_gm, ref_gm, **tol)
+    np.testing.assert_allclose(got_ga, ref_ga, **tol)
+
+
+def test_pooling_empty_batch_and_nan():
+    x = tf.placeholder(tf.float32, [None, 4, 4, 2])
+    mp = conv_ops.max_pool(x, ksize=2, strides=2, padding="VALID")
+    gm, = tf.gradients(tf.reduce_sum(mp), [x])
+    ga, = tf.gradients(tf.reduce_sum(conv_ops.avg_pool(x, ksize=2, strides=2, padding="VALID")), [x])
+    xv = np.arange(32, dtype=np.float32).reshape(1, 4, 4, 2)
+    xv[0, 1, 1, 0] = np.nan
+    with tf.Session() as sess:
+        e_m, e_gm, e_ga = sess.run([mp, gm, ga], {x: np.zeros((0, 4, 4, 2), np.float32)})
+        got = sess.run(mp, {x: xv})
+    assert e_m.shape == (0, 2, 2, 2) and e_gm.shape == e_ga.shape == (0, 4, 4, 2)
+    assert np.isnan(got[0, 0, 0, 0]) and not np.isnan(got[0, 0, 0, 1])  # NaN propagates (as np.max)
+    assert got[0, 1, 1, 0] == xv[0, 3, 3, 0]

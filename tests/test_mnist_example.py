@@ -91,14 +91,21 @@ def test_bad_flags():
 
 
 def test_cnn_model(tmp_path):
-    proc = run_example("--model", "cnn", "--fast", "--epochs", "1", "--train-limit", "512", "--logdir",
-                       str(tmp_path), "--no-progress")
-    if not (hasattr(tf.nn, "conv2d") and hasattr(tf.nn, "max_pool")):
-        # not implemented yet: a clear error, not a traceback
-        assert proc.returncode == 2 and "tf.nn.conv2d" in proc.stderr and "use --model mlp" in proc.stderr
-    else:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert final_accuracy(proc.stdout) > 20.0
+    """--model cnn in fast mode: conv 3x3x32 -> pool -> conv 3x3x64 -> pool -> dense -> dropout -> logits."""
+    logdir = str(tmp_path)
+    proc = run_example("--model", "cnn", "--fast", "--logdir", logdir, "--no-progress", "--flip")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "cnn model | 2000 training images" in proc.stdout
+    assert re.search(r"trained 64 steps in [0-9.]+ s: [0-9.]+ steps/s", proc.stdout), proc.stdout
+    assert final_accuracy(proc.stdout) > 50.0  # chance is 10%
+    latest = tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
+    names = dict(tf.train.list_variables(latest))
+    assert names["conv1/kernel"] == [3, 3, 1, 32] and names["conv2/kernel"] == [3, 3, 32, 64]
+    assert names["dense1/kernel"] == [7 * 7 * 64, 64] and names["logits/kernel"] == [64, 10]
+    train = accumulator(os.path.join(logdir, "train"))
+    assert {"weights/conv1/kernel", "weights/conv2/kernel"} <= set(train.Tags()["histograms"])
+    ops = {n.op for n in train.Graph().node}
+    assert {"Conv2D", "MaxPool", "Conv2DBackpropFilter", "Conv2DBackpropInput", "MaxPoolGrad"} <= ops
 
 
 def test_missing_data_dir(tmp_path):

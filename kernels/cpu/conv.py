@@ -1,112 +1,284 @@
 """Convolution and pooling kernels (NHWC), destination-passing.
 
-Convolutions go through im2col + one BLAS matrix product: the patch matrix
+Convolutions go through im2col + BLAS: the patch matrix
 ``cols[n*OH*OW, KH*KW*C]`` times the filter ``[KH*KW*C, O]`` is the NHWC output.
-The backward passes reuse the same layout: ``col2im`` scatters patch gradients
-back into the input gradient.
+The patch matrix is built a chunk of rows at a time into a small scratch buffer
+(``cols``, sized by the caller, about a megabyte) so that it stays in cache
+between being written and being multiplied, and so that a large batch or image
+does not need a patch matrix of the whole batch. The backward passes reuse the layout:
+
+* filter gradient: ``sum over chunks of cols_chunk^T @ dout_chunk``;
+* input gradient: ``dcols_chunk = dout_chunk @ filter^T``, scattered back into
+  the input gradient by ``col2im``.
+
+Pooling kernels loop with the channel innermost, so the work on one window is
+a few contiguous vector operations over the channels.
 """
 import numpy as np
 from numba import njit
 
 
+# -- convolution ------------------------------------------------------------------------
+
 @njit(cache=True)
-def im2col(x, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols):
-    """cols[(n*OH + i)*OW + j, (a*KW + b)*C + c] = x[n, i*sh + a*dh - pad_top, j*sw + b*dw - pad_left, c]
+def im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols):
+    """Rows r0..r1-1 of the batch's patch matrix into cols[0 : r1-r0]: for row r = (n*OH + i)*OW + j,
+    cols[r - r0, (a*KW + b)*C + c] = x[n, i*sh + a*dh - pad_top, j*sw + b*dw - pad_left, c]
     (0 where that falls in the padding)."""
-    n_batch, h, w, c = x.shape
-    for n in range(n_batch):
-        for i in range(oh):
-            for j in range(ow):
-                row = (n * oh + i) * ow + j
-                for a in range(kh):
-                    y = i * sh + a * dh - pad_top
-                    for b in range(kw):
-                        xx = j * sw + b * dw - pad_left
-                        base = (a * kw + b) * c
-                        if 0 <= y < h and 0 <= xx < w:
-                            for ch in range(c):
-                                cols[row, base + ch] = x[n, y, xx, ch]
-                        else:
-                            for ch in range(c):
-                                cols[row, base + ch] = 0
+    _, h, w, c = x.shape
+    zero = x.dtype.type(0)
+    per = oh * ow
+    n = r0 // per
+    i = (r0 - n * per) // ow
+    j = r0 - n * per - i * ow
+    for row in range(r1 - r0):
+        for a in range(kh):
+            y = i * sh + a * dh - pad_top
+            for b in range(kw):
+                xx = j * sw + b * dw - pad_left
+                base = (a * kw + b) * c
+                if 0 <= y < h and 0 <= xx < w:
+                    for ch in range(c):
+                        cols[row, base + ch] = x[n, y, xx, ch]
+                else:
+                    for ch in range(c):
+                        cols[row, base + ch] = zero
+        j += 1
+        if j == ow:
+            j = 0
+            i += 1
+            if i == oh:
+                i = 0
+                n += 1
 
 
 @njit(cache=True)
-def col2im(cols, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dx):
-    """dx = 0; dx[n, y, x, c] += cols[row, (a*KW + b)*C + c] over every patch touching it."""
-    n_batch, h, w, c = dx.shape
-    dx[...] = 0
-    for n in range(n_batch):
-        for i in range(oh):
-            for j in range(ow):
-                row = (n * oh + i) * ow + j
-                for a in range(kh):
-                    y = i * sh + a * dh - pad_top
+def im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols_t):
+    """``im2col`` transposed: cols_t[k, r - r0] = cols[r - r0, k]. It is written one output row
+    (OW patches) at a time along image rows, the cheap layout when C == 1."""
+    _, h, w, c = x.shape
+    zero = x.dtype.type(0)
+    per = oh * ow
+    r = r0
+    while r < r1:
+        n = r // per
+        i = (r - n * per) // ow
+        j0 = r - n * per - i * ow
+        m = min(r1 - r, ow - j0)  # patches left in this output row
+        col = r - r0
+        for a in range(kh):
+            y = i * sh + a * dh - pad_top
+            for b in range(kw):
+                for ch in range(c):
+                    kk = (a * kw + b) * c + ch
                     if y < 0 or y >= h:
-                        continue
-                    for b in range(kw):
-                        xx = j * sw + b * dw - pad_left
-                        if xx < 0 or xx >= w:
-                            continue
-                        base = (a * kw + b) * c
-                        for ch in range(c):
-                            dx[n, y, xx, ch] += cols[row, base + ch]
+                        for t in range(m):
+                            cols_t[kk, col + t] = zero
+                    else:
+                        for t in range(m):
+                            xx = (j0 + t) * sw + b * dw - pad_left
+                            cols_t[kk, col + t] = x[n, y, xx, ch] if 0 <= xx < w else zero
+        r += m
 
 
 @njit(cache=True)
-def matmul(a, b, out):
-    np.dot(a, b, out)
+def col2im_add(dcols, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dx):
+    """The transpose of im2col, accumulated: dx[n, y, x, c] += dcols[r - r0, (a*KW + b)*C + c]
+    over the patch rows r0..r1-1 that read (n, y, x)."""
+    _, h, w, c = dx.shape
+    per = oh * ow
+    n = r0 // per
+    i = (r0 - n * per) // ow
+    j = r0 - n * per - i * ow
+    for row in range(r1 - r0):
+        for a in range(kh):
+            y = i * sh + a * dh - pad_top
+            if y < 0 or y >= h:
+                continue
+            for b in range(kw):
+                xx = j * sw + b * dw - pad_left
+                if xx < 0 or xx >= w:
+                    continue
+                base = (a * kw + b) * c
+                for ch in range(c):
+                    dx[n, y, xx, ch] += dcols[row, base + ch]
+        j += 1
+        if j == ow:
+            j = 0
+            i += 1
+            if i == oh:
+                i = 0
+                n += 1
 
+
+@njit(cache=True)
+def _pointwise(in_shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
+    """A 1x1 filter, stride 1, no padding: the patch matrix is the input itself."""
+    return (kh == 1 and kw == 1 and sh == 1 and sw == 1 and pad_top == 0 and pad_left == 0
+            and oh == in_shape[1] and ow == in_shape[2])
+
+
+@njit(cache=True)
+def conv2d(x, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d):
+    """out2d[n*OH*OW + i*OW + j, :] = patch(n, i, j) @ f2d, with f2d the [KH*KW*C, O] filter.
+
+    ``cols`` is flat scratch for a chunk of patch rows (at least one); the patch
+    matrix is built and multiplied ``cols.size // (KH*KW*C)`` rows at a time."""
+    n_batch = x.shape[0]
+    per = oh * ow
+    k = f2d.shape[0]
+    if per == 0 or n_batch == 0:
+        return
+    if k == 0:
+        out2d[...] = 0
+        return
+    if _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
+        np.dot(x.reshape(n_batch * per, k), f2d, out2d)  # a 1x1 convolution is one matrix product
+        return
+    total = n_batch * per
+    step = max(cols.size // k, 1)
+    for r0 in range(0, total, step):
+        r1 = min(r0 + step, total)
+        if x.shape[3] == 1:  # one input channel: transposed patches are cheaper to build (see im2col_t)
+            chunk_t = cols[:(r1 - r0) * k].reshape(k, r1 - r0)
+            im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, chunk_t)
+            np.dot(chunk_t.T, f2d, out2d[r0:r1])
+        else:
+            chunk = cols[:(r1 - r0) * k].reshape(r1 - r0, k)
+            im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, chunk)
+            np.dot(chunk, f2d, out2d[r0:r1])
+
+
+@njit(cache=True)
+def conv2d_backprop_filter(x, dout2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, tmp, df2d):
+    """df2d[KH*KW*C, O] = sum over patch rows r of patch(r)^T dout2d[r]: chunks of cols^T @ dout.
+    ``tmp`` is [KH*KW*C, O] scratch for the partial products after the first chunk."""
+    n_batch = x.shape[0]
+    per = oh * ow
+    k = df2d.shape[0]
+    if per == 0 or n_batch == 0 or k == 0:
+        df2d[...] = 0
+        return
+    if _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
+        np.dot(x.reshape(n_batch * per, k).T, dout2d, df2d)
+        return
+    # One input channel (a first layer): build the patch matrix transposed, which is cheap
+    # then, and multiply it without a transpose (measured 1.6 vs 2.4 ms at 64x28x28x1, 3x3x32).
+    transposed = x.shape[3] == 1
+    total = n_batch * per
+    step = max(cols.size // k, 1)
+    for r0 in range(0, total, step):
+        r1 = min(r0 + step, total)
+        dst = df2d if r0 == 0 else tmp
+        if transposed:  # (two calls: one variable holding a C or an F array would be non-contiguous to Numba)
+            chunk_t = cols[:(r1 - r0) * k].reshape(k, r1 - r0)
+            im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, chunk_t)
+            np.dot(chunk_t, dout2d[r0:r1], dst)
+        else:
+            chunk = cols[:(r1 - r0) * k].reshape(r1 - r0, k)
+            im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, chunk)
+            np.dot(chunk.T, dout2d[r0:r1], dst)
+        if r0 > 0:
+            df2d += tmp
+
+
+@njit(cache=True)
+def conv2d_backprop_input(dout2d, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx):
+    """dx = col2im(dout2d @ f2d^T), a chunk of images at a time (``dcols`` is flat scratch)."""
+    n_batch = dx.shape[0]
+    per = oh * ow
+    k = f2d.shape[0]
+    if per == 0 or n_batch == 0 or k == 0:
+        dx[...] = 0
+        return
+    if _pointwise(dx.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
+        np.dot(dout2d, f2d.T, dx.reshape(n_batch * per, k))
+        return
+    dx[...] = 0
+    total = n_batch * per
+    step = max(dcols.size // k, 1)
+    ft = f2d.T
+    for r0 in range(0, total, step):
+        r1 = min(r0 + step, total)
+        chunk = dcols[:(r1 - r0) * k].reshape(r1 - r0, k)
+        np.dot(dout2d[r0:r1], ft, chunk)
+        col2im_add(chunk, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dx)
+
+
+# -- pooling ------------------------------------------------------------------------------
 
 @njit(cache=True)
 def max_pool(x, kh, kw, sh, sw, pad_top, pad_left, out):
+    """out[n, i, j, c] = max of x over the window (padding excluded); NaN propagates."""
     n_batch, h, w, c = x.shape
     _, oh, ow, _ = out.shape
     for n in range(n_batch):
         for i in range(oh):
+            y0 = max(i * sh - pad_top, 0)
+            y1 = min(i * sh - pad_top + kh, h)
             for j in range(ow):
+                x0 = max(j * sw - pad_left, 0)
+                x1 = min(j * sw - pad_left + kw, w)
+                if y0 >= y1 or x0 >= x1:
+                    for ch in range(c):
+                        out[n, i, j, ch] = -np.inf
+                    continue
                 for ch in range(c):
-                    m = -np.inf
-                    for a in range(kh):
-                        y = i * sh + a - pad_top
-                        if y < 0 or y >= h:
-                            continue
-                        for b in range(kw):
-                            xx = j * sw + b - pad_left
-                            if 0 <= xx < w:
-                                v = x[n, y, xx, ch]
-                                if v > m or v != v:
-                                    m = v
-                    out[n, i, j, ch] = m
+                    out[n, i, j, ch] = x[n, y0, x0, ch]
+                for y in range(y0, y1):
+                    for xx in range(x0, x1):
+                        for ch in range(c):
+                            v = x[n, y, xx, ch]
+                            m = out[n, i, j, ch]
+                            out[n, i, j, ch] = v if (v > m or v != v) else m
 
 
 @njit(cache=True)
 def max_pool_grad(x, grad, kh, kw, sh, sw, pad_top, pad_left, dx):
-    """The gradient of each window goes to its (first) maximum, as TF's MaxPoolGrad."""
+    """The gradient of each window goes to its first maximum, as TF's MaxPoolGrad."""
     n_batch, h, w, c = x.shape
     _, oh, ow, _ = grad.shape
-    dx[...] = 0
+    best = np.empty(c, dtype=x.dtype)
+    arg = np.empty(c, dtype=np.int32)
+    # Windows that do not overlap are written, not accumulated; if they also leave no gaps
+    # (2x2 windows, stride 2, even sizes), every dx element is written once and nothing is zeroed.
+    disjoint = kh <= sh and kw <= sw
+    tiles = kh == sh and kw == sw and oh * sh - pad_top >= h and ow * sw - pad_left >= w
+    if not tiles:
+        dx[...] = 0
+    zero = dx.dtype.type(0)
     for n in range(n_batch):
         for i in range(oh):
+            y0 = max(i * sh - pad_top, 0)
+            y1 = min(i * sh - pad_top + kh, h)
             for j in range(ow):
+                x0 = max(j * sw - pad_left, 0)
+                x1 = min(j * sw - pad_left + kw, w)
+                if y0 >= y1 or x0 >= x1:
+                    continue
+                p0 = np.int32(y0 * w + x0)
                 for ch in range(c):
-                    m = -np.inf
-                    by = -1
-                    bx = -1
-                    for a in range(kh):
-                        y = i * sh + a - pad_top
-                        if y < 0 or y >= h:
-                            continue
-                        for b in range(kw):
-                            xx = j * sw + b - pad_left
-                            if 0 <= xx < w:
-                                v = x[n, y, xx, ch]
-                                if by < 0 or v > m:
-                                    m = v
-                                    by = y
-                                    bx = xx
-                    if by >= 0:
-                        dx[n, by, bx, ch] += grad[n, i, j, ch]
+                    best[ch] = x[n, y0, x0, ch]
+                    arg[ch] = p0
+                for y in range(y0, y1):
+                    for xx in range(x0, x1):
+                        p = np.int32(y * w + xx)
+                        for ch in range(c):  # branch-free, so that it vectorizes
+                            v = x[n, y, xx, ch]
+                            b = best[ch]
+                            up = v > b
+                            best[ch] = v if up else b
+                            arg[ch] = p if up else arg[ch]
+                if disjoint:
+                    for y in range(y0, y1):
+                        for xx in range(x0, x1):
+                            p = y * w + xx
+                            for ch in range(c):
+                                dx[n, y, xx, ch] = grad[n, i, j, ch] if arg[ch] == p else zero
+                else:
+                    for ch in range(c):
+                        p = arg[ch]
+                        dx[n, p // w, p % w, ch] += grad[n, i, j, ch]
 
 
 @njit(cache=True)
@@ -114,20 +286,25 @@ def avg_pool(x, kh, kw, sh, sw, pad_top, pad_left, out):
     """Average over the window's valid (unpadded) elements, as TF."""
     n_batch, h, w, c = x.shape
     _, oh, ow, _ = out.shape
+    zero = out.dtype.type(0)
     for n in range(n_batch):
         for i in range(oh):
+            y0 = max(i * sh - pad_top, 0)
+            y1 = min(i * sh - pad_top + kh, h)
             for j in range(ow):
-                y0 = max(i * sh - pad_top, 0)
-                y1 = min(i * sh - pad_top + kh, h)
                 x0 = max(j * sw - pad_left, 0)
                 x1 = min(j * sw - pad_left + kw, w)
                 count = (y1 - y0) * (x1 - x0)
                 for ch in range(c):
-                    s = out.dtype.type(0)
-                    for y in range(y0, y1):
-                        for xx in range(x0, x1):
-                            s += x[n, y, xx, ch]
-                    out[n, i, j, ch] = s / count
+                    out[n, i, j, ch] = zero
+                for y in range(y0, y1):
+                    for xx in range(x0, x1):
+                        for ch in range(c):
+                            out[n, i, j, ch] += x[n, y, xx, ch]
+                if count > 0:
+                    cnt = out.dtype.type(count)
+                    for ch in range(c):
+                        out[n, i, j, ch] /= cnt
 
 
 @njit(cache=True)
@@ -137,14 +314,16 @@ def avg_pool_grad(grad, kh, kw, sh, sw, pad_top, pad_left, dx):
     dx[...] = 0
     for n in range(n_batch):
         for i in range(oh):
+            y0 = max(i * sh - pad_top, 0)
+            y1 = min(i * sh - pad_top + kh, h)
             for j in range(ow):
-                y0 = max(i * sh - pad_top, 0)
-                y1 = min(i * sh - pad_top + kh, h)
                 x0 = max(j * sw - pad_left, 0)
                 x1 = min(j * sw - pad_left + kw, w)
                 count = (y1 - y0) * (x1 - x0)
-                for ch in range(c):
-                    g = grad[n, i, j, ch] / count
-                    for y in range(y0, y1):
-                        for xx in range(x0, x1):
-                            dx[n, y, xx, ch] += g
+                if count == 0:
+                    continue
+                cnt = dx.dtype.type(count)
+                for y in range(y0, y1):
+                    for xx in range(x0, x1):
+                        for ch in range(c):
+                            dx[n, y, xx, ch] += grad[n, i, j, ch] / cnt

@@ -2,6 +2,7 @@
 import numpy as np
 
 from nbflow.autodiff.gradients import RegisterGradient
+from nbflow.framework.graph import Tensor
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.kernels.cpu import conv as K
 from nbflow.ops import array_ops
@@ -67,6 +68,55 @@ def _dims(shape, rank, what, name):
 
 # -- Conv2D -----------------------------------------------------------------------
 
+#: The patch matrix is built and multiplied this many bytes at a time: small
+#: enough to stay in cache between im2col and the matrix product, ...
+_CHUNK_BYTES = 1 << 20
+#: ... but at least this many patch rows, so that BLAS still runs at full speed
+#: when a patch row is long (many input channels).
+_MIN_CHUNK_ROWS = 256
+
+
+class _Scratch:
+    """A flat work buffer kept across runs (allocated at plan time when the
+    shapes are known, else on the first run; it grows if a later run needs more)."""
+
+    __slots__ = ("buf", "dtype")
+
+    def __init__(self, dtype):
+        self.buf = None
+        self.dtype = dtype
+
+    def get(self, size):
+        if self.buf is None or self.buf.size < size:
+            self.buf = np.empty(max(size, 1), dtype=self.dtype)
+        return self.buf
+
+
+def _cols_size(n, per, k, itemsize):
+    """Scratch elements for one chunk of patch rows (``n`` images of ``per`` patches of ``k`` values)."""
+    rows = max(_CHUNK_BYTES // max(k * itemsize, 1), _MIN_CHUNK_ROWS)
+    if n is not None:
+        rows = min(rows, max(n * per, 1))
+    return rows * k
+
+
+def _compute_dtype(npd):
+    """float16 is stored, not computed: kernels run in float32 (as MatMul)."""
+    return np.dtype(np.float32) if npd == np.float16 else np.dtype(npd)
+
+
+def _as(a, dtype):
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
+def _known(dims):
+    return dims is not None and None not in dims
+
+
+def _int_dims(v):
+    return tuple(int(d) for d in np.asarray(v).reshape(-1))
+
+
 class Conv2D(Op):
     """input [N,H,W,C] * filter [KH,KW,C,O] -> [N,OH,OW,O], by im2col + BLAS."""
 
@@ -93,18 +143,27 @@ class Conv2D(Op):
         attrs = ctx.attrs
         _, sh, sw, _ = attrs["strides"]
         _, dh, dw, _ = attrs["dilations"]
-        npd = ctx.out_np_dtype(0)
-        out_static = ctx.static_buffer(0)
-        cols_static = _static_cols(ctx, ctx.dims(0), ctx.dims(1), npd)
+        npd = np.dtype(ctx.out_np_dtype(0))
+        cd = _compute_dtype(npd)
+        out_static = ctx.static_buffer(0) if cd == npd else None
+        cols = _Scratch(cd)
+        xd, fd = ctx.dims(0), ctx.dims(1)
+        if _known(xd) and _known(fd):
+            n, oh, ow, _, _ = _conv_geometry(xd, fd, attrs)
+            cols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
+        name = ctx.name
 
         def run(x, f):
             n, oh, ow, pt, pl = _conv_geometry(x.shape, f.shape, attrs)
             kh, kw, c, o = f.shape
-            cols = cols_static if cols_static is not None else np.empty((n * oh * ow, kh * kw * c), dtype=npd)
-            K.im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols)
-            out = out_static if out_static is not None else np.empty((n, oh, ow, o), dtype=npd)
-            K.matmul(cols, f.reshape(kh * kw * c, o), out.reshape(n * oh * ow, o))
-            return out
+            if x.shape[3] != c:
+                raise ValueError("Conv2D '%s': input depth %d does not match the filter's in_channels %d"
+                                 % (name, x.shape[3], c))
+            out = out_static if out_static is not None else np.empty((n, oh, ow, o), dtype=cd)
+            k = kh * kw * c
+            K.conv2d(_as(x, cd), _as(f, cd).reshape(k, o), kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
+                     cols.get(_cols_size(n, oh * ow, k, cd.itemsize)), out.reshape(n * oh * ow, o))
+            return out if cd == npd else out.astype(npd)
         return run
 
 
@@ -118,8 +177,12 @@ class Conv2DBackpropInput(Op):
     @classmethod
     def infer(cls, ctx):
         sizes = ctx.value(0)
-        shape = TensorShape([int(v) for v in np.asarray(sizes).reshape(-1)]) if sizes is not None else \
-            TensorShape([None] * 4)
+        shape = TensorShape(list(_int_dims(sizes))) if sizes is not None else TensorShape([None] * 4)
+        if ctx.input_dtypes[1] is not ctx.input_dtypes[2] or not ctx.input_dtypes[1].is_floating:
+            raise TypeError("Conv2DBackpropInput '%s' needs float filter and out_backprop of one dtype, got %s "
+                            "and %s" % (ctx.name, ctx.input_dtypes[1].name, ctx.input_dtypes[2].name))
+        if sizes is not None and len(shape) != 4:
+            raise ctx.error("input_sizes must have 4 elements, got %s" % (list(shape.as_tuple()),))
         return [(ctx.input_dtypes[1], shape)]
 
     @classmethod
@@ -127,26 +190,31 @@ class Conv2DBackpropInput(Op):
         attrs = ctx.attrs
         _, sh, sw, _ = attrs["strides"]
         _, dh, dw, _ = attrs["dilations"]
-        npd = ctx.out_np_dtype(0)
-
-        sizes_v = ctx.value(0)
-        dcols_static = _static_cols(ctx, None if sizes_v is None else
-                                    tuple(int(v) for v in np.asarray(sizes_v).reshape(-1)), ctx.dims(1), npd)
-        dx_static = ctx.static_buffer(0)
+        npd = np.dtype(ctx.out_np_dtype(0))
+        cd = _compute_dtype(npd)
+        dx_static = ctx.static_buffer(0) if cd == npd else None
+        dcols = _Scratch(cd)
+        sizes_v, fd = ctx.value(0), ctx.dims(1)
+        if sizes_v is not None and _known(fd):
+            in_dims = _int_dims(sizes_v)
+            n, oh, ow, _, _ = _conv_geometry(in_dims, fd, attrs)
+            dcols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
+        name = ctx.name
 
         def run(sizes, f, dout):
-            in_dims = tuple(int(v) for v in np.asarray(sizes).reshape(-1))
+            in_dims = _int_dims(sizes)
             n, oh, ow, pt, pl = _conv_geometry(in_dims, f.shape, attrs)
             kh, kw, c, o = f.shape
-            if dout.shape != (n, oh, ow, o):
-                raise ValueError("Conv2DBackpropInput: out_backprop has shape %s, expected %s"
-                                 % (dout.shape, (n, oh, ow, o)))
-            dcols = dcols_static if dcols_static is not None else \
-                np.empty((n * oh * ow, kh * kw * c), dtype=npd)
-            K.matmul(dout.reshape(n * oh * ow, o), f.reshape(kh * kw * c, o).T, dcols)
-            dx = dx_static if dx_static is not None else np.empty(in_dims, dtype=npd)
-            K.col2im(dcols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, dx)
-            return dx
+            if in_dims[3] != c or dout.shape != (n, oh, ow, o):
+                raise ValueError("Conv2DBackpropInput '%s': out_backprop has shape %s and input_sizes %s; "
+                                 "expected out_backprop %s and input depth %d"
+                                 % (name, dout.shape, list(in_dims), (n, oh, ow, o), c))
+            dx = dx_static if dx_static is not None else np.empty(in_dims, dtype=cd)
+            k = kh * kw * c
+            K.conv2d_backprop_input(_as(dout, cd).reshape(n * oh * ow, o), _as(f, cd).reshape(k, o),
+                                    kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
+                                    dcols.get(_cols_size(n, oh * ow, k, cd.itemsize)), dx)
+            return dx if cd == npd else dx.astype(npd)
         return run
 
 
@@ -160,8 +228,12 @@ class Conv2DBackpropFilter(Op):
     @classmethod
     def infer(cls, ctx):
         sizes = ctx.value(1)
-        shape = TensorShape([int(v) for v in np.asarray(sizes).reshape(-1)]) if sizes is not None else \
-            TensorShape([None] * 4)
+        shape = TensorShape(list(_int_dims(sizes))) if sizes is not None else TensorShape([None] * 4)
+        if ctx.input_dtypes[0] is not ctx.input_dtypes[2] or not ctx.input_dtypes[0].is_floating:
+            raise TypeError("Conv2DBackpropFilter '%s' needs float input and out_backprop of one dtype, got %s "
+                            "and %s" % (ctx.name, ctx.input_dtypes[0].name, ctx.input_dtypes[2].name))
+        if sizes is not None and len(shape) != 4:
+            raise ctx.error("filter_sizes must have 4 elements, got %s" % (list(shape.as_tuple()),))
         return [(ctx.input_dtypes[0], shape)]
 
     @classmethod
@@ -169,38 +241,44 @@ class Conv2DBackpropFilter(Op):
         attrs = ctx.attrs
         _, sh, sw, _ = attrs["strides"]
         _, dh, dw, _ = attrs["dilations"]
-        npd = ctx.out_np_dtype(0)
-
-        sizes_v = ctx.value(1)
-        cols_static = _static_cols(ctx, ctx.dims(0), None if sizes_v is None else
-                                   tuple(int(v) for v in np.asarray(sizes_v).reshape(-1)), npd)
-
-        df_static = ctx.static_buffer(0)
+        npd = np.dtype(ctx.out_np_dtype(0))
+        cd = _compute_dtype(npd)
+        df_static = ctx.static_buffer(0) if cd == npd else None
+        cols, tmp = _Scratch(cd), _Scratch(cd)
+        xd, sizes_v = ctx.dims(0), ctx.value(1)
+        if sizes_v is not None and _known(xd):
+            fd = _int_dims(sizes_v)
+            n, oh, ow, _, _ = _conv_geometry(xd, fd, attrs)
+            cols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
+            tmp.get(fd[0] * fd[1] * fd[2] * fd[3])
+        name = ctx.name
 
         def run(x, sizes, dout):
-            f_dims = tuple(int(v) for v in np.asarray(sizes).reshape(-1))
+            f_dims = _int_dims(sizes)
             n, oh, ow, pt, pl = _conv_geometry(x.shape, f_dims, attrs)
             kh, kw, c, o = f_dims
-            cols = cols_static if cols_static is not None else np.empty((n * oh * ow, kh * kw * c), dtype=npd)
-            K.im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols)
-            df = df_static if df_static is not None else np.empty(f_dims, dtype=npd)
-            K.matmul(cols.T, dout.reshape(n * oh * ow, o), df.reshape(kh * kw * c, o))
-            return df
+            if x.shape[3] != c or dout.shape != (n, oh, ow, o):
+                raise ValueError("Conv2DBackpropFilter '%s': input %s, filter_sizes %s and out_backprop %s do "
+                                 "not match (expected out_backprop %s)"
+                                 % (name, x.shape, list(f_dims), dout.shape, (n, oh, ow, o)))
+            df = df_static if df_static is not None else np.empty(f_dims, dtype=cd)
+            k = kh * kw * c
+            K.conv2d_backprop_filter(_as(x, cd), _as(dout, cd).reshape(n * oh * ow, o), kh, kw, sh, sw, dh, dw,
+                                     pt, pl, oh, ow, cols.get(_cols_size(n, oh * ow, k, cd.itemsize)),
+                                     tmp.get(k * o)[:k * o].reshape(k, o), df.reshape(k, o))
+            return df if cd == npd else df.astype(npd)
         return run
-
-
-def _static_cols(ctx, in_dims, f_dims, npd):
-    """The im2col buffer, allocated once when the shapes are known at plan time."""
-    if in_dims is None or f_dims is None or None in in_dims or None in f_dims:
-        return None
-    n, oh, ow, _, _ = _conv_geometry(in_dims, f_dims, ctx.attrs)
-    return np.empty((n * oh * ow, f_dims[0] * f_dims[1] * f_dims[2]), dtype=npd)
 
 
 def _conv_attrs(strides, padding, data_format, dilations, name):
     _check_format(padding, data_format, name)
     return {"strides": _four(strides, "strides", name), "padding": padding, "data_format": "NHWC",
             "dilations": _four(dilations if dilations is not None else 1, "dilations", name)}
+
+
+def _like(value, dtype):
+    """A Tensor as it is (a dtype mismatch is the op's TypeError, as in TF); other values converted to dtype."""
+    return value if isinstance(value, Tensor) else convert_to_tensor(value, dtype=dtype)
 
 
 def conv2d(input=None, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True, data_format="NHWC",
@@ -213,7 +291,7 @@ def conv2d(input=None, filter=None, strides=None, padding=None, use_cudnn_on_gpu
     if attrs["dilations"] != [1, 1, 1, 1] and attrs["strides"] != [1, 1, 1, 1]:
         raise ValueError("conv2d: strides > 1 together with dilations > 1 is not supported (as in TF)")
     x = convert_to_tensor(input)
-    f = convert_to_tensor(filter, dtype=x.dtype)
+    f = _like(filter, x.dtype)
     return apply_op(Conv2D, [x, f], attrs, name=name or "Conv2D")
 
 
@@ -224,7 +302,7 @@ def conv2d_backprop_input(input_sizes, filter=None, out_backprop=None, strides=N
     sizes = input_sizes if hasattr(input_sizes, "op") else \
         convert_to_tensor(np.asarray(input_sizes, dtype=np.int32))
     f = convert_to_tensor(filter)
-    return apply_op(Conv2DBackpropInput, [sizes, f, convert_to_tensor(out_backprop, dtype=f.dtype)], attrs,
+    return apply_op(Conv2DBackpropInput, [sizes, f, _like(out_backprop, f.dtype)], attrs,
                     name=name or "Conv2DBackpropInput")
 
 
@@ -234,7 +312,7 @@ def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, 
     x = convert_to_tensor(input)
     sizes = filter_sizes if hasattr(filter_sizes, "op") else \
         convert_to_tensor(np.asarray(filter_sizes, dtype=np.int32))
-    return apply_op(Conv2DBackpropFilter, [x, sizes, convert_to_tensor(out_backprop, dtype=x.dtype)], attrs,
+    return apply_op(Conv2DBackpropFilter, [x, sizes, _like(out_backprop, x.dtype)], attrs,
                     name=name or "Conv2DBackpropFilter")
 
 
@@ -306,14 +384,7 @@ class MaxPool(_Pool):
 
     @classmethod
     def plan(cls, ctx):
-        attrs, npd, out_static = ctx.attrs, ctx.out_np_dtype(0), ctx.static_buffer(0)
-
-        def run(x):
-            dims, kh, kw, sh, sw, pt, pl = _pool_geometry(x.shape, attrs)
-            out = out_static if out_static is not None else np.empty(dims, dtype=npd)
-            K.max_pool(x, kh, kw, sh, sw, pt, pl, out)
-            return out
-        return run
+        return _plan_pool(ctx, K.max_pool)
 
 
 class AvgPool(_Pool):
@@ -321,14 +392,21 @@ class AvgPool(_Pool):
 
     @classmethod
     def plan(cls, ctx):
-        attrs, npd, out_static = ctx.attrs, ctx.out_np_dtype(0), ctx.static_buffer(0)
+        return _plan_pool(ctx, K.avg_pool)
 
-        def run(x):
-            dims, kh, kw, sh, sw, pt, pl = _pool_geometry(x.shape, attrs)
-            out = out_static if out_static is not None else np.empty(dims, dtype=npd)
-            K.avg_pool(x, kh, kw, sh, sw, pt, pl, out)
-            return out
-        return run
+
+def _plan_pool(ctx, kernel):
+    attrs = ctx.attrs
+    npd = np.dtype(ctx.out_np_dtype(0))
+    cd = _compute_dtype(npd)
+    out_static = ctx.static_buffer(0) if cd == npd else None
+
+    def run(x):
+        dims, kh, kw, sh, sw, pt, pl = _pool_geometry(x.shape, attrs)
+        out = out_static if out_static is not None else np.empty(dims, dtype=cd)
+        kernel(_as(x, cd), kh, kw, sh, sw, pt, pl, out)
+        return out if cd == npd else out.astype(npd)
+    return run
 
 
 class MaxPoolGrad(Op):
@@ -344,13 +422,19 @@ class MaxPoolGrad(Op):
 
     @classmethod
     def plan(cls, ctx):
-        attrs, npd, out_static = ctx.attrs, ctx.out_np_dtype(0), ctx.static_buffer(0)
+        attrs = ctx.attrs
+        npd = np.dtype(ctx.out_np_dtype(0))
+        cd = _compute_dtype(npd)
+        out_static = ctx.static_buffer(0) if cd == npd else None
+        name = ctx.name
 
         def run(x, y, grad):
-            _, kh, kw, sh, sw, pt, pl = _pool_geometry(x.shape, attrs)
-            dx = out_static if out_static is not None else np.empty(x.shape, dtype=npd)
-            K.max_pool_grad(x, grad, kh, kw, sh, sw, pt, pl, dx)
-            return dx
+            dims, kh, kw, sh, sw, pt, pl = _pool_geometry(x.shape, attrs)
+            if grad.shape != dims:
+                raise ValueError("MaxPoolGrad '%s': grad has shape %s, expected %s" % (name, grad.shape, dims))
+            dx = out_static if out_static is not None else np.empty(x.shape, dtype=cd)
+            K.max_pool_grad(_as(x, cd), _as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
+            return dx if cd == npd else dx.astype(npd)
         return run
 
 
@@ -364,20 +448,25 @@ class AvgPoolGrad(Op):
     @classmethod
     def infer(cls, ctx):
         sizes = ctx.value(0)
-        shape = TensorShape([int(v) for v in np.asarray(sizes).reshape(-1)]) if sizes is not None else \
-            TensorShape([None] * 4)
+        shape = TensorShape(list(_int_dims(sizes))) if sizes is not None else TensorShape([None] * 4)
         return [(ctx.input_dtypes[1], shape)]
 
     @classmethod
     def plan(cls, ctx):
-        attrs, npd = ctx.attrs, ctx.out_np_dtype(0)
+        attrs = ctx.attrs
+        npd = np.dtype(ctx.out_np_dtype(0))
+        cd = _compute_dtype(npd)
+        out_static = ctx.static_buffer(0) if cd == npd else None
+        name = ctx.name
 
         def run(sizes, grad):
-            dims = tuple(int(v) for v in np.asarray(sizes).reshape(-1))
-            _, kh, kw, sh, sw, pt, pl = _pool_geometry(dims, attrs)
-            dx = np.empty(dims, dtype=npd)
-            K.avg_pool_grad(grad, kh, kw, sh, sw, pt, pl, dx)
-            return dx
+            in_dims = _int_dims(sizes)
+            dims, kh, kw, sh, sw, pt, pl = _pool_geometry(in_dims, attrs)
+            if grad.shape != dims:
+                raise ValueError("AvgPoolGrad '%s': grad has shape %s, expected %s" % (name, grad.shape, dims))
+            dx = out_static if out_static is not None else np.empty(in_dims, dtype=cd)
+            K.avg_pool_grad(_as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
+            return dx if cd == npd else dx.astype(npd)
         return run
 
 
