@@ -8,14 +8,21 @@ Implementations: nbflow (Session.run with the arrays fed through
 placeholders, result fetched), numpy (the expression as written, one
 temporary per operation), a hand-written single-loop ``@njit`` kernel with
 a preallocated output (``njit-loop``: the bandwidth reference a fused kernel
-should reach), and PyTorch. The rate is effective bandwidth: bytes of the
+should reach), PyTorch, and ``jax.jit`` of the same expression (XLA fuses it
+into one loop too): the inputs are placed on the CPU device with
+``jax.device_put`` and the function is compiled before timing; each step
+calls it and waits with ``block_until_ready()`` (like nbflow, it returns a
+fresh array each call). The rate is effective bandwidth: bytes of the
 inputs read plus the output written, per second -- compare with the STREAM
 numbers. Ratios are speed ratios (>1 = faster than the baseline).
+
+Targets (issue 3): the fused chain at least 1.8x ``jax.jit``, the wave
+faster than ``jax.jit``.
 """
 import numpy as np
 from numba import njit
 
-from benchmarks.harness import Case, Impl, Skip, nbflow_session, torch_or_skip
+from benchmarks.harness import Case, Impl, Skip, Target, jax_or_skip, nbflow_session, torch_or_skip
 
 S, B = 1.5, -0.25              # chain scalars
 A, BETA, W = 2.0, 1e-7, 3e-6   # wave: amplitude, decay rate, angular frequency (t spans 0..n)
@@ -103,6 +110,17 @@ def cases(quick):
             return (torch.relu(x * S + B) * y - z) ** 2
         return step
 
+    def jax_chain():
+        jax = jax_or_skip()
+        x, y, z = (jax.device_put(a) for a in arrays()[:3])
+        s, b = np.float32(S), np.float32(B)
+        f = jax.jit(lambda x, y, z: (jax.nn.relu(x * s + b) * y - z) ** 2)
+        f(x, y, z).block_until_ready()  # compile outside the timed region
+
+        def step():
+            return f(x, y, z).block_until_ready()
+        return step
+
     # -- wave ----------------------------------------------------------------
     def nb_wave():
         _, _, _, t = arrays()
@@ -146,15 +164,30 @@ def cases(quick):
             return A * torch.exp(-BETA * t) * torch.cos(W * t)
         return step
 
+    def jax_wave():
+        jax = jax_or_skip()
+        import jax.numpy as jnp
+
+        t = jax.device_put(arrays()[3])
+        a, b, w = np.float32(A), np.float32(BETA), np.float32(W)
+        f = jax.jit(lambda t: a * jnp.exp(-b * t) * jnp.cos(w * t))
+        f(t).block_until_ready()  # compile outside the timed region
+
+        def step():
+            return f(t).block_until_ready()
+        return step
+
     return [
         Case("elementwise/chain", "elementwise", "(relu(x*s+b)*y - z)**2 on %d float32" % n,
              [Impl("nbflow", nb_chain), Impl("numpy", np_chain), Impl("njit-loop", loop_chain),
-              Impl("torch", torch_chain)],
-             unit="GB/s", work=4 * 4 * n / 1e9, baselines=("numpy", "torch", "njit-loop"), reference="numpy",
-             rtol=1e-5, atol=1e-5),
+              Impl("torch", torch_chain), Impl("jax", jax_chain, note="jax.jit, inputs on the device")],
+             unit="GB/s", work=4 * 4 * n / 1e9, baselines=("numpy", "torch", "njit-loop", "jax"),
+             targets=[Target("nbflow", "fused chain vs jax.jit", versus="jax", min_ratio=1.8)],
+             reference="numpy", rtol=1e-5, atol=1e-5),
         Case("elementwise/wave", "elementwise", "A*exp(-b*t)*cos(w*t) on %d float32" % n,
              [Impl("nbflow", nb_wave), Impl("numpy", np_wave), Impl("njit-loop", loop_wave),
-              Impl("torch", torch_wave)],
-             unit="GB/s", work=2 * 4 * n / 1e9, baselines=("numpy", "torch", "njit-loop"), reference="numpy",
-             rtol=1e-4, atol=1e-5),
+              Impl("torch", torch_wave), Impl("jax", jax_wave, note="jax.jit, input on the device")],
+             unit="GB/s", work=2 * 4 * n / 1e9, baselines=("numpy", "torch", "njit-loop", "jax"),
+             targets=[Target("nbflow", "damped wave vs jax.jit", versus="jax", min_ratio=1.0)],
+             reference="numpy", rtol=1e-4, atol=1e-5),
     ]

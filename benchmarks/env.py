@@ -85,4 +85,26 @@ def describe(torch_used):
         info["threads"]["torch_inter_op"] = torch_used.get_num_interop_threads()
     else:
         info["torch"] = None
+    jax = _jax_used()
+    if jax is not None:
+        info["jax"] = jax.__version__
+        try:
+            import jaxlib
+
+            info["jaxlib"] = jaxlib.__version__
+        except Exception:
+            pass
+        info["threads"]["XLA_FLAGS"] = os.environ.get("XLA_FLAGS")
+        info["threads"]["jax_cpu"] = ("1 (XLA_FLAGS single-threaded)" if "intra_op_parallelism_threads=1"
+                                      in (os.environ.get("XLA_FLAGS") or "") else "XLA default (one per core)")
+    else:
+        info["jax"] = None
     return info
+
+
+def _jax_used():
+    try:
+        from benchmarks import harness
+    except Exception:  # pragma: no cover
+        return None
+    return harness.jax_used()

@@ -172,6 +172,8 @@ def _snapshot(out):
         return type(out)(_snapshot(o) for o in out)
     if hasattr(out, "detach") and hasattr(out, "numpy"):  # torch.Tensor
         return out.detach().cpu().numpy().copy()
+    if hasattr(out, "block_until_ready"):  # jax.Array
+        return np.array(out)
     if isinstance(out, np.ndarray):
         return out.copy()
     return out
@@ -342,6 +344,50 @@ def torch_or_skip():
     if _torch is None:
         raise Skip("PyTorch not installed")
     return _torch
+
+
+# -- optional JAX -------------------------------------------------------------------
+
+_jax = None
+_jax_checked = False
+_jax_reason = ""
+
+
+def jax_or_skip():
+    """The jax module (CPU backend), raising Skip if unavailable.
+
+    Threads: XLA's CPU runtime has no setting for a thread count, only
+    single-threaded or one thread per core; with ``--threads 1`` the
+    ``XLA_FLAGS`` that make it single-threaded are added before jax is
+    imported, otherwise it uses every core (as the other libraries do by
+    default). JAX must not have been imported before the first call."""
+    global _jax, _jax_checked, _jax_reason
+    if os.environ.get("NBFLOW_BENCH_NO_JAX"):
+        raise Skip("JAX disabled (--no-jax)")
+    if not _jax_checked:
+        _jax_checked = True
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")
+        if bench_threads() == 1:
+            flags = os.environ.get("XLA_FLAGS", "")
+            extra = [f for f in ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
+                     if f.split("=")[0] not in flags]
+            os.environ["XLA_FLAGS"] = " ".join([flags] + extra).strip()
+        try:
+            import jax
+            jax.devices()  # initializes the backend (fails here, not inside a timed step)
+        except Exception as e:
+            _jax, _jax_reason = None, "JAX not installed" if isinstance(e, ImportError) else \
+                "JAX unusable: %s: %s" % (type(e).__name__, e)
+        else:
+            _jax = jax
+    if _jax is None:
+        raise Skip(_jax_reason or "JAX not installed")
+    return _jax
+
+
+def jax_used():
+    """The jax module if a benchmark imported it (for the machine description), else None."""
+    return _jax
 
 
 def bench_threads():

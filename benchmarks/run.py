@@ -1,6 +1,6 @@
 """nbflow benchmark runner.
 
-    python -m benchmarks.run [--only NAME ...] [--quick] [--json PATH] [--no-torch]
+    python -m benchmarks.run [--only NAME ...] [--quick] [--json PATH] [--no-torch] [--no-jax]
     python benchmarks/run.py ...
 
 NAME selects a family ("mlp", "lenet", "lstm", "overhead", "elementwise", "stream", "kernels"),
@@ -138,6 +138,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="tiny sizes and short timings (a smoke test)")
     ap.add_argument("--json", metavar="PATH", default=DEFAULT_JSON, help="where to write the results")
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch implementations")
+    ap.add_argument("--no-jax", action="store_true", help="skip the JAX implementations")
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for PyTorch, Numba and BLAS (default: all cores)")
     ap.add_argument("--cold", action="store_true",
@@ -148,6 +149,8 @@ def main(argv=None):
 
     if args.no_torch:
         os.environ["NBFLOW_BENCH_NO_TORCH"] = "1"
+    if args.no_jax:
+        os.environ["NBFLOW_BENCH_NO_JAX"] = "1"
     threads = args.threads or os.cpu_count() or 1
     if args.threads:
         # BLAS reads these when it is loaded (numpy's import): set them first.

@@ -79,6 +79,23 @@ def test_quick_run_writes_valid_json(quick_run):
                 assert r["ratios"]["numpy"] == pytest.approx(base["sec_per_iter"] / r["sec_per_iter"])
     targets = {(t["case"], t["impl"]) for t in doc["targets"]}
     assert ("overhead/feed", "nbflow") in targets and ("mlp/b128/sgd", "nbflow") in targets
+    assert ("elementwise/chain", "nbflow") in targets and ("elementwise/wave", "nbflow") in targets
+    # JAX is optional (pip install nbflow[bench]): measured and compared when importable, else skipped
+    try:
+        import jax
+    except ImportError:
+        jax = None
+    for case in ("elementwise/chain", "elementwise/wave"):
+        r = by_case[case]["jax"]
+        if jax is None:
+            assert r["status"] == "skipped" and "jax" in r["reason"].lower()
+            assert machine["jax"] is None
+        else:
+            assert r["status"] == "ok" and r["check"] == "ok", r
+            assert by_case[case]["nbflow"]["ratios"]["jax"] == pytest.approx(r["sec_per_iter"] /
+                                                                            by_case[case]["nbflow"]["sec_per_iter"])
+            assert machine["jax"] == jax.__version__
+            assert "intra_op_parallelism_threads=1" in machine["threads"]["XLA_FLAGS"]  # --threads 1
 
 
 def test_script_invocation_lists_cases():
@@ -87,6 +104,12 @@ def test_script_invocation_lists_cases():
     assert proc.returncode == 0, proc.stderr[-3000:]
     names = [line.split()[0] for line in proc.stdout.splitlines() if line.strip()]
     assert names == ["stream/copy", "stream/scale", "stream/add", "stream/triad"]
+
+
+def test_no_jax_skips_jax(monkeypatch):
+    monkeypatch.setenv("NBFLOW_BENCH_NO_JAX", "1")
+    with pytest.raises(harness.Skip, match="--no-jax"):
+        harness.jax_or_skip()
 
 
 def test_unknown_selection_fails(monkeypatch, capsys):

@@ -208,6 +208,184 @@ def test_softmax_second_derivative():
         assert tf.test.compute_gradient_error(x, [2, 3], g, [2, 3]) < 1e-6
 
 
+# wide rows: the row kernels' unrolled maximum and vectorized passes (and their remainders)
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_softmax_wide_rows(dtype):
+    npd = dtype.as_numpy_dtype
+    x = tf.placeholder(dtype, [None, 37])
+    x3 = tf.placeholder(dtype, [3, 37, 20])
+    xw = tf.placeholder(dtype, [2, 4100])  # a row longer than a block (kernels/cpu/nn.py BLOCK)
+    ys = [tf.nn.softmax(x), tf.nn.log_softmax(x), tf.nn.softmax(x3, axis=1), tf.nn.log_softmax(x3, axis=1),
+          tf.nn.softmax(xw), tf.nn.log_softmax(xw)]
+    rng = np.random.RandomState(11)
+    v = (rng.randn(250, 37) * 20).astype(npd)  # several blocks of rows, the last one partial
+    v[3, 36] = 80  # the maximum in the remainder of the unrolled loop
+    v[4, 0] = -1e30 if dtype is tf.float64 else -3e38
+    v3 = (rng.randn(3, 37, 20) * 20).astype(npd)
+    vw = (rng.randn(2, 4100) * 5).astype(npd)
+    got = _run(ys, {x: v, x3: v3, xw: vw})
+    vd, v3d, vwd = v.astype(np.float64), v3.astype(np.float64), vw.astype(np.float64)
+    refs = [np_softmax(vd), np_log_softmax(vd), np_softmax(v3d, 1), np_log_softmax(v3d, 1), np_softmax(vwd),
+            np_log_softmax(vwd)]
+    # float32: exp32 (relative error < 2.5e-7) of an argument rounded to float32 (|x - max| up to ~150)
+    rtol = 3e-5 if dtype is tf.float32 else 1e-13
+    for k, (g, r) in enumerate(zip(got, refs)):
+        assert g.dtype == npd
+        # log-softmax near 0 (the row maximum) is log(1 + tiny): an absolute error of the sum's rounding
+        atol = (1e-6 if dtype is tf.float32 else 1e-14) if k % 2 else 1e-37
+        np.testing.assert_allclose(g, r, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(got[0].sum(axis=1), 1.0, rtol=1e-6 if dtype is tf.float32 else 1e-14)
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_softmax_extreme_rows(dtype):
+    npd = dtype.as_numpy_dtype
+    x = tf.placeholder(dtype, [None, 10])
+    big = np.finfo(npd).max
+    v = np.zeros((5, 10), dtype=npd)
+    v[0] = -np.inf                        # no finite entry: NaN, as TF and numpy
+    v[1, :5] = -np.inf                    # -inf entries get probability 0
+    v[2] = [big, -big] * 5                # x - max overflows to -inf: still 0, no NaN
+    v[3, 2] = np.nan                      # NaN anywhere makes the row NaN
+    v[4] = np.arange(10) * npd(1e4)       # differences far beyond exp's range
+    s, ls = _run([tf.nn.softmax(x), tf.nn.log_softmax(x)], {x: v})
+    assert np.all(np.isnan(s[0])) and np.all(np.isnan(ls[0]))
+    np.testing.assert_allclose(s[1], [0] * 5 + [0.2] * 5, rtol=1e-7, atol=0)
+    np.testing.assert_array_equal(ls[1, :5], -np.inf)
+    np.testing.assert_allclose(ls[1, 5:], -np.log(5), rtol=1e-6)
+    np.testing.assert_allclose(s[2], [0.2, 0] * 5, rtol=1e-7, atol=0)
+    assert np.all(np.isnan(s[3])) and np.all(np.isnan(ls[3]))
+    np.testing.assert_array_equal(s[4], [0] * 9 + [1])
+    np.testing.assert_allclose(ls[4], (np.arange(10) - 9) * 1e4, rtol=1e-7)
+
+
+def test_softmax_and_xent_empty_batch():
+    x = tf.placeholder(tf.float32, [None, 1000])
+    lb = tf.placeholder(tf.float32, [None, 1000])
+    sl = tf.placeholder(tf.int32, [None])
+    s, ls, dense, sparse = _run(
+        [tf.nn.softmax(x), tf.nn.log_softmax(x), tf.nn.softmax_cross_entropy_with_logits_v2(labels=lb, logits=x),
+         tf.nn.sparse_softmax_cross_entropy_with_logits(labels=sl, logits=x)],
+        {x: np.zeros((0, 1000)), lb: np.zeros((0, 1000)), sl: np.zeros(0)})
+    assert s.shape == ls.shape == (0, 1000) and dense.shape == sparse.shape == (0,)
+    # no classes: a softmax of nothing and a zero loss (any sparse label is out of range)
+    e = tf.placeholder(tf.float64, [3, 0])
+    se, de = _run([tf.nn.softmax(e), tf.nn.softmax_cross_entropy_with_logits_v2(labels=e, logits=e)],
+                  {e: np.zeros((3, 0))})
+    assert se.shape == (3, 0)
+    np.testing.assert_array_equal(de, [0, 0, 0])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="label value of 0 which is outside the valid range"):
+        _run(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[0, 0, 0], logits=e), {e: np.zeros((3, 0))})
+
+
+def test_softmax_and_xent_with_run_time_shapes():
+    # boolean_mask: the row count is known only when the graph runs, so the ops
+    # allocate their outputs per run instead of using planned buffers
+    x = tf.placeholder(tf.float32, [None, 12])
+    keep = tf.placeholder(tf.bool, [None])
+    sl = tf.placeholder(tf.int64, [None])
+    lg = tf.boolean_mask(x, keep)
+    lb = tf.nn.softmax(tf.boolean_mask(x * 0.5, keep))
+    labels = tf.boolean_mask(sl, keep)
+    fetches = [tf.nn.softmax(lg), tf.nn.log_softmax(lg), tf.nn.softmax_cross_entropy_with_logits_v2(labels=lb, logits=lg),
+               tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=lg)]
+    rng = np.random.RandomState(14)
+    v = (rng.randn(7, 12) * 4).astype(np.float32)
+    k = np.array([1, 0, 1, 1, 0, 1, 1], dtype=bool)
+    idx = rng.randint(0, 12, size=7)
+    with tf.Session() as sess:
+        s, ls, d, sp = sess.run(fetches, {x: v, keep: k, sl: idx})
+        vk = v[k].astype(np.float64)
+        np.testing.assert_allclose(s, np_softmax(vk), rtol=2e-6, atol=1e-30)
+        np.testing.assert_allclose(ls, np_log_softmax(vk), rtol=2e-6, atol=1e-6)
+        np.testing.assert_allclose(d, np_xent(np_softmax(vk * 0.5), vk), rtol=1e-5)
+        np.testing.assert_allclose(sp, -np_log_softmax(vk)[np.arange(5), idx[k]], rtol=1e-5)
+        bad = idx.copy()
+        bad[3] = 12
+        with pytest.raises(tf.errors.InvalidArgumentError, match="label value of 12 which is outside"):
+            sess.run(fetches[3], {x: v, keep: k, sl: bad})
+
+
+@pytest.fixture
+def parallel_rows(monkeypatch):
+    """Make every (rows > 1) softmax-like op take its ``*_parallel`` kernel; records which ran."""
+    import numba
+    from nbflow.kernels.cpu import nn as K
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba has a single thread here")
+    calls = []
+    monkeypatch.setattr(K, "PARALLEL_MIN_ELEMENTS", 0)
+    for name in ("softmax_rows_parallel", "softmax_xent_parallel", "sparse_softmax_xent_parallel"):
+        kernel = getattr(K, name)
+
+        def spy(*args, _kernel=kernel, _name=name):
+            calls.append(_name)
+            return _kernel(*args)
+        monkeypatch.setattr(K, name, spy)
+    old = numba.get_num_threads()
+    numba.set_num_threads(2)
+    yield calls
+    numba.set_num_threads(old)
+
+
+def test_parallel_row_kernels_match_serial(parallel_rows):
+    # float32 only: the parallel kernels share their per-row code with the serial ones
+    # (tested in both dtypes above); each parallel variant costs seconds to compile.
+    x = tf.placeholder(tf.float32, [None, 23])
+    lb = tf.placeholder(tf.float32, [None, 23])
+    sl = tf.placeholder(tf.int64, [None])
+    fetches = [tf.nn.softmax(x), tf.nn.log_softmax(x), tf.nn.softmax_cross_entropy_with_logits_v2(labels=lb, logits=x),
+               tf.nn.sparse_softmax_cross_entropy_with_logits(labels=sl, logits=x)]
+    rng = np.random.RandomState(12)
+    v = (rng.randn(400, 23) * 5).astype(np.float32)  # three blocks of rows, the last one partial
+    v[7] = -np.inf
+    idx = rng.randint(0, 23, size=400)
+    labels = np_softmax(rng.randn(400, 23)).astype(np.float32)
+    feed = {x: v, lb: labels, sl: idx}
+    par = _run(fetches, feed)
+    assert sorted(set(parallel_rows)) == ["softmax_rows_parallel", "softmax_xent_parallel",
+                                          "sparse_softmax_xent_parallel"]
+    from nbflow.kernels.cpu import nn as K
+
+    K.PARALLEL_MIN_ELEMENTS = 1 << 62  # monkeypatch restores it
+    del parallel_rows[:]
+    ser = _run(fetches, feed)
+    assert parallel_rows == []
+    for p, s in zip(par, ser):
+        np.testing.assert_array_equal(p, s)  # the same per-row code: bit-identical
+    vd = v[8:].astype(np.float64)
+    np.testing.assert_allclose(par[0][8:], np_softmax(vd), rtol=1e-5, atol=1e-37)
+    assert np.all(np.isnan(par[0][7]))
+    np.testing.assert_allclose(par[3][8:], -np_log_softmax(vd)[np.arange(392), idx[8:]], rtol=1e-5)
+
+
+def test_run_rows_dispatch(monkeypatch):
+    import numba
+    from nbflow.kernels.cpu import nn as K
+
+    ran = []
+
+    def kernel(tag):
+        return lambda *args: ran.append((tag, args)) or tag
+
+    serial, parallel = kernel("serial"), kernel("parallel")
+    monkeypatch.setattr(K, "PARALLEL_MIN_ELEMENTS", 100)
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        many = numba.get_num_threads() > 1
+        assert K.run_rows(serial, parallel, 10, 9, "a") == "serial"              # 90 elements: too small
+        assert K.run_rows(serial, parallel, 10, 10, "a", 1) == ("parallel" if many else "serial")
+        assert K.run_rows(serial, parallel, 1, 1000, "a") == "serial"            # one row: nothing to split
+        numba.set_num_threads(1)
+        assert K.run_rows(serial, parallel, 10, 10, "a") == "serial"
+    finally:
+        numba.set_num_threads(old)
+    assert ran[1][1] == ("a", 1)
+
+
 # -- bias_add ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
@@ -389,6 +567,35 @@ def test_softmax_xent_stable_with_large_logits():
         np.testing.assert_allclose(r, [0.0, 2e4, 0.0], atol=1e-3)
     assert np.all(np.isfinite(gv))
     np.testing.assert_allclose(gv, np_softmax(v.astype(np.float64)) - np.eye(3), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_xent_wide_rows(dtype):
+    npd = dtype.as_numpy_dtype
+    lg = tf.placeholder(dtype, [None, 45])
+    lb = tf.placeholder(dtype, [None, 45])
+    sl = tf.placeholder(tf.int32, [None])
+    dense = tf.nn.softmax_cross_entropy_with_logits_v2(labels=lb, logits=lg)
+    sparse = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=sl, logits=lg)
+    (gd,) = tf.gradients(dense, lg)
+    (gs,) = tf.gradients(sparse, lg)
+    rng = np.random.RandomState(13)
+    logits = (rng.randn(6, 45) * 10).astype(npd)
+    logits[1, 3] = -np.inf                  # with a zero label: contributes nothing, stays finite
+    labels = np_softmax(rng.randn(6, 45)).astype(npd)
+    labels[1, 3] = 0
+    idx = rng.randint(0, 45, size=6)
+    idx[1] = 44
+    d, s, vgd, vgs = _run([dense, sparse, gd, gs], {lg: logits, lb: labels, sl: idx})
+    ld = logits.astype(np.float64)
+    ls = np.where(np.isinf(ld), -np.inf, ld - ld.max(1, keepdims=True))
+    ls = ls - np.log(np.exp(ls).sum(1, keepdims=True))
+    sm = np.exp(ls)
+    tol = 2e-5 if dtype is tf.float32 else 1e-12
+    np.testing.assert_allclose(d, -(labels * np.where(labels != 0, ls, 0)).sum(1), rtol=tol)
+    np.testing.assert_allclose(s, -ls[np.arange(6), idx], rtol=tol)
+    np.testing.assert_allclose(vgd, sm - labels, rtol=tol, atol=tol * 1e-3)
+    np.testing.assert_allclose(vgs, sm - np.eye(45)[idx], rtol=tol, atol=tol * 1e-3)
 
 
 def test_softmax_xent_gradients():

@@ -12,6 +12,7 @@ Softmax, LogSoftmax and the fused cross-entropies (SoftmaxCrossEntropyWithLogits
 SparseSoftmaxCrossEntropyWithLogits) run Numba kernels (kernels/cpu/nn.py)
 that subtract the row maximum first, so any logits give finite results.
 """
+import math
 import numbers
 
 import numpy as np
@@ -156,9 +157,7 @@ def tanh(x, name=None):
 
 def _mid_view(shape, axis):
     """(outer, n, inner) of a C-contiguous array of ``shape`` around ``axis``."""
-    outer = int(np.prod(shape[:axis], dtype=np.int64))
-    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
-    return outer, shape[axis], inner
+    return math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])
 
 
 class Softmax(Op):
@@ -186,8 +185,19 @@ class Softmax(Op):
         axis_attr = ctx.attrs.get("axis", -1)
         log = cls.log
         static = ctx.static_buffer(0)
+        # The usual case -- a planned shape, the last axis, float32/64 -- has its
+        # (rows, n) views made once here; run() checks the shape it is given.
+        planned = rows2 = None
+        if static is not None and static.ndim and static.size and static.dtype != np.float16:
+            outer, n, inner = _mid_view(static.shape, axis_attr % static.ndim)
+            if inner == 1:
+                planned, rows2 = static.shape, (outer, n)
+                out2 = static.reshape(rows2)
 
         def run(x):
+            if x.shape == planned:
+                K.run_rows(K.softmax_rows, K.softmax_rows_parallel, rows2[0], rows2[1], x.reshape(rows2), out2, log)
+                return static
             if x.ndim < 1:
                 raise ValueError("logits must have >= 1 dimension, got shape %s" % list(x.shape))
             out = static if static is not None else np.empty(x.shape, dtype=x.dtype)
@@ -195,13 +205,23 @@ class Softmax(Op):
                 return out
             view = _mid_view(x.shape, axis_attr % x.ndim)
             if x.dtype == np.float16:
-                o32 = np.empty(view, dtype=np.float32)
-                K.softmax_mid(x.astype(np.float32).reshape(view), o32, log)
-                out[...] = o32.reshape(x.shape)
+                o32 = np.empty(x.shape, dtype=np.float32)
+                _softmax_kernel(x.astype(np.float32), o32, view, log)
+                out[...] = o32
             else:
-                K.softmax_mid(x.reshape(view), out.reshape(view), log)
+                _softmax_kernel(x, out, view, log)
             return out
         return run
+
+
+def _softmax_kernel(x, out, view, log):
+    """Softmax of the C-contiguous ``x`` into ``out`` over the middle axis of ``view``
+    (outer, n, inner): contiguous rows when inner == 1, else whole inner lines."""
+    outer, n, inner = view
+    if inner == 1:
+        K.run_rows(K.softmax_rows, K.softmax_rows_parallel, outer, n, x.reshape(outer, n), out.reshape(outer, n), log)
+    else:
+        K.softmax_mid(x.reshape(view), out.reshape(view), log)
 
 
 class LogSoftmax(Softmax):
@@ -523,8 +543,16 @@ class SoftmaxCrossEntropyWithLogits(Op):
     @classmethod
     def plan(cls, ctx):
         s_loss, s_back = ctx.static_buffer(0), ctx.static_buffer(1)
+        planned = s_back.shape if s_back is not None and s_back.size and s_back.dtype != np.float16 else None
+        if planned is not None:  # the kernel's (rows, classes) views of the outputs, made once
+            rows2 = (s_back.size // planned[-1], planned[-1])
+            loss2, back2 = s_loss.reshape(rows2[0]), s_back.reshape(rows2)
 
         def run(logits, labels):
+            if logits.shape == planned and labels.shape == planned:
+                K.run_rows(K.softmax_xent, K.softmax_xent_parallel, rows2[0], rows2[1], logits.reshape(rows2),
+                           labels.reshape(rows2), loss2, back2)
+                return s_loss, s_back
             if logits.shape != labels.shape:
                 raise ValueError("logits and labels must be the same shape, got %s and %s"
                                  % (list(logits.shape), list(labels.shape)))
@@ -539,13 +567,14 @@ class SoftmaxCrossEntropyWithLogits(Op):
                 return loss, back
             if logits.dtype == np.float16:
                 l32, b32 = np.empty(rows, np.float32), np.empty((rows, n), np.float32)
-                K.softmax_xent(logits.astype(np.float32).reshape(rows, n), labels.astype(np.float32).reshape(rows, n),
-                               l32, b32)
+                K.run_rows(K.softmax_xent, K.softmax_xent_parallel, rows, n,
+                           logits.astype(np.float32).reshape(rows, n), labels.astype(np.float32).reshape(rows, n),
+                           l32, b32)
                 loss[...] = l32.reshape(loss.shape)
                 back[...] = b32.reshape(back.shape)
             else:
-                K.softmax_xent(logits.reshape(rows, n), labels.reshape(rows, n), loss.reshape(rows),
-                               back.reshape(rows, n))
+                K.run_rows(K.softmax_xent, K.softmax_xent_parallel, rows, n, logits.reshape(rows, n),
+                           labels.reshape(rows, n), loss.reshape(rows), back.reshape(rows, n))
             return loss, back
         return run
 
@@ -584,8 +613,18 @@ class SparseSoftmaxCrossEntropyWithLogits(Op):
     @classmethod
     def plan(cls, ctx):
         s_loss, s_back = ctx.static_buffer(0), ctx.static_buffer(1)
+        planned = s_back.shape if s_back is not None and s_back.dtype != np.float16 else None
+        if planned is not None:  # the kernel's (rows, classes) views of the outputs, made once
+            p_rows, p_n = s_loss.size, planned[-1]
+            loss1, back2 = s_loss.reshape(p_rows), s_back.reshape(p_rows, p_n)
 
         def run(logits, labels):
+            if logits.shape == planned and labels.shape == planned[:-1]:
+                bad = K.run_rows(K.sparse_softmax_xent, K.sparse_softmax_xent_parallel, p_rows, p_n,
+                                 logits.reshape(p_rows, p_n), labels.reshape(p_rows), loss1, back2)
+                if bad >= 0:
+                    raise _bad_label_error(ctx, labels.reshape(p_rows), bad, p_n)
+                return s_loss, s_back
             if logits.ndim < 1 or logits.shape[:-1] != labels.shape:
                 raise ValueError("labels shape %s must equal logits shape %s without its last dimension"
                                  % (list(labels.shape), list(logits.shape)))
@@ -596,19 +635,24 @@ class SparseSoftmaxCrossEntropyWithLogits(Op):
             lab = labels.reshape(rows)
             if logits.dtype == np.float16:
                 l32, b32 = np.empty(rows, np.float32), np.empty((rows, n), np.float32)
-                bad = K.sparse_softmax_xent(logits.astype(np.float32).reshape(rows, n), lab, l32, b32)
+                bad = K.run_rows(K.sparse_softmax_xent, K.sparse_softmax_xent_parallel, rows, n,
+                                 logits.astype(np.float32).reshape(rows, n), lab, l32, b32)
                 if bad < 0:
                     loss[...] = l32.reshape(loss.shape)
                     back[...] = b32.reshape(back.shape)
             else:
-                bad = K.sparse_softmax_xent(logits.reshape(rows, n), lab, loss.reshape(rows), back.reshape(rows, n))
+                bad = K.run_rows(K.sparse_softmax_xent, K.sparse_softmax_xent_parallel, rows, n,
+                                 logits.reshape(rows, n), lab, loss.reshape(rows), back.reshape(rows, n))
             if bad >= 0:
-                raise errors.InvalidArgumentError(
-                    None, ctx.op, "Received a label value of %d which is outside the valid range of [0, %d).  "
-                    "Label values: %s\n\t [[node %s]]" % (lab[bad], n, " ".join(str(v) for v in lab[:100]),
-                                                          ctx.name))
+                raise _bad_label_error(ctx, lab, bad, n)
             return loss, back
         return run
+
+
+def _bad_label_error(ctx, lab, bad, n):
+    return errors.InvalidArgumentError(
+        None, ctx.op, "Received a label value of %d which is outside the valid range of [0, %d).  "
+        "Label values: %s\n\t [[node %s]]" % (lab[bad], n, " ".join(str(v) for v in lab[:100]), ctx.name))
 
 
 def softmax_cross_entropy_with_logits_v2(labels, logits, axis=None, name=None, dim=None):
