@@ -369,6 +369,13 @@ def bias_add_grad(g, out):
     o, nc, m = g.shape
     for c in range(nc):
         out[c] = 0
+    if m == 1:
+        # Channels last (the usual case): add whole rows, a loop over c that vectorizes
+        # (the general loop's inner length-1 loop runs one element at a time: ~20x slower).
+        for a in range(o):
+            for c in range(nc):
+                out[c] += g[a, c, 0]
+        return
     for a in range(o):
         for c in range(nc):
             acc = out[c]
