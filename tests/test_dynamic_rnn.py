@@ -43,3 +43,10 @@ def test_dynamic_rnn_time_major_gradient_check_and_initial_state():
         err_h = tf.test.compute_gradient_error(h0, [2, 3], h, [2, 3], x_init_value=rng.randn(2, 3),
                                                extra_feed_dict={x: rng.randn(4, 2, 3)})
     assert err_x < 1e-6 and err_h < 1e-6
+
+
+def test_old_rnn_names():
+    from nbflow.ops import rnn
+
+    assert tf.contrib.rnn.rnn is tf.nn.static_rnn and rnn.rnn is tf.nn.static_rnn
+    assert rnn.dynamic_rnn is tf.nn.dynamic_rnn

@@ -5,6 +5,8 @@ contrib-only cells (LayerNormBasicLSTMCell, AttentionCellWrapper, ...) raise a
 clear not-implemented error.
 """
 from nbflow.ops.rnn import static_bidirectional_rnn, static_rnn  # noqa: F401
+
+rnn = static_rnn  # the pre-1.0 name (``rnn.rnn(cell, inputs)``)
 from nbflow.ops.rnn_cell_impl import (  # noqa: F401
     BasicLSTMCell, BasicRNNCell, DeviceWrapper, DropoutWrapper, GRUCell, LSTMCell, LSTMStateTuple, MultiRNNCell,
     ResidualWrapper, RNNCell,
@@ -21,4 +23,4 @@ def __getattr__(name):
     raise ContribRNNNotImplementedError(
         "tf.contrib.rnn.%s is not implemented in nbflow; available: BasicRNNCell, BasicLSTMCell, LSTMCell, "
         "GRUCell, MultiRNNCell, DropoutWrapper, ResidualWrapper, DeviceWrapper, LSTMStateTuple, RNNCell, "
-        "static_rnn, static_bidirectional_rnn" % name)
+        "static_rnn (alias rnn), static_bidirectional_rnn" % name)

@@ -195,4 +195,9 @@ def static_bidirectional_rnn(cell_fw, cell_bw, inputs, initial_state_fw=None, in
     return outputs, output_state_fw, output_state_bw
 
 
-# dynamic_rnn and bidirectional_dynamic_rnn (one While op over the cell) live in dynamic_rnn.py.
+# dynamic_rnn and bidirectional_dynamic_rnn (one While op over the cell) live in dynamic_rnn.py;
+# this module offers them too, as TF's rnn module does.
+from nbflow.ops.dynamic_rnn import bidirectional_dynamic_rnn, dynamic_rnn  # noqa: E402,F401
+
+# The pre-1.0 name of static_rnn (``rnn.rnn(cell, inputs)``).
+rnn = static_rnn
