@@ -35,6 +35,7 @@ from nbflow.ops.control_flow_ops import *  # noqa: E402,F401,F403
 from nbflow.ops.cond_op import Assert, case, cond  # noqa: E402,F401
 from nbflow.ops.while_op import while_loop  # noqa: E402,F401
 from nbflow.ops.functional_ops import foldl, foldr, map_fn, scan  # noqa: E402,F401
+from nbflow.ops.sequence_ops import reverse_sequence  # noqa: E402,F401
 from nbflow.framework import nest  # noqa: E402,F401
 from nbflow.ops.clip_ops import *  # noqa: E402,F401,F403
 from nbflow.ops.sort_ops import *  # noqa: E402,F401,F403

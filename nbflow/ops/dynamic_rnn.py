@@ -12,6 +12,7 @@ from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import array_ops, math_ops
 from nbflow.ops.base import convert_to_tensor
+from nbflow.ops.sequence_ops import reverse_sequence
 from nbflow.ops.variable_scope import variable_scope
 from nbflow.ops.while_op import build_while
 
@@ -124,13 +125,12 @@ def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, sequence_length=None, in
             out_fw, state_fw = dynamic_rnn(cell_fw, inputs, sequence_length=sequence_length,
                                            initial_state=initial_state_fw, dtype=dtype, time_major=time_major,
                                            scope=fw_scope)
-        time_axis = 0 if time_major else 1
+        time_axis, batch_axis = (0, 1) if time_major else (1, 0)
 
         def reverse(t):
             if sequence_length is None:
                 return array_ops.reverse(t, [time_axis])
-            raise NotImplementedError("nbflow's bidirectional_dynamic_rnn does not support sequence_length yet "
-                                      "(it needs tf.reverse_sequence)")
+            return reverse_sequence(t, sequence_length, seq_axis=time_axis, batch_axis=batch_axis)
         with variable_scope("bw") as bw_scope:
             out_bw, state_bw = dynamic_rnn(cell_bw, reverse(convert_to_tensor(inputs)),
                                            sequence_length=sequence_length, initial_state=initial_state_bw,
