@@ -207,12 +207,15 @@ class WhileGrad(Op):
         fetch_args, fetch_seq, fetch_captured = a["d_args"], a["d_seq"], a["d_captured"]
         nh, ns, nc, ng = len(hist_args), len(seq_args), len(captured), len(grad_args)
         feeds = list(hist_args) + list(seq_args) + list(captured) + list(grad_args) + list(emit_grad_args)
-        fetches = list(fetch_args) + list(fetch_seq) + list(fetch_captured)
+        grad_emits = list(a["grad_emits"])
+        fetches = list(fetch_args) + list(fetch_seq) + list(fetch_captured) + grad_emits
+        n_fetch_acc = len(fetches) - len(grad_emits)
         saved = list(a["saved"])
         feeds = feeds + saved
         n_args, n_dseq = len(fetch_args), len(fetch_seq)
         n_diff = len(fetch_captured)  # the first n_diff captured inputs are the differentiated ones
         dts = [t.dtype.as_numpy_dtype for t in fetches]
+        emit_specs = [(t.dtype.as_numpy_dtype, TensorShape([None]).concatenate(t.shape)) for t in grad_emits]
         subplans = util.SubPlans(ctx.make_plan, ctx.runtime)
         runtime, key = ctx.runtime, ("While rng", a["forward_op"])
         saved_key, op_name = ("While saved", a["forward_op"]), ctx.name
@@ -237,6 +240,7 @@ class WhileGrad(Op):
             for d in d_seqs:
                 d[steps:] = 0
             acc = None  # gradients of the captured tensors, summed over the steps
+            stacks = [None] * len(grad_emits)  # per-step values summed after the loop
             rng_states = runtime.resources.get(key) or []
             saved_values = _saved_for(runtime.resources.get(saved_key), saved, steps, op_name)
             after = util.rng_snapshot(runtime, [nm for nm, _ in rng_states[0]]) if rng_states else None
@@ -255,18 +259,25 @@ class WhileGrad(Op):
                     k = n_args + n_dseq
                     if acc is None:
                         acc = [buffer(("acc", i), np.shape(o), dt)
-                               for i, (o, dt) in enumerate(zip(out[k:], dts[k:]))]
-                        for s, o in zip(acc, out[k:]):
+                               for i, (o, dt) in enumerate(zip(out[k:n_fetch_acc], dts[k:n_fetch_acc]))]
+                        for s, o in zip(acc, out[k:n_fetch_acc]):
                             s[...] = o
                     else:
-                        for s, o in zip(acc, out[k:]):
+                        for s, o in zip(acc, out[k:n_fetch_acc]):
                             s += o
+                    for i, o in enumerate(out[n_fetch_acc:]):
+                        if t == steps - 1:
+                            stacks[i] = buffer(("emit", i), (steps,) + np.shape(o), dts[n_fetch_acc + i])
+                        stacks[i][t] = o
             finally:
                 if after is not None:
                     util.rng_restore(runtime, after)
             if acc is None:
                 acc = [np.zeros(v.shape, dtype=v.dtype) for v in cap[:n_diff]]
-            result = grads + d_seqs + acc
+            for i, (dt, shape) in enumerate(emit_specs):
+                if stacks[i] is None:  # no step ran
+                    stacks[i] = np.zeros((0,) + tuple(d or 0 for d in shape.as_tuple()[1:]), dtype=dt)
+            result = grads + d_seqs + acc + stacks
             return result[0] if len(result) == 1 else tuple(result)
         return run
 
@@ -437,6 +448,15 @@ def _while_grad(op, *grads):
         dxs = gradients(ys, xs, grad_ys=grad_args + emit_grad_args, _op_filter=inside)
         dxs = [d if d is not None else array_ops.zeros_like(x) for d, x in zip(dxs, xs)]
     d_args, d_seq, d_captured = dxs[:len(fl)], dxs[len(fl):len(fl) + n_seq], dxs[len(fl) + n_seq:]
+    # Weight and bias gradients of per-step products are summed after the loop (see _batched_sum).
+    batched = {j: _batched_sum(d, grad_context) for j, d in enumerate(d_captured)}
+    batched = {j: b for j, b in batched.items() if b is not None}
+    acc_captured = [t for j, t in enumerate(diff_captured) if j not in batched]
+    d_acc = [d for j, d in enumerate(d_captured) if j not in batched]
+    grad_emits = []
+    for _, operands in batched.values():
+        grad_emits.extend(t for t in operands if t not in grad_emits)
+    dxs = d_args + d_seq + d_acc + grad_emits  # what the gradient body computes at each step
     # Forward body values the gradient ops read are kept by the forward loop at each step
     # and fed to the gradient body, which then recomputes no forward op.
     saved = _forward_values_read(fwd_context, grad_context, dxs)
@@ -446,11 +466,12 @@ def _while_grad(op, *grads):
     op.graph._version += 1  # plans built before this gradient do not keep them
     needed = util.reached_arguments(inside, dxs, list(args) + saved)
     hist_k = [k for k in range(n) if args[k] in needed]
-    # The differentiated captured tensors come first (their shapes size the gradient sums).
-    grad_captured = list(diff_captured) + [
+    # The captured tensors whose gradients are summed in the loop come first (their shapes
+    # size the sums).
+    grad_captured = list(acc_captured) + [
         t for t in util.external_inputs(inside, dxs, list(args) + list(seq_args) + grad_args + emit_grad_args
                                         + saved)
-        if t not in diff_captured]
+        if t not in acc_captured]
     incoming = [grads[k] if grads[k] is not None else array_ops.zeros_like(outs[k]) for k in fl]
     emit_outs = outs[n + 1:n + 1 + n_emit]
     incoming_emit = [grads[n + 1 + j] if grads[n + 1 + j] is not None else array_ops.zeros_like(emit_outs[j])
@@ -459,16 +480,20 @@ def _while_grad(op, *grads):
     sequences = list(op.inputs[n:n + n_seq])
     inputs = [outs[n]] + hist_outs + sequences + grad_captured + incoming + incoming_emit
     specs = [(op.inputs[k].dtype, op.inputs[k].shape) for k in fl] + [(q.dtype, q.shape) for q in sequences] \
-        + [(t.dtype, t.shape) for t in diff_captured]
+        + [(t.dtype, t.shape) for t in acc_captured] \
+        + [(t.dtype, TensorShape([None]).concatenate(t.shape)) for t in grad_emits]
     attrs = {"hist_args": [args[k] for k in hist_k], "seq_args": seq_args, "captured": grad_captured,
              "grad_args": grad_args, "emit_grad_args": emit_grad_args, "d_args": d_args, "d_seq": d_seq,
-             "d_captured": d_captured, "saved": saved,
+             "d_captured": d_acc, "grad_emits": grad_emits, "saved": saved,
              "forward_op": op.name, "output_specs": specs, "context": grad_context}
     out = apply_op(WhileGrad, inputs, attrs, name=op.name.split("/")[-1] + "_grad")
     out = [out] if isinstance(out, Tensor) else list(out)
     by_arg = dict(zip(fl, out[:len(fl)]))
     d_sequences = [g if q.dtype.is_floating else None for g, q in zip(out[len(fl):len(fl) + n_seq], sequences)]
-    by_captured = dict(zip(diff_captured, out[len(fl) + n_seq:]))
+    by_captured = dict(zip(acc_captured, out[len(fl) + n_seq:len(fl) + n_seq + len(acc_captured)]))
+    stacked = dict(zip(grad_emits, out[len(fl) + n_seq + len(acc_captured):]))
+    for j, (kind, operands) in batched.items():
+        by_captured[diff_captured[j]] = _sum_over_steps(kind, [stacked[t] for t in operands], operands)
     result = [by_arg.get(k) for k in range(n)] + d_sequences + [by_captured.get(t) for t in captured]
     if a["has_max"]:
         result.append(None)
@@ -501,3 +526,38 @@ def _forward_values_read(fwd_context, grad_context, dxs):
             if grad_context.contains(c):
                 stack.append(c)
     return found
+
+
+def _batched_sum(d, grad_context):
+    """How to sum a captured tensor's per-step gradient ``d`` after the loop, or None.
+
+    A weight used in a per-step matrix product gets ``a_t^T @ g_t`` at each step; a
+    bias, ``BiasAddGrad(g_t)``. Keeping ``a_t`` and ``g_t`` per step and computing one
+    product over all steps (``A^T @ G`` with the steps stacked into the rows) is one
+    large BLAS call instead of a small one plus an accumulation pass per step (PyTorch's
+    LSTM does the same). Needs the trailing dims statically known (they size the result
+    when no step runs).
+    """
+    op = d.op
+    if not grad_context.contains(op):
+        return None
+    if op.type == "MatMul" and op.attrs.get("transpose_a") and not op.attrs.get("transpose_b"):
+        a_t, g_t = op.inputs
+        if a_t.shape.ndims == 2 and g_t.shape.ndims == 2 and a_t.shape.as_tuple()[1] is not None \
+                and g_t.shape.as_tuple()[1] is not None:
+            return "matmul", (a_t, g_t)
+    if op.type == "BiasAddGrad" and op.attrs.get("data_format", "NHWC") in ("NHWC", None):
+        (g_t,) = op.inputs
+        if g_t.shape.ndims is not None and g_t.shape.ndims >= 2 and g_t.shape.as_tuple()[-1] is not None:
+            return "bias", (g_t,)
+    return None
+
+
+def _sum_over_steps(kind, stacks, operands):
+    """The gradient summed over steps from per-step stacks ([steps, ...] each)."""
+    from nbflow.ops import array_ops, linalg_ops, nn_ops
+
+    rows = [array_ops.reshape(st, [-1, t.shape.as_tuple()[-1]]) for st, t in zip(stacks, operands)]
+    if kind == "matmul":
+        return linalg_ops.matmul(rows[0], rows[1], transpose_a=True)
+    return nn_ops.bias_add_grad(rows[0])
