@@ -77,3 +77,22 @@ def executing_eagerly():
 
 
 from nbflow import random  # noqa: E402,F401  (tf.random; after the star imports, which it must not shadow)
+
+
+class NotImplementedInNbflowError(NotImplementedError, AttributeError):
+    """A TF 1.15 name nbflow does not have yet (an AttributeError too, so ``hasattr`` is False)."""
+
+
+_NOT_YET = {
+    "TensorArray": "use tf.while_loop loop variables, tf.map_fn / tf.scan, or tf.nn.dynamic_rnn",
+    "py_func": None, "numpy_function": None, "SparseTensor": None, "sparse_placeholder": None,
+    "GradientTape": "eager mode is a later milestone",
+    "function": "tf.function is a later milestone",
+}
+
+
+def __getattr__(name):
+    if name in _NOT_YET:
+        hint = _NOT_YET[name]
+        raise NotImplementedInNbflowError("tf.%s is not implemented in nbflow yet%s" % (name, "; " + hint if hint else ""))
+    raise AttributeError("module 'nbflow' has no attribute %r" % name)

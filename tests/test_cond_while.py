@@ -362,3 +362,11 @@ def test_while_gradient_with_dropout_in_body_uses_the_forward_masks():
     # forward value then is 2*(2*(2*1+1)+1)+1 = 15.
     assert set(np.unique(gv)) <= {0.0, 8.0}
     np.testing.assert_array_equal(gv == 8.0, yv == 15.0)
+
+
+def test_tensor_array_says_it_is_not_implemented():
+    assert not hasattr(tf, "TensorArray")
+    with pytest.raises(NotImplementedError, match="tf.TensorArray is not implemented.*while_loop"):
+        tf.TensorArray(tf.float32, size=3)
+    with pytest.raises(AttributeError, match="no attribute"):
+        tf.no_such_thing

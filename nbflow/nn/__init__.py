@@ -20,3 +20,4 @@ from nbflow.ops.conv_ops import (  # noqa: F401,E402
 from nbflow.ops.nn_impl import batch_normalization, fused_batch_norm, l2_normalize, moments  # noqa: F401,E402
 from nbflow.ops.embedding_ops import embedding_lookup  # noqa: F401,E402
 from nbflow.ops.dynamic_rnn import bidirectional_dynamic_rnn, dynamic_rnn  # noqa: F401,E402
+from nbflow.ops.depthwise_conv import depthwise_conv2d  # noqa: F401,E402
