@@ -418,6 +418,43 @@ def nbflow_session(build):
     return tf, g, sess, built
 
 
+def nbflow_training_step(build, xs, ys):
+    """One ``sess.run([train, loss])`` per call, cycling through the batches ``xs``/``ys``.
+
+    ``build(tf)`` returns (x, y, loss, train, init). Returns (step, close) for a
+    training-step case; ``step`` carries its session, fetches and feeds for
+    benchmarks.plan_profile."""
+    _, _, sess, (x, y, loss, train, init) = nbflow_session(build)
+    sess.run(init)
+    feeds = [{x: xb, y: yb} for xb, yb in zip(xs, ys)]
+    fetches = [train, loss]
+    run = sess.run
+    state = [0]
+
+    def step():
+        i = state[0]
+        state[0] = (i + 1) % len(feeds)
+        return run(fetches, feed_dict=feeds[i])[1]
+    step.session, step.fetches, step.feeds = sess, fetches, feeds
+    return step, sess.close
+
+
+def torch_training_step(loss_fn, optimizer, xs, ys):
+    """One PyTorch training step per call (zero_grad, ``loss_fn(x, y)``, backward, step),
+    cycling through the batches ``xs``/``ys``; returns the loss."""
+    state = [0]
+
+    def step():
+        i = state[0]
+        state[0] = (i + 1) % len(xs)
+        optimizer.zero_grad()
+        loss = loss_fn(xs[i], ys[i])
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+    return step
+
+
 def require(obj, *names):
     """Raise Skip unless ``obj`` has every attribute path in ``names`` ("nn.relu")."""
     missing = []

@@ -28,7 +28,9 @@ epsilon differently, hence rtol 1e-3).
 """
 import numpy as np
 
-from benchmarks.harness import Case, Impl, Target, nbflow_session, require, torch_or_skip
+from benchmarks.harness import (
+    Case, Impl, Target, nbflow_training_step, require, torch_or_skip, torch_training_step,
+)
 
 LR = 0.01
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
@@ -91,19 +93,7 @@ def nbflow_setup(cfg, rnn="dynamic"):
             train = tf.train.AdamOptimizer(LR, beta1=BETA1, beta2=BETA2, epsilon=EPS).minimize(loss)
             return x, y, loss, train, tf.global_variables_initializer()
 
-        tf, g, sess, (x, y, loss, train, init) = nbflow_session(build)
-        sess.run(init)
-        feeds = [{x: xb, y: yb} for xb, yb in zip(xs, ys)]
-        fetches = [train, loss]
-        run = sess.run
-        state = [0]
-
-        def step():
-            i = state[0]
-            state[0] = (i + 1) % N_BATCHES
-            return run(fetches, feed_dict=feeds[i])[1]
-        step.session, step.fetches, step.feeds = sess, fetches, feeds  # for benchmarks.plan_profile
-        return step, sess.close
+        return nbflow_training_step(build, xs, ys)
     return setup
 
 
@@ -139,18 +129,10 @@ def torch_setup(cfg):
         xs, ys = make_batches(cfg)
         xs = [torch.from_numpy(x) for x in xs]
         ys = [torch.from_numpy(y) for y in ys]
-        state = [0]
-
-        def step():
-            i = state[0]
-            state[0] = (i + 1) % N_BATCHES
-            optimizer.zero_grad()
-            _, (h_n, _) = lstm(xs[i])
-            loss = F.cross_entropy(dense(h_n[0]), ys[i])
-            loss.backward()
-            optimizer.step()
-            return loss.item()
-        return step
+        def loss_fn(x, y):
+            _, (h_n, _) = lstm(x)
+            return F.cross_entropy(dense(h_n[0]), y)
+        return torch_training_step(loss_fn, optimizer, xs, ys)
     return setup
 
 

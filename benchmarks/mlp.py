@@ -19,7 +19,9 @@ agree -- the runner checks the first three steps' losses.
 """
 import numpy as np
 
-from benchmarks.harness import Case, Impl, Target, nbflow_session, require, torch_or_skip
+from benchmarks.harness import (
+    Case, Impl, Target, nbflow_training_step, require, torch_or_skip, torch_training_step,
+)
 
 SIZES = (784, 512, 512, 10)
 LR = {"sgd": 0.01, "adam": 0.001}
@@ -81,19 +83,7 @@ def nbflow_setup(batch, opt, sizes=SIZES, manual=False):
             train = optimizer.minimize(loss)
             return x, y, loss, train, tf.global_variables_initializer()
 
-        tf, g, sess, (x, y, loss, train, init) = nbflow_session(build)
-        sess.run(init)
-        feeds = [{x: xb, y: yb} for xb, yb in zip(xs, ys)]
-        fetches = [train, loss]
-        run = sess.run
-        state = [0]
-
-        def step():
-            i = state[0]
-            state[0] = (i + 1) % N_BATCHES
-            return run(fetches, feed_dict=feeds[i])[1]
-        step.session, step.fetches, step.feeds = sess, fetches, feeds  # for benchmarks.plan_profile
-        return step, sess.close
+        return nbflow_training_step(build, xs, ys)
     return setup
 
 
@@ -223,17 +213,7 @@ def torch_setup(batch, opt, sizes=SIZES):
         xs, ys = make_batches(batch, sizes)
         xs = [torch.from_numpy(x) for x in xs]
         ys = [torch.from_numpy(y) for y in ys]
-        state = [0]
-
-        def step():
-            i = state[0]
-            state[0] = (i + 1) % N_BATCHES
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(xs[i]), ys[i])
-            loss.backward()
-            optimizer.step()
-            return loss.item()
-        return step
+        return torch_training_step(lambda x, y: F.cross_entropy(model(x), y), optimizer, xs, ys)
     return setup
 
 

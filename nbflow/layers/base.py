@@ -22,6 +22,7 @@ from nbflow.ops import array_ops as A
 from nbflow.ops import init_ops
 from nbflow.ops import math_ops as M
 from nbflow.ops.base import constant_value, convert_to_tensor
+from nbflow.ops.nn_ops import bias_add
 from nbflow.ops.variable_scope import get_variable, variable_scope
 from nbflow.ops.variables import Variable
 
@@ -299,6 +300,38 @@ class Layer:
                 loss = convert_to_tensor(self._activity_regularizer(out))
                 batch = M.cast(A.shape(out)[0], loss.dtype)
                 self.add_loss(loss / batch)
+
+
+class KernelBiasLayer(Layer):
+    """A layer ``activation(op(inputs, kernel) + bias)``: Dense and Conv2D share the
+    kernel and bias arguments, their variables and the bias-then-activation tail."""
+
+    def _set_kernel_bias_args(self, activation, use_bias, kernel_initializer, bias_initializer,
+                              kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint):
+        self.activation = get_activation(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = get_initializer(kernel_initializer)
+        self.bias_initializer = get_initializer(bias_initializer)
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+
+    def _add_kernel_bias(self, kernel_shape, units, dtype):
+        self.kernel = self.add_weight("kernel", shape=kernel_shape, initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+                                      dtype=dtype, trainable=True)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight("bias", shape=[units], initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+                                        dtype=dtype, trainable=True)
+        self.built = True
+
+    def _bias_and_activation(self, outputs):
+        if self.use_bias:
+            outputs = bias_add(outputs, self.bias, data_format="NHWC")
+        return self.activation(outputs) if self.activation is not None else outputs
 
 
 # -- argument helpers shared by the layers ---------------------------------------------------

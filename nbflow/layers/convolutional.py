@@ -2,16 +2,15 @@
 from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.layers.base import (
-    Layer, get_activation, get_initializer, normalize_data_format, normalize_padding, normalize_tuple,
+    KernelBiasLayer, normalize_data_format, normalize_padding, normalize_tuple,
 )
 from nbflow.ops import init_ops
 from nbflow.ops.conv_ops import _out_and_pad, conv2d as nn_conv2d
-from nbflow.ops.nn_ops import bias_add
 
 __all__ = ["Conv2D", "conv2d", "Convolution2D"]
 
 
-class Conv2D(Layer):
+class Conv2D(KernelBiasLayer):
     """2-D convolution layer: ``activation(conv2d(inputs, kernel) + bias)``.
 
     ``kernel`` is kernel_size + (in_channels, filters) (glorot_uniform by
@@ -37,14 +36,8 @@ class Conv2D(Layer):
         if any(s > 1 for s in self.strides) and any(d > 1 for d in self.dilation_rate):
             raise ValueError("strides > 1 not supported in conjunction with dilation_rate > 1 (got strides=%s, "
                              "dilation_rate=%s)" % (self.strides, self.dilation_rate))
-        self.activation = get_activation(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = get_initializer(kernel_initializer)
-        self.bias_initializer = get_initializer(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self._set_kernel_bias_args(activation, use_bias, kernel_initializer, bias_initializer,
+                                   kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint)
 
     def build(self, input_shape):
         input_shape = TensorShape(input_shape)
@@ -56,16 +49,7 @@ class Conv2D(Layer):
             raise ValueError("The channel dimension of the inputs should be defined. Found `None`.")
         input_dim = input_shape.as_tuple()[-1]
         kernel_shape = list(self.kernel_size) + [input_dim, self.filters]
-        self.kernel = self.add_weight("kernel", shape=kernel_shape, initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
-                                      trainable=True, dtype=dtype)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", shape=[self.filters], initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint,
-                                        trainable=True, dtype=dtype)
-        else:
-            self.bias = None
-        self.built = True
+        self._add_kernel_bias(kernel_shape, self.filters, dtype)
 
     def call(self, inputs):
         if inputs.shape.ndims is not None and inputs.shape.ndims != 4:
@@ -74,11 +58,7 @@ class Conv2D(Layer):
         outputs = nn_conv2d(inputs, self.kernel, strides=[1] + list(self.strides) + [1],
                             padding=self.padding.upper(), dilations=[1] + list(self.dilation_rate) + [1],
                             data_format="NHWC", name="Conv2D")
-        if self.use_bias:
-            outputs = bias_add(outputs, self.bias, data_format="NHWC")
-        if self.activation is not None:
-            return self.activation(outputs)
-        return outputs
+        return self._bias_and_activation(outputs)
 
     def compute_output_shape(self, input_shape):
         dims = TensorShape(input_shape).as_tuple()

@@ -4,14 +4,13 @@ import numpy as np
 from nbflow.framework import dtypes
 from nbflow.framework.graph import Tensor, name_scope
 from nbflow.framework.tensor_shape import TensorShape
-from nbflow.layers.base import Layer, constant_bool, get_activation, get_initializer, normalize_data_format
+from nbflow.layers.base import KernelBiasLayer, Layer, constant_bool, normalize_data_format
 from nbflow.ops import array_ops as A
 from nbflow.ops import init_ops
 from nbflow.ops import math_ops as M
 from nbflow.ops import nn_ops
 from nbflow.ops.base import convert_to_tensor
 from nbflow.ops.linalg_ops import matmul
-from nbflow.ops.nn_ops import bias_add
 
 __all__ = ["Dense", "dense", "Dropout", "dropout", "Flatten", "flatten"]
 
@@ -21,7 +20,7 @@ def _rank_error(layer, expected, shape):
                       "received: %s" % (layer.name, expected, shape.ndims, shape))
 
 
-class Dense(Layer):
+class Dense(KernelBiasLayer):
     """Densely-connected layer: ``activation(inputs @ kernel + bias)``.
 
     ``kernel`` is [last_dim, units] (glorot_uniform unless ``kernel_initializer``
@@ -36,14 +35,8 @@ class Dense(Layer):
         self.units = int(units)
         if self.units <= 0:
             raise ValueError("Dense: units must be a positive integer, got %r" % (units,))
-        self.activation = get_activation(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = get_initializer(kernel_initializer)
-        self.bias_initializer = get_initializer(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self._set_kernel_bias_args(activation, use_bias, kernel_initializer, bias_initializer,
+                                   kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint)
 
     def build(self, input_shape):
         input_shape = TensorShape(input_shape)
@@ -55,16 +48,7 @@ class Dense(Layer):
         if input_shape.ndims is None or input_shape.as_tuple()[-1] is None:
             raise ValueError("The last dimension of the inputs to `Dense` should be defined. Found `None`.")
         last_dim = input_shape.as_tuple()[-1]
-        self.kernel = self.add_weight("kernel", shape=[last_dim, self.units], initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
-                                      dtype=dtype, trainable=True)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", shape=[self.units], initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint,
-                                        dtype=dtype, trainable=True)
-        else:
-            self.bias = None
-        self.built = True
+        self._add_kernel_bias([last_dim, self.units], self.units, dtype)
 
     def call(self, inputs):
         inputs = M.cast(inputs, self.dtype)
@@ -86,11 +70,7 @@ class Dense(Layer):
                 outputs = A.reshape(prod, out_shape)
             if dims is not None:
                 outputs.set_shape(TensorShape(list(dims[:-1]) + [self.units]))
-        if self.use_bias:
-            outputs = bias_add(outputs, self.bias)
-        if self.activation is not None:
-            return self.activation(outputs)
-        return outputs
+        return self._bias_and_activation(outputs)
 
     def compute_output_shape(self, input_shape):
         input_shape = TensorShape(input_shape)

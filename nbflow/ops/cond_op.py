@@ -23,15 +23,10 @@ def _most_specific_compatible_shape(a, b):
     return TensorShape([x if x == y else None for x, y in zip(a.as_tuple(), b.as_tuple())])
 
 
-class If(Op):
+class If(util.SubgraphOp):
     """Runs ``branches[0]`` (pred true) or ``branches[1]``; inputs are [pred] + ``feeds``' values."""
 
     type = "If"
-    stateful = True  # a branch may assign variables or draw random numbers: never fold or merge
-
-    @classmethod
-    def infer(cls, ctx):
-        return ctx.attrs["output_specs"]
 
     @classmethod
     def plan(cls, ctx):

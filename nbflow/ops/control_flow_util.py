@@ -52,6 +52,18 @@ class ControlFlowContext:
             g._control_flow_context, g._control_dependencies_stack = saved
 
 
+class SubgraphOp(Op):
+    """Base of the ops that run sub-plans (If, While, WhileGrad): their output dtypes and
+    shapes are fixed when the op is built (``output_specs``), and their sub-plans may
+    assign variables or draw random numbers, so they are never folded or merged."""
+
+    stateful = True
+
+    @classmethod
+    def infer(cls, ctx):
+        return ctx.attrs["output_specs"]
+
+
 class FuncArg(Op):
     """An argument of a branch or loop body: fed by its If / While op, never run on its own."""
 

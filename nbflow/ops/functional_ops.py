@@ -76,35 +76,44 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True, swap
         return nest.pack_sequence_as(out_structure, _with_static_length(stacked, n))
 
 
+def _running(fn, elems, initializer, reverse, back_prop, keep_every):
+    """Run ``a = fn(a, x)`` over the slices of ``elems`` (from the last with ``reverse``),
+    starting from ``initializer`` or else from the first slice.
+
+    Returns (the structure of ``a``, the initial ``a`` (flat), ``elems`` in scan order
+    (flat), the final ``a``, and every ``a`` stacked when ``keep_every``).
+    """
+    flat = _elems(elems)
+    if reverse:
+        flat = [array_ops.reverse(e, [0]) for e in flat]
+    if initializer is None:
+        acc_structure = elems
+        init = [e[0] for e in flat]
+        rest = [e[1:] for e in flat]
+    else:
+        acc_structure = initializer
+        init = [convert_to_tensor(a) for a in nest.flatten(initializer)]
+        rest = flat
+
+    def step(acc, slices):
+        result = fn(nest.pack_sequence_as(acc_structure, acc), nest.pack_sequence_as(elems, slices))
+        nest.assert_same_structure(acc_structure, result, check_types=False)
+        new = [convert_to_tensor(r) for r in nest.flatten(result)]
+        return new, (new if keep_every else [])
+    finals, stacked = _loop(rest, _count(rest), init, step, back_prop)
+    return acc_structure, init, flat, finals, stacked
+
+
 def scan(fn, elems, initializer=None, parallel_iterations=10, back_prop=True, swap_memory=False, infer_shape=True,
          reverse=False, name=None):
     """``tf.scan``: the running ``a = fn(a, x)`` over slices of ``elems``, every ``a`` stacked."""
     if not callable(fn):
         raise TypeError("fn must be callable.")
     with name_scope(name, "scan"):
-        flat = _elems(elems)
-        if reverse:
-            flat = [array_ops.reverse(e, [0]) for e in flat]
-        if initializer is None:
-            acc_structure = elems
-            init = [e[0] for e in flat]
-            rest = [e[1:] for e in flat]
-        else:
-            acc_structure = initializer
-            init = [convert_to_tensor(a) for a in nest.flatten(initializer)]
-            rest = flat
-        n = _count(rest)
-
-        def step(acc, slices):
-            result = fn(nest.pack_sequence_as(acc_structure, acc), nest.pack_sequence_as(elems, slices))
-            nest.assert_same_structure(acc_structure, result, check_types=False)
-            new = [convert_to_tensor(r) for r in nest.flatten(result)]
-            return new, new
-        _, stacked = _loop(rest, n, init, step, back_prop)
-        if initializer is None:
+        acc_structure, init, flat, _, stacked = _running(fn, elems, initializer, reverse, back_prop, True)
+        if initializer is None:  # the first slice is the first output
             stacked = [array_ops.concat([array_ops.expand_dims(a, 0), s], 0) for a, s in zip(init, stacked)]
-            n = _count(flat)
-        stacked = _with_static_length(stacked, n)
+        stacked = _with_static_length(stacked, _count(flat))
         if reverse:
             stacked = [array_ops.reverse(s, [0]) for s in stacked]
         return nest.pack_sequence_as(acc_structure, stacked)
@@ -114,22 +123,7 @@ def _fold(fn, elems, initializer, back_prop, name, default_name, reverse):
     if not callable(fn):
         raise TypeError("fn must be callable.")
     with name_scope(name, default_name):
-        flat = _elems(elems)
-        if reverse:
-            flat = [array_ops.reverse(e, [0]) for e in flat]
-        if initializer is None:
-            acc_structure = elems
-            init = [e[0] for e in flat]
-            flat = [e[1:] for e in flat]
-        else:
-            acc_structure = initializer
-            init = [convert_to_tensor(a) for a in nest.flatten(initializer)]
-
-        def step(acc, slices):
-            result = fn(nest.pack_sequence_as(acc_structure, acc), nest.pack_sequence_as(elems, slices))
-            nest.assert_same_structure(acc_structure, result, check_types=False)
-            return [convert_to_tensor(r) for r in nest.flatten(result)], []
-        finals, _ = _loop(flat, _count(flat), init, step, back_prop)
+        acc_structure, _, _, finals, _ = _running(fn, elems, initializer, reverse, back_prop, False)
         return nest.pack_sequence_as(acc_structure, finals)
 
 

@@ -24,18 +24,13 @@ from nbflow.framework import dtypes, nest
 from nbflow.framework.graph import Tensor, get_default_graph, name_scope
 from nbflow.framework.tensor_shape import TensorShape, as_shape
 from nbflow.ops import control_flow_util as util
-from nbflow.ops.base import Op, apply_op, convert_to_tensor
+from nbflow.ops.base import apply_op, convert_to_tensor
 
 __all__ = ["while_loop"]
 
 
-class While(Op):
+class While(util.SubgraphOp):
     type = "While"
-    stateful = True  # the body may assign variables or draw random numbers: never fold or merge
-
-    @classmethod
-    def infer(cls, ctx):
-        return ctx.attrs["output_specs"]
 
     @classmethod
     def plan(cls, ctx):
@@ -188,15 +183,10 @@ def _stack(arrays, dtype, shape, op_name, what):
     return np.stack(arrays)
 
 
-class WhileGrad(Op):
+class WhileGrad(util.SubgraphOp):
     """Runs the gradient body for t = n-1 .. 0; inputs [n, histories, captured, grads, emit grads]."""
 
     type = "WhileGrad"
-    stateful = True
-
-    @classmethod
-    def infer(cls, ctx):
-        return ctx.attrs["output_specs"]
 
     @classmethod
     def plan(cls, ctx):
