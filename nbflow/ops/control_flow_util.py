@@ -16,11 +16,10 @@ each step from the recorded loop variables.
 """
 import contextlib
 
-import numpy as np
-
 from nbflow.framework import errors
 from nbflow.framework.graph import Operation, Tensor
 from nbflow.ops.base import Op, apply_op
+from nbflow.ops.constant_op import Placeholder
 
 
 class ControlFlowContext:
@@ -64,15 +63,11 @@ class SubgraphOp(Op):
         return ctx.attrs["output_specs"]
 
 
-class FuncArg(Op):
-    """An argument of a branch or loop body: fed by its If / While op, never run on its own."""
+class FuncArg(Placeholder):
+    """An argument of a branch or loop body: fed by its If / While op, never run on its own
+    (a placeholder that only its op feeds)."""
 
     type = "_FuncArg"
-    stateful = True
-
-    @classmethod
-    def infer(cls, ctx):
-        return [(ctx.attrs["dtype"], ctx.attrs["shape"])]
 
     @classmethod
     def plan(cls, ctx):
@@ -179,7 +174,3 @@ def rng_snapshot(runtime, names):
 def rng_restore(runtime, snapshot):
     for n, state in snapshot:
         runtime._rngs[n].bit_generator.state = state
-
-
-def as_array(value, dtype):
-    return np.asarray(value, dtype=dtype)
