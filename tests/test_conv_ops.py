@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import nbflow as tf
+from nbflow.backends.cpu import conv as conv_backend
 from nbflow.ops import conv_ops
 
 
@@ -182,8 +183,8 @@ def test_conv2d_and_backprops_match_numpy(geom, chunk, monkeypatch):
     patch-matrix scratch hold 5 rows, so the kernels go through many chunks that start and end
     inside an output row, an image, or the batch."""
     if chunk == "rows":
-        monkeypatch.setattr(conv_ops, "_CHUNK_BYTES", 1)
-        monkeypatch.setattr(conv_ops, "_MIN_CHUNK_ROWS", 5)
+        monkeypatch.setattr(conv_backend, "_CHUNK_BYTES", 1)
+        monkeypatch.setattr(conv_backend, "_MIN_CHUNK_ROWS", 5)
     xs, fs, (sh, sw), padding, (dh, dw) = geom
     rng = np.random.RandomState(7)
     xv, fv = rng.randn(*xs), rng.randn(*fs)
@@ -205,8 +206,8 @@ def test_conv2d_and_backprops_match_numpy(geom, chunk, monkeypatch):
 
 def test_conv2d_float32_lenet_shapes_many_chunks(monkeypatch):
     """float32, in chunks of 3 images (108 rows of 18 values) that do not divide the batch of 7."""
-    monkeypatch.setattr(conv_ops, "_CHUNK_BYTES", 108 * 18 * 4)
-    monkeypatch.setattr(conv_ops, "_MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(conv_backend, "_CHUNK_BYTES", 108 * 18 * 4)
+    monkeypatch.setattr(conv_backend, "_MIN_CHUNK_ROWS", 1)
     rng = np.random.RandomState(8)
     xv = rng.randn(7, 6, 6, 2).astype(np.float32)
     fv = rng.randn(3, 3, 2, 5).astype(np.float32)

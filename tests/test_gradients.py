@@ -106,10 +106,6 @@ def test_missing_gradient_is_lookup_error():
         def infer(cls, ctx):
             return [(ctx.input_dtypes[0], ctx.input_shapes[0])]
 
-        @classmethod
-        def plan(cls, ctx):
-            return lambda x: x
-
     x = tf.placeholder(tf.float32, [])
     y = apply_op(NbflowTestNoGradOp, [x])
     with pytest.raises(LookupError, match="No gradient defined for operation"):

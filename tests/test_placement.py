@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import nbflow as tf
+from nbflow.backends.registry import register_kernel, unregister_kernel
 from nbflow.ops.base import Op, apply_op
 from nbflow.runtime import devices
 
@@ -38,16 +39,18 @@ class FakeDouble(Op):
     def infer(cls, ctx):
         return [(ctx.input_dtypes[0], ctx.input_shapes[0])]
 
-    @classmethod
-    def plan(cls, ctx):
-        return lambda x: x * 2
 
-    @classmethod
-    def plan_fake(cls, ctx):
-        def run(x):
-            assert isinstance(x, FakeArray)
-            return FakeArray(x.data * 2)
-        return run
+@register_kernel(FakeDouble)
+def _fake_double_cpu(ctx):
+    return lambda x: x * 2
+
+
+@register_kernel(FakeDouble, device="FAKE")
+def _fake_double_fake(ctx):
+    def run(x):
+        assert isinstance(x, FakeArray)
+        return FakeArray(x.data * 2)
+    return run
 
 
 @pytest.fixture
@@ -120,13 +123,21 @@ def test_copies_are_inserted_at_device_boundaries(fake_device):
     assert sum(1 for op in plan.step_ops if op.type == "_Transfer") == 2
 
 
-def test_variable_readers_colocate_with_the_variable(fake_device, monkeypatch):
+@pytest.fixture
+def fake_variable_kernels():
     from nbflow.ops import array_ops, state_ops
-    from nbflow.runtime import placement
 
     # Pretend variables and Identity have FAKE kernels; placement only is checked.
-    monkeypatch.setattr(state_ops.VariableV2, "plan_fake", classmethod(lambda cls, ctx: None), raising=False)
-    monkeypatch.setattr(array_ops.Identity, "plan_fake", classmethod(lambda cls, ctx: None), raising=False)
+    for op in (state_ops.VariableV2, array_ops.Identity):
+        register_kernel(op, device="FAKE")(lambda ctx: None)
+    yield
+    for op in (state_ops.VariableV2, array_ops.Identity):
+        unregister_kernel(op, device="FAKE")
+
+
+def test_variable_readers_colocate_with_the_variable(fake_device, fake_variable_kernels):
+    from nbflow.runtime import placement
+
     with tf.device("/device:FAKE:0"):
         v = tf.Variable(tf.zeros([2]), name="v")
     read = tf.identity(v._as_graph_element(), name="reader")  # no device of its own

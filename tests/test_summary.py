@@ -184,7 +184,7 @@ def test_image_uint8_roundtrip(rng, channels):
 
 def test_png_readable_by_pillow(rng):
     Image = pytest.importorskip("PIL.Image")
-    from nbflow.summary.encoding import encode_png
+    from nbflow.backends.summary_encoding import encode_png
 
     img = rng.randint(0, 256, size=(3, 7, 3)).astype(np.uint8)
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(encode_png(img)))), img)

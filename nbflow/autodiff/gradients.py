@@ -7,44 +7,12 @@ input -- TF's own protocol. Gradients are ordinary ops, so they can be fused,
 run eagerly, and differentiated again.
 """
 from nbflow.framework.graph import Tensor
+from nbflow.ops import array_ops, math_ops
+from nbflow.ops.base import convert_to_tensor
 
-_registry = {}
-_not_differentiable = set()
-
-
-class RegisterGradient:
-    """Decorator: ``@tf.RegisterGradient("OpType")``."""
-
-    def __init__(self, op_type):
-        if not isinstance(op_type, str):
-            raise TypeError("op_type must be a string")
-        self._op_type = op_type
-
-    def __call__(self, f):
-        if self._op_type in _registry:
-            raise KeyError("Registering two gradient with name '%s'!" % self._op_type)
-        _registry[self._op_type] = f
-        return f
-
-
-def NotDifferentiable(op_type):
-    """Declare that ops of ``op_type`` have no gradient (inputs get None)."""
-    if not isinstance(op_type, str):
-        raise TypeError("op_type must be a string")
-    _not_differentiable.add(op_type)
-
-
-NoGradient = NotDifferentiable
-
-
-def get_gradient_function(op):
-    op_type = op.attrs.get("_gradient_op_type", op.type)
-    if op_type in _not_differentiable:
-        return None
-    fn = _registry.get(op_type)
-    if fn is None:
-        raise LookupError("No gradient defined for operation '%s' (op type: %s)" % (op.name, op_type))
-    return fn
+from nbflow.ops.gradient_registry import (  # noqa: F401  (tf.RegisterGradient etc. live below ops)
+    NoGradient, NotDifferentiable, RegisterGradient, get_gradient_function, register_gradients_impl,
+)
 
 
 def _as_list(x):
@@ -54,8 +22,6 @@ def _as_list(x):
 
 
 def _to_tensor(x):
-    from nbflow.ops.base import convert_to_tensor
-
     if hasattr(x, "_as_graph_element") and not isinstance(x, Tensor):
         x = x._as_graph_element()
     return convert_to_tensor(x)
@@ -74,8 +40,6 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
     while body or cond branch differentiated with respect to the tensors it
     reads from outside, which must not be traced further out.
     """
-    from nbflow.ops import array_ops, math_ops
-
     ys = [_to_tensor(y) for y in _as_list(ys)]
     xs = [_to_tensor(x) for x in _as_list(xs)]
     grad_ys = _as_list(grad_ys) if grad_ys is not None else [None] * len(ys)
@@ -185,3 +149,6 @@ def _aggregate(gs, math_ops):
     if len(gs) == 1:
         return gs[0]
     return math_ops.add_n(gs)
+
+
+register_gradients_impl(gradients)

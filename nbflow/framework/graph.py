@@ -9,6 +9,7 @@ import re
 import threading
 
 from nbflow.framework import dtypes as _dtypes
+from nbflow.framework import hooks
 from nbflow.framework.device import merge_device, DeviceSpec
 from nbflow.framework.tensor_shape import TensorShape, as_shape
 
@@ -111,9 +112,7 @@ class Tensor:
         return list(self._consumers)
 
     def eval(self, feed_dict=None, session=None):
-        from nbflow.runtime.session import _run_using_default_session
-
-        return _run_using_default_session(self, feed_dict, self.graph, session)
+        return hooks.call(hooks.RUN_IN_DEFAULT_SESSION, self, feed_dict, self.graph, session)
 
     def __str__(self):
         return 'Tensor("%s", shape=%s, dtype=%s)' % (self.name, self._shape, self._dtype.name)
@@ -232,9 +231,7 @@ class Operation:
         return tuple(self._outputs)
 
     def run(self, feed_dict=None, session=None):
-        from nbflow.runtime.session import _run_using_default_session
-
-        _run_using_default_session(self, feed_dict, self._graph, session)
+        hooks.call(hooks.RUN_IN_DEFAULT_SESSION, self, feed_dict, self._graph, session)
 
     def __repr__(self):
         return "<tf.Operation '%s' type=%s>" % (self._name, self.type)
@@ -521,9 +518,7 @@ class Graph:
 
     def as_graph_def(self, add_shapes=False):
         """This graph as a GraphDef protobuf (TensorBoard's messages, via nbflow.summary)."""
-        from nbflow.summary.graph_def import graph_def
-
-        return graph_def(self, add_shapes=add_shapes)
+        return hooks.call(hooks.GRAPH_DEF, self, add_shapes=add_shapes)
 
     def is_feedable(self, tensor):
         return True

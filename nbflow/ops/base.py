@@ -6,17 +6,18 @@ An op definition is a subclass of :class:`Op`. It declares
 * ``infer``  -- output dtypes and (partially known) shapes from the inputs';
   used at graph-construction time, and again at plan time with concrete
   shapes and any constant input values;
-* ``plan``   -- given a :class:`PlanContext` with concrete shapes, returns the
-  callable the executor runs: ``run(*input_arrays) -> output(s)``. Kernels are
-  destination-passing: ``plan`` allocates output buffers once, when shapes are
-  known, so a steady-state step allocates nothing;
-* its gradient, registered by type name with :func:`RegisterGradient` (as TF).
+* its gradient, registered by type name with :func:`RegisterGradient` (as TF),
+  in the same family module.
+
+Ops never bind kernels: a backend registers, per device type, the factory that
+binds an op type's kernel (``nbflow/backends/<device>/``).
 """
 import numpy as np
 
 from nbflow.framework import dtypes
 from nbflow.framework.graph import Operation, Tensor, get_default_graph
 from nbflow.framework.tensor_shape import TensorShape, as_shape
+from nbflow.ops.gradient_registry import NotDifferentiable
 
 _OP_TYPES = {}
 
@@ -27,7 +28,8 @@ class Op:
     type = None
     #: stateful ops (variables, random, assign) are never folded or merged.
     stateful = False
-    #: ops whose gradient is None for every input (comparisons, shape, ...).
+    #: False declares the op type not differentiable (its gradient is None for
+    #: every input: comparisons, shapes, ...) in the gradient registry.
     differentiable = True
     #: outputs may be views of inputs (the memory planner assumes so unless told).
     outputs_alias_inputs = True
@@ -37,8 +39,12 @@ class Op:
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
-        if cls.type is not None:
+        # A subclass that inherits its type (a variant such as BiasAdd's NCHW form)
+        # does not replace the op type's class.
+        if cls.type is not None and "type" in cls.__dict__:
             _OP_TYPES[cls.type] = cls
+            if not cls.differentiable:
+                NotDifferentiable(cls.type)
 
     #: index of the input that output 0 always equals (Identity): no step runs.
     forwards_input = None
@@ -55,14 +61,23 @@ class Op:
         """Return [(DType, TensorShape), ...] for the outputs."""
         raise NotImplementedError("Op %s defines no shape inference" % cls.type)
 
+    #: input indices that name a resource (a variable for Assign, a queue for
+    #: QueueEnqueue): the compiler resolves them to handles (``resource_handle``).
+    resource_inputs = ()
+
     @classmethod
-    def plan(cls, ctx):
-        """Return ``run(*inputs)`` computing the outputs on the CPU."""
-        raise NotImplementedError("Op %s has no CPU kernel" % cls.type)
+    def resource_handle(cls, op):
+        """The handle of the resource this op owns (variables, queues), or None."""
+        return None
 
 
 def op_class(type_name):
     return _OP_TYPES[type_name]
+
+
+def registered_op_types():
+    """Every op type defined (type name -> Op class)."""
+    return dict(_OP_TYPES)
 
 
 class InferContext:
@@ -87,41 +102,6 @@ class InferContext:
 
     def error(self, message):
         return ValueError("%s (op: '%s')" % (message, self.name))
-
-
-class PlanContext(InferContext):
-    """What ``Op.plan`` sees: concrete shapes where known, plus the runtime."""
-
-    __slots__ = ("output_dtypes", "output_shapes", "runtime", "op", "plan_consumers", "prechecks", "allocator",
-                 "make_plan")
-
-    def __init__(self, op, input_dtypes, input_shapes, input_values, output_dtypes, output_shapes, runtime):
-        super().__init__(op.name, input_dtypes, input_shapes, op.attrs, input_values)
-        self.op = op
-        self.output_dtypes = output_dtypes
-        self.output_shapes = output_shapes
-        self.runtime = runtime
-        #: (consumer op, input index) pairs of this op's outputs within the plan.
-        self.plan_consumers = []
-        #: callables run before any kernel of the plan (e.g. "is it initialized?").
-        self.prechecks = []
-        #: the memory planner's ``alloc(shape, dtype)`` for ops with pooled outputs.
-        self.allocator = None
-        #: ``make_plan(elements, feeds)``: a plan of a sub-computation (a while body,
-        #: a cond branch) run by this op; ``feeds`` as for the executor's Plan.
-        self.make_plan = None
-
-    def out_np_dtype(self, i=0):
-        return self.output_dtypes[i].as_numpy_dtype
-
-    def static_buffer(self, i=0):
-        """A preallocated output buffer when the output shape is known, else None."""
-        shp = self.output_shapes[i]
-        if not shp.is_fully_defined():
-            return None
-        if self.allocator is not None:
-            return self.allocator(shp.as_tuple(), self.out_np_dtype(i))
-        return np.empty(shp.as_tuple(), dtype=self.out_np_dtype(i))
 
 
 # -- constant values known at graph-construction time ----------------------
@@ -297,3 +277,16 @@ def as_tensor_shape_arg(shape):
     if shape is None:
         return TensorShape(None)
     return as_shape(shape)
+
+
+def resource_handle_of(tensor):
+    """The handle of the resource ``tensor`` refers to: its producer's own
+    (VariableV2, FIFOQueueV2), looking through Identity (e.g. a colocated read)."""
+    op = tensor.op
+    while op.type == "Identity" and op.inputs:
+        op = op.inputs[0].op
+    handle = op.op_def.resource_handle(op)
+    if handle is None:
+        raise TypeError("'%s' must refer to a resource (a variable or a queue), got an output of %s"
+                        % (tensor.name, op.type))
+    return handle

@@ -7,8 +7,8 @@ another If op whose branches differentiate the forward branches.
 """
 import numpy as np
 
-from nbflow.autodiff.gradients import RegisterGradient, gradients
-from nbflow.framework import dtypes, errors, nest
+from nbflow.ops.gradient_registry import RegisterGradient, gradients
+from nbflow.framework import dtypes, nest
 from nbflow.framework.graph import Operation, Tensor, get_default_graph, name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import control_flow_util as util
@@ -27,27 +27,6 @@ class If(util.SubgraphOp):
     """Runs ``branches[0]`` (pred true) or ``branches[1]``; inputs are [pred] + ``feeds``' values."""
 
     type = "If"
-
-    @classmethod
-    def plan(cls, ctx):
-        feeds, branches = ctx.attrs["feeds"], ctx.attrs["branches"]
-        n_out = len(ctx.attrs["output_specs"])
-        is_tensor = [isinstance(e, Tensor) for e in branches[0]]
-        subplans = util.SubPlans(ctx.make_plan, ctx.runtime)
-        runtime, name = ctx.runtime, ctx.name
-
-        def run(pred, *values):
-            which = 0 if pred else 1
-            plan = subplans.get(which, branches[which], feeds, values)
-            if plan.rng_names:
-                # A gradient re-runs the forward branch: it needs the random streams as they were.
-                runtime.resources[("If rng", name)] = util.rng_snapshot(runtime, plan.rng_names)
-            out = plan.run(values)
-            result = [v for v, keep in zip(out, is_tensor) if keep]
-            if n_out == 0:
-                return None
-            return result[0] if n_out == 1 else tuple(result)
-        return run
 
 
 def _flatten_branch(result, strict, which):
@@ -186,23 +165,6 @@ class _IfGradient(If):
 
     type = "IfGrad"
 
-    @classmethod
-    def plan(cls, ctx):
-        run_branch = If.plan(ctx)
-        runtime, key = ctx.runtime, ("If rng", ctx.attrs["forward_op"])
-
-        def run(pred, *values):
-            snapshot = runtime.resources.get(key)
-            if not snapshot:
-                return run_branch(pred, *values)
-            after = util.rng_snapshot(runtime, [n for n, _ in snapshot])
-            util.rng_restore(runtime, snapshot)
-            try:
-                return run_branch(pred, *values)
-            finally:
-                util.rng_restore(runtime, after)
-        return run
-
 
 @RegisterGradient("IfGrad")
 def _if_grad_grad(op, *grads):
@@ -278,20 +240,6 @@ class _AssertOp(Op):
         if not ctx.input_shapes[0].is_compatible_with(TensorShape([])):
             raise ctx.error("condition must be a scalar, got shape %s" % ctx.input_shapes[0])
         return []
-
-    @classmethod
-    def plan(cls, ctx):
-        op, summarize, texts = ctx.op, ctx.attrs["summarize"], ctx.attrs["texts"]
-
-        def run(condition, *data):
-            if not condition:
-                parts = []
-                for text, d in zip(texts, data):
-                    parts.append(text if text is not None else np.array2string(
-                        np.asarray(d).reshape(-1)[:summarize], separator=" "))
-                raise errors.InvalidArgumentError(None, op, "assertion failed: [%s]\n\t [[node %s]]"
-                                                  % ("] [".join(parts), op.name))
-        return run
 
 
 def Assert(condition, data, summarize=None, name=None):

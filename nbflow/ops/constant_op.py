@@ -1,8 +1,9 @@
 """Const, Placeholder and PlaceholderWithDefault."""
 import numpy as np
 
-from nbflow.framework import dtypes, errors
+from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape
+from nbflow.ops.gradient_registry import RegisterGradient
 from nbflow.ops.base import Op, apply_op, _infer_numpy, as_tensor_shape_arg, convert_to_tensor
 
 __all__ = ["constant", "placeholder", "placeholder_with_default"]
@@ -10,16 +11,12 @@ __all__ = ["constant", "placeholder", "placeholder_with_default"]
 
 class Const(Op):
     type = "Const"
+    differentiable = False
 
     @classmethod
     def infer(cls, ctx):
         v = ctx.attrs["value"]
         return [(ctx.attrs["dtype"], TensorShape(v.shape))]
-
-    @classmethod
-    def plan(cls, ctx):
-        value = ctx.attrs["value"]
-        return lambda: value
 
 
 def constant_from_array(arr, name="Const"):
@@ -56,21 +53,11 @@ _PROTO_NAMES = {"float32": "float", "float64": "double", "float16": "half"}
 class Placeholder(Op):
     type = "Placeholder"
     stateful = True
+    differentiable = False
 
     @classmethod
     def infer(cls, ctx):
         return [(ctx.attrs["dtype"], ctx.attrs["shape"])]
-
-    @classmethod
-    def plan(cls, ctx):
-        shape = ctx.attrs["shape"]
-        shape_str = "<unknown>" if shape.ndims is None else "[%s]" % ",".join(
-            "?" if d is None else str(d) for d in shape.as_tuple())
-        raise errors.InvalidArgumentError(
-            None, ctx.op,
-            "You must feed a value for placeholder tensor '%s' with dtype %s and shape %s"
-            % (ctx.name, _PROTO_NAMES.get(ctx.attrs["dtype"].name, ctx.attrs["dtype"].name), shape_str),
-        )
 
 
 def placeholder(dtype, shape=None, name=None):
@@ -90,13 +77,14 @@ class PlaceholderWithDefault(Op):
             raise ctx.error("default value shape %s is incompatible with shape %s" % (ctx.input_shapes[0], shape))
         return [(ctx.input_dtypes[0], shape)]
 
-    @classmethod
-    def plan(cls, ctx):
-        return lambda x: x
-
 
 def placeholder_with_default(input, shape, name=None):
     x = convert_to_tensor(input)
     return apply_op(
         PlaceholderWithDefault, [x], {"dtype": x.dtype, "shape": as_tensor_shape_arg(shape)},
         name=name or "PlaceholderWithDefault")
+
+
+@RegisterGradient("PlaceholderWithDefault")
+def _placeholder_with_default_grad(op, grad):
+    return grad  # its value is its input's unless fed (as TF's identity gradient)

@@ -9,14 +9,11 @@ __all__ = ["no_op", "group", "tuple"]
 
 class NoOp(Op):
     type = "NoOp"
+    differentiable = False
 
     @classmethod
     def infer(cls, ctx):
         return []
-
-    @classmethod
-    def plan(cls, ctx):
-        return lambda: None
 
 
 def no_op(name=None):

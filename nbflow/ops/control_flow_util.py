@@ -16,7 +16,6 @@ each step from the recorded loop variables.
 """
 import contextlib
 
-from nbflow.framework import errors
 from nbflow.framework.graph import Operation, Tensor
 from nbflow.ops.base import Op, apply_op
 from nbflow.ops.constant_op import Placeholder
@@ -68,12 +67,6 @@ class FuncArg(Placeholder):
     (a placeholder that only its op feeds)."""
 
     type = "_FuncArg"
-
-    @classmethod
-    def plan(cls, ctx):
-        raise errors.InvalidArgumentError(
-            None, ctx.op, "Tensor '%s:0' is an argument of a while loop body or cond branch; it has a value "
-            "only inside that loop or branch and cannot be fetched or computed outside it" % ctx.name)
 
 
 def func_arg(dtype, shape, name):
@@ -140,37 +133,3 @@ def reached_arguments(inside, outputs, arguments):
         for c in op.control_inputs:
             stack.extend(c.outputs)
     return hit
-
-
-class SubPlans:
-    """Sub-plans of one If / While op, compiled per (which, feed shapes) and reused."""
-
-    def __init__(self, make_plan, runtime):
-        self._make_plan = make_plan
-        self._runtime = runtime
-        self._cache = {}
-
-    def get(self, which, fetches, feed_tensors, values):
-        key = (which,) + tuple(v.shape for v in values)
-        plan = self._cache.get(key)
-        if plan is None:
-            feeds = [(t, t.dtype.as_numpy_dtype, v.shape) for t, v in zip(feed_tensors, values)]
-            plan = self._cache[key] = self._make_plan(fetches, feeds)
-            plan.rng_names = rng_names(self._runtime, plan)
-        return plan
-
-
-# -- random streams of rematerialized random ops ----------------------------
-
-def rng_names(runtime, plan):
-    """Names of the random ops of ``plan`` (their streams exist once it is built)."""
-    return [op.name for op in plan.ops if op.name in runtime._rngs]
-
-
-def rng_snapshot(runtime, names):
-    return [(n, runtime._rngs[n].bit_generator.state) for n in names]
-
-
-def rng_restore(runtime, snapshot):
-    for n, state in snapshot:
-        runtime._rngs[n].bit_generator.state = state

@@ -1,38 +1,19 @@
 """Queues: tf.FIFOQueue with enqueue(_many), dequeue(_many), size and close.
 
-A queue lives in the Session (``runtime.resources``), created on first use.
+A queue is a QueueResource (nbflow/state/resources.py) behind the handle of its
+FIFOQueueV2 op, created when that op's kernel is bound.
 A dequeue on an empty open queue waits (another thread may enqueue, as with
 TF's QueueRunners); on an empty closed queue it raises OutOfRangeError.
 """
-import collections
-import threading
 
-import numpy as np
 
-from nbflow.framework import dtypes, errors
+from nbflow.framework import dtypes
 from nbflow.framework.graph import get_default_graph
 from nbflow.framework.tensor_shape import TensorShape, as_shape
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
+from nbflow.state.resources import ResourceHandle
 
 __all__ = ["FIFOQueue", "QueueBase"]
-
-
-class _QueueState:
-    def __init__(self, capacity):
-        self.capacity = capacity
-        self.items = collections.deque()
-        self.closed = False
-        self.cond = threading.Condition()
-
-
-def _queue(ctx):
-    """The session's queue for the FIFOQueueV2 op feeding input 0."""
-    qop = ctx.op.inputs[0].op
-    resources = ctx.runtime.resources
-    state = resources.get(qop.name)
-    if state is None:
-        state = resources[qop.name] = _QueueState(qop.attrs["capacity"])
-    return state
 
 
 class FIFOQueueV2(Op):
@@ -43,18 +24,18 @@ class FIFOQueueV2(Op):
     differentiable = False
 
     @classmethod
-    def infer(cls, ctx):
-        return [(dtypes.string, TensorShape([]))]
+    def resource_handle(cls, op):
+        return ResourceHandle("queue", op.attrs.get("container", ""), op.attrs.get("shared_name") or op.name)
 
     @classmethod
-    def plan(cls, ctx):
-        handle = np.array(ctx.name, dtype=object)
-        return lambda: handle
+    def infer(cls, ctx):
+        return [(dtypes.string, TensorShape([]))]
 
 
 class _QueueOp(Op):
     stateful = True
     differentiable = False
+    resource_inputs = (0,)  # the queue's handle
 
 
 class QueueEnqueueV2(_QueueOp):
@@ -64,31 +45,6 @@ class QueueEnqueueV2(_QueueOp):
     @classmethod
     def infer(cls, ctx):
         return []
-
-    @classmethod
-    def plan(cls, ctx):
-        many = cls.many
-        op = ctx.op
-
-        def run(handle, *components):
-            q = _queue(ctx)
-            if many:
-                n = components[0].shape[0] if components[0].ndim else None
-                if n is None or any(c.ndim == 0 or c.shape[0] != n for c in components):
-                    raise errors.InvalidArgumentError(
-                        None, op, "%s: enqueue_many needs components with one shared first dimension" % op.name)
-                rows = [tuple(np.array(c[i]) for c in components) for i in range(n)]
-            else:
-                rows = [tuple(np.array(c) for c in components)]
-            with q.cond:
-                if q.closed:
-                    raise errors.CancelledError(None, op, "Queue '%s' is closed." % op.inputs[0].op.name)
-                for row in rows:
-                    while len(q.items) >= q.capacity and not q.closed:
-                        q.cond.wait()
-                    q.items.append(row)
-                    q.cond.notify_all()
-        return run
 
 
 class QueueEnqueueManyV2(QueueEnqueueV2):
@@ -108,36 +64,6 @@ class QueueDequeueV2(_QueueOp):
             shapes = [TensorShape([n]).concatenate(s) for s in shapes]
         return list(zip(ctx.attrs["component_types"], shapes))
 
-    @classmethod
-    def plan(cls, ctx):
-        many = cls.many
-        op = ctx.op
-        n_components = len(ctx.attrs["component_types"])
-
-        def take(q, count, handle_name):
-            with q.cond:
-                while len(q.items) < count and not q.closed:
-                    q.cond.wait()
-                if len(q.items) < count:
-                    raise errors.OutOfRangeError(
-                        None, op, "FIFOQueue '%s' is closed and has insufficient elements (requested %d, current "
-                        "size %d)" % (handle_name, count, len(q.items)))
-                rows = [q.items.popleft() for _ in range(count)]
-                q.cond.notify_all()
-                return rows
-
-        def run(handle, *n_arg):
-            q = _queue(ctx)
-            name = op.inputs[0].op.name
-            if many:
-                count = int(n_arg[0])
-                rows = take(q, count, name)
-                return tuple(np.stack([r[i] for r in rows]) for i in range(n_components)) if n_components > 1 \
-                    else np.stack([r[0] for r in rows])
-            (row,) = take(q, 1, name)
-            return row if n_components > 1 else row[0]
-        return run
-
 
 class QueueDequeueManyV2(QueueDequeueV2):
     type = "QueueDequeueManyV2"
@@ -151,14 +77,6 @@ class QueueSizeV2(_QueueOp):
     def infer(cls, ctx):
         return [(dtypes.int32, TensorShape([]))]
 
-    @classmethod
-    def plan(cls, ctx):
-        def run(handle):
-            q = _queue(ctx)
-            with q.cond:
-                return np.array(len(q.items), dtype=np.int32)
-        return run
-
 
 class QueueCloseV2(_QueueOp):
     type = "QueueCloseV2"
@@ -166,15 +84,6 @@ class QueueCloseV2(_QueueOp):
     @classmethod
     def infer(cls, ctx):
         return []
-
-    @classmethod
-    def plan(cls, ctx):
-        def run(handle):
-            q = _queue(ctx)
-            with q.cond:
-                q.closed = True
-                q.cond.notify_all()
-        return run
 
 
 class QueueBase:

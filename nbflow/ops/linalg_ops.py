@@ -1,18 +1,17 @@
 """Linear algebra: MatMul (transpose_a/b), BatchMatMulV2 (broadcast batch dims,
 adj_x/adj_y), MatrixInverse and MatrixDeterminant, with their gradients.
 
-Products run BLAS through ``np.dot`` inside @njit (float32/float64). float16
-is multiplied in float32 and rounded back; int32/int64 (which TF's CPU
-MatMul also accepts) use numpy's integer matmul -- BLAS has no integer GEMM.
+CPU kernels: nbflow/backends/cpu/linalg.py (BLAS for float32/float64; float16
+multiplied in float32; int32/int64, which TF's CPU MatMul also accepts,
+through numpy's integer matmul).
 """
 import types
 
 import numpy as np
 
-from nbflow.autodiff.gradients import RegisterGradient
+from nbflow.ops.gradient_registry import RegisterGradient
 from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape
-from nbflow.kernels.cpu import linalg as K
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
 
 __all__ = ["matmul", "matrix_inverse", "matrix_determinant", "linalg"]
@@ -38,20 +37,6 @@ def _check_matmul_dtypes(ctx, op_type, a_name, b_name):
                         "float16, float32, float64, int32, int64" % (ctx.name, op_type, da.name))
 
 
-def _product(a2, b2, out, kernel):
-    """out = a2 @ b2 for 2-D operands (possibly transposed views)."""
-    if out.size == 0:
-        return
-    if a2.shape[1] == 0:
-        out[...] = 0
-    elif kernel is not None:
-        kernel(a2, b2, out)
-    elif out.dtype == np.float16:
-        out[...] = np.dot(a2.astype(np.float32), b2.astype(np.float32))
-    else:
-        np.matmul(a2, b2, out=out)
-
-
 class MatMul(Op):
     """2-D matrix product with transpose_a / transpose_b attrs."""
 
@@ -69,23 +54,6 @@ class MatMul(Op):
             raise ValueError("Dimensions must be equal, but are %d and %d for '%s' (op: 'MatMul') with input "
                              "shapes: %s, %s." % (k1, k2, ctx.name, _fmt(a), _fmt(b)))
         return [(ctx.input_dtypes[0], TensorShape([m, n]))]
-
-    @classmethod
-    def plan(cls, ctx):
-        ta, tb = ctx.attrs["transpose_a"], ctx.attrs["transpose_b"]
-        out = ctx.static_buffer(0)
-        npd = ctx.out_np_dtype(0)
-        kernel = K.matmul2d if npd in (np.float32, np.float64) else None
-
-        def run(a, b):
-            a2 = a.T if ta else a
-            b2 = b.T if tb else b
-            if a2.shape[1] != b2.shape[0]:
-                raise ValueError("Matrix size-incompatible: In[0]: %s, In[1]: %s" % (_fmt(a.shape), _fmt(b.shape)))
-            o = out if out is not None else np.empty((a2.shape[0], b2.shape[1]), dtype=npd)
-            _product(a2, b2, o, kernel)
-            return o
-        return run
 
 
 # -- BatchMatMulV2 ---------------------------------------------------------------------------
@@ -136,54 +104,6 @@ class BatchMatMulV2(Op):
             raise ctx.error("Matrix size-incompatible: In[0]: %s, In[1]: %s" % (_fmt(x), _fmt(y)))
         batch = _broadcast_batch(x[:-2], y[:-2], ctx, (_fmt(x), _fmt(y)))
         return [(dt, TensorShape(batch + [m, n]))]
-
-    @classmethod
-    def plan(cls, ctx):
-        adj_x, adj_y = bool(ctx.attrs["adj_x"]), bool(ctx.attrs["adj_y"])
-        npd = ctx.out_np_dtype(0)
-        out_buf = ctx.static_buffer(0)
-        blas = npd in (np.float32, np.float64)
-        cache = {}
-
-        def layout(xs, ys):
-            """Batch index maps and output shape for these input shapes (cached)."""
-            key = (xs, ys)
-            got = cache.get(key)
-            if got is None:
-                m, k1 = (xs[-1], xs[-2]) if adj_x else (xs[-2], xs[-1])
-                k2, n = (ys[-1], ys[-2]) if adj_y else (ys[-2], ys[-1])
-                if k1 != k2:
-                    raise ValueError("Matrix size-incompatible: In[0]: %s, In[1]: %s" % (_fmt(xs), _fmt(ys)))
-                batch = tuple(_broadcast_batch(xs[:-2], ys[:-2], shapes=(_fmt(xs), _fmt(ys))))
-                nb = int(np.prod(batch)) if batch else 1
-                ia = np.broadcast_to(np.arange(int(np.prod(xs[:-2]))).reshape(xs[:-2]), batch).reshape(nb)
-                ib = np.broadcast_to(np.arange(int(np.prod(ys[:-2]))).reshape(ys[:-2]), batch).reshape(nb)
-                got = (np.ascontiguousarray(ia), np.ascontiguousarray(ib), batch + (m, n), nb, k1)
-                cache[key] = got
-            return got
-
-        def run(x, y):
-            ia, ib, out_shape, nb, k = layout(x.shape, y.shape)
-            out = out_buf if out_buf is not None else np.empty(out_shape, dtype=npd)
-            if out.size == 0:
-                return out
-            if k == 0:
-                out[...] = 0
-                return out
-            x3 = x.reshape((-1,) + x.shape[-2:])
-            y3 = y.reshape((-1,) + y.shape[-2:])
-            o3 = out.reshape((nb,) + out_shape[-2:])
-            if blas:
-                K.batch_matmul(x3, y3, ia, ib, adj_x, adj_y, o3)
-            else:
-                xs = x3[ia].swapaxes(1, 2) if adj_x else x3[ia]
-                ys = y3[ib].swapaxes(1, 2) if adj_y else y3[ib]
-                if npd == np.float16:
-                    o3[...] = np.matmul(xs.astype(np.float32), ys.astype(np.float32))
-                else:
-                    np.matmul(xs, ys, out=o3)
-            return out
-        return run
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
@@ -253,11 +173,6 @@ def _square_matrices(ctx, op_type):
     return dims
 
 
-def _check_square(x):
-    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
-        raise ValueError("Input matrices must be squares, got shape %s" % (list(x.shape),))
-
-
 class MatrixInverse(Op):
     """Inverse of each (..., n, n) matrix (of its transpose when ``adjoint``)."""
 
@@ -267,24 +182,6 @@ class MatrixInverse(Op):
     def infer(cls, ctx):
         dims = _square_matrices(ctx, cls.type)
         return [(ctx.input_dtypes[0], TensorShape(None if dims is None else dims))]
-
-    @classmethod
-    def plan(cls, ctx):
-        adjoint = bool(ctx.attrs["adjoint"])
-        out_buf = ctx.static_buffer(0)
-
-        def run(a):
-            _check_square(a)
-            out = out_buf if out_buf is not None else np.empty(a.shape, dtype=a.dtype)
-            if out.size == 0:
-                return out
-            n = a.shape[-1]
-            try:
-                K.inverse_batched(a.reshape(-1, n, n), out.reshape(-1, n, n), adjoint)
-            except np.linalg.LinAlgError:
-                raise ValueError("Input is not invertible.") from None
-            return out
-        return run
 
 
 class MatrixDeterminant(Op):
@@ -296,21 +193,6 @@ class MatrixDeterminant(Op):
     def infer(cls, ctx):
         dims = _square_matrices(ctx, cls.type)
         return [(ctx.input_dtypes[0], TensorShape(None if dims is None else dims[:-2]))]
-
-    @classmethod
-    def plan(cls, ctx):
-        out_buf = ctx.static_buffer(0)
-
-        def run(a):
-            _check_square(a)
-            out = out_buf if out_buf is not None else np.empty(a.shape[:-2], dtype=a.dtype)
-            n = a.shape[-1]
-            if n == 0:
-                out[...] = 1  # the empty product
-            elif out.size:
-                K.determinant_batched(a.reshape(-1, n, n), out.reshape(-1))
-            return out
-        return run
 
 
 def matrix_inverse(input, adjoint=False, name=None):

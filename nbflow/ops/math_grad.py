@@ -1,9 +1,9 @@
 """Gradients of element-wise math and reductions, as graph ops."""
 import numpy as np
 
-from nbflow.autodiff.gradients import NotDifferentiable, RegisterGradient
+from nbflow.ops.gradient_registry import NotDifferentiable, RegisterGradient
 from nbflow.ops import array_ops, math_ops as M, reduction_ops as R
-from nbflow.ops.base import apply_op, constant_value
+from nbflow.ops.base import Op, apply_op, constant_value
 
 
 def _static_dims(t):
@@ -246,6 +246,30 @@ def _sigmoidgrad_grad(op, grad):
             apply_op(M.SigmoidGrad, [y, grad]))
 
 
+@RegisterGradient("SqrtGrad")
+def _sqrtgrad_grad(op, grad):
+    # out = dy * 0.5 / y: d/dy_in = 0.5 / y, d/dy = -out / y
+    y = op.inputs[0]
+    ga = M.realdiv(grad, y)
+    return M.negative(M.multiply(ga, op.outputs[0])), M.multiply(ga, 0.5)
+
+
+@RegisterGradient("RsqrtGrad")
+def _rsqrtgrad_grad(op, grad):
+    # out = -0.5 * dy * y^3: d/dy = -1.5 * dy * y^2, d/dy_in = -0.5 * y^3
+    y, dy = op.inputs
+    return (M.multiply(M.multiply(grad, dy), M.multiply(M.square(y), -1.5)),
+            apply_op(M.RsqrtGrad, [y, grad]))
+
+
+@RegisterGradient("ReciprocalGrad")
+def _reciprocalgrad_grad(op, grad):
+    # out = -dy * y^2: d/dy = -2 * dy * y, d/dy_in = -y^2
+    y, dy = op.inputs
+    return (M.multiply(M.multiply(grad, dy), M.multiply(y, -2.0)),
+            apply_op(M.ReciprocalGrad, [y, grad]))
+
+
 @RegisterGradient("Cast")
 def _cast_grad(op, grad):
     src = op.inputs[0].dtype
@@ -298,8 +322,9 @@ def _kept_shape(op):
     return apply_op(_KeptShape, [array_ops.shape(x), axes])
 
 
-class _KeptShape(array_ops.Op):
-    """shape(x) with the reduced axes set to 1 (TF's reduced_shape helper)."""
+class _KeptShape(Op):
+    """shape(x) with the reduced axes set to 1 (TF's reduced_shape helper; CPU kernel in
+    nbflow/backends/cpu/math.py)."""
 
     type = "ReducedShape"
     differentiable = False
@@ -307,14 +332,6 @@ class _KeptShape(array_ops.Op):
     @classmethod
     def infer(cls, ctx):
         return [(ctx.input_dtypes[0], ctx.input_shapes[0])]
-
-    @classmethod
-    def plan(cls, ctx):
-        def run(shape, axes):
-            out = np.array(shape, copy=True)
-            out[R.normalize_axes(axes, len(shape))] = 1
-            return out
-        return run
 
 
 NotDifferentiable("ReducedShape")

@@ -1,8 +1,8 @@
-"""Gradients of the nn ops, as graph ops (TF's formulas; backward kernels are
+"""Gradients of the nn ops, as graph ops (TF's formulas; the backward ops are
 the element-wise ReluGrad, EluGrad, ... ops and BiasAddGrad in nn_ops)."""
 import numpy as np
 
-from nbflow.autodiff.gradients import NotDifferentiable, RegisterGradient
+from nbflow.ops.gradient_registry import NotDifferentiable, RegisterGradient
 from nbflow.ops import array_ops
 from nbflow.ops import math_ops as M
 from nbflow.ops import nn_ops as N

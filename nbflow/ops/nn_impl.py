@@ -5,7 +5,7 @@ l2_normalize.
 ordinary ops, built as TF builds them (so they differentiate through the
 existing gradients and their element-wise parts fuse in the planner).
 ``fused_batch_norm`` is one op, ``FusedBatchNormV3``, with its own backward
-op ``FusedBatchNormGradV3`` (kernels in kernels/cpu/nn_impl.py): two passes
+op ``FusedBatchNormGradV3`` (CPU kernels: nbflow/backends/cpu/nn.py): two passes
 over the input forward, two backward.
 
 FusedBatchNormV3 here takes NHWC input of rank 4 (as TF's op; NCHW raises).
@@ -16,15 +16,13 @@ import numbers
 
 import numpy as np
 
-from nbflow.autodiff.gradients import RegisterGradient
+from nbflow.ops.gradient_registry import RegisterGradient
 from nbflow.framework import dtypes
 from nbflow.framework.graph import Tensor, name_scope
 from nbflow.framework.tensor_shape import TensorShape
-from nbflow.kernels.cpu import nn_impl as K
 from nbflow.ops import array_ops as A
 from nbflow.ops import math_ops as M
 from nbflow.ops import reduction_ops as R
-from nbflow.ops.array_ops import _op_error
 from nbflow.ops.base import Op, apply_op, constant_value, convert_to_tensor
 
 __all__ = []  # tf.nn.* (see nbflow/nn)
@@ -174,20 +172,6 @@ def _vector_dims(ctx, i, what, channels):
     return channels if channels is not None else d[0]
 
 
-def _workspace(n64, nt, dtype):
-    """get(c) -> n64 float64 vectors then nt vectors of ``dtype``, each its own
-    array (kept for the next step while c stays the same)."""
-    cache = {}
-
-    def get(c):
-        ws = cache.get(c)
-        if ws is None:
-            cache.clear()
-            ws = cache[c] = [np.empty(c, np.float64) for _ in range(n64)] + [np.empty(c, dtype) for _ in range(nt)]
-        return ws
-    return get
-
-
 class FusedBatchNormV3(Op):
     """(x, scale, offset, mean, variance) -> (y, batch_mean, batch_variance,
     reserve_space_1, reserve_space_2, reserve_space_3).
@@ -225,55 +209,6 @@ class FusedBatchNormV3(Op):
         vec = TensorShape([c])
         return [(t, xs), (u, vec), (u, vec), (u, vec), (u, vec), (u, TensorShape([0]))]
 
-    @classmethod
-    def plan(cls, ctx):
-        fail = _op_error(ctx.op)
-        eps = float(ctx.attrs["epsilon"])
-        training = bool(ctx.attrs["is_training"])
-        statics = [ctx.static_buffer(i) for i in range(5)]
-        t_np = ctx.out_np_dtype(0)
-        u_np = ctx.out_np_dtype(1)
-        c_np = np.float32 if t_np == np.float16 else t_np
-        reserve3 = np.empty(0, dtype=u_np)
-        workspace = _workspace(2, 3, c_np)
-
-        def buf(i, shape, dtype):
-            s = statics[i]
-            return s if s is not None and s.shape == shape else np.empty(shape, dtype=dtype)
-
-        def run(x, scale, offset, mean, variance):
-            if x.ndim != 4:
-                raise fail("input must be 4-dimensional %s" % _fmt(x.shape))
-            c = x.shape[3]
-            for v, what in ((scale, "scale"), (offset, "offset")) + \
-                    (() if training else ((mean, "mean"), (variance, "variance"))):
-                if v.shape != (c,):
-                    raise fail("%s must have the shape [%d] (the channel dimension of x), got %s"
-                               % (what, c, _fmt(v.shape)))
-            m = x.size // c if c else 0
-            y = buf(0, x.shape, t_np)
-            x2 = x.reshape(m, c)
-            if t_np == np.float16:
-                x2 = x2.astype(np.float32)
-                y2 = np.empty((m, c), dtype=np.float32)
-            else:
-                y2 = y.reshape(m, c)
-            bmean, bvar, r1, r2 = (buf(i, (c,), u_np) for i in range(1, 5))
-            s, q, mu, a, b = workspace(c)
-            if training:
-                K.batch_norm_train(x2, scale, offset, eps, y2, r1, r2, bvar, s, q, mu, a, b)
-                bmean[...] = r1
-            else:
-                K.batch_norm_infer(x2, scale, offset, mean, variance, eps, y2, mu, a, b)
-                bmean[...] = mean
-                bvar[...] = variance
-                r1[...] = mean
-                r2[...] = variance
-            if t_np == np.float16:
-                y[...] = y2.reshape(x.shape)
-            return y, bmean, bvar, r1, r2, reserve3
-        return run
-
 
 class FusedBatchNormGradV3(Op):
     """(y_backprop, x, scale, reserve_space_1, reserve_space_2, reserve_space_3)
@@ -297,46 +232,6 @@ class FusedBatchNormGradV3(Op):
             c = _vector_dims(ctx, i, what, c)
         vec = TensorShape([c])
         return [(t, x), (u, vec), (u, vec), (u, TensorShape([0])), (u, TensorShape([0]))]
-
-    @classmethod
-    def plan(cls, ctx):
-        fail = _op_error(ctx.op)
-        eps = float(ctx.attrs["epsilon"])
-        training = bool(ctx.attrs["is_training"])
-        statics = [ctx.static_buffer(i) for i in range(3)]
-        t_np = ctx.out_np_dtype(0)
-        u_np = ctx.out_np_dtype(1)
-        c_np = np.float32 if t_np == np.float16 else t_np
-        empty = np.empty(0, dtype=u_np)
-        workspace = _workspace(2, 4, c_np)
-
-        def buf(i, shape, dtype):
-            s = statics[i]
-            return s if s is not None and s.shape == shape else np.empty(shape, dtype=dtype)
-
-        def run(dy, x, scale, mean, var, _reserve3):
-            if x.ndim != 4 or dy.shape != x.shape:
-                raise fail("y_backprop %s and x %s must have one 4-dimensional shape"
-                           % (_fmt(dy.shape), _fmt(x.shape)))
-            c = x.shape[3]
-            for v, what in ((scale, "scale"), (mean, "reserve_space_1"), (var, "reserve_space_2")):
-                if v.shape != (c,):
-                    raise fail("%s must have the shape [%d], got %s" % (what, c, _fmt(v.shape)))
-            m = x.size // c if c else 0
-            dx = buf(0, x.shape, t_np)
-            dscale = buf(1, (c,), u_np)
-            doffset = buf(2, (c,), u_np)
-            x2, dy2 = x.reshape(m, c), dy.reshape(m, c)
-            if t_np == np.float16:
-                x2, dy2 = x2.astype(np.float32), dy2.astype(np.float32)
-                dx2 = np.empty((m, c), dtype=np.float32)
-            else:
-                dx2 = dx.reshape(m, c)
-            K.batch_norm_grad(dy2, x2, scale, mean, var, eps, training, dx2, dscale, doffset, *workspace(c))
-            if t_np == np.float16:
-                dx[...] = dx2.reshape(x.shape)
-            return dx, dscale, doffset, empty, empty
-        return run
 
 
 def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=0.001, data_format="NHWC",

@@ -9,10 +9,10 @@ is baked into the expression: one op class (and one kernel per dtype) per
 distinct alpha, registered under the type name "LeakyRelu".
 
 Softmax, LogSoftmax and the fused cross-entropies (SoftmaxCrossEntropyWithLogits,
-SparseSoftmaxCrossEntropyWithLogits) run Numba kernels (kernels/cpu/nn.py)
-that subtract the row maximum first, so any logits give finite results.
+SparseSoftmaxCrossEntropyWithLogits) have their own kernels (CPU:
+nbflow/backends/cpu/nn.py) that subtract the row maximum first, so any logits
+give finite results.
 """
-import math
 import numbers
 
 import numpy as np
@@ -20,8 +20,6 @@ import numpy as np
 from nbflow.framework import dtypes, errors
 from nbflow.framework.graph import Tensor, name_scope
 from nbflow.framework.tensor_shape import TensorShape
-from nbflow.kernels.cpu import elementwise as ew_kernels
-from nbflow.kernels.cpu import nn as K
 from nbflow.ops import array_ops
 from nbflow.ops import math_ops as M
 from nbflow.ops import reduction_ops as R
@@ -155,16 +153,12 @@ def tanh(x, name=None):
 
 # -- softmax / log_softmax ---------------------------------------------------------
 
-def _mid_view(shape, axis):
-    """(outer, n, inner) of a C-contiguous array of ``shape`` around ``axis``."""
-    return math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])
-
-
 class Softmax(Op):
     """exp(x) / sum(exp(x)) over the last axis (TF's Softmax). nbflow's attr
     ``axis`` (absent in TF graphs, which transpose instead) selects another."""
 
     type = "Softmax"
+    #: True for LogSoftmax: the kernel writes x - log(sum(exp(x)))
     log = False
     outputs_alias_inputs = False
     pooled_outputs = True
@@ -179,49 +173,6 @@ class Softmax(Op):
         if r is not None and r < 1:
             raise ctx.error("logits must have >= 1 dimension, got %s" % ctx.input_shapes[0])
         return [(dt, ctx.input_shapes[0])]
-
-    @classmethod
-    def plan(cls, ctx):
-        axis_attr = ctx.attrs.get("axis", -1)
-        log = cls.log
-        static = ctx.static_buffer(0)
-        # The usual case -- a planned shape, the last axis, float32/64 -- has its
-        # (rows, n) views made once here; run() checks the shape it is given.
-        planned = rows2 = None
-        if static is not None and static.ndim and static.size and static.dtype != np.float16:
-            outer, n, inner = _mid_view(static.shape, axis_attr % static.ndim)
-            if inner == 1:
-                planned, rows2 = static.shape, (outer, n)
-                out2 = static.reshape(rows2)
-
-        def run(x):
-            if x.shape == planned:
-                K.run_rows(K.softmax_rows, K.softmax_rows_parallel, rows2[0], rows2[1], x.reshape(rows2), out2, log)
-                return static
-            if x.ndim < 1:
-                raise ValueError("logits must have >= 1 dimension, got shape %s" % list(x.shape))
-            out = static if static is not None else np.empty(x.shape, dtype=x.dtype)
-            if x.size == 0:
-                return out
-            view = _mid_view(x.shape, axis_attr % x.ndim)
-            if x.dtype == np.float16:
-                o32 = np.empty(x.shape, dtype=np.float32)
-                _softmax_kernel(x.astype(np.float32), o32, view, log)
-                out[...] = o32
-            else:
-                _softmax_kernel(x, out, view, log)
-            return out
-        return run
-
-
-def _softmax_kernel(x, out, view, log):
-    """Softmax of the C-contiguous ``x`` into ``out`` over the middle axis of ``view``
-    (outer, n, inner): contiguous rows when inner == 1, else whole inner lines."""
-    outer, n, inner = view
-    if inner == 1:
-        K.run_rows(K.softmax_rows, K.softmax_rows_parallel, outer, n, x.reshape(outer, n), out.reshape(outer, n), log)
-    else:
-        K.softmax_mid(x.reshape(view), out.reshape(view), log)
 
 
 class LogSoftmax(Softmax):
@@ -320,24 +271,6 @@ class BiasAdd(ElementwiseOp):
 class BiasAddNCHW(BiasAdd):
     """BiasAdd with data_format NCHW: the bias is viewed as (C, 1, ..., 1)."""
 
-    @classmethod
-    def plan(cls, ctx):
-        in_np = [d.as_numpy_dtype for d in ctx.input_dtypes]
-        out_np = ctx.out_np_dtype(0)
-        expr = cls.scalar_expr(ctx.input_dtypes, ["x0", "x1"])
-        static = ctx.static_buffer(0)
-
-        def run(x, b):
-            if x.ndim < 2 or b.ndim != 1 or x.shape[1] != b.shape[0]:
-                raise ValueError("Must provide as many biases as the channel dimension of the input tensor: %s vs. "
-                                 "%s in %s" % (list(b.shape), list(x.shape), "NCHW"))
-            bb = b.reshape((b.shape[0],) + (1,) * (x.ndim - 2))
-            kernel, out_shape = ew_kernels.get_kernel([], [expr], in_np, [x.shape, bb.shape], [out_np])
-            out = static if static is not None else np.empty(out_shape, dtype=out_np)
-            kernel(x, bb, out)
-            return out
-        return run
-
 
 BiasAddNCHW.type = "BiasAdd"  # set after creation: the registry keeps BiasAdd
 
@@ -356,24 +289,6 @@ class BiasAddGrad(Op):
         if s.ndims is None:
             return [(ctx.input_dtypes[0], TensorShape([None]))]
         return [(ctx.input_dtypes[0], TensorShape([s.as_tuple()[_channel_axis(ctx.attrs["data_format"], s.ndims)]]))]
-
-    @classmethod
-    def plan(cls, ctx):
-        fmt = ctx.attrs["data_format"]
-        static = ctx.static_buffer(0)
-
-        def run(g):
-            c = _channel_axis(fmt, g.ndim)
-            view = _mid_view(g.shape, c)
-            out = static if static is not None else np.empty(g.shape[c], dtype=g.dtype)
-            if g.dtype == np.float16:
-                o32 = np.empty(g.shape[c], dtype=np.float32)
-                K.bias_add_grad(g.astype(np.float32).reshape(view), o32)
-                out[...] = o32
-            else:
-                K.bias_add_grad(g.reshape(view), out)
-            return out
-        return run
 
 
 def _data_format(data_format):
@@ -419,18 +334,6 @@ class L2Loss(Op):
             raise TypeError("Value passed to parameter 't' of '%s' (L2Loss) has DataType %s not in list of "
                             "allowed values: float16, float32, float64" % (ctx.name, dt.name))
         return [(dt, TensorShape([]))]
-
-    @classmethod
-    def plan(cls, ctx):
-        npd = ctx.out_np_dtype(0)
-        acc = np.empty(1, dtype=np.float64)
-        out = np.empty((), dtype=npd)
-
-        def run(t):
-            K.l2_loss(t.reshape(-1), acc)
-            out[...] = acc[0]
-            return out
-        return run
 
 
 def l2_loss(t, name=None):
@@ -540,44 +443,6 @@ class SoftmaxCrossEntropyWithLogits(Op):
         loss = TensorShape(None) if shape.ndims is None else TensorShape(list(shape.as_tuple()[:-1]))
         return [(ctx.input_dtypes[0], loss), (ctx.input_dtypes[0], shape)]
 
-    @classmethod
-    def plan(cls, ctx):
-        s_loss, s_back = ctx.static_buffer(0), ctx.static_buffer(1)
-        planned = s_back.shape if s_back is not None and s_back.size and s_back.dtype != np.float16 else None
-        if planned is not None:  # the kernel's (rows, classes) views of the outputs, made once
-            rows2 = (s_back.size // planned[-1], planned[-1])
-            loss2, back2 = s_loss.reshape(rows2[0]), s_back.reshape(rows2)
-
-        def run(logits, labels):
-            if logits.shape == planned and labels.shape == planned:
-                K.run_rows(K.softmax_xent, K.softmax_xent_parallel, rows2[0], rows2[1], logits.reshape(rows2),
-                           labels.reshape(rows2), loss2, back2)
-                return s_loss, s_back
-            if logits.shape != labels.shape:
-                raise ValueError("logits and labels must be the same shape, got %s and %s"
-                                 % (list(logits.shape), list(labels.shape)))
-            if logits.ndim < 1:
-                raise ValueError("logits and labels must have rank >= 1, got a scalar")
-            loss = s_loss if s_loss is not None else np.empty(logits.shape[:-1], dtype=logits.dtype)
-            back = s_back if s_back is not None else np.empty(logits.shape, dtype=logits.dtype)
-            n = logits.shape[-1]
-            rows = logits.size // n if n else int(np.prod(logits.shape[:-1]))
-            if n == 0:
-                loss[...] = 0
-                return loss, back
-            if logits.dtype == np.float16:
-                l32, b32 = np.empty(rows, np.float32), np.empty((rows, n), np.float32)
-                K.run_rows(K.softmax_xent, K.softmax_xent_parallel, rows, n,
-                           logits.astype(np.float32).reshape(rows, n), labels.astype(np.float32).reshape(rows, n),
-                           l32, b32)
-                loss[...] = l32.reshape(loss.shape)
-                back[...] = b32.reshape(back.shape)
-            else:
-                K.run_rows(K.softmax_xent, K.softmax_xent_parallel, rows, n, logits.reshape(rows, n),
-                           labels.reshape(rows, n), loss.reshape(rows), back.reshape(rows, n))
-            return loss, back
-        return run
-
 
 class SparseSoftmaxCrossEntropyWithLogits(Op):
     """Fused softmax + cross-entropy with integer labels. Inputs (features
@@ -609,50 +474,6 @@ class SparseSoftmaxCrossEntropyWithLogits(Op):
             loss = lab
             back = TensorShape(None) if lab.ndims is None else TensorShape([None] * (lab.ndims + 1))
         return [(ctx.input_dtypes[0], loss), (ctx.input_dtypes[0], back)]
-
-    @classmethod
-    def plan(cls, ctx):
-        s_loss, s_back = ctx.static_buffer(0), ctx.static_buffer(1)
-        planned = s_back.shape if s_back is not None and s_back.dtype != np.float16 else None
-        if planned is not None:  # the kernel's (rows, classes) views of the outputs, made once
-            p_rows, p_n = s_loss.size, planned[-1]
-            loss1, back2 = s_loss.reshape(p_rows), s_back.reshape(p_rows, p_n)
-
-        def run(logits, labels):
-            if logits.shape == planned and labels.shape == planned[:-1]:
-                bad = K.run_rows(K.sparse_softmax_xent, K.sparse_softmax_xent_parallel, p_rows, p_n,
-                                 logits.reshape(p_rows, p_n), labels.reshape(p_rows), loss1, back2)
-                if bad >= 0:
-                    raise _bad_label_error(ctx, labels.reshape(p_rows), bad, p_n)
-                return s_loss, s_back
-            if logits.ndim < 1 or logits.shape[:-1] != labels.shape:
-                raise ValueError("labels shape %s must equal logits shape %s without its last dimension"
-                                 % (list(labels.shape), list(logits.shape)))
-            loss = s_loss if s_loss is not None else np.empty(labels.shape, dtype=logits.dtype)
-            back = s_back if s_back is not None else np.empty(logits.shape, dtype=logits.dtype)
-            n = logits.shape[-1]
-            rows = labels.size
-            lab = labels.reshape(rows)
-            if logits.dtype == np.float16:
-                l32, b32 = np.empty(rows, np.float32), np.empty((rows, n), np.float32)
-                bad = K.run_rows(K.sparse_softmax_xent, K.sparse_softmax_xent_parallel, rows, n,
-                                 logits.astype(np.float32).reshape(rows, n), lab, l32, b32)
-                if bad < 0:
-                    loss[...] = l32.reshape(loss.shape)
-                    back[...] = b32.reshape(back.shape)
-            else:
-                bad = K.run_rows(K.sparse_softmax_xent, K.sparse_softmax_xent_parallel, rows, n,
-                                 logits.reshape(rows, n), lab, loss.reshape(rows), back.reshape(rows, n))
-            if bad >= 0:
-                raise _bad_label_error(ctx, lab, bad, n)
-            return loss, back
-        return run
-
-
-def _bad_label_error(ctx, lab, bad, n):
-    return errors.InvalidArgumentError(
-        None, ctx.op, "Received a label value of %d which is outside the valid range of [0, %d).  "
-        "Label values: %s\n\t [[node %s]]" % (lab[bad], n, " ".join(str(v) for v in lab[:100]), ctx.name))
 
 
 def softmax_cross_entropy_with_logits_v2(labels, logits, axis=None, name=None, dim=None):
@@ -778,19 +599,6 @@ class InTopKV2(Op):
         if not batch.is_compatible_with(t):
             raise ctx.error("First dimension of predictions %s must match length of targets %s" % (_fmt(p), _fmt(t)))
         return [(dtypes.bool_, batch.merge_with(t))]
-
-    @classmethod
-    def plan(cls, ctx):
-        static = ctx.static_buffer(0)
-
-        def run(pred, targets, k):
-            if pred.ndim != 2 or targets.ndim != 1 or pred.shape[0] != targets.shape[0]:
-                raise ValueError("First dimension of predictions %s must match length of targets %s"
-                                 % (list(pred.shape), list(targets.shape)))
-            out = static if static is not None else np.empty(targets.shape, dtype=np.bool_)
-            K.in_top_k(pred, targets, int(k), out)
-            return out
-        return run
 
 
 def in_top_k(predictions, targets, k, name=None):

@@ -11,18 +11,17 @@ Seeds follow ``tf.compat.v1.get_seed``: every random op carries two attrs,
 
 RNG uses numpy's ``Generator`` (PCG64), not Numba, by design (see
 docs/ARCHITECTURE.md, "Random number kernels use numpy's Generator"): each
-random op gets its own stream per Session from ``ctx.runtime.rng(ctx.op)``,
+random op gets its own stream per Session from a RandomStream resource (nbflow/state/resources.py),
 seeded from (seed, seed2). Random ops are ``stateful``: never folded, never
 merged by CSE, and the executor runs each op once per ``Session.run``, so all
 consumers of a random tensor see one value per run and every run draws anew.
 """
 import numpy as np
 
-from nbflow.autodiff.gradients import NotDifferentiable
-from nbflow.framework import dtypes, errors
+from nbflow.ops.gradient_registry import GradientNotImplemented
+from nbflow.framework import dtypes
 from nbflow.framework.graph import Tensor, get_default_graph, name_scope
 from nbflow.framework.tensor_shape import TensorShape
-from nbflow.kernels.cpu import nn as K
 from nbflow.ops import math_ops as M
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
 
@@ -126,10 +125,6 @@ def _dims_value(shape_value):
     return dims
 
 
-def _run_error(ctx, message):
-    return errors.InvalidArgumentError(None, ctx.op, "%s\n\t [[node %s]]" % (message, ctx.name))
-
-
 # -- ops ------------------------------------------------------------------------
 
 class _RandomOp(Op):
@@ -138,16 +133,6 @@ class _RandomOp(Op):
     stateful = True
     differentiable = False
     outputs_alias_inputs = False
-
-    @classmethod
-    def _buffer_getter(cls, ctx):
-        """``get(shape_value) -> out``: the preallocated buffer when the shape
-        is known at plan time, else a new array of the fed shape."""
-        static = ctx.static_buffer(0)
-        npd = ctx.out_np_dtype(0)
-        if static is not None:
-            return lambda shape_value: static
-        return lambda shape_value: np.empty(_dims_value(shape_value), dtype=npd)
 
 
 class RandomUniform(_RandomOp):
@@ -159,23 +144,6 @@ class RandomUniform(_RandomOp):
     def infer(cls, ctx):
         return [(ctx.attrs["dtype"], _shape_from_input(ctx))]
 
-    @classmethod
-    def plan(cls, ctx):
-        rng = ctx.runtime.rng(ctx.op)
-        get = cls._buffer_getter(ctx)
-        npd = np.dtype(ctx.out_np_dtype(0))
-        if npd in (np.float32, np.float64):
-            def run(shape):
-                out = get(shape)
-                rng.random(dtype=npd, out=out)
-                return out
-        else:  # float16: drawn in float32, rounded
-            def run(shape):
-                out = get(shape)
-                out[...] = rng.random(out.shape, dtype=np.float32)
-                return out
-        return run
-
 
 class RandomStandardNormal(_RandomOp):
     """Standard normal floats. Input: shape. Attrs: dtype, seed, seed2."""
@@ -183,40 +151,11 @@ class RandomStandardNormal(_RandomOp):
     type = "RandomStandardNormal"
     infer = RandomUniform.infer
 
-    @classmethod
-    def plan(cls, ctx):
-        rng = ctx.runtime.rng(ctx.op)
-        get = cls._buffer_getter(ctx)
-        npd = np.dtype(ctx.out_np_dtype(0))
-
-        def run(shape):
-            out = get(shape)
-            cls.fill(rng, out, npd)
-            return out
-        return run
-
-    @staticmethod
-    def fill(rng, out, npd):
-        if npd in (np.float32, np.float64):
-            rng.standard_normal(dtype=npd, out=out)
-        else:
-            out[...] = rng.standard_normal(out.shape, dtype=np.float32)
-
 
 class TruncatedNormal(RandomStandardNormal):
     """Standard normal floats, redrawn until within two standard deviations."""
 
     type = "TruncatedNormal"
-
-    @staticmethod
-    def fill(rng, out, npd):
-        RandomStandardNormal.fill(rng, out, npd)
-        bad = np.abs(out) > 2
-        n = int(np.count_nonzero(bad))
-        while n:
-            out[bad] = rng.standard_normal(n, dtype=np.float32 if npd == np.float16 else npd)
-            bad = np.abs(out) > 2
-            n = int(np.count_nonzero(bad))
 
 
 class RandomUniformInt(_RandomOp):
@@ -235,43 +174,16 @@ class RandomUniformInt(_RandomOp):
             raise ctx.error("Need minval < maxval: %s >= %s" % (lo, hi))
         return [(ctx.input_dtypes[1], _shape_from_input(ctx))]
 
-    @classmethod
-    def plan(cls, ctx):
-        rng = ctx.runtime.rng(ctx.op)
-        get = cls._buffer_getter(ctx)
-        npd = ctx.out_np_dtype(0)
-
-        def run(shape, minval, maxval):
-            if not minval < maxval:
-                raise _run_error(ctx, "Need minval < maxval: %s >= %s" % (minval, maxval))
-            out = get(shape)
-            out[...] = rng.integers(int(minval), int(maxval), size=out.shape, dtype=npd)
-            return out
-        return run
-
 
 class RandomShuffle(_RandomOp):
     """A random permutation of the first dimension. Input: value."""
 
-    type = "RandomShuffle"  # TF registers no gradient for it: tf.gradients raises LookupError
+    type = "RandomShuffle"
+    differentiable = True  # but TF registers no gradient for it (below): tf.gradients raises LookupError
 
     @classmethod
     def infer(cls, ctx):
         return [(ctx.input_dtypes[0], ctx.input_shapes[0])]
-
-    @classmethod
-    def plan(cls, ctx):
-        rng = ctx.runtime.rng(ctx.op)
-        static = ctx.static_buffer(0)
-
-        def run(value):
-            out = static if static is not None else np.empty(value.shape, dtype=value.dtype)
-            if value.ndim == 0 or value.shape[0] <= 1:
-                out[...] = value
-            else:
-                np.take(value, rng.permutation(value.shape[0]), axis=0, out=out)
-            return out
-        return run
 
 
 class Multinomial(_RandomOp):
@@ -298,33 +210,8 @@ class Multinomial(_RandomOp):
         batch = dims[0] if dims is not None else None
         return [(ctx.attrs["output_dtype"], TensorShape([batch, None if ns is None else int(ns)]))]
 
-    @classmethod
-    def plan(cls, ctx):
-        rng = ctx.runtime.rng(ctx.op)
-        static = ctx.static_buffer(0)
-        npd = ctx.out_np_dtype(0)
 
-        def run(logits, num_samples):
-            ns = int(num_samples)
-            if logits.ndim != 2:
-                raise _run_error(ctx, "logits should be a matrix, got shape %s" % list(logits.shape))
-            if ns < 0:
-                raise _run_error(ctx, "num_samples should be nonnegative, got %d" % ns)
-            b, n = logits.shape
-            if n == 0 and b > 0 and ns > 0:
-                raise _run_error(ctx, "num_classes should be positive, got 0")
-            out = static if static is not None else np.empty((b, ns), dtype=npd)
-            if out.size:
-                u = rng.random((b, ns))
-                if logits.dtype == np.float16:
-                    logits = logits.astype(np.float32)
-                K.categorical_sample(logits, u, out)
-            return out
-        return run
-
-
-for _t in ("RandomUniform", "RandomUniformInt", "RandomStandardNormal", "TruncatedNormal", "Multinomial"):
-    NotDifferentiable(_t)
+GradientNotImplemented("RandomShuffle", "the permutation drawn is not kept (TF has no gradient for it either)")
 
 
 # -- public functions -------------------------------------------------------------

@@ -5,16 +5,14 @@ Min, Prod, Any, All, EuclideanNorm), argmax/argmin (ArgMax, ArgMin),
 cumsum/cumprod (Cumsum, Cumprod), and the composites reduce_logsumexp and
 count_nonzero. Gradients are in math_grad.py.
 
-float16 inputs are computed in float32 and rounded back (Numba has no float16
-arithmetic on the CPU).
+CPU kernels: nbflow/backends/cpu/reduction.py (float16 inputs are computed
+in float32 there and rounded back).
 """
 import numpy as np
 
 from nbflow.framework import dtypes
 from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
-from nbflow.kernels.cpu import reduce as K
-from nbflow.kernels.cpu import scan as S
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
 
 __all__ = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
@@ -72,109 +70,32 @@ class Reduction(Op):
             shape = [d for i, d in enumerate(dims) if i not in axes]
         return [(cls.out_dtype(dt), TensorShape(shape))]
 
-    @classmethod
-    def plan(cls, ctx):
-        out_np = ctx.out_np_dtype(0)
-        keep = ctx.attrs["keep_dims"]
-        fixed_axes = ctx.value(1)
-
-        def run(x, axes_value):
-            axes = normalize_axes(fixed_axes if fixed_axes is not None else axes_value, x.ndim)
-            out_shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape)) if keep else \
-                tuple(d for i, d in enumerate(x.shape) if i not in axes)
-            return cls.reduce(x, axes, out_shape, out_np)
-
-        out = ctx.static_buffer(0)
-        dims = ctx.dims(0)
-        if out is None or fixed_axes is None or dims is None or None in dims or out_np == np.float16:
-            return run
-        axes = normalize_axes(fixed_axes, len(dims))
-        view = K.as_outer_mid_inner(dims, axes)
-        in_np = np.dtype(ctx.input_dtypes[0].as_numpy_dtype)
-        kernel = cls.kernel_for(in_np)
-        if view is None:
-            # The axes are not one block (e.g. (0, 2)): move them last into a
-            # buffer allocated once, then reduce that.
-            rest = [i for i in range(len(dims)) if i not in axes]
-            perm = rest + axes
-            tdims = [dims[i] for i in perm]
-            buf = np.empty(tdims, dtype=in_np)
-            tview = K.as_outer_mid_inner(tdims, list(range(len(rest), len(dims))))
-            tout = out.reshape(tview[0], tview[2])
-
-            def run_gathered(x, axes_value):
-                np.copyto(buf, x.transpose(perm))
-                kernel(buf.reshape(tview), tout)
-                return out
-            return run_gathered
-        out2 = out.reshape(view[0], view[2])
-
-        def run_static(x, axes_value):
-            kernel(x.reshape(view), out2)
-            return out
-
-        return run_static
-
-    @classmethod
-    def reduce(cls, x, axes, out_shape, out_np):
-        """Reduce with shapes known only now (allocates)."""
-        if x.dtype == np.float16:
-            return cls.reduce(x.astype(np.float32), axes, out_shape, np.float32).astype(np.float16)
-        rest = [i for i in range(x.ndim) if i not in axes]
-        view = K.as_outer_mid_inner(x.shape, axes)
-        if view is None:
-            x = np.ascontiguousarray(x.transpose(rest + axes))
-            view = K.as_outer_mid_inner(x.shape, list(range(len(rest), x.ndim)))
-        out = np.empty(out_shape, dtype=out_np)
-        cls.kernel_for(x.dtype)(x.reshape(view), out.reshape(view[0], view[2]))
-        return out
-
-    @classmethod
-    def kernel_for(cls, np_dtype):
-        return cls.kernel
-
 
 class Sum(Reduction):
     type = "Sum"
     fusible_reduction = "sum"
-    kernel = staticmethod(K.sum_mid)
 
 
 class Prod(Reduction):
     type = "Prod"
-    kernel = staticmethod(K.prod_mid)
 
 
 class Max(Reduction):
     type = "Max"
 
-    @classmethod
-    def kernel_for(cls, np_dtype):
-        low = -np.inf if np_dtype.kind == "f" else np.iinfo(np_dtype).min
-        low = np_dtype.type(low)
-        return lambda x, out: K.max_mid(x, out, low)
-
 
 class Min(Reduction):
     type = "Min"
-
-    @classmethod
-    def kernel_for(cls, np_dtype):
-        high = np.inf if np_dtype.kind == "f" else np.iinfo(np_dtype).max
-        high = np_dtype.type(high)
-        return lambda x, out: K.min_mid(x, out, high)
 
 
 class Any(Reduction):
     type = "Any"
     kinds = "b"
-    kernel = staticmethod(K.any_mid)
 
 
 class All(Reduction):
     type = "All"
     kinds = "b"
-    kernel = staticmethod(K.all_mid)
 
 
 class EuclideanNorm(Reduction):
@@ -186,16 +107,6 @@ class EuclideanNorm(Reduction):
     def plan_forwards(cls, ctx):
         return None  # over size-1 axes it is |x|, not x
 
-    @classmethod
-    def kernel_for(cls, np_dtype):
-        def norm(x, out):
-            K.sum_squares_mid(x, out)
-            if np_dtype.kind == "f":
-                np.sqrt(out, out=out)
-            else:
-                out[...] = np.sqrt(out)
-        return norm
-
 
 class Mean(Reduction):
     """Sum, then divide by the number of reduced elements (for integers rounding
@@ -203,17 +114,6 @@ class Mean(Reduction):
 
     type = "Mean"
     fusible_reduction = "mean"
-
-    @classmethod
-    def kernel_for(cls, np_dtype):
-        def mean(x, out):
-            K.sum_mid(x, out)
-            n = x.shape[1]
-            if np_dtype.kind == "f":
-                np.divide(out, np_dtype.type(n) if n else np_dtype.type(np.nan), out=out)
-            elif n:
-                K.divide_trunc(out, n)
-        return mean
 
 
 def reduction_axes(x, axis):
@@ -342,12 +242,6 @@ def _one_axis(value, rank, what, ctx=None):
     return a % rank
 
 
-def _outer_mid_inner(shape, axis):
-    outer = int(np.prod(shape[:axis])) if axis else 1
-    inner = int(np.prod(shape[axis + 1:])) if axis + 1 < len(shape) else 1
-    return outer, shape[axis], inner
-
-
 def _check_axis_input(ctx, i, name):
     dt = ctx.input_dtypes[i]
     if dt not in (dtypes.int32, dtypes.int64):
@@ -370,7 +264,6 @@ class ArgMax(Op):
 
     type = "ArgMax"
     differentiable = False
-    kernel = staticmethod(K.argmax_mid)
 
     @classmethod
     def infer(cls, ctx):
@@ -388,30 +281,9 @@ class ArgMax(Op):
             raise ctx.error("Reduction axis %d is empty in shape %s" % (axis, TensorShape(dims)))
         return [(out_t, TensorShape(dims[:axis] + dims[axis + 1:]))]
 
-    @classmethod
-    def plan(cls, ctx):
-        out_np = ctx.out_np_dtype(0)
-        fixed = ctx.value(1)
-        kernel = cls.kernel
-        static_out = ctx.static_buffer(0)
-
-        def run(x, dim):
-            axis = _one_axis(fixed if fixed is not None else dim, x.ndim, "dimension")
-            if x.shape[axis] == 0:
-                raise ValueError("Reduction axis %d is empty in shape %s" % (axis, list(x.shape)))
-            o, r, n = _outer_mid_inner(x.shape, axis)
-            out = static_out if static_out is not None else \
-                np.empty(x.shape[:axis] + x.shape[axis + 1:], dtype=out_np)
-            if x.dtype == np.float16:
-                x = x.astype(np.float32)
-            kernel(x.reshape(o, r, n), out.reshape(o, n))
-            return out
-        return run
-
 
 class ArgMin(ArgMax):
     type = "ArgMin"
-    kernel = staticmethod(K.argmin_mid)
 
 
 def _arg_reduce(cls, input, axis, name, dimension, output_type):
@@ -452,7 +324,6 @@ class Cumsum(Op):
     """Running sum along one axis. Inputs (x, axis); attrs exclusive, reverse."""
 
     type = "Cumsum"
-    kernel = staticmethod(S.cumsum_mid)
     pooled_outputs = True
     outputs_alias_inputs = False
 
@@ -468,34 +339,11 @@ class Cumsum(Op):
                 _one_axis(ctx.value(1), len(dims), "scan axis", ctx)
         return [(ctx.input_dtypes[0], ctx.input_shapes[0])]
 
-    @classmethod
-    def plan(cls, ctx):
-        fixed = ctx.value(1)
-        exclusive, reverse = bool(ctx.attrs["exclusive"]), bool(ctx.attrs["reverse"])
-        kernel = cls.kernel
-        static_out = ctx.static_buffer(0)
-
-        def run(x, axis_value):
-            if x.ndim == 0:
-                raise ValueError("%s needs an input of rank >= 1, got a scalar" % cls.type)
-            axis = _one_axis(fixed if fixed is not None else axis_value, x.ndim, "scan axis")
-            view = _outer_mid_inner(x.shape, axis)
-            out = static_out if static_out is not None else np.empty(x.shape, dtype=x.dtype)
-            if x.dtype == np.float16:
-                o32 = np.empty(view, dtype=np.float32)
-                kernel(x.astype(np.float32).reshape(view), o32, exclusive, reverse)
-                out[...] = o32.reshape(x.shape)
-                return out
-            kernel(x.reshape(view), out.reshape(view), exclusive, reverse)
-            return out
-        return run
-
 
 class Cumprod(Cumsum):
     """Running product along one axis. Inputs (x, axis); attrs exclusive, reverse."""
 
     type = "Cumprod"
-    kernel = staticmethod(S.cumprod_mid)
 
 
 def _scan(cls, x, axis, exclusive, reverse, name):

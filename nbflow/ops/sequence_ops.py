@@ -1,19 +1,13 @@
-"""``tf.reverse_sequence``: reverse the first ``seq_lengths[b]`` steps of each batch entry."""
-import numpy as np
+"""``tf.reverse_sequence``: reverse the first ``seq_lengths[b]`` steps of each batch entry.
 
-from nbflow.autodiff.gradients import RegisterGradient
-from nbflow.framework import dtypes, errors
+CPU kernel: nbflow/backends/cpu/sequence.py.
+"""
+from nbflow.ops.gradient_registry import RegisterGradient
+from nbflow.framework import dtypes
 from nbflow.framework.graph import name_scope
-from nbflow.kernels.cpu import sequence as K
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
 
 __all__ = ["reverse_sequence"]
-
-
-def _canonical(a, batch_dim, seq_dim):
-    """A (batch, time, rest) view of ``a`` (no copy when the rest is contiguous)."""
-    moved = np.moveaxis(a, (batch_dim, seq_dim), (0, 1))
-    return moved.reshape(moved.shape[0], moved.shape[1], -1) if moved.ndim != 3 else moved
 
 
 class ReverseSequence(Op):
@@ -38,32 +32,6 @@ class ReverseSequence(Op):
             if b is not None and n is not None and b != n:
                 raise ctx.error("len(seq_lengths) %d != input.dims(%d) %d" % (n, batch_dim, b))
         return [(ctx.input_dtypes[0], shape)]
-
-    @classmethod
-    def plan(cls, ctx):
-        seq_dim, batch_dim, op = ctx.attrs["seq_dim"], ctx.attrs["batch_dim"], ctx.op
-        static = ctx.static_buffer(0)
-
-        def run(x, lengths):
-            if lengths.shape[0] != x.shape[batch_dim]:
-                raise errors.InvalidArgumentError(None, op, "len(seq_lengths) %d != input.dims(%d) %d"
-                                                  % (lengths.shape[0], batch_dim, x.shape[batch_dim]))
-            if lengths.size and (lengths.max() > x.shape[seq_dim] or lengths.min() < 0):
-                raise errors.InvalidArgumentError(
-                    None, op, "seq_lengths must be in [0, input.dims(%d)=%d], got %s"
-                    % (seq_dim, x.shape[seq_dim], lengths.tolist()))
-            out = static if static is not None else np.empty(x.shape, dtype=x.dtype)
-            if x.size:
-                dst = _canonical(out, batch_dim, seq_dim)
-                in_place = np.shares_memory(dst, out)
-                if not in_place:  # the remaining axes are not adjacent in memory: go through a temporary
-                    dst = np.empty(dst.shape, dtype=out.dtype)
-                K.reverse_sequence(_canonical(x, batch_dim, seq_dim), lengths.astype(np.int64), dst)
-                if not in_place:
-                    moved = np.moveaxis(out, (batch_dim, seq_dim), (0, 1))
-                    moved[...] = dst.reshape(moved.shape)
-            return out
-        return run
 
 
 @RegisterGradient("ReverseSequence")

@@ -7,19 +7,20 @@ integers, which is exact even for the most negative value). All sorts are
 stable: equal values keep their order.
 
 top_k's gradient scatters the values' gradient back to the input positions.
-TF composes that from GatherV2/ScatterNd; nbflow gives it two small kernels of
+TF composes that from GatherV2/ScatterNd; nbflow gives it two small ops of
 its own, ``ScatterLastAxis`` and ``GatherLastAxis`` (each the other's gradient,
 so second derivatives work).
+
+CPU kernels: nbflow/backends/cpu/sort.py.
 """
 import collections
 
 import numpy as np
 
-from nbflow.autodiff.gradients import NotDifferentiable, RegisterGradient
+from nbflow.ops.gradient_registry import NotDifferentiable, RegisterGradient
 from nbflow.framework import dtypes
 from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
-from nbflow.kernels.cpu import sort as K
 from nbflow.ops.base import Op, apply_op, constant_value, convert_to_tensor
 
 __all__ = ["sort", "argsort", "unique"]
@@ -27,13 +28,6 @@ __all__ = ["sort", "argsort", "unique"]
 
 TopKV2Output = collections.namedtuple("TopKV2", ["values", "indices"])
 UniqueOutput = collections.namedtuple("Unique", ["y", "idx"])
-
-
-def _rows(shape):
-    """(number of rows, row length) of an array seen as rows along its last axis."""
-    n = shape[-1]
-    rows = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-    return rows, n
 
 
 def _check_sortable(ctx, cls):
@@ -76,33 +70,6 @@ class TopKV2(Op):
             shape = TensorShape(list(dims[:-1]) + [k])
         return [(ctx.input_dtypes[0], shape), (dtypes.int32, shape)]
 
-    @classmethod
-    def plan(cls, ctx):
-        npd = ctx.input_dtypes[0].as_numpy_dtype
-        fixed_k = ctx.value(1)
-        values_buf, indices_buf = ctx.static_buffer(0), ctx.static_buffer(1)
-
-        def run(x, k):
-            k = int(fixed_k if fixed_k is not None else k)
-            if x.ndim == 0:
-                raise ValueError("input must be >= 1-D, got shape []")
-            if k < 0:
-                raise ValueError("Need k >= 0, got %d" % k)
-            rows, n = _rows(x.shape)
-            if n < k:
-                raise ValueError("input must have at least k columns. Had %d, needed %d" % (n, k))
-            out_shape = x.shape[:-1] + (k,)
-            values = values_buf if values_buf is not None else np.empty(out_shape, dtype=npd)
-            indices = indices_buf if indices_buf is not None else np.empty(out_shape, dtype=np.int32)
-            if x.dtype == np.float16:
-                v32 = np.empty((rows, k), dtype=np.float32)
-                K.top_k_rows(x.astype(np.float32).reshape(rows, n), k, v32, indices.reshape(rows, k))
-                values.reshape(rows, k)[...] = v32
-            else:
-                K.top_k_rows(x.reshape(rows, n), k, values.reshape(rows, k), indices.reshape(rows, k))
-            return values, indices
-        return run
-
 
 def top_k(input, k=1, sorted=True, name=None):
     """``tf.nn.top_k``: (values, indices) of the k largest entries along the last axis."""
@@ -129,24 +96,6 @@ class ScatterLastAxis(Op):
         dims = ctx.dims(0)
         return [(ctx.input_dtypes[1], TensorShape(None if dims is None else list(dims[:-1]) + [None]))]
 
-    @classmethod
-    def plan(cls, ctx):
-        out_buf = ctx.static_buffer(0)
-        npd = ctx.out_np_dtype(0)
-
-        def run(indices, updates, shape):
-            out = out_buf if out_buf is not None else np.empty(tuple(int(d) for d in shape), dtype=npd)
-            rows, n = _rows(out.shape)
-            k = indices.shape[-1]
-            if out.dtype == np.float16:
-                o32 = np.empty((rows, n), dtype=np.float32)
-                K.scatter_last_axis(indices.reshape(rows, k), updates.astype(np.float32).reshape(rows, k), o32)
-                out.reshape(rows, n)[...] = o32
-            else:
-                K.scatter_last_axis(indices.reshape(rows, k), updates.reshape(rows, k), out.reshape(rows, n))
-            return out
-        return run
-
 
 class GatherLastAxis(Op):
     """(params, indices) -> out[..., j] = params[..., indices[..., j]]."""
@@ -158,18 +107,6 @@ class GatherLastAxis(Op):
     @classmethod
     def infer(cls, ctx):
         return [(ctx.input_dtypes[0], ctx.input_shapes[1])]
-
-    @classmethod
-    def plan(cls, ctx):
-        out_buf = ctx.static_buffer(0)
-
-        def run(params, indices):
-            out = out_buf if out_buf is not None else np.empty(indices.shape, dtype=params.dtype)
-            rows, n = _rows(params.shape)
-            k = indices.shape[-1]
-            K.gather_last_axis(params.reshape(rows, n), indices.reshape(rows, k), out.reshape(rows, k))
-            return out
-        return run
 
 
 def _shape_of(t):
@@ -292,25 +229,6 @@ class Unique(Op):
             raise ctx.error("unique expects a 1D vector, got shape %s" % shp)
         shp = shp.with_rank(1) if shp.ndims is None else shp
         return [(dt, TensorShape([None])), (ctx.attrs["out_idx"], shp)]
-
-    @classmethod
-    def plan(cls, ctx):
-        idx_np = ctx.attrs["out_idx"].as_numpy_dtype
-
-        def run(x):
-            if x.ndim != 1:
-                raise ValueError("unique expects a 1D vector, got shape %s" % (list(x.shape),))
-            keys = x
-            if x.dtype == np.bool_:
-                keys = x.view(np.uint8)
-            elif x.dtype == np.float16:
-                keys = x.astype(np.float32)
-            y = np.empty(x.shape[0], dtype=keys.dtype)
-            idx = np.empty(x.shape[0], dtype=idx_np)
-            count = K.unique_first_order(keys, y, idx)
-            y = y[:count]
-            return (y.view(np.bool_) if x.dtype == np.bool_ else y.astype(x.dtype, copy=False)), idx
-        return run
 
 
 NotDifferentiable("Unique")

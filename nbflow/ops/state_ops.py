@@ -1,16 +1,18 @@
 """Variable state ops: VariableV2, Assign, AssignAdd/Sub, IsVariableInitialized.
 
-A variable's value lives in the Session (``runtime.variables``), keyed by the
-VariableV2 op's name, never in the graph. Ops that take a variable as their
-first input ("ref" input) find its slot through ``ref_name``.
+A variable's value lives in a resource (nbflow/state/resources.py) reached
+through its handle -- ("variable", container, shared_name or the VariableV2
+op's name) -- never in the graph. Ops that take a variable as their first
+input ("ref" input) declare it in ``resource_inputs``; the compiler resolves it
+to the variable's handle.
 """
 import numpy as np
 
-from nbflow.framework import dtypes, errors
+from nbflow.framework import dtypes
 from nbflow.framework.graph import Tensor
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
-from nbflow.runtime.state import uninitialized_error
+from nbflow.state.resources import ResourceHandle
 
 __all__ = ["assign", "assign_add", "assign_sub", "is_variable_initialized"]
 
@@ -25,6 +27,11 @@ def ref_name(tensor):
     return op.name
 
 
+def variable_handle(op):
+    """The resource handle of a VariableV2 op's variable."""
+    return ResourceHandle("variable", op.attrs.get("container", ""), op.attrs.get("shared_name") or op.name)
+
+
 class VariableV2(Op):
     type = "VariableV2"
     stateful = True
@@ -35,27 +42,18 @@ class VariableV2(Op):
         return [(ctx.attrs["dtype"], ctx.attrs["shape"])]
 
     @classmethod
-    def plan(cls, ctx):
-        store = ctx.runtime.variables
-        name = ctx.name
-        read = any(i not in getattr(c.op_def, "init_inputs", ()) for c, i in ctx.plan_consumers) \
-            or not ctx.plan_consumers
-        if read:
-            op = ctx.op
-
-            def check():
-                if name not in store:
-                    raise uninitialized_error(op)
-            ctx.prechecks.append(check)
-        return lambda: store.get(name)
+    def resource_handle(cls, op):
+        return variable_handle(op)
 
 
 class Assign(Op):
     """Assign(ref, value): the variable takes ``value`` (its buffer is reused when shapes match)."""
 
     type = "Assign"
+    differentiable = False
     stateful = True
     init_inputs = (0,)
+    resource_inputs = (0,)
 
     @classmethod
     def infer(cls, ctx):
@@ -69,49 +67,18 @@ class Assign(Op):
             return [(ctx.input_dtypes[0], ref.merge_with(val))]
         return [(ctx.input_dtypes[0], val)]
 
-    @classmethod
-    def plan(cls, ctx):
-        store = ctx.runtime.variables
-        name = ref_name(ctx.op.inputs[0])
-        validate = ctx.attrs.get("validate_shape", True)
-        declared = ctx.op.inputs[0].shape
-
-        def run(ref, value):
-            cur = store.get(name)
-            if cur is not None and cur.shape == value.shape:
-                np.copyto(cur, value)
-                return cur
-            if validate and not declared.is_compatible_with(value.shape):
-                raise errors.InvalidArgumentError(
-                    None, ctx.op, "Assign requires shapes of both tensors to match. lhs shape= %s rhs shape= %s"
-                    % (declared, list(value.shape)))
-            new = np.array(value, copy=True, order="C")
-            store[name] = new
-            return new
-        return run
-
 
 class _AssignUpdate(Op):
+    differentiable = False
     stateful = True
     expr = None
+    resource_inputs = (0,)
 
     @classmethod
     def infer(cls, ctx):
         if not ctx.input_shapes[0].is_compatible_with(ctx.input_shapes[1]):
             raise ctx.error("Shapes %s and %s are incompatible" % tuple(ctx.input_shapes))
         return [(ctx.input_dtypes[0], ctx.input_shapes[0].merge_with(ctx.input_shapes[1]))]
-
-    @classmethod
-    def plan(cls, ctx):
-        update = cls.update
-
-        def run(ref, value):
-            if ref.shape != value.shape:
-                raise errors.InvalidArgumentError(
-                    None, ctx.op, "Must have the same shape: %s vs %s" % (ref.shape, value.shape))
-            update(ref, value)
-            return ref
-        return run
 
 
 class AssignAdd(_AssignUpdate):
@@ -129,38 +96,25 @@ class IsVariableInitialized(Op):
     stateful = True
     differentiable = False
     init_inputs = (0,)
+    resource_inputs = (0,)
 
     @classmethod
     def infer(cls, ctx):
         return [(dtypes.bool_, TensorShape([]))]
-
-    @classmethod
-    def plan(cls, ctx):
-        store = ctx.runtime.variables
-        name = ref_name(ctx.op.inputs[0])
-        return lambda ref: np.array(name in store)
 
 
 class InitializedValue(Op):
     """The variable's value if initialized, else its initial value (for initialized_value())."""
 
     type = "InitializedValue"
+    differentiable = False
     stateful = True
     init_inputs = (0,)
+    resource_inputs = (0,)
 
     @classmethod
     def infer(cls, ctx):
         return [(ctx.input_dtypes[1], ctx.input_shapes[1])]
-
-    @classmethod
-    def plan(cls, ctx):
-        store = ctx.runtime.variables
-        name = ref_name(ctx.op.inputs[0])
-
-        def run(ref, init):
-            v = store.get(name)
-            return init if v is None else v
-        return run
 
 
 class ReportUninitializedVariables(Op):
@@ -171,13 +125,6 @@ class ReportUninitializedVariables(Op):
     @classmethod
     def infer(cls, ctx):
         return [(dtypes.string, TensorShape([None]))]
-
-    @classmethod
-    def plan(cls, ctx):
-        store = ctx.runtime.variables
-        names = ctx.attrs["var_names"]
-        # TF string tensors are bytes (b"v"), as TF 1.x returns them.
-        return lambda: np.array([n.encode("utf-8") for n in names if n not in store], dtype=object)
 
 
 def _ref(v, op_type=None):

@@ -1,7 +1,7 @@
 """tf.Variable (TF 1.x reference-variable semantics) and the initializer helpers."""
 import numpy as np
 
-from nbflow.framework import dtypes
+from nbflow.framework import dtypes, hooks
 from nbflow.framework.graph import GraphKeys, Tensor, get_default_graph, name_scope, control_dependencies
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import state_ops
@@ -155,9 +155,7 @@ class Variable:
 
     def load(self, value, session=None):
         """Write ``value`` into the variable in ``session`` (the default one if None)."""
-        from nbflow.runtime.session import get_default_session
-
-        session = session or get_default_session()
+        session = session or hooks.call(hooks.DEFAULT_SESSION)
         if session is None:
             raise ValueError("Either session argument should be provided or default session should be "
                              "established")
@@ -255,4 +253,6 @@ def report_uninitialized_variables(var_list=None, name="report_uninitialized_var
     if var_list is None:
         var_list = global_variables() + local_variables()
     names = [v.op.name for v in var_list]
-    return apply_op(state_ops.ReportUninitializedVariables, [], {"var_names": names}, name=name)
+    handles = [state_ops.variable_handle(v.op) for v in var_list]
+    return apply_op(state_ops.ReportUninitializedVariables, [], {"var_names": names, "var_handles": handles},
+                    name=name)

@@ -19,7 +19,7 @@ the body's gradient ops, and accumulates gradients of captured tensors.
 """
 import numpy as np
 
-from nbflow.autodiff.gradients import RegisterGradient, gradients
+from nbflow.ops.gradient_registry import RegisterGradient, gradients
 from nbflow.framework import dtypes, nest
 from nbflow.framework.graph import Tensor, get_default_graph, name_scope
 from nbflow.framework.tensor_shape import TensorShape, as_shape
@@ -31,92 +31,6 @@ __all__ = ["while_loop"]
 
 class While(util.SubgraphOp):
     type = "While"
-
-    @classmethod
-    def plan(cls, ctx):
-        a = ctx.attrs
-        args, body_outs, emits = a["args"], a["body_outputs"], a["emits"]
-        cond, cond_next, captured, seq_args = a["cond"], a["cond_next"], a["captured"], a["seq_args"]
-        n, n_seq, n_cap, n_emit, has_max = len(args), len(seq_args), len(captured), len(emits), a["has_max"]
-        feeds = list(args) + list(seq_args) + list(captured)
-        cond_feeds = list(args) + list(captured)
-        hist_base = n + 1 + n_emit
-        record = [False] * n
-        grad_in_plan = False
-        for consumer, i in ctx.plan_consumers:
-            t = consumer.inputs[i]
-            if t.op is ctx.op and t.value_index >= hist_base:
-                record[t.value_index - hist_base] = True
-            grad_in_plan |= consumer.type == "WhileGrad"
-        # Body values the gradient reads, kept per step (so it need not recompute them).
-        saved = list(a["saved"]) if grad_in_plan else []
-        n_saved = len(saved)
-        body_fetches = list(body_outs) + list(emits) + saved + [cond_next]
-        emit_specs = [(t.dtype.as_numpy_dtype, t.shape) for t in emits]
-        lv_dtypes = [t.dtype.as_numpy_dtype for t in args]
-        subplans = util.SubPlans(ctx.make_plan, ctx.runtime)
-        runtime, name = ctx.runtime, ctx.name
-        any_record = any(record) or grad_in_plan
-        emit_stacks = [_Stacks(name, "emitted value %d" % j) for j in range(n_emit)]
-        hist_stacks = [_Stacks(name, "loop variable %d" % k) for k in range(n)]
-
-        def run(*values):
-            loop_vars = [np.array(v, dtype=dt) for v, dt in zip(values[:n], lv_dtypes)]
-            sequences = values[n:n + n_seq]
-            captured_values = list(values[n + n_seq:n + n_seq + n_cap])
-            limit = int(values[-1]) if has_max else None
-            go = limit is None or limit > 0
-            if go:
-                first = subplans.get("cond", [cond], cond_feeds, loop_vars + captured_values)
-                go = bool(first.run(loop_vars + captured_values)[0])
-            # The loop reads its sequences step by step, so it runs at most as many steps as the
-            # shortest: then the stacks are written in place (see _Stacks).
-            bound = min(seq.shape[0] for seq in sequences) if sequences else None
-            if bound is not None and limit is not None:
-                bound = min(bound, max(limit, 0))
-            for st in emit_stacks:
-                st.start(bound)
-            for k in range(n):
-                if record[k]:
-                    hist_stacks[k].start(bound)
-            rng_states = []
-            saved_values = [[] for _ in range(n_saved)]
-            steps = 0
-            while go:
-                for seq in sequences:
-                    if steps >= seq.shape[0]:
-                        raise ValueError("While op '%s': step %d reads past the end of a sequence of length %d"
-                                         % (name, steps, seq.shape[0]))
-                inputs = loop_vars + [seq[steps, ...] for seq in sequences] + captured_values
-                plan = subplans.get("body", body_fetches, feeds, inputs)
-                if any_record:
-                    for k in range(n):
-                        if record[k]:
-                            hist_stacks[k].add(loop_vars[k], True)
-                    if plan.rng_names:
-                        rng_states.append(util.rng_snapshot(runtime, plan.rng_names))
-                out = plan.run(inputs)
-                # Copies: the sub-plan rewrites its buffers on the next run (not its fresh outputs).
-                fresh = plan.fetch_is_fresh
-                loop_vars = [_kept(out[k], lv_dtypes[k], fresh[k]) for k in range(n)]
-                for j in range(n_emit):
-                    emit_stacks[j].add(out[n + j], fresh[n + j])
-                for j in range(n_saved):
-                    saved_values[j].append(_kept(out[n + n_emit + j], None, fresh[n + n_emit + j]))
-                steps += 1
-                go = bool(out[-1]) and (limit is None or steps < limit)
-            if rng_states:
-                runtime.resources[("While rng", name)] = rng_states
-            if grad_in_plan:
-                runtime.resources[("While saved", name)] = (saved, saved_values)
-            results = list(loop_vars) + [np.array(steps, dtype=np.int32)]
-            for j, (dt, shape) in enumerate(emit_specs):
-                results.append(emit_stacks[j].result(dt, shape))
-            for k in range(n):
-                results.append(hist_stacks[k].result(lv_dtypes[k], TensorShape(values[k].shape)) if record[k]
-                               else np.empty((0,), dtype=lv_dtypes[k]))
-            return tuple(results)
-        return run
 
 
 def _kept(value, dtype, fresh):
@@ -187,89 +101,6 @@ class WhileGrad(util.SubgraphOp):
     """Runs the gradient body for t = n-1 .. 0; inputs [n, histories, captured, grads, emit grads]."""
 
     type = "WhileGrad"
-
-    @classmethod
-    def plan(cls, ctx):
-        a = ctx.attrs
-        hist_args, captured, grad_args, emit_grad_args = a["hist_args"], a["captured"], a["grad_args"], \
-            a["emit_grad_args"]
-        seq_args = a["seq_args"]
-        fetch_args, fetch_seq, fetch_captured = a["d_args"], a["d_seq"], a["d_captured"]
-        nh, ns, nc, ng = len(hist_args), len(seq_args), len(captured), len(grad_args)
-        feeds = list(hist_args) + list(seq_args) + list(captured) + list(grad_args) + list(emit_grad_args)
-        grad_emits = list(a["grad_emits"])
-        fetches = list(fetch_args) + list(fetch_seq) + list(fetch_captured) + grad_emits
-        n_fetch_acc = len(fetches) - len(grad_emits)
-        saved = list(a["saved"])
-        feeds = feeds + saved
-        n_args, n_dseq = len(fetch_args), len(fetch_seq)
-        n_diff = len(fetch_captured)  # the first n_diff captured inputs are the differentiated ones
-        dts = [t.dtype.as_numpy_dtype for t in fetches]
-        emit_specs = [(t.dtype.as_numpy_dtype, TensorShape([None]).concatenate(t.shape)) for t in grad_emits]
-        subplans = util.SubPlans(ctx.make_plan, ctx.runtime)
-        runtime, key = ctx.runtime, ("While rng", a["forward_op"])
-        saved_key, op_name = ("While saved", a["forward_op"]), ctx.name
-        out_bufs = {}  # output buffers kept from run to run (as op outputs are); no allocation per run
-
-        def buffer(i, shape, dtype):
-            buf = out_bufs.get(i)
-            if buf is None or buf.shape != shape or buf.dtype != dtype:
-                buf = out_bufs[i] = np.empty(shape, dtype=dtype)
-            return buf
-
-        def run(steps, *values):
-            steps = int(steps)
-            histories = values[:nh]
-            sequences = values[nh:nh + ns]
-            cap = list(values[nh + ns:nh + ns + nc])
-            grads = [np.array(g, dtype=dt) for g, dt in zip(values[nh + ns + nc:nh + ns + nc + ng], dts)]
-            emit_grads = values[nh + ns + nc + ng:]
-            # gradients of the sequences, one slice per step (rows < steps are written below);
-            # zero past the steps run
-            d_seqs = [buffer(("d_seq", i), seq.shape, seq.dtype) for i, seq in enumerate(sequences)]
-            for d in d_seqs:
-                d[steps:] = 0
-            acc = None  # gradients of the captured tensors, summed over the steps
-            stacks = [None] * len(grad_emits)  # per-step values summed after the loop
-            rng_states = runtime.resources.get(key) or []
-            saved_values = _saved_for(runtime.resources.get(saved_key), saved, steps, op_name)
-            after = util.rng_snapshot(runtime, [nm for nm, _ in rng_states[0]]) if rng_states else None
-            try:
-                for t in range(steps - 1, -1, -1):
-                    inputs = [h[t, ...] for h in histories] + [q[t, ...] for q in sequences] + cap + grads \
-                        + [e[t, ...] for e in emit_grads] + [v[t] for v in saved_values]
-                    plan = subplans.get("grad", fetches, feeds, inputs)
-                    if rng_states:
-                        util.rng_restore(runtime, rng_states[t])
-                    out = plan.run(inputs)
-                    fresh = plan.fetch_is_fresh
-                    grads = [_kept(out[k], dts[k], fresh[k]) for k in range(n_args)]
-                    for d, o in zip(d_seqs, out[n_args:n_args + n_dseq]):
-                        d[t, ...] = o
-                    k = n_args + n_dseq
-                    if acc is None:
-                        acc = [buffer(("acc", i), np.shape(o), dt)
-                               for i, (o, dt) in enumerate(zip(out[k:n_fetch_acc], dts[k:n_fetch_acc]))]
-                        for s, o in zip(acc, out[k:n_fetch_acc]):
-                            s[...] = o
-                    else:
-                        for s, o in zip(acc, out[k:n_fetch_acc]):
-                            s += o
-                    for i, o in enumerate(out[n_fetch_acc:]):
-                        if t == steps - 1:
-                            stacks[i] = buffer(("emit", i), (steps,) + np.shape(o), dts[n_fetch_acc + i])
-                        stacks[i][t] = o
-            finally:
-                if after is not None:
-                    util.rng_restore(runtime, after)
-            if acc is None:
-                acc = [np.zeros(v.shape, dtype=v.dtype) for v in cap[:n_diff]]
-            for i, (dt, shape) in enumerate(emit_specs):
-                if stacks[i] is None:  # no step ran
-                    stacks[i] = np.zeros((0,) + tuple(d or 0 for d in shape.as_tuple()[1:]), dtype=dt)
-            result = grads + d_seqs + acc + stacks
-            return result[0] if len(result) == 1 else tuple(result)
-        return run
 
 
 def _saved_for(record, wanted, steps, op_name):

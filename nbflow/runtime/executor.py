@@ -22,11 +22,14 @@ import numpy as np
 from nbflow.framework import errors
 from nbflow.framework.graph import Tensor
 from nbflow.framework.tensor_shape import TensorShape
+import nbflow.backends.cpu  # noqa: F401  (registers the CPU kernels)
+from nbflow.backends import registry
+from nbflow.backends.context import KernelContext
 from nbflow.compiler import fusion
 from nbflow.compiler.memory import BufferPlanner
 from nbflow.compiler.options import CompilerOptions
 from nbflow.runtime import placement
-from nbflow.ops.base import PlanContext
+from nbflow.ops.base import resource_handle_of
 
 
 def prune(fetch_ops, fed_tensors):
@@ -80,6 +83,7 @@ class Plan:
         ``feeds``: list of (tensor, np.dtype, shape) in the order feed values are given."""
         self.elements = list(elements)
         self.fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
+        self._fetched = set(self.fetch_tensors)
         target_ops = [e for e in elements if not isinstance(e, Tensor)]
         self.runtime = runtime
         self.lock = threading.Lock()
@@ -188,7 +192,7 @@ class Plan:
         in_shapes = [self.slot_shapes[sl] for sl in in_slots]
         in_values = [self.initial[sl] for sl in in_slots]
         in_dtypes = [t.dtype for t in op.inputs]
-        ictx = PlanContext(op, in_dtypes, in_shapes, in_values, None, None, self.runtime)
+        ictx = KernelContext(op, in_dtypes, in_shapes, in_values, None, None)
         try:
             specs = getattr(op_def, "plan_infer", op_def.infer)(ictx)
         except (ValueError, TypeError) as e:
@@ -202,12 +206,32 @@ class Plan:
                 raise errors.InvalidArgumentError(
                     None, op, "Op '%s' produced shape %s, incompatible with its declared shape %s"
                     % (op.name, shp, t.shape)) from None
-        ctx = PlanContext(op, in_dtypes, in_shapes, in_values, [t.dtype for t in op.outputs], out_shapes,
-                          self.runtime)
-        ctx.plan_consumers = [c for t in op.outputs for c in self.consumers(t)]
+        ctx = KernelContext(op, in_dtypes, in_shapes, in_values, [t.dtype for t in op.outputs], out_shapes)
+        self._describe_uses(op, ctx)
+        ctx.resources = self.runtime.resources
+        ctx.own_handle = op_def.resource_handle(op)
+        ctx.input_handles = {i: resource_handle_of(op.inputs[i]) for i in op_def.resource_inputs}
+        ctx.device = self.placement[op]
         ctx.prechecks = self.prechecks
         ctx.make_plan = self._make_subplan
         return ctx
+
+    def _describe_uses(self, op, ctx):
+        """What the kernel may know of the op's consumers in this plan: which
+        outputs are used, by which op types, and whether output 0's value is
+        read (not only written through a ref input, as Assign does)."""
+        fetched = self._fetched
+        used, types, read = set(), set(), op.outputs[0] in fetched if op.outputs else False
+        for t in op.outputs:
+            uses = self.consumers(t)
+            if uses or t in fetched:
+                used.add(t.value_index)
+            for c, i in uses:
+                types.add(c.type)
+                if t.value_index == 0 and i not in getattr(c.op_def, "init_inputs", ()):
+                    read = True
+        ctx.used_outputs, ctx.consumer_types = frozenset(used), frozenset(types)
+        ctx.value_read = read or not any(self.consumers(t) for t in op.outputs[:1])
 
     def _make_subplan(self, elements, feeds):
         return Plan(self.runtime, elements, feeds)
@@ -215,7 +239,8 @@ class Plan:
     def _fold(self, op, ctx, known, cse_seen):
         """Evaluate ``op`` now, on the host, and keep its outputs as constant slots."""
         try:
-            result = known if known is not None else op.op_def.plan(ctx)(*ctx.input_values)
+            result = known if known is not None else \
+                registry.kernel_factory(op.op_def, "CPU")(ctx)(*ctx.input_values)
         except errors.OpError:
             raise
         except Exception as e:
@@ -238,7 +263,11 @@ class Plan:
         if "fusion" not in disabled:
             units = [(u, (u.src_slot,), (u.dst_slot,), None, None) if isinstance(u, _Transfer)
                      else (u[0], u[2], u[3], u[0], u[1]) for u in pending]
-            groups = fusion.find_groups(units, lambda op: self.placement[op] is host, self.alias_op)
+            # Fusion runs per device: groups hold ops of one device whose backend binds fused kernels.
+            for device in self.runtime.local_devices:
+                if registry.fused_binder(device.device_type) is not None:
+                    groups.update(fusion.find_groups(units, lambda op, d=device: self.placement[op] is d,
+                                                     self.alias_op, device.device_type))
         self.fused_groups = list({id(g): g for g in groups.values()}.values())
         readers = {}  # slot -> ops (or transfers) that read it each step
         for u in pending:
@@ -261,8 +290,9 @@ class Plan:
         for position, unit in enumerate(schedule):
             alloc = memory.allocator(position) if memory is not None else None
             if isinstance(unit, fusion.Group):
-                step, fresh = fusion.bind_group(unit, self.slot_of, self.slot_shapes, self.initial, used_outside,
-                                                fetched, alloc)
+                binder = registry.fused_binder(self.placement[unit.ops[0]].device_type)
+                step, fresh = binder(unit, self.slot_of, self.slot_shapes, self.initial, used_outside, fetched,
+                                     alloc if self.placement[unit.ops[0]] is host else None)
                 self.steps.append(step)
                 fresh_slots |= fresh
                 self.step_ops.append(unit.ops[-1])
@@ -273,7 +303,7 @@ class Plan:
                 op, ctx, ins, out_slots = unit
                 if op.op_def.pooled_outputs and self.placement[op] is host:
                     ctx.allocator = alloc
-                kernel = placement.kernel_for(op.op_def, self.placement[op].device_type)(ctx)
+                kernel = registry.kernel_factory(op.op_def, self.placement[op].device_type)(ctx)
                 n_out = len(op.outputs)
                 self.steps.append((kernel, tuple(ins), out_slots[0] if n_out == 1 else tuple(out_slots), n_out))
                 self.step_ops.append(op)

@@ -9,17 +9,11 @@ it is an InvalidArgumentError naming the op.
 """
 import sys
 
+from nbflow.backends import registry
 from nbflow.framework import errors
 from nbflow.framework.device import DeviceSpec
 
 _LOCAL_JOBS = (None, "localhost")
-
-
-def kernel_for(op_def, device_type):
-    """The op's plan function for ``device_type`` (``plan`` for CPU, ``plan_<type>`` otherwise)."""
-    if device_type == "CPU":
-        return op_def.plan
-    return getattr(op_def, "plan_" + device_type.lower(), None)
 
 
 def place(ops, devices, config):
@@ -54,9 +48,9 @@ def place(ops, devices, config):
 
 
 def _colocated_request(op, placed):
-    """Readers and updaters of a variable go where the variable is."""
+    """Readers and updaters of a resource (a variable) go where the resource is."""
     for t in op.inputs:
-        if t.op.type == "VariableV2" and t.op in placed:
+        if t.op in placed and t.op.op_def.resource_handle(t.op) is not None:
             return placed[t.op].name
     return ""
 
@@ -70,6 +64,6 @@ def _resolve(op, spec, by_name):
     device = by_name.get((dtype, index))
     if device is None:
         return None, "no devices matching that specification are registered in this process"
-    if kernel_for(op.op_def, dtype) is None:
+    if not registry.has_kernel(op.op_def, dtype):
         return None, "no supported kernel for %s devices is available" % dtype
     return device, None

@@ -5,7 +5,7 @@ import threading
 
 import numpy as np
 
-from nbflow.framework import errors
+from nbflow.framework import errors, hooks
 from nbflow.framework.graph import Graph, Operation, Tensor, get_default_graph
 from nbflow.runtime.executor import Plan
 from nbflow.runtime.state import RuntimeState
@@ -345,3 +345,7 @@ def _run_using_default_session(fetch, feed_dict, graph, session=None):
         raise ValueError("Cannot use the given session to evaluate tensor: the tensor's graph is different "
                          "from the session's graph.")
     return session.run(fetch, feed_dict)
+
+
+hooks.register(hooks.RUN_IN_DEFAULT_SESSION, _run_using_default_session)
+hooks.register(hooks.DEFAULT_SESSION, get_default_session)

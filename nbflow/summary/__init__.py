@@ -8,6 +8,7 @@ from nbflow.summary.summary_ops import (  # noqa: F401
     audio, histogram, image, merge, merge_all, scalar, tensor_summary, text,
 )
 from nbflow.summary.writer import FileWriter, FileWriterCache  # noqa: F401
+from nbflow.summary import graph_def as _graph_def  # noqa: F401,E402  (registers Graph.as_graph_def)
 
 __all__ = ["audio", "histogram", "image", "merge", "merge_all", "scalar", "tensor_summary", "text",
            "FileWriter", "FileWriterCache", "Summary", "Event", "SessionLog", "SummaryDescription",

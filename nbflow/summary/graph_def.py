@@ -9,9 +9,10 @@ floats, strings, lists of those, small constant values) and ``_output_shapes``
 """
 import numpy as np
 
+from nbflow.framework import hooks
 from nbflow.framework.dtypes import DType
 from nbflow.framework.tensor_shape import TensorShape
-from nbflow.summary.encoding import as_bytes, shape_proto, tensor_proto, _dtype_enum
+from nbflow.backends.summary_encoding import as_bytes, shape_proto, tensor_proto, _dtype_enum
 
 MAX_CONST_ELEMENTS = 1024
 
@@ -89,3 +90,6 @@ def graph_def(graph, add_shapes=True):
     g = graph_pb2.GraphDef(versions=versions_pb2.VersionDef(producer=134))
     g.node.extend(node_def(op, add_shapes) for op in graph.get_operations())
     return g
+
+
+hooks.register(hooks.GRAPH_DEF, graph_def)

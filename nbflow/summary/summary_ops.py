@@ -1,8 +1,9 @@
-"""Summary ops (TF 1.x ``tf.summary.scalar/histogram/image/audio/text/merge``).
+"""TF 1.x ``tf.summary.scalar/histogram/image/audio/text/merge``: build summary ops.
 
-Each is a stateful graph op whose output is a 0-d string tensor holding a
-serialized ``Summary`` protocol buffer, computed when ``Session.run`` fetches
-it (fetched, it is ``bytes``, as in TF). ``FileWriter.add_summary`` writes it.
+Each adds a stateful op (its type in nbflow/ops/summary_ops.py) whose output is
+a 0-d string tensor holding a serialized ``Summary`` protocol buffer, computed
+when ``Session.run`` fetches it (fetched, it is ``bytes``, as in TF).
+``FileWriter.add_summary`` writes it.
 """
 import contextlib
 import logging
@@ -10,12 +11,12 @@ import re
 
 import numpy as np
 
-from nbflow.framework import dtypes, errors
+from nbflow.framework import dtypes
 from nbflow.framework.graph import GraphKeys, get_default_graph, name_scope
-from nbflow.framework.tensor_shape import TensorShape
-from nbflow.ops.base import Op, apply_op, convert_to_tensor
-from nbflow.summary.encoding import (
-    as_bytes, encode_png, encode_wav, histogram_proto, image_to_uint8, tensor_proto,
+from nbflow.ops.base import apply_op, convert_to_tensor
+from nbflow.ops.constant_op import constant
+from nbflow.ops.summary_ops import (
+    AudioSummaryV2, HistogramSummary, ImageSummary, MergeSummary, ScalarSummary, TensorSummaryV2,
 )
 
 __all__ = ["scalar", "histogram", "image", "audio", "text", "tensor_summary", "merge", "merge_all"]
@@ -63,214 +64,9 @@ def _collect(val, collections, default):
         val.graph.add_to_collection(key, val)
 
 
-def _tag_str(t):
-    t = t[()] if isinstance(t, np.ndarray) and t.ndim == 0 else t
-    return t.decode("utf-8") if isinstance(t, (bytes, np.bytes_)) else str(t)
-
-
-def _check_string(ctx, i, what):
-    if ctx.input_dtypes[i] is not dtypes.string:
-        raise TypeError("%s of %s must be a string tensor, got %s" % (what, ctx.name, ctx.input_dtypes[i].name))
-
-
-def _check_real(ctx, i, what, allowed=None):
-    dt = ctx.input_dtypes[i]
-    ok = dt in allowed if allowed is not None else (dt.is_floating or dt.is_integer)
-    if not ok:
-        raise TypeError("%s of %s must be %s, got %s" % (
-            what, ctx.name, "one of " + ", ".join(d.name for d in allowed) if allowed else "a real number tensor",
-            dt.name))
-
-
-# -- op definitions -----------------------------------------------------------------
-
-class _SummaryOp(Op):
-    stateful = True
-    differentiable = False
-
-    @classmethod
-    def plan(cls, ctx):
-        build = cls.build
-        out = np.empty((), dtype=object)  # a 0-d string tensor: fetched, it is the bytes
-        op = ctx.op
-
-        def run(*inputs):
-            s = build(op, *inputs)
-            out[()] = s.SerializeToString() if not isinstance(s, bytes) else s
-            return out
-        return run
-
-
-class ScalarSummary(_SummaryOp):
-    type = "ScalarSummary"
-
-    @classmethod
-    def infer(cls, ctx):
-        _check_string(ctx, 0, "tags")
-        _check_real(ctx, 1, "values")
-        if not ctx.input_shapes[0].is_compatible_with(ctx.input_shapes[1]):
-            raise ctx.error("tags and values not the same shape: %s != %s" % tuple(ctx.input_shapes))
-        return [(dtypes.string, TensorShape([]))]
-
-    @staticmethod
-    def build(op, tags, values):
-        if tags.shape != values.shape:
-            raise errors.InvalidArgumentError(
-                None, op, "tags and values not the same shape: %s != %s (tag '%s')"
-                % (list(tags.shape), list(values.shape), _tag_str(tags.ravel()[0]) if tags.size else ""))
-        s = _summary_pb2().Summary()
-        for t, v in zip(tags.ravel(), values.ravel()):
-            s.value.add(tag=_tag_str(t), simple_value=float(v))
-        return s
-
-
-class HistogramSummary(_SummaryOp):
-    type = "HistogramSummary"
-
-    @classmethod
-    def infer(cls, ctx):
-        _check_string(ctx, 0, "tag")
-        _check_real(ctx, 1, "values")
-        return [(dtypes.string, TensorShape([]))]
-
-    @staticmethod
-    def build(op, tag, values):
-        if values.dtype.kind == "f":
-            bad = ~np.isfinite(values)
-            if bad.any():
-                kind = "Nan" if np.isnan(values).any() else "Infinity"
-                raise errors.InvalidArgumentError(
-                    None, op, "%s in summary histogram for: %s" % (kind, op.name))
-        s = _summary_pb2().Summary()
-        s.value.add(tag=_tag_str(tag), histo=histogram_proto(values))
-        return s
-
-
-_IMAGE_DTYPES = (dtypes.uint8, dtypes.float16, dtypes.float32, dtypes.float64)
-
-
-class ImageSummary(_SummaryOp):
-    type = "ImageSummary"
-
-    @classmethod
-    def infer(cls, ctx):
-        _check_string(ctx, 0, "tag")
-        _check_real(ctx, 1, "tensor", _IMAGE_DTYPES)
-        dims = ctx.dims(1)
-        if dims is not None and (len(dims) != 4 or dims[3] not in (None, 1, 3, 4)):
-            raise ctx.error("Tensor must be 4-D with last dim 1, 3, or 4, not %s" % (ctx.input_shapes[1],))
-        return [(dtypes.string, TensorShape([]))]
-
-    @staticmethod
-    def build(op, tag, images):
-        if images.ndim != 4 or images.shape[3] not in (1, 3, 4):
-            raise errors.InvalidArgumentError(
-                None, op, "Tensor must be 4-D with last dim 1, 3, or 4, not %s (op %s)"
-                % (list(images.shape), op.name))
-        max_images = op.attrs["max_images"]
-        bad_color = op.attrs["bad_color"]
-        base = _tag_str(tag)
-        s = _summary_pb2().Summary()
-        for i in range(min(max_images, images.shape[0])):
-            img = image_to_uint8(images[i], bad_color)
-            h, w, c = img.shape
-            t = "%s/image/%d" % (base, i) if max_images > 1 else "%s/image" % base
-            s.value.add(tag=t, image=_summary_pb2().Summary.Image(
-                height=h, width=w, colorspace=c, encoded_image_string=encode_png(img)))
-        return s
-
-
-class AudioSummaryV2(_SummaryOp):
-    type = "AudioSummaryV2"
-
-    @classmethod
-    def infer(cls, ctx):
-        _check_string(ctx, 0, "tag")
-        _check_real(ctx, 1, "tensor", (dtypes.float32,))
-        dims = ctx.dims(1)
-        if dims is not None and len(dims) not in (2, 3):
-            raise ctx.error("Tensor must be 3-D or 2-D, got: %s" % (ctx.input_shapes[1],))
-        if ctx.input_shapes[2].ndims not in (None, 0):
-            raise ctx.error("sample_rate must be a scalar, got %s" % (ctx.input_shapes[2],))
-        return [(dtypes.string, TensorShape([]))]
-
-    @staticmethod
-    def build(op, tag, audio, sample_rate):
-        if audio.ndim not in (2, 3):
-            raise errors.InvalidArgumentError(
-                None, op, "Tensor must be 3-D or 2-D, got: %s (op %s)" % (list(audio.shape), op.name))
-        rate = float(sample_rate)
-        if not rate > 0:
-            raise errors.InvalidArgumentError(
-                None, op, "sample_rate must be > 0, got %s (op %s)" % (rate, op.name))
-        if audio.ndim == 2:
-            audio = audio[:, :, None]
-        max_outputs = op.attrs["max_outputs"]
-        base = _tag_str(tag)
-        s = _summary_pb2().Summary()
-        for i in range(min(max_outputs, audio.shape[0])):
-            t = "%s/audio/%d" % (base, i) if max_outputs > 1 else "%s/audio" % base
-            s.value.add(tag=t, audio=_summary_pb2().Summary.Audio(
-                sample_rate=rate, num_channels=audio.shape[2], length_frames=audio.shape[1],
-                encoded_audio_string=encode_wav(audio[i], rate), content_type="audio/wav"))
-        return s
-
-
-class TensorSummaryV2(_SummaryOp):
-    type = "TensorSummaryV2"
-
-    @classmethod
-    def infer(cls, ctx):
-        _check_string(ctx, 0, "tag")
-        _check_string(ctx, 2, "serialized_summary_metadata")
-        return [(dtypes.string, TensorShape([]))]
-
-    @staticmethod
-    def build(op, tag, tensor, metadata):
-        pb = _summary_pb2()
-        s = pb.Summary()
-        v = s.value.add(tag=_tag_str(tag))
-        v.metadata.ParseFromString(as_bytes(metadata[()] if metadata.ndim == 0 else metadata.ravel()[0]))
-        v.tensor.CopyFrom(tensor_proto(tensor))
-        return s
-
-
-class MergeSummary(_SummaryOp):
-    type = "MergeSummary"
-
-    @classmethod
-    def infer(cls, ctx):
-        for i in range(len(ctx.input_dtypes)):
-            _check_string(ctx, i, "input %d" % i)
-        return [(dtypes.string, TensorShape([]))]
-
-    @staticmethod
-    def build(op, *inputs):
-        pb = _summary_pb2()
-        merged = pb.Summary()
-        seen = set()
-        for arr in inputs:
-            for item in np.asarray(arr).ravel():
-                part = pb.Summary()
-                try:
-                    part.ParseFromString(as_bytes(item))
-                except Exception:  # protobuf's DecodeError
-                    raise errors.InvalidArgumentError(
-                        None, op, "Could not parse one of the summary inputs of %s" % op.name) from None
-                for v in part.value:
-                    if v.tag in seen:
-                        raise errors.InvalidArgumentError(
-                            None, op, "Duplicate tag %s found in summary inputs (op %s)" % (v.tag, op.name))
-                    seen.add(v.tag)
-                    merged.value.add().CopyFrom(v)
-        return merged
-
-
 # -- public functions ------------------------------------------------------------------
 
 def _tag_const(tag, name):
-    from nbflow.ops.constant_op import constant
-
     return constant(tag, dtype=dtypes.string, name=name)
 
 

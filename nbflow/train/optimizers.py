@@ -3,10 +3,10 @@ RMSProp, Adagrad and Adadelta, with TF's training ops.
 
 Each update is one stateful op with TF's type name (ApplyGradientDescent,
 ApplyMomentum, ApplyAdam, ApplyRMSProp, ApplyCenteredRMSProp, ApplyAdagrad,
-ApplyAdadelta). Its leading inputs are variables ("ref" inputs: the variable
-and its slots); its kernel (kernels/cpu/optim.py) rewrites their arrays in
-the Session's variable store in place, in one pass. Hyper-parameters are
-scalar inputs, so a learning rate may be a float, a Tensor or a placeholder.
+ApplyAdadelta; defined in nbflow/ops/training_ops.py). Its leading inputs are
+variables ("ref" inputs: the variable and its slots); its kernel rewrites
+their arrays in place, in one pass. Hyper-parameters are scalar inputs, so a
+learning rate may be a float, a Tensor or a placeholder.
 
 Slots are variables named as TF names them (``w/Adam``, ``w/Adam_1``,
 ``w/Momentum``, ...): ``get_variable("")`` inside ``variable_scope(None,
@@ -14,206 +14,22 @@ default_name="<var op name>/<optimizer name>")``, non-trainable, in
 GLOBAL_VARIABLES. Adam's ``beta1_power``/``beta2_power`` are non-slot
 variables.
 """
-import numpy as np
-
-from nbflow.autodiff.gradients import NotDifferentiable, gradients
-from nbflow.framework import dtypes, errors
+from nbflow.autodiff.gradients import gradients
+from nbflow.framework import dtypes
 from nbflow.framework.graph import GraphKeys, Operation, Tensor, control_dependencies, get_default_graph, name_scope
-from nbflow.kernels.cpu import optim as K
 from nbflow.ops import array_ops, init_ops, math_ops, state_ops, variable_scope
-from nbflow.ops.base import Op, apply_op, convert_to_tensor
+from nbflow.ops.base import apply_op, convert_to_tensor
 from nbflow.ops.control_flow_ops import group
 from nbflow.ops.control_flow_ops import tuple as _tf_tuple
+from nbflow.ops.training_ops import (
+    ApplyAdadelta, ApplyAdagrad, ApplyAdam, ApplyCenteredRMSProp, ApplyGradientDescent, ApplyMomentum, ApplyRMSProp,
+)
 from nbflow.ops.variables import Variable, trainable_variables
 
 __all__ = [
     "Optimizer", "GradientDescentOptimizer", "MomentumOptimizer", "AdamOptimizer", "RMSPropOptimizer",
     "AdagradOptimizer", "AdadeltaOptimizer",
 ]
-
-
-# ---------------------------------------------------------------------------
-# Training ops
-# ---------------------------------------------------------------------------
-
-class _ApplyOp(Op):
-    """Base of the ApplyX ops: inputs are ``refs`` (variables updated in place),
-    then scalars and the gradient, in TF's order (``inputs``); the output is
-    the updated variable."""
-
-    stateful = True
-    differentiable = False
-    #: TF's input names, in order.
-    input_names = ()
-    #: how many leading inputs are variables (the var and its slots).
-    n_refs = 1
-    #: names of the inputs that must be scalars.
-    scalars = ()
-
-    @classmethod
-    def infer(cls, ctx):
-        var_dtype = ctx.input_dtypes[0]
-        for name, dt in zip(cls.input_names, ctx.input_dtypes):
-            if dt is not var_dtype:
-                raise TypeError("Input '%s' of '%s' Op has type %s that does not match type %s of argument 'var'."
-                                % (name, cls.type, dt.name, var_dtype.name))
-        if var_dtype not in (dtypes.float32, dtypes.float64):
-            raise TypeError("%s (op '%s'): dtype %s is not supported by nbflow (float32 and float64 are)"
-                            % (cls.type, ctx.name, var_dtype.name))
-        var_shape = ctx.input_shapes[0]
-        for name, shp in zip(cls.input_names, ctx.input_shapes):
-            if name in cls.scalars:
-                if shp.ndims is not None and shp.ndims != 0:
-                    raise ctx.error("%s is not a scalar: %s" % (name, shp))
-            elif name != "var" and not var_shape.is_compatible_with(shp):
-                raise ctx.error("var and %s do not have the same shape%s %s" % (name, shp, var_shape))
-        return [(var_dtype, var_shape)]
-
-    @classmethod
-    def plan(cls, ctx):
-        scalar_pos = [i for i, n in enumerate(cls.input_names) if n in cls.scalars]
-        tensor_pos = [i for i, n in enumerate(cls.input_names) if n not in cls.scalars]
-        update = cls.update(ctx)
-        op = ctx.op
-        names = cls.input_names
-
-        def check(args):
-            shape = args[0].shape
-            for i in tensor_pos:
-                if args[i].shape != shape:
-                    raise errors.InvalidArgumentError(
-                        None, op, "var and %s do not have the same shape%s %s\n\t [[node %s]]"
-                        % (names[i], list(args[i].shape), list(shape), op.name))
-            for i in scalar_pos:
-                if np.ndim(args[i]) != 0:
-                    raise errors.InvalidArgumentError(
-                        None, op, "%s is not a scalar: %s\n\t [[node %s]]"
-                        % (names[i], list(np.shape(args[i])), op.name))
-
-        if all(s.is_fully_defined() for s in ctx.input_shapes):
-            shapes = ctx.input_shapes
-            static_ok = all(shapes[i].as_tuple() == shapes[0].as_tuple() for i in tensor_pos) \
-                and all(shapes[i].ndims == 0 for i in scalar_pos)
-            if not static_ok:
-                raise errors.InvalidArgumentError(None, op, "%s: inputs of incompatible shapes %s\n\t [[node %s]]"
-                                                  % (cls.type, [str(s) for s in shapes], op.name))
-
-            def run(*args):
-                update(*args)
-                return args[0]
-        else:
-            def run(*args):
-                check(args)
-                update(*args)
-                return args[0]
-        return run
-
-
-def _flat(a):
-    return a.reshape(-1)
-
-
-def _scalar(a):
-    return a[()]
-
-
-class ApplyGradientDescent(_ApplyOp):
-    type = "ApplyGradientDescent"
-    input_names = ("var", "alpha", "delta")
-    scalars = ("alpha",)
-
-    @classmethod
-    def update(cls, ctx):
-        kernel = K.apply_gradient_descent
-        return lambda var, alpha, delta: kernel(_flat(var), _scalar(alpha), _flat(delta))
-
-
-class ApplyMomentum(_ApplyOp):
-    type = "ApplyMomentum"
-    input_names = ("var", "accum", "lr", "grad", "momentum")
-    n_refs = 2
-    scalars = ("lr", "momentum")
-
-    @classmethod
-    def update(cls, ctx):
-        kernel = K.apply_momentum
-        nesterov = bool(ctx.attrs.get("use_nesterov", False))
-        return lambda var, accum, lr, grad, momentum: kernel(
-            _flat(var), _flat(accum), _scalar(lr), _flat(grad), _scalar(momentum), nesterov)
-
-
-class ApplyAdam(_ApplyOp):
-    type = "ApplyAdam"
-    input_names = ("var", "m", "v", "beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon", "grad")
-    n_refs = 3
-    scalars = ("beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon")
-
-    @classmethod
-    def update(cls, ctx):
-        kernel = K.apply_adam
-        nesterov = bool(ctx.attrs.get("use_nesterov", False))
-        return lambda var, m, v, b1p, b2p, lr, b1, b2, eps, grad: kernel(
-            _flat(var), _flat(m), _flat(v), _scalar(b1p), _scalar(b2p), _scalar(lr), _scalar(b1), _scalar(b2),
-            _scalar(eps), _flat(grad), nesterov)
-
-
-class ApplyRMSProp(_ApplyOp):
-    type = "ApplyRMSProp"
-    input_names = ("var", "ms", "mom", "lr", "rho", "momentum", "epsilon", "grad")
-    n_refs = 3
-    scalars = ("lr", "rho", "momentum", "epsilon")
-
-    @classmethod
-    def update(cls, ctx):
-        kernel = K.apply_rms_prop
-        return lambda var, ms, mom, lr, rho, momentum, eps, grad: kernel(
-            _flat(var), _flat(ms), _flat(mom), _scalar(lr), _scalar(rho), _scalar(momentum), _scalar(eps),
-            _flat(grad))
-
-
-class ApplyCenteredRMSProp(_ApplyOp):
-    type = "ApplyCenteredRMSProp"
-    input_names = ("var", "mg", "ms", "mom", "lr", "rho", "momentum", "epsilon", "grad")
-    n_refs = 4
-    scalars = ("lr", "rho", "momentum", "epsilon")
-
-    @classmethod
-    def update(cls, ctx):
-        kernel = K.apply_centered_rms_prop
-        return lambda var, mg, ms, mom, lr, rho, momentum, eps, grad: kernel(
-            _flat(var), _flat(mg), _flat(ms), _flat(mom), _scalar(lr), _scalar(rho), _scalar(momentum),
-            _scalar(eps), _flat(grad))
-
-
-class ApplyAdagrad(_ApplyOp):
-    type = "ApplyAdagrad"
-    input_names = ("var", "accum", "lr", "grad")
-    n_refs = 2
-    scalars = ("lr",)
-
-    @classmethod
-    def update(cls, ctx):
-        kernel = K.apply_adagrad
-        update_slots = bool(ctx.attrs.get("update_slots", True))
-        return lambda var, accum, lr, grad: kernel(_flat(var), _flat(accum), _scalar(lr), _flat(grad), update_slots)
-
-
-class ApplyAdadelta(_ApplyOp):
-    type = "ApplyAdadelta"
-    input_names = ("var", "accum", "accum_update", "lr", "rho", "epsilon", "grad")
-    n_refs = 3
-    scalars = ("lr", "rho", "epsilon")
-
-    @classmethod
-    def update(cls, ctx):
-        kernel = K.apply_adadelta
-        return lambda var, accum, accum_update, lr, rho, eps, grad: kernel(
-            _flat(var), _flat(accum), _flat(accum_update), _scalar(lr), _scalar(rho), _scalar(eps), _flat(grad))
-
-
-for _t in ("ApplyGradientDescent", "ApplyMomentum", "ApplyAdam", "ApplyRMSProp", "ApplyCenteredRMSProp",
-           "ApplyAdagrad", "ApplyAdadelta"):
-    NotDifferentiable(_t)
 
 
 def _apply(op_cls, args, attrs, name=None):

@@ -1,0 +1,214 @@
+"""CPU kernels of the convolution and pooling ops (nbflow/ops/conv_ops.py).
+
+Conv2D and its backprop ops build the patch matrix (im2col) and multiply it
+with BLAS in chunks (kernels/cpu/conv.py), through a scratch buffer kept
+across runs. float16 is stored, not computed: the kernels run in float32.
+"""
+import numpy as np
+
+from nbflow.backends.registry import register_kernel
+from nbflow.kernels.cpu import conv as K
+from nbflow.ops import conv_ops
+from nbflow.ops.conv_ops import _conv_geometry, _int_dims, _pool_geometry
+
+#: The patch matrix is built and multiplied this many bytes at a time: small
+#: enough to stay in cache between im2col and the matrix product, ...
+_CHUNK_BYTES = 1 << 20
+#: ... but at least this many patch rows, so that BLAS still runs at full speed
+#: when a patch row is long (many input channels).
+_MIN_CHUNK_ROWS = 256
+
+
+class _Scratch:
+    """A flat work buffer kept across runs (allocated at plan time when the
+    shapes are known, else on the first run; it grows if a later run needs more)."""
+
+    __slots__ = ("buf", "dtype")
+
+    def __init__(self, dtype):
+        self.buf = None
+        self.dtype = dtype
+
+    def get(self, size):
+        if self.buf is None or self.buf.size < size:
+            self.buf = np.empty(max(size, 1), dtype=self.dtype)
+        return self.buf
+
+
+def _cols_size(n, per, k, itemsize):
+    """Scratch elements for one chunk of patch rows (``n`` images of ``per`` patches of ``k`` values)."""
+    rows = max(_CHUNK_BYTES // max(k * itemsize, 1), _MIN_CHUNK_ROWS)
+    if n is not None:
+        rows = min(rows, max(n * per, 1))
+    return rows * k
+
+
+def _compute_dtype(npd):
+    """float16 is stored, not computed: kernels run in float32 (as MatMul)."""
+    return np.dtype(np.float32) if npd == np.float16 else np.dtype(npd)
+
+
+def _as(a, dtype):
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
+def _known(dims):
+    return dims is not None and None not in dims
+
+
+@register_kernel(conv_ops.Conv2D)
+def _conv2d(ctx):
+    attrs = ctx.attrs
+    _, sh, sw, _ = attrs["strides"]
+    _, dh, dw, _ = attrs["dilations"]
+    npd = np.dtype(ctx.out_np_dtype(0))
+    cd = _compute_dtype(npd)
+    out_static = ctx.static_buffer(0) if cd == npd else None
+    cols = _Scratch(cd)
+    xd, fd = ctx.dims(0), ctx.dims(1)
+    if _known(xd) and _known(fd):
+        n, oh, ow, _, _ = _conv_geometry(xd, fd, attrs)
+        cols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
+    name = ctx.name
+
+    def run(x, f):
+        n, oh, ow, pt, pl = _conv_geometry(x.shape, f.shape, attrs)
+        kh, kw, c, o = f.shape
+        if x.shape[3] != c:
+            raise ValueError("Conv2D '%s': input depth %d does not match the filter's in_channels %d"
+                             % (name, x.shape[3], c))
+        out = out_static if out_static is not None else np.empty((n, oh, ow, o), dtype=cd)
+        k = kh * kw * c
+        K.conv2d(_as(x, cd), _as(f, cd).reshape(k, o), kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
+                 cols.get(_cols_size(n, oh * ow, k, cd.itemsize)), out.reshape(n * oh * ow, o))
+        return out if cd == npd else out.astype(npd)
+    return run
+
+
+@register_kernel(conv_ops.Conv2DBackpropInput)
+def _conv2d_backprop_input(ctx):
+    attrs = ctx.attrs
+    _, sh, sw, _ = attrs["strides"]
+    _, dh, dw, _ = attrs["dilations"]
+    npd = np.dtype(ctx.out_np_dtype(0))
+    cd = _compute_dtype(npd)
+    dx_static = ctx.static_buffer(0) if cd == npd else None
+    dcols = _Scratch(cd)
+    sizes_v, fd = ctx.value(0), ctx.dims(1)
+    if sizes_v is not None and _known(fd):
+        in_dims = _int_dims(sizes_v)
+        n, oh, ow, _, _ = _conv_geometry(in_dims, fd, attrs)
+        dcols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
+    name = ctx.name
+
+    def run(sizes, f, dout):
+        in_dims = _int_dims(sizes)
+        n, oh, ow, pt, pl = _conv_geometry(in_dims, f.shape, attrs)
+        kh, kw, c, o = f.shape
+        if in_dims[3] != c or dout.shape != (n, oh, ow, o):
+            raise ValueError("Conv2DBackpropInput '%s': out_backprop has shape %s and input_sizes %s; "
+                             "expected out_backprop %s and input depth %d"
+                             % (name, dout.shape, list(in_dims), (n, oh, ow, o), c))
+        dx = dx_static if dx_static is not None else np.empty(in_dims, dtype=cd)
+        k = kh * kw * c
+        K.conv2d_backprop_input(_as(dout, cd).reshape(n * oh * ow, o), _as(f, cd).reshape(k, o),
+                                kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
+                                dcols.get(_cols_size(n, oh * ow, k, cd.itemsize)), dx)
+        return dx if cd == npd else dx.astype(npd)
+    return run
+
+
+@register_kernel(conv_ops.Conv2DBackpropFilter)
+def _conv2d_backprop_filter(ctx):
+    attrs = ctx.attrs
+    _, sh, sw, _ = attrs["strides"]
+    _, dh, dw, _ = attrs["dilations"]
+    npd = np.dtype(ctx.out_np_dtype(0))
+    cd = _compute_dtype(npd)
+    df_static = ctx.static_buffer(0) if cd == npd else None
+    cols, tmp = _Scratch(cd), _Scratch(cd)
+    xd, sizes_v = ctx.dims(0), ctx.value(1)
+    if sizes_v is not None and _known(xd):
+        fd = _int_dims(sizes_v)
+        n, oh, ow, _, _ = _conv_geometry(xd, fd, attrs)
+        cols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
+        tmp.get(fd[0] * fd[1] * fd[2] * fd[3])
+    name = ctx.name
+
+    def run(x, sizes, dout):
+        f_dims = _int_dims(sizes)
+        n, oh, ow, pt, pl = _conv_geometry(x.shape, f_dims, attrs)
+        kh, kw, c, o = f_dims
+        if x.shape[3] != c or dout.shape != (n, oh, ow, o):
+            raise ValueError("Conv2DBackpropFilter '%s': input %s, filter_sizes %s and out_backprop %s do "
+                             "not match (expected out_backprop %s)"
+                             % (name, x.shape, list(f_dims), dout.shape, (n, oh, ow, o)))
+        df = df_static if df_static is not None else np.empty(f_dims, dtype=cd)
+        k = kh * kw * c
+        K.conv2d_backprop_filter(_as(x, cd), _as(dout, cd).reshape(n * oh * ow, o), kh, kw, sh, sw, dh, dw,
+                                 pt, pl, oh, ow, cols.get(_cols_size(n, oh * ow, k, cd.itemsize)),
+                                 tmp.get(k * o)[:k * o].reshape(k, o), df.reshape(k, o))
+        return df if cd == npd else df.astype(npd)
+    return run
+
+
+def _plan_pool(ctx, kernel):
+    attrs = ctx.attrs
+    npd = np.dtype(ctx.out_np_dtype(0))
+    cd = _compute_dtype(npd)
+    out_static = ctx.static_buffer(0) if cd == npd else None
+
+    def run(x):
+        dims, kh, kw, sh, sw, pt, pl = _pool_geometry(x.shape, attrs)
+        out = out_static if out_static is not None else np.empty(dims, dtype=cd)
+        kernel(_as(x, cd), kh, kw, sh, sw, pt, pl, out)
+        return out if cd == npd else out.astype(npd)
+    return run
+
+
+@register_kernel(conv_ops.MaxPool)
+def _max_pool(ctx):
+    return _plan_pool(ctx, K.max_pool)
+
+
+@register_kernel(conv_ops.AvgPool)
+def _avg_pool(ctx):
+    return _plan_pool(ctx, K.avg_pool)
+
+
+@register_kernel(conv_ops.MaxPoolGrad)
+def _max_pool_grad(ctx):
+    attrs = ctx.attrs
+    npd = np.dtype(ctx.out_np_dtype(0))
+    cd = _compute_dtype(npd)
+    out_static = ctx.static_buffer(0) if cd == npd else None
+    name = ctx.name
+
+    def run(x, y, grad):
+        dims, kh, kw, sh, sw, pt, pl = _pool_geometry(x.shape, attrs)
+        if grad.shape != dims:
+            raise ValueError("MaxPoolGrad '%s': grad has shape %s, expected %s" % (name, grad.shape, dims))
+        dx = out_static if out_static is not None else np.empty(x.shape, dtype=cd)
+        K.max_pool_grad(_as(x, cd), _as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
+        return dx if cd == npd else dx.astype(npd)
+    return run
+
+
+@register_kernel(conv_ops.AvgPoolGrad)
+def _avg_pool_grad(ctx):
+    attrs = ctx.attrs
+    npd = np.dtype(ctx.out_np_dtype(0))
+    cd = _compute_dtype(npd)
+    out_static = ctx.static_buffer(0) if cd == npd else None
+    name = ctx.name
+
+    def run(sizes, grad):
+        in_dims = _int_dims(sizes)
+        dims, kh, kw, sh, sw, pt, pl = _pool_geometry(in_dims, attrs)
+        if grad.shape != dims:
+            raise ValueError("AvgPoolGrad '%s': grad has shape %s, expected %s" % (name, grad.shape, dims))
+        dx = out_static if out_static is not None else np.empty(in_dims, dtype=cd)
+        K.avg_pool_grad(_as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
+        return dx if cd == npd else dx.astype(npd)
+    return run
+

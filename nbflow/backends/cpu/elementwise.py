@@ -1,0 +1,75 @@
+"""The CPU kernel of every element-wise op: one registration for ``ElementwiseOp``.
+
+An op's scalar expression (``ElementwiseOp.expr``) is put inside a generated
+loop (broadcasting, strides, on-disk kernel cache: nbflow/kernels/cpu/
+elementwise.py). Fused groups of such ops are bound in fused.py.
+"""
+import numpy as np
+
+from nbflow.backends.registry import register_kernel
+from nbflow.framework import dtypes
+from nbflow.kernels.cpu import elementwise as ew_kernels
+from nbflow.ops.elementwise import ElementwiseOp
+
+
+@register_kernel(ElementwiseOp)
+def elementwise_kernel(ctx):
+    cls = ctx.op_def
+    if dtypes.float16 in ctx.input_dtypes or ctx.output_dtypes[0] is dtypes.float16:
+        return _float16_kernel(cls, ctx)
+    in_np = [d.as_numpy_dtype for d in ctx.input_dtypes]
+    out_np = ctx.out_np_dtype(0)
+    expr = cls.scalar_expr_for(ctx.input_dtypes, ["x%d" % i for i in range(len(in_np))], ctx.input_values)
+    shapes = [s.as_tuple() for s in ctx.input_shapes]
+    if all(s is not None and None not in s for s in shapes):
+        kernel, out_shape = ew_kernels.get_kernel([], [expr], in_np, shapes, [out_np])
+        out = ctx.static_buffer(0) if ctx.output_shapes[0].is_fully_defined() else None
+        return _bind_static(kernel, out if out is not None else np.empty(out_shape, dtype=out_np), len(in_np))
+    return bind_dynamic(expr, in_np, out_np)
+
+
+def _float16_kernel(cls, ctx):
+    """Numba has no float16 arithmetic: compute in float32, round to float16.
+
+    Each step converts (allocating): float16 graphs are for storage, not speed."""
+    widen = [dtypes.float32 if d is dtypes.float16 else d for d in ctx.input_dtypes]
+    out16 = ctx.output_dtypes[0] is dtypes.float16
+    in_np = [d.as_numpy_dtype for d in widen]
+    out_np = np.float32 if out16 else ctx.out_np_dtype(0)
+    expr = cls.scalar_expr_for(widen, ["x%d" % i for i in range(len(in_np))], ctx.input_values)
+    inner = bind_dynamic(expr, in_np, out_np)
+
+    def run(*args):
+        out = inner(*[a.astype(np.float32) if a.dtype == np.float16 else a for a in args])
+        return out.astype(np.float16) if out16 else out
+    return run
+
+
+def _bind_static(kernel, out, arity):
+    if arity == 1:
+        def run(a):
+            kernel(a, out)
+            return out
+    elif arity == 2:
+        def run(a, b):
+            kernel(a, b, out)
+            return out
+    elif arity == 3:
+        def run(a, b, c):
+            kernel(a, b, c, out)
+            return out
+    else:
+        def run(*args):
+            kernel(*args, out)
+            return out
+    return run
+
+
+def bind_dynamic(expr, in_np, out_np):
+    """Shapes known only at run time: pick (and cache) the kernel per shape."""
+    def run(*args):
+        kernel, out_shape = ew_kernels.get_kernel([], [expr], in_np, [a.shape for a in args], [out_np])
+        out = np.empty(out_shape, dtype=out_np)
+        kernel(*args, out)
+        return out
+    return run

@@ -1,0 +1,135 @@
+"""CPU kernels of the linear-algebra ops (nbflow/ops/linalg_ops.py).
+
+Products run BLAS through ``np.dot`` inside @njit (float32/float64,
+kernels/cpu/linalg.py). float16 is multiplied in float32 and rounded back;
+int32/int64 (which TF's CPU MatMul also accepts) use numpy's integer matmul --
+BLAS has no integer GEMM.
+"""
+import numpy as np
+
+from nbflow.backends.registry import register_kernel
+from nbflow.kernels.cpu import linalg as K
+from nbflow.ops import linalg_ops
+from nbflow.ops.linalg_ops import _broadcast_batch, _fmt
+
+
+def _product(a2, b2, out, kernel):
+    """out = a2 @ b2 for 2-D operands (possibly transposed views)."""
+    if out.size == 0:
+        return
+    if a2.shape[1] == 0:
+        out[...] = 0
+    elif kernel is not None:
+        kernel(a2, b2, out)
+    elif out.dtype == np.float16:
+        out[...] = np.dot(a2.astype(np.float32), b2.astype(np.float32))
+    else:
+        np.matmul(a2, b2, out=out)
+
+
+def _check_square(x):
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise ValueError("Input matrices must be squares, got shape %s" % (list(x.shape),))
+
+
+@register_kernel(linalg_ops.MatMul)
+def _mat_mul(ctx):
+    ta, tb = ctx.attrs["transpose_a"], ctx.attrs["transpose_b"]
+    out = ctx.static_buffer(0)
+    npd = ctx.out_np_dtype(0)
+    kernel = K.matmul2d if npd in (np.float32, np.float64) else None
+
+    def run(a, b):
+        a2 = a.T if ta else a
+        b2 = b.T if tb else b
+        if a2.shape[1] != b2.shape[0]:
+            raise ValueError("Matrix size-incompatible: In[0]: %s, In[1]: %s" % (_fmt(a.shape), _fmt(b.shape)))
+        o = out if out is not None else np.empty((a2.shape[0], b2.shape[1]), dtype=npd)
+        _product(a2, b2, o, kernel)
+        return o
+    return run
+
+
+@register_kernel(linalg_ops.BatchMatMulV2)
+def _batch_mat_mulv2(ctx):
+    adj_x, adj_y = bool(ctx.attrs["adj_x"]), bool(ctx.attrs["adj_y"])
+    npd = ctx.out_np_dtype(0)
+    out_buf = ctx.static_buffer(0)
+    blas = npd in (np.float32, np.float64)
+    cache = {}
+
+    def layout(xs, ys):
+        """Batch index maps and output shape for these input shapes (cached)."""
+        key = (xs, ys)
+        got = cache.get(key)
+        if got is None:
+            m, k1 = (xs[-1], xs[-2]) if adj_x else (xs[-2], xs[-1])
+            k2, n = (ys[-1], ys[-2]) if adj_y else (ys[-2], ys[-1])
+            if k1 != k2:
+                raise ValueError("Matrix size-incompatible: In[0]: %s, In[1]: %s" % (_fmt(xs), _fmt(ys)))
+            batch = tuple(_broadcast_batch(xs[:-2], ys[:-2], shapes=(_fmt(xs), _fmt(ys))))
+            nb = int(np.prod(batch)) if batch else 1
+            ia = np.broadcast_to(np.arange(int(np.prod(xs[:-2]))).reshape(xs[:-2]), batch).reshape(nb)
+            ib = np.broadcast_to(np.arange(int(np.prod(ys[:-2]))).reshape(ys[:-2]), batch).reshape(nb)
+            got = (np.ascontiguousarray(ia), np.ascontiguousarray(ib), batch + (m, n), nb, k1)
+            cache[key] = got
+        return got
+
+    def run(x, y):
+        ia, ib, out_shape, nb, k = layout(x.shape, y.shape)
+        out = out_buf if out_buf is not None else np.empty(out_shape, dtype=npd)
+        if out.size == 0:
+            return out
+        if k == 0:
+            out[...] = 0
+            return out
+        x3 = x.reshape((-1,) + x.shape[-2:])
+        y3 = y.reshape((-1,) + y.shape[-2:])
+        o3 = out.reshape((nb,) + out_shape[-2:])
+        if blas:
+            K.batch_matmul(x3, y3, ia, ib, adj_x, adj_y, o3)
+        else:
+            xs = x3[ia].swapaxes(1, 2) if adj_x else x3[ia]
+            ys = y3[ib].swapaxes(1, 2) if adj_y else y3[ib]
+            if npd == np.float16:
+                o3[...] = np.matmul(xs.astype(np.float32), ys.astype(np.float32))
+            else:
+                np.matmul(xs, ys, out=o3)
+        return out
+    return run
+
+
+@register_kernel(linalg_ops.MatrixInverse)
+def _matrix_inverse(ctx):
+    adjoint = bool(ctx.attrs["adjoint"])
+    out_buf = ctx.static_buffer(0)
+
+    def run(a):
+        _check_square(a)
+        out = out_buf if out_buf is not None else np.empty(a.shape, dtype=a.dtype)
+        if out.size == 0:
+            return out
+        n = a.shape[-1]
+        try:
+            K.inverse_batched(a.reshape(-1, n, n), out.reshape(-1, n, n), adjoint)
+        except np.linalg.LinAlgError:
+            raise ValueError("Input is not invertible.") from None
+        return out
+    return run
+
+
+@register_kernel(linalg_ops.MatrixDeterminant)
+def _matrix_determinant(ctx):
+    out_buf = ctx.static_buffer(0)
+
+    def run(a):
+        _check_square(a)
+        out = out_buf if out_buf is not None else np.empty(a.shape[:-2], dtype=a.dtype)
+        n = a.shape[-1]
+        if n == 0:
+            out[...] = 1  # the empty product
+        elif out.size:
+            K.determinant_batched(a.reshape(-1, n, n), out.reshape(-1))
+        return out
+    return run
+

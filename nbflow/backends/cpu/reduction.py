@@ -1,0 +1,222 @@
+"""CPU kernels of the reductions and scans (nbflow/ops/reduction_ops.py).
+
+A reduction runs on an (outer, mid, inner) view of its input whose mid axis
+holds the reduced elements (kernels/cpu/reduce.py); reduced axes that are not
+one contiguous block are moved last first. ArgMax/ArgMin and the scans use the
+same view around their one axis. float16 inputs are computed in float32 and
+rounded back (Numba has no float16 arithmetic on the CPU).
+"""
+import numpy as np
+
+from nbflow.backends.registry import register_kernel
+from nbflow.kernels.cpu import reduce as K
+from nbflow.kernels.cpu import scan as S
+from nbflow.ops import reduction_ops as R
+from nbflow.ops.reduction_ops import _one_axis, normalize_axes
+
+
+def _outer_mid_inner(shape, axis):
+    outer = int(np.prod(shape[:axis])) if axis else 1
+    inner = int(np.prod(shape[axis + 1:])) if axis + 1 < len(shape) else 1
+    return outer, shape[axis], inner
+
+
+# -- per-op kernels: kernel_for(input numpy dtype) -> kernel(x (outer, mid, inner), out (outer, inner)) --
+
+def _same(kernel):
+    return lambda np_dtype: kernel
+
+
+def _max_for(np_dtype):
+    low = -np.inf if np_dtype.kind == "f" else np.iinfo(np_dtype).min
+    low = np_dtype.type(low)
+    return lambda x, out: K.max_mid(x, out, low)
+
+
+def _min_for(np_dtype):
+    high = np.inf if np_dtype.kind == "f" else np.iinfo(np_dtype).max
+    high = np_dtype.type(high)
+    return lambda x, out: K.min_mid(x, out, high)
+
+
+def _euclidean_norm_for(np_dtype):
+    def norm(x, out):
+        K.sum_squares_mid(x, out)
+        if np_dtype.kind == "f":
+            np.sqrt(out, out=out)
+        else:
+            out[...] = np.sqrt(out)  # integers: the root truncated, as TF
+    return norm
+
+
+def _mean_for(np_dtype):
+    def mean(x, out):
+        K.sum_mid(x, out)
+        n = x.shape[1]
+        if np_dtype.kind == "f":
+            np.divide(out, np_dtype.type(n) if n else np_dtype.type(np.nan), out=out)
+        elif n:
+            K.divide_trunc(out, n)  # integers round toward zero, as TF's C++ division
+    return mean
+
+
+def _reduce(kernel_for, x, axes, out_shape, out_np):
+    """Reduce with shapes known only now (allocates)."""
+    if x.dtype == np.float16:
+        return _reduce(kernel_for, x.astype(np.float32), axes, out_shape, np.float32).astype(np.float16)
+    rest = [i for i in range(x.ndim) if i not in axes]
+    view = K.as_outer_mid_inner(x.shape, axes)
+    if view is None:
+        x = np.ascontiguousarray(x.transpose(rest + axes))
+        view = K.as_outer_mid_inner(x.shape, list(range(len(rest), x.ndim)))
+    out = np.empty(out_shape, dtype=out_np)
+    kernel_for(x.dtype)(x.reshape(view), out.reshape(view[0], view[2]))
+    return out
+
+
+def _reduction(ctx, kernel_for):
+    out_np = ctx.out_np_dtype(0)
+    keep = ctx.attrs["keep_dims"]
+    fixed_axes = ctx.value(1)
+
+    def run(x, axes_value):
+        axes = normalize_axes(fixed_axes if fixed_axes is not None else axes_value, x.ndim)
+        out_shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape)) if keep else \
+            tuple(d for i, d in enumerate(x.shape) if i not in axes)
+        return _reduce(kernel_for, x, axes, out_shape, out_np)
+
+    out = ctx.static_buffer(0)
+    dims = ctx.dims(0)
+    if out is None or fixed_axes is None or dims is None or None in dims or out_np == np.float16:
+        return run
+    axes = normalize_axes(fixed_axes, len(dims))
+    view = K.as_outer_mid_inner(dims, axes)
+    in_np = np.dtype(ctx.input_dtypes[0].as_numpy_dtype)
+    kernel = kernel_for(in_np)
+    if view is None:
+        # The axes are not one block (e.g. (0, 2)): move them last into a
+        # buffer allocated once, then reduce that.
+        rest = [i for i in range(len(dims)) if i not in axes]
+        perm = rest + axes
+        tdims = [dims[i] for i in perm]
+        buf = np.empty(tdims, dtype=in_np)
+        tview = K.as_outer_mid_inner(tdims, list(range(len(rest), len(dims))))
+        tout = out.reshape(tview[0], tview[2])
+
+        def run_gathered(x, axes_value):
+            np.copyto(buf, x.transpose(perm))
+            kernel(buf.reshape(tview), tout)
+            return out
+        return run_gathered
+    out2 = out.reshape(view[0], view[2])
+
+    def run_static(x, axes_value):
+        kernel(x.reshape(view), out2)
+        return out
+
+    return run_static
+
+
+@register_kernel(R.Sum)
+def _sum(ctx):
+    return _reduction(ctx, _same(K.sum_mid))
+
+
+@register_kernel(R.Prod)
+def _prod(ctx):
+    return _reduction(ctx, _same(K.prod_mid))
+
+
+@register_kernel(R.Max)
+def _max(ctx):
+    return _reduction(ctx, _max_for)
+
+
+@register_kernel(R.Min)
+def _min(ctx):
+    return _reduction(ctx, _min_for)
+
+
+@register_kernel(R.Any)
+def _any(ctx):
+    return _reduction(ctx, _same(K.any_mid))
+
+
+@register_kernel(R.All)
+def _all(ctx):
+    return _reduction(ctx, _same(K.all_mid))
+
+
+@register_kernel(R.EuclideanNorm)
+def _euclidean_norm(ctx):
+    return _reduction(ctx, _euclidean_norm_for)
+
+
+@register_kernel(R.Mean)
+def _mean(ctx):
+    return _reduction(ctx, _mean_for)
+
+
+# -- ArgMax, ArgMin ---------------------------------------------------------------------
+
+def _arg_reduction(ctx, kernel):
+    out_np = ctx.out_np_dtype(0)
+    fixed = ctx.value(1)
+    static_out = ctx.static_buffer(0)
+
+    def run(x, dim):
+        axis = _one_axis(fixed if fixed is not None else dim, x.ndim, "dimension")
+        if x.shape[axis] == 0:
+            raise ValueError("Reduction axis %d is empty in shape %s" % (axis, list(x.shape)))
+        o, r, n = _outer_mid_inner(x.shape, axis)
+        out = static_out if static_out is not None else \
+            np.empty(x.shape[:axis] + x.shape[axis + 1:], dtype=out_np)
+        if x.dtype == np.float16:
+            x = x.astype(np.float32)
+        kernel(x.reshape(o, r, n), out.reshape(o, n))
+        return out
+    return run
+
+
+@register_kernel(R.ArgMax)
+def _arg_max(ctx):
+    return _arg_reduction(ctx, K.argmax_mid)
+
+
+@register_kernel(R.ArgMin)
+def _arg_min(ctx):
+    return _arg_reduction(ctx, K.argmin_mid)
+
+
+# -- Cumsum, Cumprod --------------------------------------------------------------------
+
+def _scan(ctx, kernel):
+    op_type = ctx.op_def.type
+    fixed = ctx.value(1)
+    exclusive, reverse = bool(ctx.attrs["exclusive"]), bool(ctx.attrs["reverse"])
+    static_out = ctx.static_buffer(0)
+
+    def run(x, axis_value):
+        if x.ndim == 0:
+            raise ValueError("%s needs an input of rank >= 1, got a scalar" % op_type)
+        axis = _one_axis(fixed if fixed is not None else axis_value, x.ndim, "scan axis")
+        view = _outer_mid_inner(x.shape, axis)
+        out = static_out if static_out is not None else np.empty(x.shape, dtype=x.dtype)
+        if x.dtype == np.float16:
+            o32 = np.empty(view, dtype=np.float32)
+            kernel(x.astype(np.float32).reshape(view), o32, exclusive, reverse)
+            out[...] = o32.reshape(x.shape)
+            return out
+        kernel(x.reshape(view), out.reshape(view), exclusive, reverse)
+        return out
+    return run
+
+
+@register_kernel(R.Cumsum)
+def _cumsum(ctx):
+    return _scan(ctx, S.cumsum_mid)
+
+
+@register_kernel(R.Cumprod)
+def _cumprod(ctx):
+    return _scan(ctx, S.cumprod_mid)

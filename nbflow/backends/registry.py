@@ -1,0 +1,71 @@
+"""The kernel registry: (op type, device type) -> kernel factory.
+
+A kernel factory takes a :class:`~nbflow.backends.context.KernelContext`
+(concrete shapes, attrs, the device, an allocator) and returns the callable
+the executor runs each step, ``run(*input_arrays) -> output(s)``.
+
+Registration is by op class (or TF type name). A registration on a base class
+covers every subclass that has none of its own: one element-wise registration
+per device covers every ``ElementwiseOp`` through its scalar expression.
+"""
+from nbflow.ops.base import Op, op_class
+
+_kernels = {}          # (op class, device type) -> factory
+_fused_binders = {}    # device type -> binder of fused element-wise groups
+
+
+def _as_op_class(op):
+    if isinstance(op, str):
+        return op_class(op)
+    if isinstance(op, type) and issubclass(op, Op):
+        return op
+    raise TypeError("register_kernel expects an Op class or a registered op type name, got %r" % (op,))
+
+
+def register_kernel(*ops, device="CPU"):
+    """Decorator: ``@register_kernel(MatMul, "BatchMatMul", device="CPU")``."""
+    device = device.upper()
+
+    def deco(factory):
+        for op in ops:
+            key = (_as_op_class(op), device)
+            if key in _kernels and _kernels[key] is not factory:
+                raise KeyError("Two %s kernels registered for op %s" % (device, key[0].__name__))
+            _kernels[key] = factory
+        return factory
+    return deco
+
+
+def unregister_kernel(op, device="CPU"):
+    _kernels.pop((_as_op_class(op), device.upper()), None)
+
+
+def kernel_factory(op_def, device_type):
+    """The factory running ``op_def`` on ``device_type``, or None."""
+    device_type = device_type.upper()
+    for klass in op_def.__mro__:
+        factory = _kernels.get((klass, device_type))
+        if factory is not None:
+            return factory
+        if klass is Op:
+            break
+    return None
+
+
+def has_kernel(op_def, device_type):
+    return kernel_factory(op_def, device_type) is not None
+
+
+def device_types_with_kernel(op_def):
+    """Device types that can run ``op_def``."""
+    types = {dev for (_, dev) in _kernels}
+    return sorted(d for d in types if kernel_factory(op_def, d) is not None)
+
+
+def register_fused_binder(device_type, binder):
+    """``binder(group, ...)`` builds one generated kernel for a fused element-wise group."""
+    _fused_binders[device_type.upper()] = binder
+
+
+def fused_binder(device_type):
+    return _fused_binders.get(device_type.upper())

@@ -1,0 +1,399 @@
+"""Gathers and scatters: gather, unsorted_segment_sum, gather_nd, scatter_nd,
+where (coordinates), boolean_mask and one_hot.
+
+Gathers get dense gradients (UnsortedSegmentSum, ScatterNd) rather than TF's
+IndexedSlices. Gradients are here.
+"""
+import numpy as np
+
+from nbflow.framework import dtypes
+from nbflow.framework.graph import name_scope
+from nbflow.framework.tensor_shape import TensorShape
+from nbflow.ops import math_ops as M
+from nbflow.ops.array_common import (
+    _axis_value, _check_index_dtype, _fmt, _index_tensor, _ints, _is_tensor, _known, _prod, _static,
+)
+from nbflow.ops.array_concat_ops import concat
+from nbflow.ops.array_fill_ops import zeros_like
+from nbflow.ops.array_reorder_ops import transpose
+from nbflow.ops.array_shape_ops import _shape_of, reshape, shape, size, squeeze
+from nbflow.ops.base import Op, apply_op, convert_to_tensor, constant_value
+from nbflow.ops.gradient_registry import RegisterGradient
+
+__all__ = [
+    "gather", "gather_nd", "scatter_nd", "unsorted_segment_sum", "where_indices", "boolean_mask", "one_hot",
+]
+
+
+# -- gather / scatter ------------------------------------------------------------------
+
+class GatherV2(Op):
+    """GatherV2(params, indices, axis)."""
+
+    type = "GatherV2"
+    pooled_outputs = True
+    outputs_alias_inputs = False
+
+    @classmethod
+    def infer(cls, ctx):
+        _check_index_dtype(ctx, 1, "indices")
+        _check_index_dtype(ctx, 2, "axis")
+        if ctx.attrs.get("batch_dims", 0):
+            raise NotImplementedError("tf.gather with batch_dims != 0 is not supported by nbflow")
+        p, i = ctx.dims(0), ctx.dims(1)
+        axis_v = ctx.value(2)
+        dt = ctx.input_dtypes[0]
+        if p is None or i is None or axis_v is None:
+            return [(dt, TensorShape(None))]
+        if len(p) == 0:
+            raise ctx.error("Shape must be at least rank 1 but is rank 0 (params of gather)")
+        a = _axis_value(axis_v, len(p), ctx.error, "axis")
+        return [(dt, TensorShape(list(p[:a]) + list(i) + list(p[a + 1:])))]
+
+    @classmethod
+    def fold_constant(cls, op, vals):
+        params, idx, axis = vals
+        if np.size(params) > 1000 or np.size(idx) > 1000 or np.asarray(params).dtype.kind == "O":
+            return None
+        try:
+            a = _axis_value(axis, np.ndim(params), ValueError, "axis")
+            n = np.shape(params)[a]
+            if np.any(np.asarray(idx) < 0) or np.any(np.asarray(idx) >= n):
+                return None
+            return np.take(params, idx, axis=a)
+        except (ValueError, IndexError):
+            return None
+
+
+def gather(params, indices, validate_indices=None, name=None, axis=None, batch_dims=0):
+    """``tf.gather`` (GatherV2): slices of ``params`` along ``axis`` at ``indices``."""
+    if batch_dims != 0:
+        raise NotImplementedError("tf.gather with batch_dims != 0 is not supported by nbflow")
+    p = convert_to_tensor(params)
+    i = _index_tensor(indices) if not _is_tensor(indices) else convert_to_tensor(indices)
+    if axis is None:
+        axis = 0
+    a = _index_tensor(axis) if not _is_tensor(axis) else convert_to_tensor(axis)
+    return apply_op(GatherV2, [p, i, a], {"batch_dims": 0, "Tparams": p.dtype, "Tindices": i.dtype,
+                                          "Taxis": a.dtype}, name=name or "GatherV2")
+
+
+class UnsortedSegmentSum(Op):
+    """UnsortedSegmentSum(data, segment_ids, num_segments): sums of the rows of
+    ``data`` that share a segment id (negative ids are dropped)."""
+
+    type = "UnsortedSegmentSum"
+    pooled_outputs = True
+    outputs_alias_inputs = False
+
+    @classmethod
+    def infer(cls, ctx):
+        dt = ctx.input_dtypes[0]
+        if not dt.is_numeric or dt is dtypes.float16:
+            raise TypeError("UnsortedSegmentSum '%s': data must be float32/float64 or integer, got %s"
+                            % (ctx.name, dt.name))
+        _check_index_dtype(ctx, 1, "segment_ids")
+        _check_index_dtype(ctx, 2, "num_segments")
+        d, i = ctx.dims(0), ctx.dims(1)
+        n = ctx.value(2)
+        if d is None or i is None:
+            return [(dt, TensorShape(None))]
+        if len(i) > len(d) or any(a is not None and b is not None and a != b for a, b in zip(d, i)):
+            raise ctx.error("data.shape = %s does not start with segment_ids.shape = %s" % (_fmt(d), _fmt(i)))
+        if n is not None and int(n) < 0:
+            raise ctx.error("num_segments must be non-negative, got %d" % int(n))
+        return [(dt, TensorShape([None if n is None else int(n)] + list(d[len(i):])))]
+
+
+def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
+    d = convert_to_tensor(data)
+    ids = _index_tensor(segment_ids) if not _is_tensor(segment_ids) else convert_to_tensor(segment_ids)
+    n = _index_tensor(num_segments) if not _is_tensor(num_segments) else convert_to_tensor(num_segments)
+    return apply_op(UnsortedSegmentSum, [d, ids, n], name=name or "UnsortedSegmentSum")
+
+
+class GatherNd(Op):
+    """GatherNd(params, indices): params[indices[..., :]] (slices when the last
+    dimension of indices is shorter than params' rank)."""
+
+    type = "GatherNd"
+    pooled_outputs = True
+    outputs_alias_inputs = False
+
+    @classmethod
+    def infer(cls, ctx):
+        _check_index_dtype(ctx, 1, "indices")
+        p, i = ctx.dims(0), ctx.dims(1)
+        dt = ctx.input_dtypes[0]
+        if p is None or i is None:
+            return [(dt, TensorShape(None))]
+        if len(i) == 0:
+            raise ctx.error("indices must be at least a vector")
+        k = i[-1]
+        if k is None:
+            return [(dt, TensorShape(None))]
+        if k > len(p):
+            raise ctx.error("indices.shape[-1] must be <= params.rank, but saw indices shape: %s and params "
+                            "shape: %s" % (_fmt(i), _fmt(p)))
+        return [(dt, TensorShape(list(i[:-1]) + list(p[k:])))]
+
+
+def gather_nd(params, indices, name=None, batch_dims=0):
+    if batch_dims != 0:
+        raise NotImplementedError("tf.gather_nd with batch_dims != 0 is not supported by nbflow")
+    p = convert_to_tensor(params)
+    i = _index_tensor(indices) if not _is_tensor(indices) else convert_to_tensor(indices)
+    return apply_op(GatherNd, [p, i], name=name or "GatherNd")
+
+
+class ScatterNd(Op):
+    """ScatterNd(indices, updates, shape): zeros of ``shape`` with the updates
+    added at the indices (duplicates add up)."""
+
+    type = "ScatterNd"
+    pooled_outputs = True
+    outputs_alias_inputs = False
+
+    @classmethod
+    def infer(cls, ctx):
+        _check_index_dtype(ctx, 0, "indices")
+        _check_index_dtype(ctx, 2, "shape")
+        dt = ctx.input_dtypes[1]
+        if not dt.is_numeric or dt is dtypes.float16:
+            raise TypeError("ScatterNd '%s': updates must be float32/float64 or integer, got %s"
+                            % (ctx.name, dt.name))
+        s = ctx.value(2)
+        if s is None:
+            n = ctx.dims(2)
+            return [(dt, TensorShape(None if not n or n[0] is None else [None] * n[0]))]
+        shape_ = _ints(s)
+        i, u = ctx.dims(0), ctx.dims(1)
+        if i is not None and u is not None and i and i[-1] is not None:
+            k = i[-1]
+            want = list(i[:-1]) + shape_[k:]
+            if k > len(shape_) or len(u) != len(want) or any(
+                    a is not None and b is not None and a != b for a, b in zip(u, want)):
+                raise ctx.error("updates has shape %s, but indices %s into shape %s need %s"
+                                % (_fmt(u), _fmt(i), _fmt(shape_), _fmt(want)))
+        return [(dt, TensorShape(shape_))]
+
+
+def scatter_nd(indices, updates, shape, name=None):
+    i = _index_tensor(indices) if not _is_tensor(indices) else convert_to_tensor(indices)
+    u = convert_to_tensor(updates)
+    s = _index_tensor(shape) if not _is_tensor(shape) else convert_to_tensor(shape)
+    if s.dtype is not i.dtype:
+        from nbflow.ops.math_ops import cast
+
+        s = cast(s, i.dtype)
+    return apply_op(ScatterNd, [i, u, s], name=name or "ScatterNd")
+
+
+# -- where, boolean_mask, one_hot ---------------------------------------------------------
+
+class Where(Op):
+    """Where(input): int64 coordinates [N, rank] of the true (non-zero) elements,
+    in row-major order. The number of rows is known only at run time."""
+
+    type = "Where"
+    differentiable = False
+    outputs_alias_inputs = False
+
+    @classmethod
+    def infer(cls, ctx):
+        dt = ctx.input_dtypes[0]
+        if dt is dtypes.string:
+            raise TypeError("Where '%s': the input must be bool or numeric, got string" % ctx.name)
+        r = ctx.input_shapes[0].ndims
+        return [(dtypes.int64, TensorShape([None, r]))]
+
+
+def where_indices(condition, name=None):
+    """``tf.where(condition)`` with one argument: the coordinates of the true elements."""
+    return apply_op(Where, [convert_to_tensor(condition)], name=name or "Where")
+
+
+def boolean_mask(tensor, mask, name="boolean_mask", axis=None):
+    """``tf.boolean_mask``: the elements (or slices along ``axis``) where ``mask``
+    is true, as TF builds it: reshape, Where, Squeeze, GatherV2."""
+    with name_scope(name, "boolean_mask", [tensor, mask]):
+        x = convert_to_tensor(tensor, name="tensor")
+        m = convert_to_tensor(mask, name="mask")
+        if m.dtype is not dtypes.bool_:
+            raise TypeError("boolean_mask: mask must be a bool tensor, got %s" % m.dtype.name)
+        shape_mask = m.shape
+        ndims_mask = shape_mask.ndims
+        shape_tensor = x.shape
+        if ndims_mask is None:
+            raise ValueError("Number of mask dimensions must be specified, even if some dimensions are None.  "
+                             "E.g. shape=[None] is ok, but shape=None is not.")
+        if ndims_mask == 0:
+            raise ValueError("mask cannot be scalar.")
+        axis = 0 if axis is None else int(axis)
+        if shape_tensor.ndims is not None:
+            if axis < 0:
+                axis += shape_tensor.ndims
+            if axis < 0 or axis + ndims_mask > shape_tensor.ndims:
+                raise ValueError("mask of rank %d at axis %d does not fit a tensor of rank %d"
+                                 % (ndims_mask, axis, shape_tensor.ndims))
+            part = shape_tensor[axis:axis + ndims_mask]
+            if not part.is_compatible_with(shape_mask):
+                raise ValueError("Shapes %s and %s are incompatible" % (part, shape_mask))
+        elif axis < 0:
+            raise ValueError("boolean_mask: a negative axis needs a tensor of known rank")
+        dims = shape_tensor.as_tuple()
+        if dims is not None and _known(dims[axis:axis + ndims_mask]) and _known(dims[:axis]) \
+                and _known(dims[axis + ndims_mask:]):
+            target = list(dims[:axis]) + [_prod(dims[axis:axis + ndims_mask])] + list(dims[axis + ndims_mask:])
+            if ndims_mask != 1:
+                x = reshape(x, target)
+        elif ndims_mask != 1:
+            from nbflow.ops.reduction_ops import reduce_prod
+
+            s = shape(x)
+            leading = reduce_prod(s[axis:axis + ndims_mask], [0], keepdims=True)
+            x = reshape(x, concat([s[:axis], leading, s[axis + ndims_mask:]], 0))
+            if dims is not None:
+                n = shape_tensor[axis:axis + ndims_mask].num_elements()
+                x.set_shape(list(dims[:axis]) + [n] + list(dims[axis + ndims_mask:]))
+        flat_mask = reshape(m, [-1]) if ndims_mask != 1 else m
+        indices = squeeze(where_indices(flat_mask), axis=[1])
+        return gather(x, indices, axis=axis)
+
+
+class OneHot(Op):
+    """OneHot(indices, depth, on_value, off_value), attr axis."""
+
+    type = "OneHot"
+    differentiable = False
+    pooled_outputs = True
+    outputs_alias_inputs = False
+
+    @classmethod
+    def infer(cls, ctx):
+        if ctx.input_dtypes[0] not in (dtypes.uint8, dtypes.int32, dtypes.int64):
+            raise TypeError("OneHot '%s': indices must be uint8, int32 or int64, got %s"
+                            % (ctx.name, ctx.input_dtypes[0].name))
+        if ctx.input_dtypes[1] is not dtypes.int32:
+            raise TypeError("OneHot '%s': depth must be int32, got %s" % (ctx.name, ctx.input_dtypes[1].name))
+        dt = ctx.input_dtypes[2]
+        if ctx.input_dtypes[3] is not dt:
+            raise TypeError("dtype %s of on_value does not match dtype %s of off_value" % (dt.name,
+                                                                                          ctx.input_dtypes[3].name))
+        if dt is dtypes.string:
+            raise TypeError("one_hot with string values is not supported by nbflow")
+        for i, what in ((1, "depth"), (2, "on_value"), (3, "off_value")):
+            s = ctx.input_shapes[i]
+            if s.ndims not in (None, 0):
+                raise ctx.error("%s must be a scalar, but got shape %s" % (what, s))
+        depth = ctx.value(1)
+        if depth is not None and int(depth) < 0:
+            raise ctx.error("depth must be non-negative, got: %d" % int(depth))
+        dims = ctx.dims(0)
+        axis = ctx.attrs["axis"]
+        if dims is None:
+            return [(dt, TensorShape(None))]
+        r = len(dims)
+        if axis < -1 or axis > r:
+            raise ctx.error("Expected axis to be -1 or between [0, %d).  But received: %d" % (r + 1, axis))
+        a = r if axis == -1 else axis
+        return [(dt, TensorShape(list(dims[:a]) + [None if depth is None else int(depth)] + list(dims[a:])))]
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """``tf.one_hot``: on_value where the index equals the position along the new
+    axis, off_value elsewhere (indices out of range give a row of off_value)."""
+    with name_scope(name, "one_hot", [indices, depth, on_value, off_value]) as scope:
+        idx = _index_tensor(indices, "indices") if not _is_tensor(indices) else convert_to_tensor(indices)
+        dtype = dtypes.as_dtype(dtype) if dtype is not None else None
+
+        def conv(v, what):
+            if v is None:
+                return None
+            if _is_tensor(v):
+                t = convert_to_tensor(v)
+                if dtype is not None and t.dtype is not dtype:
+                    raise TypeError("dtype %s of %s does not match dtype parameter %s"
+                                    % (t.dtype.name, what, dtype.name))
+                return t
+            return convert_to_tensor(v, dtype=dtype, name=what)
+
+        on_t, off_t = conv(on_value, "on_value"), conv(off_value, "off_value")
+        if dtype is None:
+            dtype = on_t.dtype if on_t is not None else (off_t.dtype if off_t is not None else dtypes.float32)
+        if on_t is None:
+            on_t = convert_to_tensor(1, dtype=dtype, name="on_value")
+        if off_t is None:
+            off_t = convert_to_tensor(0, dtype=dtype, name="off_value")
+        if on_t.dtype is not off_t.dtype:
+            raise TypeError("dtype %s of on_value does not match dtype %s of off_value"
+                            % (on_t.dtype.name, off_t.dtype.name))
+        d = convert_to_tensor(depth, dtype=dtypes.int32, name="depth") if not _is_tensor(depth) \
+            else convert_to_tensor(depth)
+        return apply_op(OneHot, [idx, d, on_t, off_t], {"axis": -1 if axis is None else int(axis),
+                                                         "T": dtype, "TI": idx.dtype}, name=scope)
+
+
+# -- gradients ------------------------------------------------------------------------
+
+@RegisterGradient("GatherV2")
+def _gather_grad(op, grad):
+    """Add each gathered slice's gradient back at its index (UnsortedSegmentSum,
+    with transposes for an axis other than 0, as TF)."""
+    params, indices, axis = op.inputs
+    av = constant_value(axis)
+    rank_ = params.shape.ndims
+    if av is None or rank_ is None:
+        raise NotImplementedError("The gradient of tf.gather '%s' needs a constant axis and params of known rank"
+                                  % op.name)
+    a = int(av) % rank_
+    ps, idx_s = _static(params), _static(indices)
+    flat_idx = reshape(indices, [-1])
+    if ps is not None and idx_s is not None:
+        values_shape = ps[:a] + [int(np.prod(idx_s))] + ps[a + 1:]
+        num = ps[a]
+    else:
+        p_shape = shape(params)
+        values_shape = concat([p_shape[:a], reshape(size(indices), [1]), p_shape[a + 1:]], 0)
+        num = p_shape[a]
+    values = reshape(grad, values_shape)
+    if a == 0:
+        g = unsorted_segment_sum(values, flat_idx, num)
+    else:
+        perm = [a] + list(range(a)) + list(range(a + 1, rank_))
+        g = unsorted_segment_sum(transpose(values, perm), flat_idx, num)
+        g = transpose(g, list(range(1, a + 1)) + [0] + list(range(a + 1, rank_)))
+    g.set_shape(params.shape)
+    return g, None, None
+
+
+@RegisterGradient("UnsortedSegmentSum")
+def _unsorted_segment_sum_grad(op, grad):
+    """Each data row gets its segment's gradient (zero for dropped negative ids)."""
+    data, ids, _ = op.inputs
+    g = gather(grad, M.maximum(ids, np.zeros((), ids.dtype.as_numpy_dtype)))
+    keep = M.greater_equal(ids, np.zeros((), ids.dtype.as_numpy_dtype))
+    rd, ri = data.shape.ndims, ids.shape.ndims
+    if rd is None or ri is None:
+        raise NotImplementedError("The gradient of UnsortedSegmentSum '%s' needs inputs of known rank" % op.name)
+    if rd > ri:
+        ids_s = _static(ids)
+        target = ids_s + [1] * (rd - ri) if ids_s is not None else \
+            concat([shape(ids), np.ones(rd - ri, dtype=np.int32)], 0)
+        keep = reshape(keep, target)
+    return M.where_v2(keep, g, zeros_like(g)), None, None
+
+
+@RegisterGradient("GatherNd")
+def _gather_nd_grad(op, grad):
+    params, indices = op.inputs
+    shp = _shape_of(params, indices.dtype)
+    if isinstance(shp, list):
+        shp = np.array(shp, dtype=indices.dtype.as_numpy_dtype)
+    return scatter_nd(indices, grad, shp), None
+
+
+@RegisterGradient("ScatterNd")
+def _scatter_nd_grad(op, grad):
+    indices = op.inputs[0]
+    return None, gather_nd(grad, indices), None

@@ -1,0 +1,106 @@
+"""Resources behind handles: variables, random streams, queues.
+
+A resource is an object holding state between runs (a variable's value, a
+random generator, a queue's items). It is reached through a
+:class:`ResourceHandle` -- a hashable (kind, container, name) -- in a
+:class:`ResourceManager`. A Session owns one manager; eager mode and
+parameter servers will own theirs. Kernels never see a Session: the compiler
+hands them the manager and the handles of the resources they use.
+"""
+import collections
+import threading
+
+import numpy as np
+
+from nbflow.framework import errors
+
+
+class ResourceHandle(collections.namedtuple("ResourceHandle", "kind container name")):
+    """Names one resource: ``kind`` ("variable", "random", "queue", ...), TF's
+    ``container`` ("" by default) and ``name`` (TF's ``shared_name``, by default
+    the op's name)."""
+
+    __slots__ = ()
+
+
+class VariableResource:
+    """A variable's value: a C-contiguous array, or None until initialized."""
+
+    __slots__ = ("value", "dtype", "name")
+
+    def __init__(self, name, dtype):
+        self.name = name
+        self.dtype = dtype
+        self.value = None
+
+    @property
+    def is_initialized(self):
+        return self.value is not None
+
+    def read(self):
+        if self.value is None:
+            raise errors.FailedPreconditionError(
+                None, None, "Attempting to use uninitialized value %s\n\t [[node %s]]" % (self.name, self.name))
+        return self.value
+
+
+class RandomStream:
+    """One random op's numpy Generator, seeded from (seed, seed2) as TF does: an
+    op with both seeds 0 (no graph or op seed) draws fresh entropy."""
+
+    __slots__ = ("generator",)
+
+    def __init__(self, seed, seed2):
+        if seed == 0 and seed2 == 0:
+            self.generator = np.random.Generator(np.random.PCG64())
+        else:
+            self.generator = np.random.Generator(np.random.PCG64([seed, seed2]))
+
+    def snapshot(self):
+        return self.generator.bit_generator.state
+
+    def restore(self, state):
+        self.generator.bit_generator.state = state
+
+
+class QueueResource:
+    """A FIFO queue's items; a dequeue on an empty open queue waits on ``cond``."""
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.items = collections.deque()
+        self.closed = False
+        self.cond = threading.Condition()
+
+
+class ResourceManager:
+    """Every resource of one owner (a Session), by handle. Thread-safe creation."""
+
+    def __init__(self):
+        self._resources = {}
+        self._lock = threading.Lock()
+
+    def get(self, handle, default=None):
+        return self._resources.get(handle, default)
+
+    def lookup_or_create(self, handle, factory):
+        """The resource of ``handle``, made by ``factory()`` on first use."""
+        res = self._resources.get(handle)
+        if res is None:
+            with self._lock:
+                res = self._resources.get(handle)
+                if res is None:
+                    res = self._resources[handle] = factory()
+        return res
+
+    def __setitem__(self, handle, resource):
+        self._resources[handle] = resource
+
+    def __contains__(self, handle):
+        return handle in self._resources
+
+    def handles(self, kind=None):
+        return [h for h in list(self._resources) if kind is None or h.kind == kind]
+
+    def clear(self):
+        self._resources.clear()
