@@ -136,7 +136,7 @@ def fake_variable_kernels():
 
 
 def test_variable_readers_colocate_with_the_variable(fake_device, fake_variable_kernels):
-    from nbflow.runtime import placement
+    from nbflow.compiler import placement
 
     with tf.device("/device:FAKE:0"):
         v = tf.Variable(tf.zeros([2]), name="v")

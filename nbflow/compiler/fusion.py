@@ -39,6 +39,10 @@ class Group:
         self.members.add(op)
         self.flat = self.flat and flat
 
+    def io(self):
+        """(input slots, output slots, outputs may alias inputs): set by ``fusion_pass``."""
+        return self.in_slots, self.out_slots, False
+
     def __repr__(self):
         return "<FusedGroup %s shape=%s>" % ("+".join(op.type for op in self.ops), self.shape)
 
@@ -64,8 +68,8 @@ def _fusible(op, ctx, device_type):
 def find_groups(units, fusible_op, alias_op, device_type="CPU"):
     """Map each fused op to its Group (groups of two or more ops only).
 
-    ``units``: the plan's run units in topological order, each with
-    ``(key, input slots, output slots, op or None, ctx)``; dependencies follow
+    ``units``: the plan's run units (KernelUnit, TransferUnit) in topological
+    order; dependencies follow
     slots (values may be shared after CSE) and control edges (``alias_op``
     maps ops that were merged away to the op that runs for them).
     ``fusible_op(op)`` says whether an op may join a group (placed on
@@ -77,7 +81,10 @@ def find_groups(units, fusible_op, alias_op, device_type="CPU"):
     depends_on = {}  # unit key -> set of groups it depends on, directly or not
     producer = {}    # slot -> unit key
     position = {}
-    for index, (key, ins, outs, op, ctx) in enumerate(units):
+    for index, unit in enumerate(units):
+        op, ctx = getattr(unit, "op", None), getattr(unit, "ctx", None)
+        key = op if op is not None else unit
+        ins, outs, _ = unit.io()
         position[key] = index
         sources = [producer[sl] for sl in ins if sl in producer]
         if op is not None:
@@ -168,3 +175,20 @@ def _merge(src, dst, group_of, position):
     dst.ops = sorted(dst.ops + src.ops, key=lambda op: position[op])
     dst.members |= src.members
     dst.deps = _roots(dst.deps | src.deps) - {dst}
+
+
+def fusion_pass(program):
+    """Fusion runs per device: a group holds ops of one device whose backend binds fused kernels."""
+    groups = {}
+    for device in program.env.devices:
+        if registry.fused_binder(device.device_type) is not None:
+            groups.update(find_groups(program.units, lambda op, d=device: program.placement[op] is d,
+                                      program.alias_op, device.device_type))
+    program.groups = groups
+    program.fused_groups = list({id(g): g for g in groups.values()}.values())
+    slot_of = program.slot_of
+    for g in program.fused_groups:
+        g.out_slots = [slot_of[op.outputs[0]] for op in g.ops]
+        produced = set(g.out_slots)
+        g.in_slots = [slot_of[t] for op in g.ops for t in op.inputs if slot_of[t] not in produced]
+        program.note("fusion", "%s: %d ops in one kernel" % (g, len(g.ops)))

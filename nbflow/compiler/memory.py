@@ -1,7 +1,7 @@
 """Memory planning: liveness-based reuse of intermediate buffers.
 
 Walks the plan's schedule. A buffer handed to a unit (through
-``PlanContext.static_buffer`` or a fused group) lives until the last step that
+``KernelContext.static_buffer`` or a fused group) lives until the last step that
 reads its value -- or anything that may alias it (ops that can return views of
 their inputs) -- and is then free for a later step that asks for the same
 dtype and size. Fetched values live to the end of the run. Only units that
@@ -79,3 +79,9 @@ class BufferPlanner:
             self._live.append((end, buf))
             return buf.reshape(shape)
         return alloc
+
+
+def memory_pass(program):
+    """Plan the buffers of the units that take theirs from the pool (``pooled_outputs``)."""
+    program.memory = BufferPlanner([u.io() for u in program.schedule], set(program.fetch_slots))
+    program.note("memory", "buffers of pooled outputs reused once dead (bytes: see Memory above)")

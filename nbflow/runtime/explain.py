@@ -1,5 +1,6 @@
 """nbflow.explain: show the plan a Session.run would execute."""
 from nbflow.compiler.fusion import Group
+from nbflow.compiler.pipeline import PIPELINE
 from nbflow.runtime.session import get_default_session
 
 
@@ -17,6 +18,8 @@ def explain(fetches, feed_dict=None, session=None, file=None):
     if plan.memory is not None:
         lines.append("Memory: %d bytes of intermediate buffers allocated, %d bytes served by reusing dead ones"
                      % (plan.memory.bytes_allocated, plan.memory.bytes_reused))
+    lines.extend(_pass_lines(plan.program))
+    lines.append("Steps:")
     groups_by_last = {g.ops[-1]: g for g in plan.fused_groups}
     for i, op in enumerate(plan.step_ops):
         g = groups_by_last.get(op)
@@ -37,3 +40,27 @@ def explain(fetches, feed_dict=None, session=None, file=None):
     if file is not False:
         print(text, file=file)
     return text
+
+
+# passes that note one summary line rather than one line per change
+_SUMMARY_PASSES = ("prune", "place", "resolve", "order", "memory", "bind", "emit")
+
+
+def _pass_lines(program, per_pass=5):
+    """What each compiler pass did (program.log), a few lines per pass."""
+    lines = ["Passes:"]
+    names = [name for name, _ in PIPELINE]
+    order = names[:3] + ["fold", "transfer", "identity", "cse"] + names[3:]
+    disabled = program.options.disabled
+    for name in order:
+        notes = program.log.get(name, [])
+        state = "off" if name in disabled else "%d change%s" % (len(notes), "" if len(notes) == 1 else "s")
+        if name in _SUMMARY_PASSES and notes:
+            state = notes[0]
+        lines.append("  %-9s %s" % (name, state))
+        if name not in _SUMMARY_PASSES:
+            for note in notes[:per_pass]:
+                lines.append("              %s" % note)
+            if len(notes) > per_pass:
+                lines.append("              ... and %d more" % (len(notes) - per_pass))
+    return lines

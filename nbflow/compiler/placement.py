@@ -1,4 +1,4 @@
-"""Placement: which device each op of a plan runs on.
+"""The placement pass: which device each op of a plan runs on.
 
 Rules, as TensorFlow's: an explicit ``tf.device`` wins; an op without one that
 reads or updates a variable is colocated with that variable; otherwise the
@@ -67,3 +67,9 @@ def _resolve(op, spec, by_name):
     if not registry.has_kernel(op.op_def, dtype):
         return None, "no supported kernel for %s devices is available" % dtype
     return device, None
+
+
+def place_pass(program):
+    program.placement = place(program.ops, program.env.devices, program.env.config)
+    off_host = sum(1 for d in program.placement.values() if d is not program.host)
+    program.note("place", "%d ops on %s, %d elsewhere" % (len(program.ops) - off_host, program.host.name, off_host))

@@ -1,0 +1,52 @@
+"""The bind pass: each scheduled unit becomes a step bound to its kernel.
+
+A step is ``(kernel, input slots, output slot(s), number of outputs)``. A
+KernelUnit's kernel comes from its device's registered factory (given the
+memory planner's allocator when the op pools its outputs on the host); a fused
+group's from its device's fused binder; a transfer is its copy.
+"""
+from nbflow.backends import registry
+from nbflow.compiler.fusion import Group
+from nbflow.compiler.program import TransferUnit
+
+
+def bind_pass(program):
+    host, memory = program.host, program.memory
+    readers = {}  # slot -> ops (or transfers) that read it each step
+    for u in program.units:
+        for sl in u.io()[0]:
+            readers.setdefault(sl, []).append(u if isinstance(u, TransferUnit) else u.op)
+    fetched = set(program.fetch_slots)
+    fresh_slots = set()  # fetched values that are new arrays each run (no copy needed)
+
+    def used_outside(tensor, group):
+        sl = program.slot_of[tensor]
+        return sl in fetched or any(r not in group.members for r in readers.get(sl, ()))
+
+    steps, step_ops = [], []
+    for position, unit in enumerate(program.schedule):
+        alloc = memory.allocator(position) if memory is not None else None
+        if isinstance(unit, Group):
+            device = program.placement[unit.ops[0]]
+            binder = registry.fused_binder(device.device_type)
+            step, fresh = binder(unit, program.slot_of, program.slot_shapes, program.initial, used_outside,
+                                 fetched, alloc if device is host else None)
+            steps.append(step)
+            fresh_slots |= fresh
+            step_ops.append(unit.ops[-1])
+        elif isinstance(unit, TransferUnit):
+            steps.append((unit.copy, (unit.src_slot,), unit.dst_slot, 1))
+            step_ops.append(unit)
+        else:
+            op, ctx = unit.op, unit.ctx
+            device = program.placement[op]
+            if op.op_def.pooled_outputs and device is host:
+                ctx.allocator = alloc
+            kernel = registry.kernel_factory(op.op_def, device.device_type)(ctx)
+            n_out = len(op.outputs)
+            steps.append((kernel, tuple(unit.ins), unit.outs[0] if n_out == 1 else tuple(unit.outs), n_out))
+            step_ops.append(op)
+    program.steps, program.step_ops = steps, step_ops
+    program.note("bind", "%d steps bound to kernels" % len(steps))
+    # A fetched Operation yields None (slot -1).
+    program.fetch_is_fresh = [sl in fresh_slots for sl in program.fetch_slots]

@@ -1,0 +1,133 @@
+"""What the compiler passes work on: a :class:`Program` and its typed run units.
+
+A Program is one Session.run's computation being compiled: the fetched
+elements and fed tensors, then -- pass by pass -- the pruned ops, their
+placement, a *slot* per value (its concrete shape, its value when known
+before running, the device holding it), the run units, their order, the
+memory plan, the bound kernels and finally the generated step function.
+
+Run units are what a step runs, each of one type:
+
+- :class:`KernelUnit`: one op, run by the kernel registered for its device;
+- :class:`TransferUnit`: a copy of one value between devices;
+- ``fusion.Group``: several element-wise ops, run as one generated kernel.
+
+Each has ``io()``: (input slots, output slots, outputs may alias inputs).
+"""
+from nbflow.framework.graph import Tensor
+
+
+class KernelUnit:
+    """One op run by its registered kernel: ``ctx`` is its KernelContext."""
+
+    __slots__ = ("op", "ctx", "ins", "outs")
+
+    def __init__(self, op, ctx, ins, outs):
+        self.op, self.ctx, self.ins, self.outs = op, ctx, ins, outs
+
+    def io(self):
+        return self.ins, self.outs, self.op.op_def.outputs_alias_inputs
+
+
+class TransferUnit:
+    """A copy of one value between devices (a run unit, not a graph op)."""
+
+    type = "_Transfer"
+    inputs = ()
+    control_inputs = ()
+    outputs = ()
+
+    def __init__(self, src, dst, src_slot, dst_slot):
+        self.src_slot, self.dst_slot = src_slot, dst_slot
+        self.name = "transfer %s -> %s" % (src.name, dst.name)
+        to_host, from_host = src.to_host, dst.from_host
+        self.copy = lambda a: from_host(to_host(a))
+
+    def io(self):
+        return (self.src_slot,), (self.dst_slot,), True
+
+
+class Program:
+    """The state the passes transform, from fetches and feeds to a step function."""
+
+    def __init__(self, elements, feeds, env, options):
+        #: fetched Tensors and Operations (an Operation fetches None)
+        self.elements = list(elements)
+        self.fetch_tensors = [e for e in self.elements if isinstance(e, Tensor)]
+        self.target_ops = [e for e in self.elements if not isinstance(e, Tensor)]
+        #: (tensor, numpy dtype, shape) per fed value, in the order values are given
+        self.feeds = list(feeds)
+        self.env = env
+        self.options = options
+        #: pass name -> lines saying what it did (shown by nbflow.explain)
+        self.log = {}
+        # filled in by the passes, in order:
+        self.ops = []            # prune: the ops to run, topologically ordered
+        self.placement = {}      # place: op -> Device
+        self.slot_of = {}        # resolve: tensor -> slot
+        self.slot_shapes = []    # slot -> TensorShape (concrete where known)
+        self.initial = []        # slot -> value known before running (folded), else None
+        self.slot_device = []    # slot -> Device holding the value
+        self.transfer_slot = {}  # (slot, device) -> the slot of its copy on that device
+        self.alias_op = {}       # ops that run as another op (CSE) or not at all (forwarded)
+        self.units = []          # run units in topological order
+        self.prechecks = []      # callables run before any kernel
+        self.feed_slots = []
+        self.fetch_slots = []    # per element: its slot on the host, -1 for an Operation
+        self.groups = {}         # fusion: op -> its Group
+        self.fused_groups = []
+        self.schedule = []       # order: the units (groups as one) in run order
+        self.memory = None       # memory: the BufferPlanner
+        self.steps = []          # bind: (kernel, input slots, output slot(s), number of outputs)
+        self.step_ops = []       # the op (or unit) each step runs, for errors and explain
+        self.fetch_is_fresh = []
+        self.step = None         # emit: step(*feed values) -> fetched values
+        self.step_source = None
+
+    @property
+    def host(self):
+        return self.env.devices[0]
+
+    def note(self, pass_name, line):
+        self.log.setdefault(pass_name, []).append(line)
+
+    def new_slot(self, shape, value, device, tensor=None):
+        sl = len(self.slot_shapes)
+        if tensor is not None:
+            self.slot_of[tensor] = sl
+        self.slot_shapes.append(shape)
+        self.initial.append(value)
+        self.slot_device.append(device)
+        return sl
+
+    def on_device(self, slot, device):
+        """The slot holding ``slot``'s value on ``device`` (adding a copy when needed)."""
+        src = self.slot_device[slot]
+        if src is device:
+            return slot
+        key = (slot, device)
+        if key not in self.transfer_slot:
+            value = self.initial[slot]
+            if value is not None:  # a constant: copy it once, now
+                t = self.new_slot(self.slot_shapes[slot], device.from_host(src.to_host(value)), device)
+            else:
+                t = self.new_slot(self.slot_shapes[slot], None, device)
+                self.units.append(TransferUnit(src, device, slot, t))
+                self.note("transfer", "copy of slot %d: %s -> %s" % (slot, src.name, device.name))
+            self.transfer_slot[key] = t
+        return self.transfer_slot[key]
+
+
+class CompileEnv:
+    """What the compiler needs from its caller: devices, config, resources, sub-plans."""
+
+    __slots__ = ("devices", "config", "resources", "make_plan")
+
+    def __init__(self, devices, config, resources, make_plan):
+        #: the devices ops may be placed on, the host first
+        self.devices = devices
+        self.config = config
+        #: the ResourceManager kernels reach variables, random streams and queues in
+        self.resources = resources
+        #: ``make_plan(elements, feeds)``: a compiled plan of a sub-computation
+        self.make_plan = make_plan
