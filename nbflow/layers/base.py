@@ -22,8 +22,9 @@ from nbflow.ops import array_ops as A
 from nbflow.ops import init_ops
 from nbflow.ops import math_ops as M
 from nbflow.ops.base import constant_value, convert_to_tensor
+from nbflow.ops import nn_ops
 from nbflow.ops.nn_ops import bias_add
-from nbflow.ops.variable_scope import get_variable, variable_scope
+from nbflow.ops.variable_scope import VariableScope, get_variable, variable_scope
 from nbflow.ops.variables import Variable
 
 __all__ = ["Layer"]
@@ -110,8 +111,6 @@ class Layer:
 
     # -- naming ---------------------------------------------------------------
     def _init_set_name(self, name):
-        from nbflow.ops.variable_scope import VariableScope
-
         base = to_snake_case(type(self).__name__)
         if isinstance(name, VariableScope):
             self._base_name = name.name
@@ -405,11 +404,9 @@ def get_activation(identifier):
     if identifier is None or callable(identifier):
         return identifier
     if isinstance(identifier, str):
-        from nbflow import nn
-
-        table = {"relu": nn.relu, "relu6": nn.relu6, "elu": nn.elu, "selu": nn.selu, "softplus": nn.softplus,
-                 "softsign": nn.softsign, "sigmoid": M.sigmoid, "tanh": M.tanh, "softmax": nn.softmax,
-                 "exponential": M.exp, "linear": None}
+        table = {"relu": nn_ops.relu, "relu6": nn_ops.relu6, "elu": nn_ops.elu, "selu": nn_ops.selu,
+                 "softplus": nn_ops.softplus, "softsign": nn_ops.softsign, "sigmoid": M.sigmoid, "tanh": M.tanh,
+                 "softmax": nn_ops.softmax, "exponential": M.exp, "linear": None}
         if identifier not in table:
             raise ValueError("Unknown activation function:" + identifier)
         return table[identifier]

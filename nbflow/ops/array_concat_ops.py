@@ -14,7 +14,7 @@ from nbflow.ops.array_common import (
 )
 from nbflow.ops.array_layout import _Copy, _LayoutOp
 from nbflow.ops.array_shape_ops import identity, rank, shape
-from nbflow.ops.base import apply_op, constant_value, convert_to_tensor
+from nbflow.ops.base import apply_op, constant_value, convert_to_tensor, register_list_packer
 from nbflow.ops.gradient_registry import RegisterGradient
 
 __all__ = ["concat", "stack", "unstack", "split"]
@@ -409,6 +409,9 @@ def _autopack(value, dtype=None, name=None):
     return out
 
 
+register_list_packer(_autopack)  # convert_to_tensor (base.py) packs lists holding Tensors with it
+
+
 # -- gradients ------------------------------------------------------------------------
 
 @RegisterGradient("ConcatV2")
@@ -424,7 +427,7 @@ def _concat_grad(op, grad):
         grads = split(grad, sizes, axis=a, num=len(xs))
     else:
         # the axis is known only at run time
-        # (imported here: gather's own module imports this one)
+        # (imported here, not at the top: array_gather_ops imports this module for concat)
         from nbflow.ops.array_gather_ops import gather
 
         a = M.floormod(axis, M.cast(rank(grad), axis.dtype))

@@ -9,13 +9,15 @@ import numpy as np
 from nbflow.framework import dtypes
 from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape, as_shape
+from nbflow.ops import math_ops as M
 from nbflow.ops import reduction_ops as R
 from nbflow.ops.array_common import (
     _check_index_dtype, _contains_tensor, _ints, _is_tensor, _prod, _shape_tensor, _shape_value_to_tuple,
 )
 from nbflow.ops.array_concat_ops import concat
 from nbflow.ops.array_shape_ops import expand_dims, identity, reshape, shape
-from nbflow.ops.base import Op, apply_op, convert_to_tensor
+from nbflow.ops.base import Op, _infer_numpy, apply_op, convert_to_tensor
+from nbflow.ops.constant_op import constant
 from nbflow.ops.gradient_registry import RegisterGradient
 
 # tf.range is ``range_`` here, so that ``range`` stays the builtin (array_ops exports it as ``range``)
@@ -77,8 +79,6 @@ def _static_shape_list(shape):
 
 def _const_fill(shape, value, dtype, name, kind):
     """TF builds a Const for a small Python shape (fewer than 1000 elements), else a Fill."""
-    from nbflow.ops.constant_op import constant
-
     with name_scope(name, kind, [shape]) as scope:
         dims = _static_shape_list(shape)
         if dims is not None:
@@ -257,9 +257,7 @@ def broadcast_dynamic_shape(shape_x, shape_y):
     """The broadcast of two shape vectors, as a tensor (BroadcastArgs)."""
     sx, sy = _shape_tensor(shape_x), _shape_tensor(shape_y)
     if sx.dtype is not sy.dtype:
-        from nbflow.ops.math_ops import cast
-
-        sx, sy = cast(sx, dtypes.int64), cast(sy, dtypes.int64)
+        sx, sy = M.cast(sx, dtypes.int64), M.cast(sy, dtypes.int64)
     return apply_op(BroadcastArgs, [sx, sy], name="BroadcastArgs")
 
 
@@ -327,11 +325,7 @@ def range_(start, limit=None, delta=1, dtype=None, name="range"):
     (int32 < int64 < float32 < float64), as TF."""
     if limit is None:
         start, limit = 0, start
-    from nbflow.ops.math_ops import cast
-
     with name_scope(name, "Range", [start, limit, delta]) as scope:
-        from nbflow.ops.base import _infer_numpy
-
         args = (start, limit, delta)
         if dtype is None:
             found = [convert_to_tensor(v).dtype if _is_tensor(v) else dtypes.as_dtype(_infer_numpy(v, None).dtype)
@@ -349,7 +343,7 @@ def range_(start, limit=None, delta=1, dtype=None, name="range"):
         for v, n in zip(args, ("start", "limit", "delta")):
             if _is_tensor(v):
                 t = convert_to_tensor(v)
-                ins.append(t if t.dtype is dtype else cast(t, dtype))
+                ins.append(t if t.dtype is dtype else M.cast(t, dtype))
             else:
                 ins.append(convert_to_tensor(v, dtype=dtype, name=n))
         return apply_op(Range, ins, {"Tidx": dtype}, name=scope)
@@ -392,9 +386,6 @@ lin_space = linspace
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
     """Identity matrices: a constant when the sizes are Python values, else built
     from Range/Equal/Cast (folded at plan time when the sizes are known)."""
-    from nbflow.ops import math_ops as M
-    from nbflow.ops.constant_op import constant
-
     dtype = dtypes.as_dtype(dtype)
     with name_scope(name, "eye", [num_rows, num_columns, batch_shape]) as scope:
         cols = num_rows if num_columns is None else num_columns

@@ -1,5 +1,6 @@
 """Gathers and scatters: gather, unsorted_segment_sum, gather_nd, scatter_nd,
-where (coordinates), boolean_mask and one_hot.
+boolean_mask and one_hot. (Where, the coordinates of true elements that
+boolean_mask gathers, is defined in math_ops.py beside tf.where.)
 
 Gathers get dense gradients (UnsortedSegmentSum, ScatterNd) rather than TF's
 IndexedSlices. Gradients are here.
@@ -10,6 +11,7 @@ from nbflow.framework import dtypes
 from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import math_ops as M
+from nbflow.ops import reduction_ops as R
 from nbflow.ops.array_common import (
     _axis_value, _check_index_dtype, _fmt, _index_tensor, _ints, _is_tensor, _known, _prod, _static,
 )
@@ -19,6 +21,7 @@ from nbflow.ops.array_reorder_ops import transpose
 from nbflow.ops.array_shape_ops import _shape_of, reshape, shape, size, squeeze
 from nbflow.ops.base import Op, apply_op, convert_to_tensor, constant_value
 from nbflow.ops.gradient_registry import RegisterGradient
+from nbflow.ops.math_ops import Where, where_indices  # noqa: F401  (defined beside tf.where; re-exported)
 
 __all__ = [
     "gather", "gather_nd", "scatter_nd", "unsorted_segment_sum", "where_indices", "boolean_mask", "one_hot",
@@ -183,35 +186,11 @@ def scatter_nd(indices, updates, shape, name=None):
     u = convert_to_tensor(updates)
     s = _index_tensor(shape) if not _is_tensor(shape) else convert_to_tensor(shape)
     if s.dtype is not i.dtype:
-        from nbflow.ops.math_ops import cast
-
-        s = cast(s, i.dtype)
+        s = M.cast(s, i.dtype)
     return apply_op(ScatterNd, [i, u, s], name=name or "ScatterNd")
 
 
-# -- where, boolean_mask, one_hot ---------------------------------------------------------
-
-class Where(Op):
-    """Where(input): int64 coordinates [N, rank] of the true (non-zero) elements,
-    in row-major order. The number of rows is known only at run time."""
-
-    type = "Where"
-    differentiable = False
-    outputs_alias_inputs = False
-
-    @classmethod
-    def infer(cls, ctx):
-        dt = ctx.input_dtypes[0]
-        if dt is dtypes.string:
-            raise TypeError("Where '%s': the input must be bool or numeric, got string" % ctx.name)
-        r = ctx.input_shapes[0].ndims
-        return [(dtypes.int64, TensorShape([None, r]))]
-
-
-def where_indices(condition, name=None):
-    """``tf.where(condition)`` with one argument: the coordinates of the true elements."""
-    return apply_op(Where, [convert_to_tensor(condition)], name=name or "Where")
-
+# -- boolean_mask, one_hot ---------------------------------------------------------------
 
 def boolean_mask(tensor, mask, name="boolean_mask", axis=None):
     """``tf.boolean_mask``: the elements (or slices along ``axis``) where ``mask``
@@ -248,10 +227,8 @@ def boolean_mask(tensor, mask, name="boolean_mask", axis=None):
             if ndims_mask != 1:
                 x = reshape(x, target)
         elif ndims_mask != 1:
-            from nbflow.ops.reduction_ops import reduce_prod
-
             s = shape(x)
-            leading = reduce_prod(s[axis:axis + ndims_mask], [0], keepdims=True)
+            leading = R.reduce_prod(s[axis:axis + ndims_mask], [0], keepdims=True)
             x = reshape(x, concat([s[:axis], leading, s[axis + ndims_mask:]], 0))
             if dims is not None:
                 n = shape_tensor[axis:axis + ndims_mask].num_elements()

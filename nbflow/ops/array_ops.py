@@ -8,7 +8,8 @@ the array op families, each in its own module with its ops' gradients:
 * array_concat_ops  -- concat, stack, unstack, split (and auto-packing of lists holding tensors)
 * array_reorder_ops -- transpose, invert_permutation, reverse, tile
 * array_pad_ops     -- pad (constant, reflect, symmetric)
-* array_gather_ops  -- gather, unsorted_segment_sum, gather_nd, scatter_nd, where, boolean_mask, one_hot
+* array_gather_ops  -- gather, unsorted_segment_sum, gather_nd, scatter_nd, boolean_mask, one_hot
+  (where_indices: its op, Where, is defined in math_ops.py beside tf.where)
 * array_slice_ops   -- slice, strided_slice, ``tensor[...]``
 
 Ops that only move elements are layout ops (array_layout.py): strided copies

@@ -180,7 +180,7 @@ def pad(tensor, paddings, mode="CONSTANT", name=None, constant_values=0):
 
 def _pad_grad(op, grad):
     """The interior of the padded gradient: Slice from paddings[:, 0]."""
-    # (imported here: the slice module imports this one, for Slice's gradient)
+    # (imported here, not at the top: array_slice_ops imports this module for Slice's gradient, a Pad)
     from nbflow.ops.array_slice_ops import slice_
 
     x, paddings = op.inputs[0], op.inputs[1]

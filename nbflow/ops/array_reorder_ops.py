@@ -7,6 +7,7 @@ import numpy as np
 
 from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
+from nbflow.ops import math_ops as M
 from nbflow.ops import reduction_ops as R
 from nbflow.ops.array_common import _check_index_dtype, _index_tensor, _ints, _known, _static
 from nbflow.ops.array_concat_ops import stack
@@ -80,8 +81,6 @@ def transpose(a, perm=None, name="transpose", conjugate=False):
             if r is not None:
                 perm_t = convert_to_tensor(np.arange(r - 1, -1, -1, dtype=np.int32), name="perm")
             else:
-                from nbflow.ops import math_ops as M
-
                 rk = rank(x)
                 perm_t = M.subtract(M.subtract(rk, 1), range_(0, rk, 1))
         else:

@@ -98,9 +98,7 @@ def slice_(input_, begin, size, name=None):
     b = _index_tensor(begin)
     s = _index_tensor(size) if not _is_tensor(size) else convert_to_tensor(size)
     if b.dtype is not s.dtype:
-        from nbflow.ops.math_ops import cast
-
-        b, s = cast(b, dtypes.int64), cast(s, dtypes.int64)
+        b, s = M.cast(b, dtypes.int64), M.cast(s, dtypes.int64)
     return apply_op(Slice, [x, b, s], {"T": x.dtype, "Index": b.dtype}, name=name or "Slice")
 
 
@@ -288,9 +286,7 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, el
     s = _index_tensor(strides)
     ts = [b, e, s]
     if len({t.dtype for t in ts}) > 1:
-        from nbflow.ops.math_ops import cast
-
-        ts = [cast(t, dtypes.int64) for t in ts]
+        ts = [M.cast(t, dtypes.int64) for t in ts]
     attrs = {"begin_mask": int(begin_mask), "end_mask": int(end_mask), "ellipsis_mask": int(ellipsis_mask),
              "new_axis_mask": int(new_axis_mask), "shrink_axis_mask": int(shrink_axis_mask), "T": x.dtype,
              "Index": ts[0].dtype}
@@ -313,9 +309,7 @@ def _as_index(e, dtype):
     if _is_tensor(e):
         t = convert_to_tensor(e)
         if t.dtype is not dtype:
-            from nbflow.ops.math_ops import cast
-
-            t = cast(t, dtype)
+            t = M.cast(t, dtype)
         return t
     return convert_to_tensor(np.asarray(e, dtype=dtype.as_numpy_dtype))
 

@@ -11,6 +11,9 @@ An op definition is a subclass of :class:`Op`. It declares
 
 Ops never bind kernels: a backend registers, per device type, the factory that
 binds an op type's kernel (``nbflow/backends/<device>/``).
+
+Also ``convert_to_tensor`` and Const, the op it builds (``tf.constant`` is in
+constant_op.py).
 """
 import numpy as np
 
@@ -140,12 +143,42 @@ def constant_value(tensor):
 
 # -- conversion ------------------------------------------------------------
 
+class Const(Op):
+    """A constant: the op ``convert_to_tensor`` builds (``tf.constant`` is in constant_op.py)."""
+
+    type = "Const"
+    differentiable = False
+
+    @classmethod
+    def infer(cls, ctx):
+        v = ctx.attrs["value"]
+        return [(ctx.attrs["dtype"], TensorShape(v.shape))]
+
+
+def constant_from_array(arr, name="Const"):
+    arr = np.array(arr, order="C", copy=True)  # ascontiguousarray would make 0-d 1-d
+    arr.setflags(write=False)
+    return apply_op(Const, [], {"value": arr, "dtype": dtypes.as_dtype(arr.dtype)}, name=name)
+
+
 _conversion_hooks = []
 
 
 def register_tensor_conversion_function(base_type, conversion_func):
     """Objects of ``base_type`` become Tensors via ``conversion_func(value, dtype, name)``."""
     _conversion_hooks.append((base_type, conversion_func))
+
+
+# -- auto-packing: convert_to_tensor of a list holding Tensors is a Pack (tf.stack),
+# an op defined above this module: array_concat_ops registers its packing
+# function here when imported (as TF's array_ops registers its auto-packing
+# conversion function).
+_list_packer = []
+
+
+def register_list_packer(fn):
+    """``fn(value, dtype=None, name=None)`` packs a (nested) list holding Tensors."""
+    _list_packer[:] = [fn]
 
 
 def _string_array(value):
@@ -206,9 +239,9 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, dtype_
         raise TypeError("Can't convert Operation '%s' to Tensor (target dtype=%s)" % (value.name, dtype))
     if isinstance(value, (list, tuple)) and _holds_tensor(value):
         # a list holding Tensors is packed (TF's auto-packing), e.g. [tf.shape(x)[0], -1]
-        from nbflow.ops.array_ops import _autopack
-
-        return _autopack(value, dtype=dtype, name=name)
+        if not _list_packer:
+            raise RuntimeError("nbflow.ops.array_concat_ops is not imported; import nbflow first")
+        return _list_packer[0](value, dtype=dtype, name=name)
     hint = preferred_dtype or dtype_hint
     if dtype is None and hint is not None:
         try:
@@ -217,8 +250,6 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, dtype_
             arr = _infer_numpy(value, None)
     else:
         arr = _infer_numpy(value, dtype)
-    from nbflow.ops.constant_op import constant_from_array
-
     return constant_from_array(arr, name=name or "Const")
 
 

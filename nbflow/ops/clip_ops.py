@@ -7,6 +7,7 @@ import collections.abc
 
 from nbflow.framework.graph import Tensor, name_scope
 from nbflow.ops import array_ops, math_ops, reduction_ops
+from nbflow.ops.nn_ops import l2_loss
 from nbflow.ops.base import convert_to_tensor
 from nbflow.ops.constant_op import constant
 
@@ -39,8 +40,6 @@ def global_norm(t_list, name=None):
     """``sqrt(sum(l2norm(t)**2 for t in t_list))``; None entries are ignored."""
     t_list = _as_sequence(t_list)
     with name_scope(name, "global_norm", [t for t in t_list if isinstance(t, Tensor)]) as scope:
-        from nbflow.ops.nn_ops import l2_loss
-
         values = [convert_to_tensor(t, name="t_%d" % i) if t is not None else None for i, t in enumerate(t_list)]
         half_squared_norms = [l2_loss(v) for v in values if v is not None]
         if not half_squared_norms:

@@ -9,8 +9,9 @@ import numpy as np
 
 from nbflow.ops.gradient_registry import RegisterGradient, gradients
 from nbflow.framework import dtypes, nest
-from nbflow.framework.graph import Operation, Tensor, get_default_graph, name_scope
+from nbflow.framework.graph import Operation, Tensor, control_dependencies, get_default_graph, name_scope
 from nbflow.framework.tensor_shape import TensorShape
+from nbflow.ops import array_ops, math_ops
 from nbflow.ops import control_flow_util as util
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
 
@@ -117,8 +118,6 @@ def _if_grad(op, *grads):
     cheap next to the bookkeeping TF does to keep them), so the forward If
     keeps nothing but its random streams' state.
     """
-    from nbflow.ops import array_ops
-
     feeds = op.attrs["feeds"]
     branches = op.attrs["branches"]
     outs = op.outputs
@@ -203,8 +202,6 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
             default = fns.pop()
             last_pred = preds.pop()
         if exclusive:
-            from nbflow.ops import math_ops
-
             all_preds = preds + ([last_pred] if len(preds) < len(pairs) else [])
             count = math_ops.add_n([math_ops.cast(p, dtypes.int32) for p in all_preds]) if len(all_preds) > 1 \
                 else math_ops.cast(all_preds[0], dtypes.int32)
@@ -221,11 +218,8 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
 
 
 def _after(op, t):
-    from nbflow.framework.graph import control_dependencies
-    from nbflow.ops.array_ops import identity
-
     with control_dependencies([op]):
-        return identity(t)
+        return array_ops.identity(t)
 
 
 # -- tf.Assert ----------------------------------------------------------------

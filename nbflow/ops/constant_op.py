@@ -1,28 +1,17 @@
-"""Const, Placeholder and PlaceholderWithDefault."""
+"""tf.constant, Placeholder and PlaceholderWithDefault.
+
+The Const op itself is defined in base.py, beside ``convert_to_tensor``, which
+builds it; it is importable from here as before.
+"""
 import numpy as np
 
 from nbflow.framework import dtypes
-from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops.gradient_registry import RegisterGradient
-from nbflow.ops.base import Op, apply_op, _infer_numpy, as_tensor_shape_arg, convert_to_tensor
+from nbflow.ops.base import (  # noqa: F401  (Const, constant_from_array: re-exported)
+    Const, Op, apply_op, _infer_numpy, as_tensor_shape_arg, constant_from_array, convert_to_tensor,
+)
 
 __all__ = ["constant", "placeholder", "placeholder_with_default"]
-
-
-class Const(Op):
-    type = "Const"
-    differentiable = False
-
-    @classmethod
-    def infer(cls, ctx):
-        v = ctx.attrs["value"]
-        return [(ctx.attrs["dtype"], TensorShape(v.shape))]
-
-
-def constant_from_array(arr, name="Const"):
-    arr = np.array(arr, order="C", copy=True)  # ascontiguousarray would make 0-d 1-d
-    arr.setflags(write=False)
-    return apply_op(Const, [], {"value": arr, "dtype": dtypes.as_dtype(arr.dtype)}, name=name)
 
 
 def constant(value, dtype=None, shape=None, name="Const", verify_shape=False):

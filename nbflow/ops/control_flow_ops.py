@@ -2,6 +2,7 @@
 import builtins
 
 from nbflow.framework.graph import Operation, Tensor, control_dependencies, get_default_graph, name_scope
+from nbflow.ops.array_ops import identity
 from nbflow.ops.base import Op, apply_op
 
 __all__ = ["no_op", "group", "tuple"]
@@ -50,8 +51,6 @@ def group(*inputs, **kwargs):
 
 def tuple(tensors, name=None, control_inputs=None):
     """Tensors equal to ``tensors`` that are only available after all of them are computed."""
-    from nbflow.ops.array_ops import identity
-
     with name_scope(name, "tuple", tensors) as scope:
         gate = group([t for t in tensors if t is not None] + list(control_inputs or []))
         out = []

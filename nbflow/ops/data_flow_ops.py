@@ -8,6 +8,7 @@ TF's QueueRunners); on an empty closed queue it raises OutOfRangeError.
 
 
 from nbflow.framework import dtypes
+from nbflow.framework import dtypes as _dtypes  # FIFOQueue's argument ``dtypes`` hides the module
 from nbflow.framework.graph import get_default_graph
 from nbflow.framework.tensor_shape import TensorShape, as_shape
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
@@ -168,9 +169,7 @@ class FIFOQueue(QueueBase):
     """``tf.FIFOQueue(capacity, dtypes, shapes=None, names=None, shared_name=None, name="fifo_queue")``."""
 
     def __init__(self, capacity, dtypes, shapes=None, names=None, shared_name=None, name="fifo_queue"):
-        from nbflow.framework import dtypes as _dt
-
-        dts = [_dt.as_dtype(d) for d in (dtypes if isinstance(dtypes, (list, tuple)) else [dtypes])]
+        dts = [_dtypes.as_dtype(d) for d in (dtypes if isinstance(dtypes, (list, tuple)) else [dtypes])]
         shps = [as_shape(s) for s in shapes] if shapes is not None else None
         if shps is not None and len(shps) != len(dts):
             raise ValueError("Queue shapes must have the same length as dtypes")

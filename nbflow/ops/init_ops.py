@@ -15,6 +15,7 @@ import numpy as np
 from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import array_ops, constant_op, random_ops
+from nbflow.ops.variables import global_variables_initializer, local_variables_initializer, variables_initializer
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal",
@@ -346,30 +347,12 @@ def lecun_uniform(seed=None):
     return VarianceScaling(scale=1., mode="fan_in", distribution="uniform", seed=seed)
 
 
-def _global_variables_initializer():
-    from nbflow.ops.variables import global_variables_initializer
-
-    return global_variables_initializer()
-
-
-def _local_variables_initializer():
-    from nbflow.ops.variables import local_variables_initializer
-
-    return local_variables_initializer()
-
-
-def _variables_initializer(var_list, name="init"):
-    from nbflow.ops.variables import variables_initializer
-
-    return variables_initializer(var_list, name=name)
-
-
 #: ``tf.initializers`` (TF 1.15's ``tf.compat.v1.initializers``).
 initializers = types.SimpleNamespace(
     zeros=Zeros, ones=Ones, constant=Constant, random_uniform=RandomUniform, random_normal=RandomNormal,
     truncated_normal=TruncatedNormal, variance_scaling=VarianceScaling, glorot_uniform=GlorotUniform,
     glorot_normal=GlorotNormal, uniform_unit_scaling=UniformUnitScaling, orthogonal=Orthogonal,
     he_normal=he_normal, he_uniform=he_uniform, lecun_normal=lecun_normal, lecun_uniform=lecun_uniform,
-    global_variables=_global_variables_initializer, local_variables=_local_variables_initializer,
-    variables=_variables_initializer, Initializer=Initializer,
+    global_variables=global_variables_initializer, local_variables=local_variables_initializer,
+    variables=variables_initializer, Initializer=Initializer,
 )

@@ -12,7 +12,10 @@ import numpy as np
 from nbflow.ops.gradient_registry import RegisterGradient
 from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape
+from nbflow.ops import array_ops
+from nbflow.ops import math_ops as M
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
+from nbflow.ops.math_grad import _KeptShape, reduce_to_shape
 
 __all__ = ["matmul", "matrix_inverse", "matrix_determinant", "linalg"]
 
@@ -139,8 +142,6 @@ def _matmul_grad(op, grad):
 
 @RegisterGradient("BatchMatMulV2")
 def _batch_matmul_grad(op, grad):
-    from nbflow.ops.math_grad import reduce_to_shape
-
     x, y = op.inputs
     adj_x, adj_y = op.attrs["adj_x"], op.attrs["adj_y"]
     if not adj_x and not adj_y:
@@ -211,8 +212,6 @@ def matrix_determinant(input, name=None):
 @RegisterGradient("MatrixInverse")
 def _matrix_inverse_grad(op, grad):
     # Y = A^-1: dA = -Y^T dY Y^T;  adjoint (Y = A^-T): dA = -Y dY^T Y
-    from nbflow.ops import math_ops as M
-
     ainv = op.outputs[0]
     if op.attrs["adjoint"]:
         return M.negative(matmul(ainv, matmul(grad, ainv, adjoint_a=True)))
@@ -222,17 +221,12 @@ def _matrix_inverse_grad(op, grad):
 @RegisterGradient("MatrixDeterminant")
 def _matrix_determinant_grad(op, grad):
     # d det(A) / dA = det(A) * A^-T
-    from nbflow.ops import array_ops
-    from nbflow.ops import math_ops as M
-
     a = op.inputs[0]
     scale = M.multiply(grad, op.outputs[0])
     dims = a.shape.as_tuple()
     if dims is not None and None not in dims:
         kept = list(dims[:-2]) + [1, 1]
     else:
-        from nbflow.ops.math_grad import _KeptShape
-
         kept = apply_op(_KeptShape, [array_ops.shape(a), convert_to_tensor(np.array([-2, -1], np.int32))])
     return M.multiply(array_ops.reshape(scale, kept), matrix_inverse(a, adjoint=True))
 

@@ -1,14 +1,15 @@
 """Element-wise math: every op one scalar expression (see ops/elementwise.py).
 
-Also AddN, Cast, Select and the public ``tf.*`` math functions. Gradients are
-in ``math_grad.py``.
+Also AddN, Cast, Select and Where (``tf.where`` with and without x and y) and
+the public ``tf.*`` math functions. Gradients are in ``math_grad.py``.
 """
 import numpy as np
 
 from nbflow.framework import dtypes
-from nbflow.framework.graph import Tensor
+from nbflow.framework.graph import Tensor, name_scope
 from nbflow.framework.tensor_shape import TensorShape
-from nbflow.ops.base import apply_op, convert_to_tensor
+from nbflow.ops.array_shape_ops import identity, reshape
+from nbflow.ops.base import Op, apply_op, convert_to_tensor
 from nbflow.ops.elementwise import ANY, BOOL, FLOAT, INT, NUMERIC, ElementwiseOp, broadcast_static
 
 __all__ = [
@@ -484,12 +485,32 @@ def to_int64(x, name="ToInt64"):
     return cast(x, dtypes.int64, name=name)
 
 
+class Where(Op):
+    """Where(input): int64 coordinates [N, rank] of the true (non-zero) elements,
+    in row-major order. The number of rows is known only at run time."""
+
+    type = "Where"
+    differentiable = False
+    outputs_alias_inputs = False
+
+    @classmethod
+    def infer(cls, ctx):
+        dt = ctx.input_dtypes[0]
+        if dt is dtypes.string:
+            raise TypeError("Where '%s': the input must be bool or numeric, got string" % ctx.name)
+        r = ctx.input_shapes[0].ndims
+        return [(dtypes.int64, TensorShape([None, r]))]
+
+
+def where_indices(condition, name=None):
+    """``tf.where(condition)`` with one argument: the coordinates of the true elements."""
+    return apply_op(Where, [convert_to_tensor(condition)], name=name or "Where")
+
+
 def where(condition, x=None, y=None, name=None):
     """TF1 ``tf.where``: with x and y, Select (a rank-1 condition picks rows);
-    without, the coordinates of true elements (see array_ops.where_indices)."""
+    without, the coordinates of true elements (Where, above)."""
     if x is None and y is None:
-        from nbflow.ops.array_ops import where_indices
-
         return where_indices(condition, name=name)
     if x is None or y is None:
         raise ValueError("x and y must both be non-None or both be None.")
@@ -502,8 +523,6 @@ def where(condition, x=None, y=None, name=None):
         if not c_shape.is_compatible_with(TensorShape(x_shape.as_tuple()[:1])):
             raise ValueError("Dimension 0 of 'condition' (%s) must match dimension 0 of 'x' (%s) for '%s'"
                              % (c_shape, x_shape, op_name))
-        from nbflow.ops.array_ops import reshape
-
         condition = reshape(condition, [-1] + [1] * (x_rank - 1))
     elif c_rank is not None and x_rank is not None:
         if c_rank != x_rank:
@@ -517,8 +536,6 @@ def where(condition, x=None, y=None, name=None):
 def where_v2(condition, x=None, y=None, name=None):
     """TF2 ``tf.where``: numpy-style broadcasting of condition, x and y."""
     if x is None and y is None:
-        from nbflow.ops.array_ops import where_indices
-
         return where_indices(condition, name=name)
     condition = convert_to_tensor(condition)
     x, y = _binary_inputs(x, y)
@@ -527,8 +544,6 @@ def where_v2(condition, x=None, y=None, name=None):
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     t = convert_to_tensor(t)
-    from nbflow.framework.graph import name_scope
-
     with name_scope(name, "clip_by_value", [t]) as scope:
         lo = minimum(t, clip_value_max)
         return maximum(lo, clip_value_min, name=scope.rstrip("/") or None)
@@ -564,8 +579,6 @@ def add_n(inputs, name=None):
         raise ValueError("inputs must be a list of at least one Tensor with the same dtype and shape")
     inputs = [convert_to_tensor(t) for t in inputs]
     if len(inputs) == 1:
-        from nbflow.ops.array_ops import identity
-
         return identity(inputs[0], name=name)
     return apply_op(AddN, inputs, name=name or "AddN")
 

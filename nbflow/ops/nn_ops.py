@@ -22,6 +22,7 @@ from nbflow.framework.graph import Tensor, name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import array_ops
 from nbflow.ops import math_ops as M
+from nbflow.ops import random_ops
 from nbflow.ops import reduction_ops as R
 from nbflow.ops.base import Op, apply_op, constant_value, convert_to_tensor
 from nbflow.ops.elementwise import FLOAT, NUMERIC, ElementwiseOp
@@ -362,8 +363,6 @@ def _noise_shape(x, noise_shape):
 def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None):
     """TF 1.x dropout: each element is zeroed with probability ``rate`` (= 1 -
     ``keep_prob``; give exactly one) and the kept ones are scaled by 1 / keep_prob."""
-    from nbflow.ops import random_ops
-
     if keep_prob is not None:
         if rate is not None:
             raise ValueError("Cannot specify both 'rate' and 'keep_prob'")

@@ -5,6 +5,8 @@ As in TF 1.x, ``==`` and ``!=`` keep Python identity semantics.
 """
 from nbflow.framework.graph import Tensor
 from nbflow.ops import math_ops as M
+from nbflow.ops.array_ops import _slice_helper
+from nbflow.ops.linalg_ops import matmul
 from nbflow.ops.variables import Variable
 
 
@@ -16,14 +18,10 @@ def _binary(fn, reverse=False, name=None):
 
 
 def _matmul(a, b, name=None):
-    from nbflow.ops.linalg_ops import matmul
-
     return matmul(a, b, name=name)
 
 
 def _getitem(self, key):
-    from nbflow.ops.array_ops import _slice_helper
-
     return _slice_helper(self, key)
 
 

@@ -13,6 +13,8 @@ import numpy as np
 from nbflow.framework import dtypes
 from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
+from nbflow.ops import array_shape_ops
+from nbflow.ops import math_ops as M
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
 
 __all__ = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
@@ -122,9 +124,10 @@ def reduction_axes(x, axis):
         rank = x.shape.ndims
         if rank is not None:
             return convert_to_tensor(np.arange(rank, dtype=np.int32), name="Const")
-        from nbflow.ops.array_ops import range as tf_range, rank as tf_rank
+        # (imported here, not at the top: array_fill_ops, where Range is, imports this module for Fill's gradient)
+        from nbflow.ops.array_fill_ops import range_
 
-        return tf_range(0, tf_rank(x))
+        return range_(0, array_shape_ops.rank(x))
     if isinstance(axis, (list, tuple)):
         axis = np.asarray(axis, dtype=np.int32)
     return convert_to_tensor(axis, dtype=dtypes.int32) if not hasattr(axis, "dtype") or \
@@ -180,8 +183,8 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None, reductio
 
     Built from Max, Sub, Exp, Sum, Log, Add as TF does, so it has a gradient
     (softmax of x) and fuses like any element-wise chain."""
-    from nbflow.ops import array_ops
-    from nbflow.ops import math_ops as M
+    # (imported here, not at the top: array_fill_ops, where ZerosLike is, imports this module for Fill's gradient)
+    from nbflow.ops.array_fill_ops import zeros_like
 
     if keep_dims is not None:
         keepdims = keep_dims
@@ -196,20 +199,18 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None, reductio
             raise TypeError("reduce_logsumexp '%s' needs a floating-point tensor, got %s" % (scope, x.dtype.name))
         raw_max = reduce_max(x, axis, keepdims=True)
         # -inf/inf/nan maxima are not subtracted (an all -inf slice stays -inf).
-        my_max = array_ops.stop_gradient(
-            M.where_v2(M.is_finite(raw_max), raw_max, array_ops.zeros_like(raw_max)))
+        my_max = array_shape_ops.stop_gradient(M.where_v2(M.is_finite(raw_max), raw_max, zeros_like(raw_max)))
         result = M.log(reduce_sum(M.exp(M.subtract(x, my_max)), axis, keepdims=keepdims))
         if not keepdims:
             shp = result.shape
-            my_max = array_ops.reshape(my_max, shp.as_list() if shp.is_fully_defined() else array_ops.shape(result))
+            my_max = array_shape_ops.reshape(
+                my_max, shp.as_list() if shp.is_fully_defined() else array_shape_ops.shape(result))
         return M.add(result, my_max, name=scope)
 
 
 def count_nonzero(input_tensor=None, axis=None, keepdims=None, dtype=dtypes.int64, name=None,
                   reduction_indices=None, keep_dims=None, input=None):
     """Number of non-zero (non-False) elements along the axes, as ``dtype``."""
-    from nbflow.ops import math_ops as M
-
     if input is not None:
         if input_tensor is not None:
             raise ValueError("Cannot specify both 'input' and 'input_tensor'")

@@ -12,7 +12,7 @@ from nbflow.framework import nest
 from nbflow.framework.tensor_shape import Dimension, dimension_value
 from nbflow.ops import array_ops, math_ops
 from nbflow.ops.base import convert_to_tensor
-from nbflow.ops.rnn_cell_impl import _concat, assert_like_rnncell
+from nbflow.ops.rnn_cell_base import _concat, assert_like_rnncell
 from nbflow.ops.variable_scope import variable_scope
 
 __all__ = ["static_rnn", "static_bidirectional_rnn"]

@@ -21,6 +21,8 @@ from nbflow.ops.gradient_registry import NotDifferentiable, RegisterGradient
 from nbflow.framework import dtypes
 from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
+from nbflow.ops import array_ops
+from nbflow.ops import math_ops as M
 from nbflow.ops.base import Op, apply_op, constant_value, convert_to_tensor
 
 __all__ = ["sort", "argsort", "unique"]
@@ -110,8 +112,6 @@ class GatherLastAxis(Op):
 
 
 def _shape_of(t):
-    from nbflow.ops import array_ops
-
     if t.shape.is_fully_defined():
         return convert_to_tensor(np.array(t.shape.as_list(), dtype=np.int32))
     return array_ops.shape(t)
@@ -140,16 +140,12 @@ def _gather_last_axis_grad(op, grad):
 
 def _order_reversed(x):
     """A copy of x whose descending order is x's ascending order."""
-    from nbflow.ops import math_ops as M
-
     if x.dtype.is_floating:
         return M.negative(x)
     return apply_op(M.Invert, [x], name="Invert")
 
 
 def _sort_or_argsort(values, axis, direction, return_argsort):
-    from nbflow.ops import array_ops
-
     if direction not in ("ASCENDING", "DESCENDING"):
         raise ValueError("Unknown direction: %s (expected 'ASCENDING' or 'DESCENDING')" % (direction,))
     axis_v = constant_value(axis) if hasattr(axis, "op") else axis

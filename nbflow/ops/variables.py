@@ -5,6 +5,7 @@ from nbflow.framework import dtypes, hooks
 from nbflow.framework.graph import GraphKeys, Tensor, get_default_graph, name_scope, control_dependencies
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import state_ops
+from nbflow.ops.array_ops import identity
 from nbflow.ops.base import apply_op, convert_to_tensor, register_tensor_conversion_function
 from nbflow.ops.control_flow_ops import group, no_op
 
@@ -66,8 +67,6 @@ class Variable:
                 self._initializer_op = apply_op(
                     state_ops.Assign, [self._variable, self._initial_value],
                     {"validate_shape": bool(validate_shape), "use_locking": True}, name="Assign").op
-                from nbflow.ops.array_ops import identity
-
                 self._snapshot = identity(self._variable, name="read")
         for key in collections:
             graph.add_to_collection(key, self)
@@ -128,8 +127,6 @@ class Variable:
         return self._snapshot
 
     def read_value(self):
-        from nbflow.ops.array_ops import identity
-
         return identity(self._variable, name="read")
 
     def initialized_value(self):

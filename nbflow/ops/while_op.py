@@ -23,6 +23,7 @@ from nbflow.ops.gradient_registry import RegisterGradient, gradients
 from nbflow.framework import dtypes, nest
 from nbflow.framework.graph import Tensor, get_default_graph, name_scope
 from nbflow.framework.tensor_shape import TensorShape, as_shape
+from nbflow.ops import array_ops, linalg_ops, nn_ops
 from nbflow.ops import control_flow_util as util
 from nbflow.ops.base import apply_op, convert_to_tensor
 
@@ -237,8 +238,6 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
 
 @RegisterGradient("While")
 def _while_grad(op, *grads):
-    from nbflow.ops import array_ops
-
     a = op.attrs
     if not a["back_prop"]:
         return [None] * len(op.inputs)
@@ -376,8 +375,6 @@ def _batched_sum(d, grad_context):
 
 def _sum_over_steps(kind, stacks, operands):
     """The gradient summed over steps from per-step stacks ([steps, ...] each)."""
-    from nbflow.ops import array_ops, linalg_ops, nn_ops
-
     rows = [array_ops.reshape(st, [-1, t.shape.as_tuple()[-1]]) for st, t in zip(stacks, operands)]
     if kind == "matmul":
         return linalg_ops.matmul(rows[0], rows[1], transpose_a=True)

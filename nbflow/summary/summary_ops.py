@@ -13,6 +13,7 @@ import numpy as np
 
 from nbflow.framework import dtypes
 from nbflow.framework.graph import GraphKeys, get_default_graph, name_scope
+from nbflow.ops.array_ops import reshape
 from nbflow.ops.base import apply_op, convert_to_tensor
 from nbflow.ops.constant_op import constant
 from nbflow.ops.summary_ops import (
@@ -78,8 +79,6 @@ def scalar(name, tensor, collections=None, family=None):
                          % (name, tensor.shape))
     with summary_scope(name, family, values=[tensor]) as (tag, scope):
         if tensor.shape.ndims not in (None, 0):
-            from nbflow.ops.array_ops import reshape
-
             tensor = reshape(tensor, [])
         val = apply_op(ScalarSummary, [_tag_const(tag, "tags"), tensor], name=scope)
     _collect(val, collections, [GraphKeys.SUMMARIES])
@@ -134,8 +133,6 @@ def tensor_summary(name, tensor, summary_description=None, collections=None, sum
     serialized = summary_metadata.SerializeToString()
     tensor = convert_to_tensor(tensor)
     with summary_scope(name, family, values=[tensor]) as (tag, scope):
-        from nbflow.ops.constant_op import constant
-
         meta = constant(np.array(serialized, dtype=object), dtype=dtypes.string,
                         name="serialized_summary_metadata")
         val = apply_op(TensorSummaryV2, [_tag_const(tag, "tag"), tensor, meta], name=scope)

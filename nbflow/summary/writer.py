@@ -16,6 +16,9 @@ import threading
 import time
 import weakref
 
+from nbflow.framework.graph import Graph, get_default_graph
+from nbflow.summary.graph_def import graph_def as to_graph_def
+
 _log = logging.getLogger("nbflow")
 _open_writers = weakref.WeakSet()
 _file_counter = itertools.count(1)
@@ -182,9 +185,6 @@ class FileWriter:
             if isinstance(graph, graph_pb2.GraphDef):
                 gd = graph
             else:
-                from nbflow.framework.graph import Graph
-                from nbflow.summary.graph_def import graph_def as to_graph_def
-
                 if not isinstance(graph, Graph):
                     raise TypeError("add_graph expects a tf.Graph or a GraphDef, got %r" % (type(graph),))
                 gd = to_graph_def(graph)
@@ -254,8 +254,6 @@ class FileWriterCache:
         with FileWriterCache._lock:
             w = FileWriterCache._cache.get(logdir)
             if w is None:
-                from nbflow.framework.graph import get_default_graph
-
                 w = FileWriter(logdir, graph=get_default_graph())
                 FileWriterCache._cache[logdir] = w
             return w

@@ -10,6 +10,7 @@ import math
 from nbflow.framework import dtypes
 from nbflow.framework.graph import name_scope
 from nbflow.ops import math_ops
+from nbflow.ops.array_ops import identity
 from nbflow.ops.base import convert_n_to_tensor, convert_to_tensor
 from nbflow.ops.constant_op import constant
 
@@ -124,8 +125,6 @@ def piecewise_constant(x, boundaries, values, name=None):
             last = i == len(boundaries) - 1
             result = math_ops.where_v2(math_ops.greater(x, b), values[i + 1], result, name=scope if last else None)
         if not boundaries:
-            from nbflow.ops.array_ops import identity
-
             result = identity(result, name=scope)
         return result
 

@@ -1,4 +1,5 @@
-"""CPU kernels of gathers, scatters, where and one_hot (nbflow/ops/array_gather_ops.py).
+"""CPU kernels of gathers, scatters, where and one_hot (nbflow/ops/array_gather_ops.py;
+Where: nbflow/ops/math_ops.py).
 
 The kernels move raw bits (unsigned ints of the element's size), so one
 compiled kernel serves every element type of that size; strings (objects)
@@ -10,6 +11,7 @@ from nbflow.backends.cpu.array_layout import _UINT
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import array as K
 from nbflow.ops import array_gather_ops as G
+from nbflow.ops.math_ops import Where
 from nbflow.ops.array_common import _axis_value, _fmt, _ints, _known, _prod
 
 
@@ -149,7 +151,7 @@ def _scatter_nd(ctx):
     return run
 
 
-@register_kernel(G.Where)
+@register_kernel(Where)
 def _where(ctx):
     def run(x):
         flat = x.reshape(-1)
