@@ -93,6 +93,11 @@ _NOT_YET = {
 
 
 def __getattr__(name):
+    from nbflow.framework import protos as _protos
+
+    if name in _protos.PROTOS:  # tf.NodeDef, tf.GraphDef, tf.Summary ... (imported on first use)
+        value = globals()[name] = _protos.get(name)
+        return value
     if name in _NOT_YET:
         hint = _NOT_YET[name]
         raise NotImplementedInNbflowError("tf.%s is not implemented in nbflow yet%s" % (name, "; " + hint if hint else ""))
