@@ -3,7 +3,7 @@
     python -m benchmarks.run [--only NAME ...] [--quick] [--json PATH] [--no-torch] [--no-jax]
     python benchmarks/run.py ...
 
-NAME selects a family ("mlp", "lenet", "lstm", "overhead", "elementwise", "stream", "kernels"),
+NAME selects a family ("mlp", "lenet", "lstm", "overhead", "elementwise", "stream", "kernels", "planning"),
 a case ("mlp/b128/sgd") or a glob over case names ("kernels/matmul*").
 Prints one table row per (case, implementation) and writes every number,
 with the machine, versions and thread counts, as JSON (default
@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     __package__ = "benchmarks"
 
-FAMILIES = ("overhead", "mlp", "lenet", "lstm", "elementwise", "stream", "kernels")
+FAMILIES = ("overhead", "mlp", "lenet", "lstm", "elementwise", "stream", "kernels", "planning")
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
 

@@ -49,6 +49,7 @@ from nbflow.runtime.session import (  # noqa: E402
 from nbflow.runtime.explain import explain  # noqa: E402
 from nbflow import compat, nn, losses, train, summary, layers, test  # noqa: E402
 from nbflow import contrib  # noqa: E402,F401  (tf.contrib: only tf.contrib.rnn)
+from nbflow.platform import tf_logging as logging  # noqa: E402,F401  (tf.logging; stdlib logging is untouched)
 
 __version__ = "0.1.0"
 VERSION = "1.15.0-nbflow." + __version__
@@ -92,6 +93,11 @@ _NOT_YET = {
 
 
 def __getattr__(name):
+    from nbflow.framework import protos as _protos
+
+    if name in _protos.PROTOS:  # tf.NodeDef, tf.GraphDef, tf.Summary ... (imported on first use)
+        value = globals()[name] = _protos.get(name)
+        return value
     if name in _NOT_YET:
         hint = _NOT_YET[name]
         raise NotImplementedInNbflowError("tf.%s is not implemented in nbflow yet%s" % (name, "; " + hint if hint else ""))

@@ -39,6 +39,7 @@ def test_quick_run_succeeds_and_prints_table(quick_run):
     for col in ("impl", "first call", "time/iter", "rate", "vs numpy"):
         assert col in header
     assert "overhead/feed" in proc.stdout and "mlp/b128/sgd" in proc.stdout
+    assert "planning/gan-loop" in proc.stdout and "planning/new-fetch" in proc.stdout
 
 
 def test_quick_run_writes_valid_json(quick_run):
@@ -192,3 +193,21 @@ def test_select_patterns():
     assert [c.name for c in run.select(cases, ["mlp/b32"])] == ["mlp/b32/adam"]
     assert [c.name for c in run.select(cases, ["kernels/matmul*"])] == ["kernels/matmul/512x512x512"]
     assert run.select(cases, None) == cases
+
+
+def test_planning_report_breaks_the_loop_down():
+    import io
+    import re
+
+    from benchmarks import planning
+
+    out = io.StringIO()
+    planning.report(dict(planning.gan_dims(True), iterations=3), file=out)
+    text = out.getvalue()
+    assert re.search(r"planning/gan-loop: 3 iterations, 7 Session.run calls, total [0-9.]+ s", text), text
+    built = int(re.search(r"new plans built: (\d+)", text).group(1))
+    assert 1 <= built <= 7  # the init plan at least; at most one per run
+    assert re.search(r"planning: [0-9.]+ s in all, [0-9.]+% of the program; [0-9.]+ ms per new plan", text), text
+    assert re.search(r"train fetch set: +\d+ plans of +\d+ ops", text), text
+    m = re.search(r"a new fetch set on a (\d+)-op graph \((\d+) ops in its plan\): [0-9.]+ ms per plan", text)
+    assert m and 80 <= int(m.group(1)) <= 150 and int(m.group(2)) > 30, text

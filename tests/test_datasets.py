@@ -171,7 +171,7 @@ def test_read_data_sets_and_next_batch(tmp_path):
     assert ds.train.epochs_completed == 1
     assert sorted(seen) == sorted(map(tuple, ds.train.images))
     oh = mnist.read_data_sets(str(tmp_path), one_hot=True, validation_size=0, reshape=False, dtype=np.uint8)
-    assert oh.train.images.shape == (10, 28, 28) and oh.train.images.dtype == np.uint8
+    assert oh.train.images.shape == (10, 28, 28, 1) and oh.train.images.dtype == np.uint8  # TF: a depth axis
     np.testing.assert_array_equal(oh.train.labels.argmax(1), arrays["train-labels-idx1-ubyte"])
     with pytest.raises(ValueError, match="Validation size should be between 0 and 10"):
         mnist.read_data_sets(str(tmp_path), validation_size=11)

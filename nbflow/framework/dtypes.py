@@ -91,17 +91,39 @@ string = DType("string", np.object_)
 
 _ALL = [float16, float32, float64, int8, int16, int32, int64, uint8, uint16, bool_, string]
 _BY_NAME = {d.name: d for d in _ALL}
+# TF 1.15's non-canonical names (its dtypes.py _STRING_TO_TF): tutorials write
+# ``tf.placeholder("float", ...)``.
+_BY_NAME.update({"half": float16, "float": float32, "double": float64})
 _BY_NP = {d._np: d for d in _ALL if d is not string}
+# TF dtypes nbflow has no kernels for: named in the error instead of "cannot convert".
+_NOT_SUPPORTED = ("uint32", "uint64", "complex64", "complex128", "bfloat16", "qint8", "quint8", "qint16",
+                  "quint16", "qint32", "resource", "variant")
+_NOT_SUPPORTED_NP = {np.dtype(n): n for n in ("uint32", "uint64", "complex64", "complex128")}
+
+
+def _unsupported(type_value, tf_name):
+    return TypeError("Cannot convert value %r to a TensorFlow DType: nbflow does not support tf.%s"
+                     % (type_value, tf_name))
+
+
+def _unknown_name(name):
+    base = name[:-4] if name.endswith("_ref") else name
+    if base in _BY_NAME or base in _NOT_SUPPORTED:
+        # TF's reference dtypes (float32_ref, ...) belong to ref variables, which nbflow does not have.
+        return _unsupported(name, name)
+    return TypeError("Cannot convert value %r to a TensorFlow DType." % (name,))
 
 
 def as_dtype(type_value):
-    """Convert a DType, name, numpy dtype or Python type to a DType."""
+    """Convert a DType, a name (canonical or TF's aliases "float", "double",
+    "half"), a numpy type or dtype, or a Python type to a DType."""
     if isinstance(type_value, DType):
         return type_value
     if isinstance(type_value, str):
-        if type_value in _BY_NAME:
-            return _BY_NAME[type_value]
-        raise TypeError("Cannot convert value %r to a TensorFlow DType." % (type_value,))
+        d = _BY_NAME.get(type_value)
+        if d is None:
+            raise _unknown_name(type_value)
+        return d
     if type_value is bool:
         return bool_
     if type_value is int:
@@ -118,6 +140,8 @@ def as_dtype(type_value):
         return _BY_NP[npd]
     if npd.kind in "OSU":
         return string
+    if npd in _NOT_SUPPORTED_NP:
+        raise _unsupported(type_value, _NOT_SUPPORTED_NP[npd])
     raise TypeError("Cannot convert value %r to a TensorFlow DType." % (type_value,))
 
 

@@ -205,14 +205,8 @@ class Operation:
 
     @property
     def node_def(self):
-        return {
-            "name": self._name,
-            "op": self.type,
-            "input": [t._as_node_def_input() for t in self._inputs]
-            + ["^" + c.name for c in self._control_inputs],
-            "device": self._device,
-            "attr": dict(self._attrs),
-        }
+        """This op as a ``tf.NodeDef`` protobuf, as TF's (see nbflow/summary/graph_def.py)."""
+        return hooks.call(hooks.NODE_DEF, self, add_shapes=False)
 
     def get_attr(self, name):
         if name not in self._attrs:
@@ -237,12 +231,7 @@ class Operation:
         return "<tf.Operation '%s' type=%s>" % (self._name, self.type)
 
     def __str__(self):
-        nd = self.node_def
-        lines = ['name: "%s"' % nd["name"], 'op: "%s"' % nd["op"]]
-        lines += ['input: "%s"' % i for i in nd["input"]]
-        if nd["device"]:
-            lines.append('device: "%s"' % nd["device"])
-        return "\n".join(lines)
+        return str(self.node_def)  # the NodeDef's text format, as TF prints an op
 
 
 class Graph:

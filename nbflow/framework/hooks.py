@@ -23,3 +23,4 @@ def call(name, *args, **kwargs):
 RUN_IN_DEFAULT_SESSION = "run_in_default_session"   # (fetch, feed_dict, graph, session)
 DEFAULT_SESSION = "default_session"                 # () -> Session or None
 GRAPH_DEF = "graph_def"                             # (graph, add_shapes) -> GraphDef
+NODE_DEF = "node_def"                               # (op, add_shapes) -> NodeDef

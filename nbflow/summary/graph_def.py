@@ -93,3 +93,4 @@ def graph_def(graph, add_shapes=True):
 
 
 hooks.register(hooks.GRAPH_DEF, graph_def)
+hooks.register(hooks.NODE_DEF, node_def)

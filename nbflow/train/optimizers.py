@@ -14,6 +14,8 @@ default_name="<var op name>/<optimizer name>")``, non-trainable, in
 GLOBAL_VARIABLES. Adam's ``beta1_power``/``beta2_power`` are non-slot
 variables.
 """
+from collections.abc import Mapping
+
 from nbflow.autodiff.gradients import gradients
 from nbflow.framework import dtypes
 from nbflow.framework.graph import GraphKeys, Operation, Tensor, control_dependencies, get_default_graph, name_scope
@@ -65,14 +67,21 @@ def _call_if_callable(x):
 
 
 def _flatten(x):
-    if isinstance(x, (list, tuple)):
-        out = []
-        for e in x:
-            out.extend(_flatten(e))
-        return out
-    if isinstance(x, dict):
+    """``var_list`` as TF 1.15's nest.flatten walks it: lists, tuples and dict views
+    (``weights.values()``) in order, dicts by sorted key, nested. Beyond TF, any other
+    iterable (a generator, a set) is walked too, where TF rejects it."""
+    if isinstance(x, (Variable, Tensor, str, bytes)):  # Variables and Tensors are iterable: leaves here
+        return [x]
+    if isinstance(x, Mapping):
         return _flatten([x[k] for k in sorted(x)])
-    return [x]
+    try:
+        items = iter(x)
+    except TypeError:
+        return [x]
+    out = []
+    for e in items:
+        out.extend(_flatten(e))
+    return out
 
 
 class Optimizer:

@@ -1,0 +1,1 @@
+"""``tensorflow.examples.tutorials``: see ``nbflow.examples.tutorials.mnist``."""
