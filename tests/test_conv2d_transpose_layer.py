@@ -86,6 +86,9 @@ def test_unknown_spatial_dims_without_output_padding(rng):
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         assert sess.run(y, {x: np.ones((1, 4, 3, 1), np.float32)}).shape == (1, 8, 5, 1)
+        assert sess.run(y, {x: np.ones((0, 4, 3, 1), np.float32)}).shape == (0, 8, 5, 1)  # an empty batch
+        (g,) = tf.gradients(tf.reduce_sum(y), x)
+        assert sess.run(g, {x: np.ones((0, 2, 3, 1), np.float32)}).shape == (0, 2, 3, 1)
 
 
 def test_gradients_match_finite_differences(rng):
