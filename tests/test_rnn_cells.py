@@ -604,7 +604,7 @@ def test_public_names():
     assert tf.contrib.rnn.static_rnn is tf.nn.static_rnn
     assert tf.contrib.rnn.static_bidirectional_rnn is tf.nn.static_bidirectional_rnn
     assert tf.compat.v1.nn.rnn_cell.LSTMStateTuple(1, 2).h == 2
-    assert not hasattr(tf.contrib, "layers") and not hasattr(tf.contrib.rnn, "LayerNormBasicLSTMCell")
+    assert not hasattr(tf.contrib, "learn") and not hasattr(tf.contrib.rnn, "LayerNormBasicLSTMCell")
     with pytest.raises(NotImplementedError, match="tf.contrib.slim is not implemented"):
         tf.contrib.slim
     with pytest.raises(NotImplementedError, match="tf.contrib.rnn.AttentionCellWrapper is not implemented"):

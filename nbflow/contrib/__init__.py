@@ -1,10 +1,11 @@
 """``tf.contrib`` (TF 1.x): only the parts nbflow implements.
 
-``tf.contrib.rnn`` has the recurrent cells and ``static_rnn``; any other
-``tf.contrib.X`` raises a clear not-implemented error (an AttributeError too,
-so ``hasattr(tf.contrib, "X")`` is False).
+``tf.contrib.rnn`` has the recurrent cells and ``static_rnn``;
+``tf.contrib.layers`` the layer functions, initializers and regularizers; any
+other ``tf.contrib.X`` raises a clear not-implemented error (an AttributeError
+too, so ``hasattr(tf.contrib, "X")`` is False).
 """
-from nbflow.contrib import rnn  # noqa: F401
+from nbflow.contrib import layers, rnn  # noqa: F401
 
 
 class ContribNotImplementedError(NotImplementedError, AttributeError):
@@ -15,4 +16,4 @@ def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
     raise ContribNotImplementedError("tf.contrib.%s is not implemented in nbflow (tf.contrib was removed in TF 2; "
-                                     "nbflow provides tf.contrib.rnn only)" % name)
+                                     "nbflow provides tf.contrib.rnn and tf.contrib.layers only)" % name)

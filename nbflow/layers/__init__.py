@@ -1,4 +1,4 @@
-"""``tf.layers`` (TF 1.x): Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten,
+"""``tf.layers`` (TF 1.x): Dense, Conv2D, Conv2DTranspose, MaxPooling2D, AveragePooling2D, Flatten,
 Dropout, BatchNormalization -- the classes and their functional forms -- on the
 ``tf.layers.Layer`` base (variables through tf.get_variable / variable_scope,
 named and shared as TF names and shares them).
@@ -8,6 +8,7 @@ AttributeError too, so ``hasattr`` stays False).
 """
 from nbflow.layers.base import Layer
 from nbflow.layers.convolutional import Conv2D, Convolution2D, conv2d
+from nbflow.layers.convolutional_transpose import Conv2DTranspose, Convolution2DTranspose, conv2d_transpose
 from nbflow.layers.core import Dense, Dropout, Flatten, dense, dropout, flatten
 from nbflow.layers.normalization import BatchNormalization, batch_normalization
 from nbflow.layers.pooling import (
@@ -16,6 +17,7 @@ from nbflow.layers.pooling import (
 
 __all__ = [
     "Layer", "Dense", "dense", "Dropout", "dropout", "Flatten", "flatten", "Conv2D", "Convolution2D", "conv2d",
+    "Conv2DTranspose", "Convolution2DTranspose", "conv2d_transpose",
     "MaxPooling2D", "MaxPool2D", "max_pooling2d", "AveragePooling2D", "AvgPool2D", "average_pooling2d",
     "BatchNormalization", "batch_normalization",
 ]

@@ -1,5 +1,5 @@
 """``tf.nn``: activations, softmax, bias_add, dropout, l2_loss, cross-entropies, in_top_k,
-convolutions and pooling, top_k.
+convolutions and pooling, top_k, candidate samplers, nce_loss and sampled_softmax_loss.
 
 The ops live in ``nbflow/ops/nn_ops.py`` (gradients in ``nn_grad.py``); this
 module is the public namespace.
@@ -21,3 +21,8 @@ from nbflow.ops.nn_impl import batch_normalization, fused_batch_norm, l2_normali
 from nbflow.ops.embedding_ops import embedding_lookup  # noqa: F401,E402
 from nbflow.ops.dynamic_rnn import bidirectional_dynamic_rnn, dynamic_rnn  # noqa: F401,E402
 from nbflow.ops.depthwise_conv import depthwise_conv2d  # noqa: F401,E402
+from nbflow.ops.sampled_loss_ops import nce_loss, sampled_softmax_loss  # noqa: F401,E402
+from nbflow.ops.candidate_sampling_ops import (  # noqa: F401,E402
+    all_candidate_sampler, compute_accidental_hits, fixed_unigram_candidate_sampler,
+    learned_unigram_candidate_sampler, log_uniform_candidate_sampler, uniform_candidate_sampler,
+)
