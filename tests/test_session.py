@@ -241,3 +241,47 @@ def test_make_callable():
     with tf.Session() as sess:
         f = sess.make_callable(y, [x])
         assert f(2.0) == 6.0
+
+
+def test_plans_survive_graph_growth_but_not_changes_to_their_ops():
+    x = tf.placeholder(tf.float32, [2])
+    y = x * 2.0
+    feed = {x: [1.0, 2.0]}
+    with tf.Session() as sess:
+        sess.run(y, feed)
+        plans = len(sess._plans)
+        for i in range(5):  # a loop that builds ops each iteration (as GAN tutorials do)
+            tf.random_uniform([2], name="noise_%d" % i)
+            np.testing.assert_array_equal(sess.run(y, feed), [2.0, 4.0])
+        assert len(sess._plans) == plans  # the plan of y was reused every time
+        v = tf.Variable([0.0, 0.0])
+        sess.run(v.initializer)
+        bump = tf.assign_add(v, [1.0, 1.0])
+        y.op._add_control_input(bump.op)  # an existing op changes: its plan is rebuilt
+        sess.run(y, feed)
+        np.testing.assert_array_equal(sess.run(v), [1.0, 1.0])
+
+
+def test_one_session_run_from_many_threads_returns_each_threads_own_results():
+    import threading
+
+    # A MatMul writes a buffer the plan reuses every run: each result must be
+    # copied out before another thread's run of the same plan starts.
+    x = tf.placeholder(tf.float32, [96, 96])
+    y = tf.matmul(x, x)
+    errors_seen = []
+    with tf.Session() as sess:
+        def work(seed):
+            rng = np.random.default_rng(seed)
+            for _ in range(150):
+                v = rng.standard_normal((96, 96)).astype(np.float32)
+                out = sess.run(y, {x: v})
+                want = v @ v
+                if not np.allclose(out, want, rtol=1e-4, atol=1e-3):
+                    errors_seen.append(float(np.abs(out - want).max()))
+        threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors_seen, "%d wrong results, max error %g" % (len(errors_seen), max(errors_seen))

@@ -102,11 +102,14 @@ class Tensor:
 
     def set_shape(self, shape):
         try:
-            self._shape = self._shape.merge_with(as_shape(shape))
+            merged = self._shape.merge_with(as_shape(shape))
         except ValueError:
             raise ValueError(
                 "Tensor %s: shape %s is not compatible with %s" % (self.name, self._shape, as_shape(shape))
             ) from None
+        if merged != self._shape:
+            self._shape = merged
+            self.graph._mark_mutated()
 
     def consumers(self):
         return list(self._consumers)
@@ -219,7 +222,7 @@ class Operation:
     def _add_control_input(self, op):
         if op not in self._control_inputs:
             self._control_inputs.append(op)
-            self._graph._version += 1
+            self._graph._mark_mutated()
 
     def values(self):
         return tuple(self._outputs)
@@ -248,6 +251,9 @@ class Graph:
         self._collections = {}
         self._finalized = False
         self._version = 0
+        #: changes to ops already in the graph (a control input added, a shape set): plans
+        #: compiled before may be stale. Adding ops changes no existing op's result.
+        self._mutations = 0
         self._last_id = 0
         self.seed = None
         self._gradient_override_map = {}
@@ -265,6 +271,11 @@ class Graph:
     @property
     def version(self):
         return self._version
+
+    def _mark_mutated(self):
+        """An op already in the graph changed (see ``_mutations``)."""
+        self._version += 1
+        self._mutations += 1
 
     @property
     def finalized(self):

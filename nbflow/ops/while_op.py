@@ -283,7 +283,7 @@ def _while_grad(op, *grads):
     for t in saved:
         if t not in a["saved"]:
             a["saved"].append(t)
-    op.graph._version += 1  # plans built before this gradient do not keep them
+    op.graph._mark_mutated()  # plans built before this gradient do not keep them
     needed = util.reached_arguments(inside, dxs, list(args) + saved)
     hist_k = [k for k in range(n) if args[k] in needed]
     # The captured tensors whose gradients are summed in the loop come first (their shapes

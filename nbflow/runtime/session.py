@@ -176,17 +176,21 @@ class BaseSession:
             if fkey is not None:
                 self._fetch_mappers[fkey] = mapper
         feed_tensors, feed_values = self._process_feeds(feed_dict)
-        key = (fkey if fkey is not None else tuple(mapper.elements), self._graph.version,
+        # Plans stay valid while the graph only grows: a new op changes no existing
+        # op's result, so only changes to existing ops (graph._mutations) retire them.
+        key = (fkey if fkey is not None else tuple(mapper.elements), self._graph._mutations,
                tuple((t, v.shape) for t, v in zip(feed_tensors, feed_values)))
         plan = self._plans.get(key)
         if plan is None:
             plan = self._make_plan(mapper.elements, feed_tensors, feed_values)
             self._plans[key] = plan
-        # One run of a plan at a time (its buffers are reused); different plans
-        # may run concurrently, e.g. an enqueue while a dequeue waits.
+        # One run of a plan at a time (its buffers are reused, so the fetched values are
+        # copied out before the next run may start); different plans may run
+        # concurrently, e.g. an enqueue while a dequeue waits.
         with plan.lock:
             results = plan.run(feed_values)
-        return mapper.build([_export(v, fresh) for v, fresh in zip(results, plan.fetch_is_fresh)])
+            exported = [_export(v, fresh) for v, fresh in zip(results, plan.fetch_is_fresh)]
+        return mapper.build(exported)
 
     def _make_plan(self, elements, feed_tensors, feed_values):
         feeds = [(t, v.dtype, v.shape) for t, v in zip(feed_tensors, feed_values)]
