@@ -1,11 +1,11 @@
 """Plan building: what a new fetch set costs, and a tutorial loop that pays it at every step.
 
-The Session caches one compiled Plan per (fetches, feed shapes, graph version)
-(runtime/session.py); building one prunes the graph and places, folds, fuses
-and compiles its ops into a step function (runtime/executor.py ``Plan``). A
-program that adds ops inside its training loop -- as TF1 tutorials do, e.g.
-``sess.run(tf.random_uniform(...))`` for each step's noise -- changes the graph
-version at every iteration, so every ``Session.run`` builds a new plan.
+The Session caches one compiled Plan per (fetches, feed shapes, changes to
+existing ops) (runtime/session.py); building one runs the compiler's pass
+pipeline (compiler/pipeline.py). A program that adds ops inside its training
+loop -- as TF1 tutorials do, e.g. ``sess.run(tf.random_uniform(...))`` for each
+step's noise -- builds a plan for each new fetch set (the new op); until
+nbflow keyed plans by graph version, it rebuilt the training plan every time.
 
 * ``planning/gan-loop``: a GAN (generator 64-128-784, discriminator
   784-128-1, an Adam optimizer each, batch 64) trained for 200 iterations (20
@@ -222,8 +222,7 @@ def report(d, file=None):
     runs = 1 + 2 * d["iterations"]
     print("planning/gan-loop: %d iterations, %d Session.run calls, total %.3f s (graph, session, loop)"
           % (d["iterations"], runs, total), file=file)
-    print("  new plans built: %d (%.0f%% of the runs: each iteration's new ops change the graph version, "
-          "which keys the plan cache)" % (len(builds), 100.0 * len(builds) / runs), file=file)
+    print("  new plans built: %d (%.0f%% of the runs)" % (len(builds), 100.0 * len(builds) / runs), file=file)
     print("  planning: %.3f s in all, %.1f%% of the program; %.2f ms per new plan" % (
         planning, 100 * planning / total, 1e3 * planning / max(len(builds), 1)), file=file)
     for label in ("train", "noise", "init"):
