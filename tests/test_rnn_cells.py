@@ -471,6 +471,7 @@ def test_unknown_batch_dim_runs_with_any_batch():
 
 
 def test_initial_state_and_errors():
+    tf.set_random_seed(0)  # fixed weights: the compared state has entries near zero
     x = [tf.placeholder(tf.float32, [2, 3]) for _ in range(2)]
     cell = tf.nn.rnn_cell.BasicRNNCell(4)
     init = tf.ones([2, 4])
