@@ -143,8 +143,8 @@ def test_bad_fetches():
             sess.run(None)
         with pytest.raises(TypeError):
             sess.run(3)
-        with pytest.raises(KeyError):
-            sess.run("missing:0")
+        with pytest.raises(ValueError, match="cannot be interpreted as a Tensor"):
+            sess.run("missing:0")  # TF 1.15: ValueError (a KeyError before nbflow followed it)
 
 
 def test_plans_are_cached_per_feed_shape():
@@ -265,18 +265,29 @@ def test_plans_survive_graph_growth_but_not_changes_to_their_ops():
 def test_one_session_run_from_many_threads_returns_each_threads_own_results():
     import threading
 
-    # A MatMul writes a buffer the plan reuses every run: each result must be
-    # copied out before another thread's run of the same plan starts.
+    # Fetch sets whose plans reuse buffers: a MatMul output, a fused group with a
+    # reduction (memory planner on), and a training step on a variable.
     x = tf.placeholder(tf.float32, [96, 96])
     y = tf.matmul(x, x)
+    z = tf.nn.relu(x * 3.0 - 1.0) + tf.reduce_sum(x, axis=0)
+    v = tf.Variable(tf.zeros([96]))
+    loss = tf.reduce_mean(tf.square(tf.matmul(x, tf.reshape(v, [96, 1]))))
+    train = tf.train.GradientDescentOptimizer(1e-4).minimize(loss)
     errors_seen = []
     with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+
         def work(seed):
             rng = np.random.default_rng(seed)
-            for _ in range(150):
-                v = rng.standard_normal((96, 96)).astype(np.float32)
-                out = sess.run(y, {x: v})
-                want = v @ v
+            for i in range(90):
+                a = rng.standard_normal((96, 96)).astype(np.float32)
+                if i % 3 == 0:
+                    out, want = sess.run(y, {x: a}), a @ a
+                elif i % 3 == 1:
+                    out, want = sess.run(z, {x: a}), np.maximum(a * 3.0 - 1.0, 0) + a.sum(axis=0)
+                else:
+                    _, out = sess.run([train, x], {x: a})  # a fed value fetched back, next to a training step
+                    want = a
                 if not np.allclose(out, want, rtol=1e-4, atol=1e-3):
                     errors_seen.append(float(np.abs(out - want).max()))
         threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
@@ -284,4 +295,42 @@ def test_one_session_run_from_many_threads_returns_each_threads_own_results():
             t.start()
         for t in threads:
             t.join()
+        assert np.all(np.isfinite(sess.run(v)))
     assert not errors_seen, "%d wrong results, max error %g" % (len(errors_seen), max(errors_seen))
+
+
+INT_DTYPES = [tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8, tf.uint16]
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES, ids=[d.name for d in INT_DTYPES])
+def test_integer_feeds_that_do_not_fit_are_rejected_not_wrapped(dtype):
+    info = np.iinfo(dtype.as_numpy_dtype)
+    x = tf.placeholder(dtype, [None])
+    y = tf.identity(x)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(y, {x: [info.min, info.max]}), [info.min, info.max])
+        for bad in ([info.min - 1], [info.max + 1], np.array([info.max], np.float64) * 4, [2 ** 70]):
+            with pytest.raises(ValueError, match="out of range for %s" % dtype.name):
+                sess.run(y, {x: bad})
+        with pytest.raises(ValueError, match="non-integral"):
+            sess.run(y, {x: [1.5]})
+
+
+def test_float_feeds_that_overflow_or_are_complex_are_rejected():
+    x = tf.placeholder(tf.float32, [None])
+    y = tf.identity(x)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(y, {x: [1.0, np.inf, 3e38]}), np.float32([1.0, np.inf, 3e38]))
+        with pytest.raises(ValueError, match="out of range for float32"):
+            sess.run(y, {x: [1e39]})
+        with pytest.raises(ValueError, match="complex values"):
+            sess.run(y, {x: [1 + 2j]})
+        np.testing.assert_array_equal(sess.run(y, {x: np.array([2 + 0j])}), [2.0])
+
+
+def test_out_of_memory_is_resource_exhausted_and_names_the_op():
+    n = tf.placeholder(tf.int32, [])
+    big = tf.fill(tf.stack([n, n]), 1.0, name="huge_fill") * 2.0
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.ResourceExhaustedError, match="huge_fill|OOM"):
+            sess.run(big, {n: 2 ** 30})

@@ -8,10 +8,10 @@ group's from its device's fused binder; a transfer is its copy.
 from nbflow.backends import registry
 from nbflow.compiler.fusion import Group
 from nbflow.compiler.program import TransferUnit
+from nbflow.compiler.resolve import kernel_error
 
 
 def bind_pass(program):
-    host, memory = program.host, program.memory
     readers = {}  # slot -> ops (or transfers) that read it each step
     for u in program.units:
         for sl in u.io()[0]:
@@ -25,28 +25,41 @@ def bind_pass(program):
 
     steps, step_ops = [], []
     for position, unit in enumerate(program.schedule):
-        alloc = memory.allocator(position) if memory is not None else None
-        if isinstance(unit, Group):
-            device = program.placement[unit.ops[0]]
-            binder = registry.fused_binder(device.device_type)
-            step, fresh = binder(unit, program.slot_of, program.slot_shapes, program.initial, used_outside,
-                                 fetched, alloc if device is host else None)
-            steps.append(step)
-            fresh_slots |= fresh
-            step_ops.append(unit.ops[-1])
-        elif isinstance(unit, TransferUnit):
-            steps.append((unit.copy, (unit.src_slot,), unit.dst_slot, 1))
-            step_ops.append(unit)
-        else:
-            op, ctx = unit.op, unit.ctx
-            device = program.placement[op]
-            if op.op_def.pooled_outputs and device is host:
-                ctx.allocator = alloc
-            kernel = registry.kernel_factory(op.op_def, device.device_type)(ctx)
-            n_out = len(op.outputs)
-            steps.append((kernel, tuple(unit.ins), unit.outs[0] if n_out == 1 else tuple(unit.outs), n_out))
-            step_ops.append(op)
+        try:
+            step, fresh = _bind_unit(program, position, unit, used_outside, fetched)
+        except MemoryError as e:  # output buffers are allocated here, once
+            raise kernel_error(_unit_op(unit), e) from e
+        steps.append(step)
+        step_ops.append(_unit_op(unit))
+        fresh_slots |= fresh
     program.steps, program.step_ops = steps, step_ops
     program.note("bind", "%d steps bound to kernels" % len(steps))
     # A fetched Operation yields None (slot -1).
     program.fetch_is_fresh = [sl in fresh_slots for sl in program.fetch_slots]
+
+
+def _unit_op(unit):
+    """The op a step is reported as (errors, explain): a group's last op, a transfer itself."""
+    if isinstance(unit, Group):
+        return unit.ops[-1]
+    return unit if isinstance(unit, TransferUnit) else unit.op
+
+
+def _bind_unit(program, position, unit, used_outside, fetched):
+    """(step, slots of fetched values the step makes fresh each run) of one unit."""
+    host, memory = program.host, program.memory
+    alloc = memory.allocator(position) if memory is not None else None
+    if isinstance(unit, Group):
+        device = program.placement[unit.ops[0]]
+        binder = registry.fused_binder(device.device_type)
+        return binder(unit, program.slot_of, program.slot_shapes, program.initial, used_outside, fetched,
+                      alloc if device is host else None)
+    if isinstance(unit, TransferUnit):
+        return (unit.copy, (unit.src_slot,), unit.dst_slot, 1), set()
+    op, ctx = unit.op, unit.ctx
+    device = program.placement[op]
+    if op.op_def.pooled_outputs and device is host:
+        ctx.allocator = alloc
+    kernel = registry.kernel_factory(op.op_def, device.device_type)(ctx)
+    n_out = len(op.outputs)
+    return (kernel, tuple(unit.ins), unit.outs[0] if n_out == 1 else tuple(unit.outs), n_out), set()

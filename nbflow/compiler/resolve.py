@@ -226,5 +226,11 @@ def _as_tuple(result, n):
 
 
 def kernel_error(op, exc):
+    """The OpError for an exception a kernel raised: out of memory is TF's
+    ResourceExhaustedError, anything else an InvalidArgumentError; both name the op."""
+    name, op_type = (op.name, op.type) if op is not None else ("?", "?")
+    if isinstance(exc, MemoryError):
+        return errors.ResourceExhaustedError(
+            None, op, "OOM when allocating a tensor (%s)\n\t [[node %s (defined as %s)]]" % (exc, name, op_type))
     return errors.InvalidArgumentError(
-        None, op, "%s: %s\n\t [[node %s (defined as %s)]]" % (type(exc).__name__, exc, op.name, op.type))
+        None, op, "%s: %s\n\t [[node %s (defined as %s)]]" % (type(exc).__name__, exc, name, op_type))

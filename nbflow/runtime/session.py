@@ -79,7 +79,8 @@ class _FetchMapper:
             try:
                 el = graph.as_graph_element(el)
             except (TypeError, ValueError, KeyError) as e:
-                raise type(e)(
+                # TF: a name that is not in the graph is a ValueError here (KeyError in Graph lookups)
+                raise (TypeError if isinstance(e, TypeError) else ValueError)(
                     "Fetch argument %r cannot be interpreted as a Tensor. (%s)" % (f, e)) from None
             i = self._add(el)
             if isinstance(el, Operation):
@@ -251,18 +252,44 @@ class BaseSession:
 
 
 def _convert_feed(value, t, npd):
-    """A feed value as an array of the tensor's dtype; lossy or impossible conversions raise."""
+    """A feed value as an array of the tensor's dtype; lossy or impossible conversions raise
+    (values that do not fit the dtype are never wrapped or rounded to infinity)."""
     try:
         arr = np.asarray(value)
         if arr.dtype != npd:
-            if arr.dtype.kind in "fc" and npd.kind in "iub" and arr.size and not np.all(np.floor(arr) == arr):
-                raise ValueError("non-integral values")
+            _check_feed_fits(arr, npd)
+            if arr.dtype.kind == "c" and npd.kind != "c":
+                arr = arr.real  # its imaginary parts are all zero (checked)
             arr = arr.astype(npd)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OverflowError) as e:
         raise ValueError(
             "Cannot feed value of dtype %s for Tensor '%s', which has dtype %s (%s)"
             % (np.asarray(value).dtype, t.name, t.dtype.name, e)) from None
     return arr
+
+
+def _check_feed_fits(arr, npd):
+    """Raise ValueError when ``arr``'s values cannot be represented in dtype ``npd``."""
+    src = arr.dtype.kind
+    if not arr.size or npd.kind not in "iuf" or src not in "iufcbO":
+        return
+    if src == "c" and npd.kind != "c":
+        if np.any(np.imag(arr) != 0):
+            raise ValueError("complex values")
+        arr = np.real(arr)
+        src = arr.dtype.kind
+    if src in "fc" and npd.kind in "iu" and not np.all(np.floor(arr) == arr):
+        raise ValueError("non-integral values")
+    if npd.kind in "iu" and src in "iufO":
+        info = np.iinfo(npd)
+        lo, hi = (min(arr.flat), max(arr.flat)) if src == "O" else (arr.min().item(), arr.max().item())
+        if lo < info.min or hi > info.max:
+            raise ValueError("value %s is out of range for %s" % (lo if lo < info.min else hi, npd.name))
+    elif npd.kind == "f" and src in "fO" and np.dtype(npd).itemsize < (8 if src == "O" else arr.dtype.itemsize):
+        finite = arr[np.isfinite(arr)] if src == "f" else np.asarray(arr, dtype=np.float64)
+        big = np.abs(finite).max() if finite.size else 0.0
+        if big > np.finfo(npd).max:
+            raise ValueError("value %s is out of range for %s" % (big, npd.name))
 
 
 def _export(v, fresh):
