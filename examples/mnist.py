@@ -241,6 +241,37 @@ def latest_run_dir(root):
     return None
 
 
+class EpochBar:
+    """An epoch's tqdm bar. The first Session.run of a new plan compiles its kernels,
+    which takes far longer than a step: with ``compiling`` the bar says "compiling
+    kernels…" until that first step is done, and rate and ETA count only the steps
+    after it (instead of an ETA extrapolated from the compile)."""
+
+    def __init__(self, total, desc, disable, compiling):
+        self._kwargs = dict(total=total, desc=desc, unit="step", disable=disable, file=sys.stderr,
+                            dynamic_ncols=True)
+        self._bar = None
+        self._waiting = None
+        if compiling:
+            self._waiting = tqdm(bar_format="{desc}: compiling kernels…", leave=False, **self._kwargs)
+        else:
+            self._bar = tqdm(leave=True, **self._kwargs)
+
+    def update(self):
+        """One step done."""
+        if self._bar is None:
+            self._waiting.close()
+            self._bar = tqdm(initial=1, leave=True, **self._kwargs)
+        else:
+            self._bar.update(1)
+
+    def set_postfix(self, *args, **kwargs):
+        self._bar.set_postfix(*args, **kwargs)
+
+    def close(self):
+        self._bar.close()
+
+
 def evaluate(sess, g, x, y, batch_size=1000):
     """(mean loss, accuracy) over a whole set."""
     total_loss = total_correct = 0.0
@@ -314,8 +345,9 @@ def main(argv=None):
         for ep in range(start_epoch, args.epochs):
             rng = np.random.RandomState(args.seed * 100003 + ep)  # same order whether resumed or not
             order = rng.permutation(len(x_train))
-            bar = tqdm(total=steps_per_epoch, desc="epoch %d/%d" % (ep + 1, args.epochs), unit="step",
-                       disable=args.no_progress, file=sys.stderr, dynamic_ncols=True, leave=True)
+            # (the first epoch of this process compiles the training step's kernels)
+            bar = EpochBar(steps_per_epoch, "epoch %d/%d" % (ep + 1, args.epochs), args.no_progress,
+                           compiling=ep == start_epoch)
             seen = loss_sum = correct_sum = 0.0
             t0 = time.time()
             for i in range(steps_per_epoch):
@@ -336,7 +368,7 @@ def main(argv=None):
                 seen += len(idx)
                 loss_sum += loss * len(idx)
                 correct_sum += acc * len(idx)
-                bar.update(1)
+                bar.update()
                 if i % 10 == 9 or i == steps_per_epoch - 1:
                     bar.set_postfix(_postfix(loss_sum / seen, correct_sum / seen), refresh=False)
             epoch_time = time.time() - t0

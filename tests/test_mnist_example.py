@@ -51,6 +51,15 @@ def test_fast_run_trains_logs_checkpoints_and_resumes(tmp_path):
     assert re.search(r"trained 64 steps in [0-9.]+ s: [0-9.]+ steps/s", out), out
     assert "epoch 2/2" in proc.stderr  # the tqdm progress bar
     assert re.search(r"loss=[0-9.]+, acc=[0-9.]+%", proc.stderr)
+    # while the first step compiles, the bar says so (and shows no rate or ETA)
+    frames = proc.stderr.replace("\r", "\n").splitlines()
+    compiling = [f for f in frames if "compiling kernels" in f]
+    assert compiling and all(f.strip() == "epoch 1/2: compiling kernels\u2026" for f in compiling), compiling
+    first = frames.index(compiling[0])
+    assert not [f for f in frames[:first] if "step/s" in f]
+    # then the bar counts from the first finished step: no rate or ETA from the compile
+    assert "epoch 1/2:   3%" in frames[first + 1] or "1/32 [00:00<?, ?step/s]" in "\n".join(frames[first:first + 4])
+
     # the run went to a new run folder: logs/run-YYYYmmdd-HHMMSS
     (run,) = run_dirs(logdir)
     assert re.fullmatch(r"run-\d{8}-\d{6}", os.path.basename(run)), run
