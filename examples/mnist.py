@@ -3,18 +3,21 @@
 
     python examples/mnist.py                      # MLP on the bundled digits
     python examples/mnist.py --epochs 5 --lr 3e-4 # other settings
-    python examples/mnist.py --resume             # go on from the last checkpoint
+    python examples/mnist.py --resume             # go on with the latest run from its last checkpoint
     python examples/mnist.py --model cnn          # a small convolutional network
     python examples/mnist.py --model cnn --data-dir /usr/share/datasets/fashion-mnist --augment 1 --flip
-    tensorboard --logdir logs/mnist               # loss, accuracy, weights, inputs, graph
+    tensorboard --logdir logs/mnist               # loss, accuracy, weights, inputs, graph; one run per folder
 
 By default it trains a 784-512-512-10 ReLU network with dropout on the 8,000
 training digits bundled with nbflow (Adam, learning rate decayed every epoch,
-shuffled mini-batches, inputs randomly shifted by up to 2 pixels), evaluates on
-the 2,000 held-out digits after every epoch, writes TensorBoard logs to
-``<logdir>/train`` and ``<logdir>/eval`` and a checkpoint to
-``<logdir>/checkpoints`` after every epoch. ``--data-dir`` points it at the full
-MNIST or Fashion-MNIST (IDX files); nothing is downloaded.
+shuffled mini-batches, inputs randomly shifted by up to 2 pixels) and evaluates on
+the 2,000 held-out digits after every epoch. Each run gets a fresh run folder
+``<logdir>/run-YYYYmmdd-HHMMSS`` (``-2``, ``-3``, ... if that exists), with
+TensorBoard logs in ``train/`` and ``eval/`` and a checkpoint in ``checkpoints/``
+after every epoch; TensorBoard shows each run folder as its own runs.
+``--resume`` continues the latest run folder instead (see its help).
+``--data-dir`` points it at the full MNIST or Fashion-MNIST (IDX files); nothing
+is downloaded.
 
 ``--model cnn`` trains conv 3x3x32 + ReLU -> 2x2 max pool -> conv 3x3x64 + ReLU
 -> 2x2 max pool -> dense 128 + ReLU -> dropout 0.4 -> softmax, with the same
@@ -35,6 +38,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import collections  # noqa: E402
+import itertools  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -65,9 +70,14 @@ def parse_args(argv=None):
     p.add_argument("--data-dir", default=None,
                    help="directory with MNIST-format IDX files (default: $NBFLOW_MNIST_DIR, else the bundled digits)")
     p.add_argument("--logdir", default=os.path.join("logs", "mnist"),
-                   help="TensorBoard logs go to LOGDIR/train and LOGDIR/eval, checkpoints to LOGDIR/checkpoints")
+                   help="each run writes to a new folder LOGDIR/run-YYYYmmdd-HHMMSS[-N]: TensorBoard logs in "
+                        "train/ and eval/, checkpoints in checkpoints/")
     p.add_argument("--seed", type=int, default=0, help="seed for initialization, shuffling, dropout, shifts")
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in LOGDIR/checkpoints")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the latest run folder in LOGDIR (or LOGDIR itself if it has a checkpoints/ "
+                        "folder) from its last checkpoint, logging to the same run. If that run already trained "
+                        "--epochs epochs, there is nothing left to train: it only evaluates and writes no event "
+                        "file; pass a larger --epochs to train on. Without a checkpoint it starts a new run")
     p.add_argument("--log-every", type=int, default=20, help="write training scalars every N steps")
     p.add_argument("--fast", action="store_true",
                    help="a quick smoke run: 2 epochs, 64 hidden units, 2,000 training images")
@@ -198,6 +208,70 @@ def _postfix(loss, acc, held_out=None):
     return collections.OrderedDict(items)
 
 
+# -- run folders ---------------------------------------------------------------------------
+
+_RUN_RE = re.compile(r"^run-(\d{8}-\d{6})(?:-(\d+))?$")
+
+
+def new_run_dir(root):
+    """Create and return ``root/run-YYYYmmdd-HHMMSS`` (``-2``, ``-3``, ... if taken)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in itertools.count(1):
+        path = os.path.join(root, "run-" + stamp + ("" if n == 1 else "-%d" % n))
+        try:
+            os.makedirs(path)
+            return path
+        except FileExistsError:
+            continue
+
+
+def latest_run_dir(root):
+    """The newest run folder in ``root``; ``root`` itself if it has none but holds
+    checkpoints/ (a run folder passed directly, or the layout before run folders); else None."""
+    runs = []
+    if os.path.isdir(root):
+        for name in os.listdir(root):
+            m = _RUN_RE.match(name)
+            if m and os.path.isdir(os.path.join(root, name)):
+                runs.append((m.group(1), int(m.group(2) or 1), name))
+    if runs:
+        return os.path.join(root, max(runs)[2])
+    if os.path.isdir(os.path.join(root, "checkpoints")):
+        return root
+    return None
+
+
+class EpochBar:
+    """An epoch's tqdm bar. The first Session.run of a new plan compiles its kernels,
+    which takes far longer than a step: with ``compiling`` the bar says "compiling
+    kernels…" until that first step is done, and rate and ETA count only the steps
+    after it (instead of an ETA extrapolated from the compile)."""
+
+    def __init__(self, total, desc, disable, compiling):
+        self._kwargs = dict(total=total, desc=desc, unit="step", disable=disable, file=sys.stderr,
+                            dynamic_ncols=True)
+        self._bar = None
+        self._waiting = None
+        if compiling:
+            self._waiting = tqdm(bar_format="{desc}: compiling kernels…", leave=False, **self._kwargs)
+        else:
+            self._bar = tqdm(leave=True, **self._kwargs)
+
+    def update(self):
+        """One step done."""
+        if self._bar is None:
+            self._waiting.close()
+            self._bar = tqdm(initial=1, leave=True, **self._kwargs)
+        else:
+            self._bar.update(1)
+
+    def set_postfix(self, *args, **kwargs):
+        self._bar.set_postfix(*args, **kwargs)
+
+    def close(self):
+        self._bar.close()
+
+
 def evaluate(sess, g, x, y, batch_size=1000):
     """(mean loss, accuracy) over a whole set."""
     total_loss = total_correct = 0.0
@@ -228,33 +302,52 @@ def main(argv=None):
     print("nbflow %s | %s model | %d training images, %s | %d epochs of %d steps (batch %d)"
           % (tf.__version__, args.model, len(x_train), held_out, args.epochs, steps_per_epoch, args.batch_size))
 
+    # The run folder: a new one, or with --resume the latest one that has a checkpoint.
+    run_dir = latest = None
+    if args.resume:
+        run_dir = latest_run_dir(args.logdir)
+        latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")) if run_dir else None
+        if latest is None:
+            print("--resume: no checkpoint in %s, starting a new run"
+                  % (os.path.join(run_dir, "checkpoints") if run_dir else args.logdir))
+    if latest is None:
+        run_dir = new_run_dir(args.logdir)
+    ckpt_dir = os.path.join(run_dir, "checkpoints")
+    os.makedirs(ckpt_dir, exist_ok=True)
+    print("run folder: %s" % run_dir)
+
     g = build_graph(args, steps_per_epoch)
     saver = tf.train.Saver(max_to_keep=3)
-    ckpt_dir = os.path.join(args.logdir, "checkpoints")
-    os.makedirs(ckpt_dir, exist_ok=True)
 
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        if args.resume:
-            latest = tf.train.latest_checkpoint(ckpt_dir)
-            if latest:
-                saver.restore(sess, latest)
-                saver.recover_last_checkpoints(tf.train.get_checkpoint_state(ckpt_dir).all_model_checkpoint_paths)
-                print("resumed from %s (epoch %d, step %d)" % (latest, sess.run(g["epoch"]),
-                                                              sess.run(g["global_step"])))
-            else:
-                print("--resume: no checkpoint in %s, starting from scratch" % ckpt_dir)
+        if latest:
+            saver.restore(sess, latest)
+            saver.recover_last_checkpoints(tf.train.get_checkpoint_state(ckpt_dir).all_model_checkpoint_paths)
+            print("resumed from %s (epoch %d, step %d)" % (latest, sess.run(g["epoch"]),
+                                                          sess.run(g["global_step"])))
         start_epoch = int(sess.run(g["epoch"]))
-        train_writer = tf.summary.FileWriter(os.path.join(args.logdir, "train"), sess.graph)
-        eval_writer = tf.summary.FileWriter(os.path.join(args.logdir, "eval"))
+        train_writer = eval_writer = None
+        if start_epoch >= args.epochs:
+            print("nothing left to train: this run has done %d epochs and --epochs is %d (pass a larger "
+                  "--epochs to train on); evaluating only" % (start_epoch, args.epochs))
+        else:
+            train_writer = tf.summary.FileWriter(os.path.join(run_dir, "train"), sess.graph)
+            eval_writer = tf.summary.FileWriter(os.path.join(run_dir, "eval"))
+            if latest:
+                # TensorBoard drops what an interrupted run logged past the checkpoint.
+                restart = tf.summary.SessionLog(status=tf.summary.SessionLog.START)
+                for w in (train_writer, eval_writer):
+                    w.add_session_log(restart, int(sess.run(g["global_step"])) + 1)
 
         train_steps, train_images, train_time = 0, 0, 0.0
         test_acc = None
         for ep in range(start_epoch, args.epochs):
             rng = np.random.RandomState(args.seed * 100003 + ep)  # same order whether resumed or not
             order = rng.permutation(len(x_train))
-            bar = tqdm(total=steps_per_epoch, desc="epoch %d/%d" % (ep + 1, args.epochs), unit="step",
-                       disable=args.no_progress, file=sys.stderr, dynamic_ncols=True, leave=True)
+            # (the first epoch of this process compiles the training step's kernels)
+            bar = EpochBar(steps_per_epoch, "epoch %d/%d" % (ep + 1, args.epochs), args.no_progress,
+                           compiling=ep == start_epoch)
             seen = loss_sum = correct_sum = 0.0
             t0 = time.time()
             for i in range(steps_per_epoch):
@@ -275,7 +368,7 @@ def main(argv=None):
                 seen += len(idx)
                 loss_sum += loss * len(idx)
                 correct_sum += acc * len(idx)
-                bar.update(1)
+                bar.update()
                 if i % 10 == 9 or i == steps_per_epoch - 1:
                     bar.set_postfix(_postfix(loss_sum / seen, correct_sum / seen), refresh=False)
             epoch_time = time.time() - t0
@@ -299,8 +392,9 @@ def main(argv=None):
                 print("epoch %d/%d: train loss %.4f, train accuracy %.2f%%, held-out loss %.4f, accuracy %.2f%% "
                       "(%.1f steps/s; checkpoint %s)" % (ep + 1, args.epochs, loss_sum / seen, 100 * correct_sum / seen,
                                                          test_loss, 100 * test_acc, steps_per_epoch / epoch_time, path))
-        train_writer.close()
-        eval_writer.close()
+        if train_writer is not None:
+            train_writer.close()
+            eval_writer.close()
         if test_acc is None:  # resumed after the last epoch: just evaluate
             test_loss, test_acc = evaluate(sess, g, x_test, y_test)
 

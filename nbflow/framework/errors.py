@@ -59,3 +59,48 @@ INTERNAL = 13
 UNAVAILABLE = 14
 DATA_LOSS = 15
 UNAUTHENTICATED = 16
+
+
+# -- OSError -> the TF error class (TF's ErrnoToCode, tensorflow/core/platform/posix/error.cc) --
+
+_ERRNO_CODES = {
+    INVALID_ARGUMENT: ("EINVAL", "ENAMETOOLONG", "E2BIG", "EDESTADDRREQ", "EDOM", "EFAULT", "EILSEQ",
+                       "ENOPROTOOPT", "ENOSTR", "ENOTSOCK", "ENOTTY", "EPROTOTYPE", "ESPIPE"),
+    DEADLINE_EXCEEDED: ("ETIMEDOUT", "ETIME"),
+    NOT_FOUND: ("ENODEV", "ENOENT", "ENXIO", "ESRCH"),
+    ALREADY_EXISTS: ("EEXIST", "EADDRNOTAVAIL", "EALREADY"),
+    PERMISSION_DENIED: ("EPERM", "EACCES", "EROFS"),
+    FAILED_PRECONDITION: ("ENOTEMPTY", "EISDIR", "ENOTDIR", "EADDRINUSE", "EBADF", "EBUSY", "ECHILD",
+                          "EISCONN", "ENOTBLK", "ENOTCONN", "EPIPE", "ESHUTDOWN", "ETXTBSY"),
+    RESOURCE_EXHAUSTED: ("ENOSPC", "EDQUOT", "EMFILE", "EMLINK", "ENFILE", "ENOBUFS", "ENODATA", "ENOMEM",
+                         "ENOSR", "EUSERS"),
+    OUT_OF_RANGE: ("EFBIG", "EOVERFLOW", "ERANGE"),
+    UNIMPLEMENTED: ("ENOSYS", "ENOTSUP", "EAFNOSUPPORT", "EPFNOSUPPORT", "EPROTONOSUPPORT",
+                    "ESOCKTNOSUPPORT", "EXDEV"),
+    UNAVAILABLE: ("EAGAIN", "ECONNREFUSED", "ECONNABORTED", "ECONNRESET", "EINTR", "EHOSTDOWN",
+                  "EHOSTUNREACH", "ENETDOWN", "ENETRESET", "ENETUNREACH", "ENOLCK", "ENOLINK", "ENONET"),
+    ABORTED: ("EDEADLK", "ESTALE"),
+    CANCELLED: ("ECANCELED",),
+}
+_CLASSES = {c.error_code: c for c in (
+    CancelledError, UnknownError, InvalidArgumentError, DeadlineExceededError, NotFoundError,
+    AlreadyExistsError, PermissionDeniedError, ResourceExhaustedError, FailedPreconditionError, AbortedError,
+    OutOfRangeError, UnimplementedError, InternalError, UnavailableError, DataLossError,
+    UnauthenticatedError)}
+
+
+def _errno_code(err_number):
+    import errno
+
+    for code, names in _ERRNO_CODES.items():
+        if any(getattr(errno, n, None) == err_number for n in names):
+            return code
+    return UNKNOWN
+
+
+def _from_os_error(err, context):
+    """The TF error for an OSError, as TF's IOError(context, errno) builds it: the class
+    from the errno (ENOSPC -> ResourceExhaustedError, EACCES -> PermissionDeniedError,
+    ENOTDIR -> FailedPreconditionError, ...) and the message "<context>; <strerror>"."""
+    reason = err.strerror or str(err)
+    return _CLASSES[_errno_code(err.errno)](None, None, "%s; %s" % (context, reason))

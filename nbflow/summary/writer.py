@@ -6,6 +6,15 @@ The file is ``events.out.tfevents.<unix time>.<hostname><suffix>`` in ``logdir``
 suffix so two writers never share a file). Events are written at once into a
 buffered file; a background thread flushes it every ``flush_secs`` seconds, and
 ``flush()``/``close()`` (and interpreter exit) flush it too.
+
+Errors are TF's: a log directory or event file that cannot be created raises the
+TF error class of its errno at construction (``PermissionDeniedError``,
+``FailedPreconditionError``, ...), as TF's ``gfile.MakeDirs`` does. A write or
+flush that fails later (a full disk: ``ResourceExhaustedError``) is logged once
+and never raised into the training loop, like TF's writer thread, which logs and
+goes on: events are dropped from then on, and a new event file is tried every
+``_RETRY_SECS`` seconds; once one can be written, events go there (a warning
+says so and how many were lost).
 """
 import atexit
 import itertools
@@ -16,12 +25,14 @@ import threading
 import time
 import weakref
 
+from nbflow.framework import errors
 from nbflow.framework.graph import Graph, get_default_graph
 from nbflow.summary.graph_def import graph_def as to_graph_def
 
 _log = logging.getLogger("nbflow")
 _open_writers = weakref.WeakSet()
 _file_counter = itertools.count(1)
+_RETRY_SECS = 10.0  # after a failed write, how often a new event file is tried
 
 
 def _flush_open_writers():
@@ -41,33 +52,109 @@ def _protos():
     return event_pb2, summary_pb2
 
 
+def _close_quietly(f):
+    try:
+        f.close()
+    except OSError:  # the buffer could not be written either: it is lost
+        pass
+
+
 class _EventFile:
-    """One open event file; thread-safe appends of serialized Event records."""
+    """The event file of one FileWriter (a new one after a failure); thread-safe
+    appends of serialized Event records. Write failures are logged, not raised."""
 
     def __init__(self, logdir, filename_suffix, flush_secs):
-        from tensorboard.summary.writer.record_writer import RecordWriter
-
-        os.makedirs(logdir, exist_ok=True)
-        stamp = int(time.time())
-        host = socket.gethostname()
-        path = os.path.join(logdir, "events.out.tfevents.%010d.%s%s" % (stamp, host, filename_suffix))
-        try:
-            f = open(path, "xb")
-        except FileExistsError:
-            path = os.path.join(logdir, "events.out.tfevents.%010d.%s.%d.%d%s"
-                                % (stamp, host, os.getpid(), next(_file_counter), filename_suffix))
-            f = open(path, "xb")
-        self.path = path
-        self._file = f
-        self._records = RecordWriter(f)
+        self._logdir = logdir
+        self._suffix = filename_suffix
         self._lock = threading.Lock()
         self._closed = False
+        self._failed = None  # the error that stopped writing (None: writing)
+        self._dropped = 0
+        self._next_retry = 0.0
+        try:
+            os.makedirs(logdir, exist_ok=True)
+        except FileExistsError:  # a file by that name: creating the event file says why
+            pass
+        except OSError as e:
+            raise errors._from_os_error(e, "Cannot create the log directory %s" % logdir) from None
+        path, f = self._create()
+        self._start(path, f)
         self._stop = threading.Event()
         self._thread = None
         if flush_secs and flush_secs > 0:
             self._thread = threading.Thread(target=self._flush_loop, args=(float(flush_secs),),
                                             name="nbflow-FileWriter-flush", daemon=True)
             self._thread.start()
+
+    def _create(self):
+        """A new event file, open for writing: (path, file). Raises the TF error."""
+        stamp = int(time.time())
+        host = socket.gethostname()
+        path = os.path.join(self._logdir, "events.out.tfevents.%010d.%s%s" % (stamp, host, self._suffix))
+        try:
+            try:
+                f = open(path, "xb")
+            except FileExistsError:
+                path = os.path.join(self._logdir, "events.out.tfevents.%010d.%s.%d.%d%s"
+                                    % (stamp, host, os.getpid(), next(_file_counter), self._suffix))
+                f = open(path, "xb")
+        except OSError as e:
+            raise errors._from_os_error(e, "Cannot create the event file %s" % path) from None
+        return path, f
+
+    def _start(self, path, f):
+        """Begin ``f`` with the file_version event (TF's first record of every event file)
+        and flush it. Returns False (and the failure is recorded) if that fails."""
+        from tensorboard.summary.writer.record_writer import RecordWriter
+
+        event_pb2, _ = _protos()
+        self.path = path
+        self._file = f
+        self._records = RecordWriter(f)
+        try:
+            self._records.write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")
+                                .SerializeToString())
+            f.flush()
+        except OSError as e:
+            self._fail(e, "writing to")
+            return False
+        return True
+
+    def _fail(self, err, doing):
+        """A write or flush failed (called holding the lock, or from __init__): log the
+        first failure, close the file (unflushed events are lost), drop until a retry works."""
+        if self._failed is None:
+            e = errors._from_os_error(err, "%s the event file %s failed" % (doing, self.path))
+            _log.error("FileWriter: %s: %s. Training goes on, but events are dropped until a new event file "
+                       "can be written (tried every %g s)", type(e).__name__, e, _RETRY_SECS)
+            self._failed = e
+        if self._file is not None:
+            _close_quietly(self._file)
+            self._file = None
+        self._next_retry = time.monotonic() + _RETRY_SECS
+
+    def _retry(self):
+        """While failed: at most every _RETRY_SECS, try a new event file. True if writing works again."""
+        if time.monotonic() < self._next_retry:
+            return False
+        self._next_retry = time.monotonic() + _RETRY_SECS
+        try:
+            path, f = self._create()
+        except errors.OpError:
+            return False
+        failed_path = self.path
+        if not self._start(path, f):  # it cannot be written either: leave no empty file behind
+            self.path = failed_path
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+            return False
+        _log.warning("FileWriter: writing events again, to %s (%d events were dropped since %s failed)",
+                     path, self._dropped, failed_path)
+        self._failed = None
+        self._dropped = 0
+        return True
 
     def _flush_loop(self, every):
         while not self._stop.wait(every):
@@ -77,13 +164,24 @@ class _EventFile:
         with self._lock:
             if self._closed:
                 return False
-            self._records.write(data)
+            if self._failed is not None and not self._retry():
+                self._dropped += 1
+                return True
+            try:
+                self._records.write(data)
+            except OSError as e:
+                self._dropped += 1
+                self._fail(e, "writing to")
             return True
 
     def flush(self):
         with self._lock:
-            if not self._closed:
+            if self._closed or self._file is None:
+                return
+            try:
                 self._file.flush()
+            except OSError as e:
+                self._fail(e, "flushing")
 
     def close(self):
         self._stop.set()
@@ -91,12 +189,17 @@ class _EventFile:
             if self._closed:
                 return
             self._closed = True
-            self._file.flush()
-            try:
-                os.fsync(self._file.fileno())
-            except OSError:
-                pass
-            self._file.close()
+            if self._file is not None:
+                try:
+                    self._file.flush()
+                    try:
+                        os.fsync(self._file.fileno())
+                    except OSError:
+                        pass
+                    self._file.close()
+                except OSError as e:
+                    self._fail(e, "closing")
+                self._file = None
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
@@ -120,9 +223,6 @@ class FileWriter:
         self._seen_summary_tags = set()
         self._file = _EventFile(self._logdir, self._suffix, flush_secs)
         _open_writers.add(self)
-        event_pb2, _ = _protos()
-        self.add_event(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
-        self.flush()
         if graph is not None or graph_def is not None:
             self.add_graph(graph=graph, graph_def=graph_def)
 

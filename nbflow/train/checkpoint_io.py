@@ -9,13 +9,23 @@ prefix ``P`` is two files,
 
 Every file is written to a temporary file in the same directory, flushed,
 fsync'ed and then renamed over the target (tf.train.Saver, in saver.py, writes
-the index last). TensorFlow's own checkpoint files cannot be read (a clear
-error says so).
+the index last). Writers of one directory hold its lock (``_dir_lock``), so that
+temp files and half-renamed checkpoints found while holding it are debris of a
+writer that died (``_remove_debris``). TensorFlow's own checkpoint files cannot
+be read (a clear error says so).
 """
+import contextlib
 import hashlib
 import io
 import json
 import os
+import re
+import threading
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no directory locks, so no clean-up of crash debris
+    fcntl = None
 
 import numpy as np
 
@@ -47,6 +57,10 @@ def _fsync_dir(directory):
         pass
     finally:
         os.close(fd)
+
+
+# Temp files are ".<final name>.tmp-<12 hex digits>" (_write_temp).
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.tmp-[0-9a-f]{12}$")
 
 
 def _write_temp(path, write_fn):
@@ -83,6 +97,101 @@ def _atomic_write(path, write_fn):
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+# ---------------------------------------------------------------------------
+# The directory lock and crash debris
+# ---------------------------------------------------------------------------
+
+_held_locks = threading.local()
+
+
+@contextlib.contextmanager
+def _dir_lock(directory, blocking=True):
+    """Hold an exclusive advisory lock (``flock``) on ``directory`` while writing
+    checkpoint files there; yields True when held.
+
+    Every nbflow writer of checkpoint files (save, the state file, deleting old
+    checkpoints) holds it from its first temp file to its last rename, so whoever
+    holds it knows that no live writer has files in flight there. The kernel drops
+    the lock of a killed process. Re-entrant per thread; threads and processes
+    wait for each other. Yields False (and the caller goes on unlocked) where
+    directories cannot be locked (no ``fcntl``, some network file systems), or
+    when ``blocking=False`` and another writer holds it."""
+    key = os.path.realpath(directory or ".")
+    held = getattr(_held_locks, "dirs", None)
+    if held is None:
+        held = _held_locks.dirs = {}
+    if key in held:
+        held[key] += 1
+        try:
+            yield True
+        finally:
+            held[key] -= 1
+        return
+    fd = None
+    if fcntl is not None:
+        try:
+            fd = os.open(key, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except OSError:
+            if fd is not None:
+                os.close(fd)
+            fd = None
+    if fd is None:
+        yield False
+        return
+    held[key] = 1
+    try:
+        yield True
+    finally:
+        del held[key]
+        os.close(fd)  # releases the lock
+
+
+def _family_re(base):
+    """File prefixes of one checkpoint family: ``base`` and ``base-<step>``."""
+    return re.compile(r"^%s(?:-\d+)?$" % re.escape(base))
+
+
+def _remove_debris(directory, base, state_names=("checkpoint",)):
+    """Remove what writers that died left in ``directory``. Call only while holding
+    ``_dir_lock(directory)``: then nothing here is in flight.
+
+    * temp files of checkpoint files and of the state files ``state_names``;
+    * in the family of ``base`` (``base``, ``base-<step>``): a data file whose index
+      is missing (a save killed between its renames, or a delete killed between its
+      removals), and an nbflow index whose data file is missing.
+
+    Other files are never touched. Returns the names removed."""
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return []
+    present = set(names)
+    family = _family_re(base)
+    removed = []
+    for f in names:
+        m = _TEMP_RE.match(f)
+        if m:
+            target = m.group("name")
+            if target.endswith((DATA_SUFFIX, INDEX_SUFFIX)) or target in state_names:
+                removed.append(f)
+            continue
+        if f.endswith(DATA_SUFFIX) and family.match(f[: -len(DATA_SUFFIX)]):
+            if f[: -len(DATA_SUFFIX)] + INDEX_SUFFIX not in present:
+                removed.append(f)
+        elif f.endswith(INDEX_SUFFIX) and family.match(f[: -len(INDEX_SUFFIX)]):
+            prefix = os.path.join(directory, f[: -len(INDEX_SUFFIX)])
+            try:
+                reader = CheckpointReader(prefix)
+            except Exception:  # not nbflow's (TensorFlow's, damaged): not ours to judge
+                continue
+            if not os.path.exists(reader.data_path):
+                removed.append(f)
+    for f in removed:
+        _remove_quietly(os.path.join(directory, f))
+    return removed
 
 
 def _write_npz(fileobj, arrays):
@@ -188,6 +297,39 @@ class CheckpointReader:
         self._entries = entries
         self._arrays = None
 
+    def _data_problem(self):
+        """None if the data file is complete (its size and sha256 match the index),
+        else a DataLossError. Reads the file in chunks; a success is remembered
+        per file identity (inode, size, times), so asking again costs one stat."""
+        path = self.data_path
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return errors.DataLossError(
+                None, None, "Checkpoint data file %s is missing (its index %s exists)" % (path, self.index_path))
+        except OSError as e:
+            return errors.DataLossError(None, None, "Cannot read checkpoint data file %s: %s" % (path, e))
+        key = (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+               self._data_sha, self._data_size)
+        if key in _verified:
+            return None
+        if st.st_size == self._data_size:
+            h = hashlib.sha256()
+            try:
+                with open(path, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+            except OSError as e:
+                return errors.DataLossError(None, None, "Cannot read checkpoint data file %s: %s" % (path, e))
+            if h.hexdigest() == self._data_sha:
+                if len(_verified) > 256:
+                    _verified.clear()
+                _verified[key] = True
+                return None
+        return errors.DataLossError(
+            None, None, "Checkpoint data file %s is truncated or corrupted (%d bytes, expected %d; "
+            "sha256 does not match its index)" % (path, st.st_size, self._data_size))
+
     def _load(self):
         if self._arrays is not None:
             return self._arrays
@@ -236,6 +378,22 @@ class CheckpointReader:
 
     def debug_string(self):
         return "".join("%s (%s) %s\n" % (n, dt.name, list(s)) for n, (_, dt, s) in sorted(self._entries.items()))
+
+
+_verified = {}  # data files whose sha256 matched their index (CheckpointReader._data_problem)
+
+
+def checkpoint_problem(prefix):
+    """None if ``prefix`` names a complete checkpoint -- its index is an nbflow index
+    and its data file matches the size and sha256 the index gives -- else the error
+    (an OpError) restoring it would raise."""
+    if not os.path.isfile(prefix + INDEX_SUFFIX):
+        return errors.NotFoundError(None, None, "no checkpoint index %s" % (prefix + INDEX_SUFFIX))
+    try:
+        reader = CheckpointReader(prefix)
+    except errors.OpError as e:
+        return e
+    return reader._data_problem()
 
 
 def NewCheckpointReader(filepattern):

@@ -9,7 +9,9 @@ is written atomically, after the checkpoint files it names.
 import logging
 import os
 
-from nbflow.train.checkpoint_io import DATA_SUFFIX, INDEX_SUFFIX, CheckpointReader, _atomic_write, _fsync_dir
+from nbflow.train.checkpoint_io import (
+    DATA_SUFFIX, INDEX_SUFFIX, CheckpointReader, _atomic_write, _dir_lock, _fsync_dir, checkpoint_problem,
+)
 
 __all__ = [
     "CheckpointState", "load_checkpoint", "list_variables", "load_variable", "latest_checkpoint",
@@ -193,8 +195,9 @@ def update_checkpoint_state(save_dir, model_checkpoint_path, all_model_checkpoin
                            "different save path." % model_checkpoint_path)
     path = _state_path(save_dir, latest_filename)
     text = st.to_text().encode("utf-8")
-    _atomic_write(path, lambda f: f.write(text))
-    _fsync_dir(os.path.dirname(path))
+    with _dir_lock(os.path.dirname(path)):
+        _atomic_write(path, lambda f: f.write(text))
+        _fsync_dir(os.path.dirname(path))
 
 
 def get_checkpoint_state(checkpoint_dir, latest_filename=None):
@@ -222,19 +225,27 @@ def get_checkpoint_state(checkpoint_dir, latest_filename=None):
 
 
 def checkpoint_exists(checkpoint_prefix):
-    """True if a checkpoint with this prefix is on disk (its index file exists)."""
+    """True if a complete checkpoint with this prefix is on disk: its index is an
+    nbflow index and its data file has the size and sha256 the index gives -- so
+    exactly when ``Saver.restore`` can read it. (TF only looks for the index file;
+    a checkpoint left half-written or half-deleted by a crash does not exist here.)
+    The first call per data file reads it; later calls reuse that result while the
+    file is unchanged."""
     if checkpoint_prefix is None:
         return False
-    return os.path.isfile(str(checkpoint_prefix) + INDEX_SUFFIX)
+    return checkpoint_problem(os.fspath(checkpoint_prefix)) is None
 
 
 def latest_checkpoint(checkpoint_dir, latest_filename=None):
-    """The prefix of the newest checkpoint recorded in ``checkpoint_dir``, or None."""
+    """The prefix of the newest checkpoint recorded in ``checkpoint_dir``, or None
+    (also when the state file names a checkpoint that is missing or incomplete: an
+    error is logged saying why)."""
     st = get_checkpoint_state(checkpoint_dir, latest_filename)
     if st and st.model_checkpoint_path:
-        if checkpoint_exists(st.model_checkpoint_path):
+        problem = checkpoint_problem(st.model_checkpoint_path)
+        if problem is None:
             return st.model_checkpoint_path
-        _log.error("Couldn't match files for checkpoint %s", st.model_checkpoint_path)
+        _log.error("Couldn't match files for checkpoint %s (%s)", st.model_checkpoint_path, problem)
     return None
 
 
@@ -250,12 +261,15 @@ def get_checkpoint_mtimes(checkpoint_prefixes):
 
 
 def remove_checkpoint(checkpoint_prefix, checkpoint_format_version=None, meta_graph_suffix="meta"):
-    """Delete a checkpoint's files (missing files are ignored)."""
-    for suffix in (DATA_SUFFIX, INDEX_SUFFIX, "." + meta_graph_suffix):
-        try:
-            os.remove(checkpoint_prefix + suffix)
-        except OSError:
-            pass
+    """Delete a checkpoint's files (missing files are ignored). The index goes first,
+    so a crash part-way leaves a data file without an index (which the next save in
+    the directory removes), never an index that names a missing data file."""
+    with _dir_lock(os.path.dirname(checkpoint_prefix)):
+        for suffix in (INDEX_SUFFIX, DATA_SUFFIX, "." + meta_graph_suffix):
+            try:
+                os.remove(checkpoint_prefix + suffix)
+            except OSError:
+                pass
 
 
 # ---------------------------------------------------------------------------

@@ -9,7 +9,9 @@
 
 A save writes both files as temp files, renames them into place (the index
 last) and then updates the state file, so a crash while saving leaves the
-previous checkpoint (and the state file that names it) intact.
+previous checkpoint (and the state file that names it) intact. It holds the
+directory's lock throughout, and first removes what writers that died there
+left behind (temp files, half-renamed or half-deleted checkpoints of its family).
 """
 import os
 import time
@@ -23,7 +25,7 @@ from nbflow.ops.constant_op import placeholder
 from nbflow.ops.control_flow_ops import group
 from nbflow.train.checkpoint_io import (  # noqa: F401  (the public names are re-exported here, as in TF)
     DATA_SUFFIX, FORMAT_NAME, FORMAT_VERSION, INDEX_SUFFIX, META_SUFFIX, CheckpointReader, NewCheckpointReader,
-    _HashingWriter, _fsync_dir, _index_json, _remove_quietly, _write_npz, _write_temp,
+    _dir_lock, _HashingWriter, _fsync_dir, _index_json, _remove_debris, _remove_quietly, _write_npz, _write_temp,
 )
 from nbflow.train.checkpoint_management import (  # noqa: F401
     CheckpointState, checkpoint_exists, generate_checkpoint_state_proto, get_checkpoint_mtimes,
@@ -231,6 +233,16 @@ class Saver:
             entries.append({"name": name, "key": key, "dtype": dtypes.as_dtype(val.dtype).name,
                             "shape": list(val.shape)})
 
+        with _dir_lock(parent) as locked:
+            if locked:  # no live writer has files in flight here: what is half-done is debris
+                _remove_debris(parent or ".", os.path.basename(save_path),
+                               state_names=(latest_filename, "checkpoint"))
+            return self._write(ckpt, arrays, entries, global_step, latest_filename, meta_graph_suffix,
+                               write_state)
+
+    def _write(self, ckpt, arrays, entries, global_step, latest_filename, meta_graph_suffix, write_state):
+        """The files of one save (holding the directory's lock where there is one)."""
+        parent = os.path.dirname(ckpt)
         data_name = os.path.basename(ckpt) + DATA_SUFFIX
         digest = {}
 
@@ -255,6 +267,11 @@ class Saver:
             _remove_quietly(tmp_data)
             raise
         try:
+            # Overwriting a prefix: its old index goes first, so that no moment has an
+            # index beside a data file it does not describe (a crash in between
+            # leaves a data file alone, which the next save removes).
+            if os.path.lexists(ckpt + INDEX_SUFFIX):
+                os.remove(ckpt + INDEX_SUFFIX)
             os.replace(tmp_data, ckpt + DATA_SUFFIX)
             os.replace(tmp_index, ckpt + INDEX_SUFFIX)
         finally:
@@ -287,7 +304,7 @@ class Saver:
         if save_path is None:
             raise ValueError("Can't load save_path when it is None.")
         save_path = os.fspath(save_path)
-        if not checkpoint_exists(save_path):
+        if not os.path.isfile(save_path + INDEX_SUFFIX):
             hint = ""
             if os.path.isdir(save_path):
                 hint = " (it is a directory: pass tf.train.latest_checkpoint(%r))" % save_path
