@@ -116,7 +116,7 @@ def _sqdiff_grad(op, grad):
 
 for _t in ("Greater", "Less", "GreaterEqual", "LessEqual", "Equal", "NotEqual", "LogicalAnd", "LogicalOr",
            "LogicalNot", "Invert", "Sign", "Floor", "Ceil", "Round", "Rint", "IsNan", "IsInf", "IsFinite", "Shape",
-           "Size", "Rank", "ZerosLike", "OnesLike", "BroadcastGradientArgs", "StopGradient", "Range"):
+           "Size", "Rank", "ZerosLike", "OnesLike", "BroadcastGradientArgs", "Range"):
     NotDifferentiable(_t)
 
 
@@ -290,18 +290,6 @@ def _select_grad(op, grad):
 @RegisterGradient("AddN")
 def _addn_grad(op, grad):
     return [grad] * len(op.inputs)
-
-
-@RegisterGradient("Identity")
-def _identity_grad(op, grad):
-    return grad
-
-
-@RegisterGradient("Reshape")
-def _reshape_grad(op, grad):
-    x = op.inputs[0]
-    target = list(x.shape.as_tuple()) if x.shape.is_fully_defined() else array_ops.shape(x)
-    return array_ops.reshape(grad, target), None
 
 
 @RegisterGradient("BroadcastTo")
