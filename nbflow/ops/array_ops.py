@@ -20,11 +20,7 @@ Identity, Reshape and BroadcastTo have their gradients in math_grad.py.
 from nbflow.ops.array_concat_ops import (  # noqa: F401
     ConcatV2, Pack, Split, SplitV, Unpack, _autopack, concat, split, stack, unstack,
 )
-from nbflow.ops.array_fill_ops import (  # noqa: F401
-    BroadcastArgs, BroadcastGradientArgs, BroadcastTo, Fill, LinSpace, OnesLike, Range, ZerosLike,
-    broadcast_dynamic_shape, broadcast_gradient_axes, broadcast_static_shape, broadcast_to, eye, fill, lin_space,
-    linspace, ones, ones_like, range_, zeros, zeros_like,
-)
+from nbflow.ops.array_fill_ops import Fill, OnesLike, ZerosLike, fill, ones, ones_like, zeros, zeros_like  # noqa: F401
 from nbflow.ops.array_gather_ops import (  # noqa: F401
     GatherNd, GatherV2, OneHot, ScatterNd, UnsortedSegmentSum, Where, boolean_mask, gather, gather_nd, one_hot,
     scatter_nd, unsorted_segment_sum, where_indices,
@@ -41,6 +37,12 @@ from nbflow.ops.array_slice_ops import (  # noqa: F401
     Slice, StridedSlice, StridedSliceGrad, _slice_helper, slice_, strided_slice,
 )
 from nbflow.ops.base import Op  # noqa: F401  (array_ops.Op was importable before the split)
+from nbflow.ops.array_range_ops import LinSpace, Range, lin_space, linspace, range_  # noqa: F401
+from nbflow.ops.broadcast_ops import (  # noqa: F401
+    BroadcastArgs, BroadcastGradientArgs, BroadcastTo, broadcast_dynamic_shape, broadcast_gradient_axes,
+    broadcast_static_shape, broadcast_to,
+)
+from nbflow.ops.linalg_ops import eye  # noqa: F401  (tf.eye: in linalg_ops, as TF's)
 
 __all__ = [
     "identity", "stop_gradient", "shape", "shape_n", "size", "rank", "reshape", "zeros_like", "ones_like", "fill",
