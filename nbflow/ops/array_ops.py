@@ -4,7 +4,9 @@ This module gathers the public names (``tf.reshape``, ``tf.concat``, ...) of
 the array op families, each in its own module with its ops' gradients:
 
 * array_shape_ops   -- identity, shape queries, reshape, expand_dims, squeeze, check_numerics
-* array_fill_ops    -- fill, zeros/ones(_like), broadcast_to and shape broadcasting, range, linspace, eye
+* array_fill_ops    -- fill, zeros/ones(_like)
+* array_range_ops   -- range, linspace
+* broadcast_ops     -- broadcast_to and the broadcast of shapes (with Sum, BroadcastTo's gradient)
 * array_concat_ops  -- concat, stack, unstack, split (and auto-packing of lists holding tensors)
 * array_reorder_ops -- transpose, invert_permutation, reverse, tile
 * array_pad_ops     -- pad (constant, reflect, symmetric)
@@ -15,7 +17,7 @@ the array op families, each in its own module with its ops' gradients:
 Ops that only move elements are layout ops (array_layout.py): strided copies
 described here and run by the backend (nbflow/backends/cpu/array_*.py binds
 the kernels of every array op). Shared argument helpers: array_common.py.
-Identity, Reshape and BroadcastTo have their gradients in math_grad.py.
+tf.eye is in linalg_ops.py, as TF's.
 """
 from nbflow.ops.array_concat_ops import (  # noqa: F401
     ConcatV2, Pack, Split, SplitV, Unpack, _autopack, concat, split, stack, unstack,

@@ -7,9 +7,9 @@ import numpy as np
 from nbflow.framework import dtypes
 from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
-from nbflow.ops import math_ops as M
 from nbflow.ops.array_common import _check_index_dtype, _is_tensor
 from nbflow.ops.base import Op, _infer_numpy, apply_op, convert_to_tensor
+from nbflow.ops.math_cast_ops import cast
 
 # tf.range is ``range_`` here, so that ``range`` stays the builtin (array_ops exports it as ``range``)
 __all__ = ["linspace", "lin_space"]
@@ -72,7 +72,7 @@ def range_(start, limit=None, delta=1, dtype=None, name="range"):
         for v, n in zip(args, ("start", "limit", "delta")):
             if _is_tensor(v):
                 t = convert_to_tensor(v)
-                ins.append(t if t.dtype is dtype else M.cast(t, dtype))
+                ins.append(t if t.dtype is dtype else cast(t, dtype))
             else:
                 ins.append(convert_to_tensor(v, dtype=dtype, name=n))
         return apply_op(Range, ins, {"Tidx": dtype}, name=scope)

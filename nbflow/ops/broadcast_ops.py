@@ -17,13 +17,13 @@ import numpy as np
 
 from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape, as_shape
-from nbflow.ops import math_ops as M
+from nbflow.ops import array_shape_ops
 from nbflow.ops.array_common import _check_index_dtype, _ints, _shape_tensor, _shape_value_to_tuple
 from nbflow.ops.array_range_ops import range_
-from nbflow.ops import array_shape_ops
 from nbflow.ops.array_shape_ops import reshape, shape
 from nbflow.ops.base import Op, apply_op, constant_value, convert_to_tensor
 from nbflow.ops.gradient_registry import RegisterGradient
+from nbflow.ops.math_cast_ops import cast
 
 __all__ = ["broadcast_to", "broadcast_dynamic_shape", "broadcast_static_shape", "reduce_sum"]
 
@@ -218,7 +218,7 @@ def broadcast_dynamic_shape(shape_x, shape_y):
     """The broadcast of two shape vectors, as a tensor (BroadcastArgs)."""
     sx, sy = _shape_tensor(shape_x), _shape_tensor(shape_y)
     if sx.dtype is not sy.dtype:
-        sx, sy = M.cast(sx, dtypes.int64), M.cast(sy, dtypes.int64)
+        sx, sy = cast(sx, dtypes.int64), cast(sy, dtypes.int64)
     return apply_op(BroadcastArgs, [sx, sy], name="BroadcastArgs")
 
 
