@@ -9,7 +9,7 @@ import numpy as np
 from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops.array_common import _check_index_dtype, _fmt, _index_tensor, _is_tensor, _known, _prod, _static
-from nbflow.ops.array_concat_ops import stack
+from nbflow.ops.array_stack_ops import stack
 from nbflow.ops.array_layout import _Copy, _LayoutOp, _row_strides
 from nbflow.ops.array_shape_ops import rank, reshape, shape
 from nbflow.ops.base import Op, apply_op, constant_value, convert_to_tensor

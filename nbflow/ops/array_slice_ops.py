@@ -12,7 +12,7 @@ from nbflow.ops import math_ops as M
 from nbflow.ops.array_common import (
     _INDEX_DTYPES, _check_index_dtype, _fmt, _index_tensor, _ints, _is_tensor, _prod, _static,
 )
-from nbflow.ops.array_concat_ops import stack
+from nbflow.ops.array_stack_ops import stack
 from nbflow.ops.array_fill_ops import ones_like
 from nbflow.ops.array_gather_ops import boolean_mask
 from nbflow.ops.array_layout import _Copy, _LayoutOp, _row_strides
