@@ -10,10 +10,10 @@ the array op families, each in its own module with its ops' gradients:
 * array_stack_ops   -- stack, unstack (and auto-packing of lists holding tensors)
 * array_concat_ops  -- concat, split, gather, unsorted_segment_sum (their gradients are built from one another)
 * array_reorder_ops -- transpose, invert_permutation, reverse, tile
-* array_pad_ops     -- pad (constant, reflect, symmetric)
+* array_pad_ops     -- pad (constant, reflect, symmetric) and slice (each other's gradients)
 * array_gather_ops  -- gather_nd, scatter_nd, boolean_mask, one_hot
   (where_indices: its op, Where, is defined in math_select_ops.py beside tf.where)
-* array_slice_ops   -- slice, strided_slice, ``tensor[...]``
+* array_slice_ops   -- strided_slice, ``tensor[...]``
 
 Ops that only move elements are layout ops (array_layout.py): strided copies
 described here and run by the backend (nbflow/backends/cpu/array_*.py binds
@@ -27,7 +27,7 @@ from nbflow.ops.array_fill_ops import Fill, OnesLike, ZerosLike, fill, ones, one
 from nbflow.ops.array_gather_ops import (  # noqa: F401
     GatherNd, OneHot, ScatterNd, boolean_mask, gather_nd, one_hot, scatter_nd,
 )
-from nbflow.ops.array_pad_ops import MirrorPad, MirrorPadGrad, Pad, PadV2, pad  # noqa: F401
+from nbflow.ops.array_pad_ops import MirrorPad, MirrorPadGrad, Pad, PadV2, Slice, pad, slice_  # noqa: F401
 from nbflow.ops.array_range_ops import LinSpace, Range, lin_space, linspace, range_  # noqa: F401
 from nbflow.ops.array_reorder_ops import (  # noqa: F401
     InvertPermutation, ReverseV2, Tile, Transpose, invert_permutation, reverse, reverse_v2, tile, transpose,
@@ -36,9 +36,7 @@ from nbflow.ops.array_shape_ops import (  # noqa: F401
     CheckNumerics, ExpandDims, Identity, Rank, Reshape, Shape, ShapeN, Size, Squeeze, StopGradient, check_numerics,
     expand_dims, identity, rank, reshape, shape, shape_n, size, squeeze, stop_gradient,
 )
-from nbflow.ops.array_slice_ops import (  # noqa: F401
-    Slice, StridedSlice, StridedSliceGrad, _slice_helper, slice_, strided_slice,
-)
+from nbflow.ops.array_slice_ops import StridedSlice, StridedSliceGrad, _slice_helper, strided_slice  # noqa: F401
 from nbflow.ops.array_stack_ops import Pack, Unpack, _autopack, stack, unstack  # noqa: F401
 from nbflow.ops.base import Op  # noqa: F401  (array_ops.Op was importable before the split)
 from nbflow.ops.broadcast_ops import (  # noqa: F401
