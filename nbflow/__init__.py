@@ -41,7 +41,6 @@ from nbflow.ops.clip_ops import *  # noqa: E402,F401,F403
 from nbflow.ops.sort_ops import *  # noqa: E402,F401,F403
 from nbflow.ops.data_flow_ops import *  # noqa: E402,F401,F403
 from nbflow.ops import operators as _operators, conv_ops as _conv_ops  # noqa: E402,F401
-from nbflow.ops import math_grad as _math_grad, array_grad as _array_grad, nn_grad as _nn_grad  # noqa: E402,F401
 from nbflow.autodiff.gradients import NoGradient, NotDifferentiable, RegisterGradient, gradients  # noqa: E402
 from nbflow.runtime.session import (  # noqa: E402
     ConfigProto, GPUOptions, InteractiveSession, RunMetadata, RunOptions, Session, get_default_session,

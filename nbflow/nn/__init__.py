@@ -1,7 +1,7 @@
 """``tf.nn``: activations, softmax, bias_add, dropout, l2_loss, cross-entropies, in_top_k,
 convolutions and pooling, top_k, candidate samplers, nce_loss and sampled_softmax_loss.
 
-The ops live in ``nbflow/ops/nn_ops.py`` (gradients in ``nn_grad.py``); this
+The ops live in ``nbflow/ops/nn_*_ops.py``, with their gradients (names gathered in nn_ops.py); this
 module is the public namespace.
 """
 from nbflow.ops.math_ops import sigmoid, tanh  # noqa: F401

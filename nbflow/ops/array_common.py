@@ -99,3 +99,62 @@ def _shape_tensor(shape, name=None):
             raise ValueError("Cannot convert a partially known TensorShape to a Tensor: %s" % shape)
         shape = shape.as_list()
     return _index_tensor(shape, name)
+
+
+# -- joining and cutting along an axis (array_stack_ops, array_concat_ops) --------------
+
+def _merge_dims(shapes, skip, fail, what):
+    """Merge partially known shapes of one rank except at axis ``skip``."""
+    rank_ = None
+    merged = None
+    first = None
+    for s in shapes:
+        if s is None:
+            continue
+        if rank_ is None:
+            rank_, merged, first = len(s), list(s), s
+            continue
+        if len(s) != rank_:
+            raise fail("Shape must be rank %d but is rank %d for %s" % (rank_, len(s), what))
+        for k, d in enumerate(s):
+            if k == skip:
+                continue
+            if merged[k] is None:
+                merged[k] = d
+            elif d is not None and d != merged[k]:
+                raise fail("Dimension %d in both shapes must be equal, but are %d and %d. Shapes are %s and %s. "
+                           "(%s)" % (k, merged[k], d, _fmt(first), _fmt(s), what))
+    return rank_, merged
+
+
+def _same_dtypes(ctx, indices, what):
+    dt = ctx.input_dtypes[indices[0]]
+    for i in indices:
+        if ctx.input_dtypes[i] is not dt:
+            raise TypeError("%s '%s': all values must have one dtype, got %s and %s"
+                            % (what, ctx.name, dt.name, ctx.input_dtypes[i].name))
+    return dt
+
+
+def _convert_values(values, name="values"):
+    """A list of values as tensors of one dtype (the first tensor's, if any)."""
+    values = list(values)
+    first = next((v for v in values if _is_tensor(v)), None)
+    dtype = convert_to_tensor(first).dtype if first is not None else None
+    out = []
+    for v in values:
+        if _is_tensor(v):
+            out.append(convert_to_tensor(v))
+        else:
+            out.append(convert_to_tensor(v, dtype=dtype))
+            if dtype is None:
+                dtype = out[-1].dtype
+    return out
+
+
+def _as_list(outs, n):
+    if n == 0:
+        return []
+    if n == 1:
+        return [outs]
+    return list(outs)

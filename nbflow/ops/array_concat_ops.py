@@ -1,7 +1,14 @@
-"""Concat, stack, unstack and split: layout ops joining or cutting along an axis.
+"""Concat, split and gather: ConcatV2, Split and SplitV (layout ops joining
+tensors along an existing axis and cutting one into pieces along it),
+GatherV2 and UnsortedSegmentSum, with their gradients.
 
-Also the auto-packing of lists holding tensors (``convert_to_tensor`` of
-``[t, 1.0]`` builds a Pack, as TF). Gradients are here.
+They share a module because their gradients are built from one another:
+concat's gradient is a split (along an axis known only at run time, with the
+pieces' sizes gathered from their shapes), split's is a concat, gather's is
+an UnsortedSegmentSum (whose shape, when it is known only at run time, is a
+concat), and UnsortedSegmentSum's is a gather. Gathers get dense gradients
+rather than TF's IndexedSlices. (stack and unstack are in array_stack_ops.py,
+the other gathers and scatters in array_gather_ops.py.)
 """
 import numpy as np
 
@@ -10,50 +17,21 @@ from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import math_ops as M
 from nbflow.ops.array_common import (
-    _axis_value, _check_index_dtype, _contains_tensor, _fmt, _index_tensor, _ints, _is_tensor, _prod,
+    _as_list, _axis_value, _check_index_dtype, _convert_values, _fmt, _index_tensor, _ints, _is_tensor,
+    _merge_dims, _prod, _same_dtypes, _static,
 )
+from nbflow.ops.array_fill_ops import zeros_like
 from nbflow.ops.array_layout import _Copy, _LayoutOp
-from nbflow.ops.array_shape_ops import identity, rank, shape
-from nbflow.ops.base import apply_op, constant_value, convert_to_tensor, register_list_packer
+from nbflow.ops.array_reorder_ops import transpose
+from nbflow.ops.array_shape_ops import identity, rank, reshape, shape, size
+from nbflow.ops.array_stack_ops import stack
+from nbflow.ops.base import Op, apply_op, constant_value, convert_to_tensor
 from nbflow.ops.gradient_registry import RegisterGradient
 
-__all__ = ["concat", "stack", "unstack", "split"]
+__all__ = ["concat", "split", "gather", "unsorted_segment_sum"]
 
 
-# -- concat / stack / unstack / split ------------------------------------------------
-
-def _merge_dims(shapes, skip, fail, what):
-    """Merge partially known shapes of one rank except at axis ``skip``."""
-    rank_ = None
-    merged = None
-    first = None
-    for s in shapes:
-        if s is None:
-            continue
-        if rank_ is None:
-            rank_, merged, first = len(s), list(s), s
-            continue
-        if len(s) != rank_:
-            raise fail("Shape must be rank %d but is rank %d for %s" % (rank_, len(s), what))
-        for k, d in enumerate(s):
-            if k == skip:
-                continue
-            if merged[k] is None:
-                merged[k] = d
-            elif d is not None and d != merged[k]:
-                raise fail("Dimension %d in both shapes must be equal, but are %d and %d. Shapes are %s and %s. "
-                           "(%s)" % (k, merged[k], d, _fmt(first), _fmt(s), what))
-    return rank_, merged
-
-
-def _same_dtypes(ctx, indices, what):
-    dt = ctx.input_dtypes[indices[0]]
-    for i in indices:
-        if ctx.input_dtypes[i] is not dt:
-            raise TypeError("%s '%s': all values must have one dtype, got %s and %s"
-                            % (what, ctx.name, dt.name, ctx.input_dtypes[i].name))
-    return dt
-
+# -- concat / split ------------------------------------------------------------------
 
 class ConcatV2(_LayoutOp):
     type = "ConcatV2"
@@ -114,22 +92,6 @@ class ConcatV2(_LayoutOp):
         return [out], moves, []
 
 
-def _convert_values(values, name="values"):
-    """A list of values as tensors of one dtype (the first tensor's, if any)."""
-    values = list(values)
-    first = next((v for v in values if _is_tensor(v)), None)
-    dtype = convert_to_tensor(first).dtype if first is not None else None
-    out = []
-    for v in values:
-        if _is_tensor(v):
-            out.append(convert_to_tensor(v))
-        else:
-            out.append(convert_to_tensor(v, dtype=dtype))
-            if dtype is None:
-                dtype = out[-1].dtype
-    return out
-
-
 def concat(values, axis, name="concat"):
     """``tf.concat`` (ConcatV2): join tensors along an existing axis."""
     if not isinstance(values, (list, tuple)):
@@ -146,106 +108,6 @@ def concat(values, axis, name="concat"):
     axis_t = _index_tensor(axis, "axis") if not _is_tensor(axis) else convert_to_tensor(axis)
     return apply_op(ConcatV2, xs + [axis_t], {"N": len(xs), "T": xs[0].dtype, "Tidx": axis_t.dtype},
                     name=name or "concat")
-
-
-class Pack(_LayoutOp):
-    type = "Pack"
-
-    @classmethod
-    def infer(cls, ctx):
-        n = len(ctx.input_shapes)
-        dt = _same_dtypes(ctx, list(range(n)), "Pack")
-        rank_, merged = _merge_dims([ctx.dims(i) for i in range(n)], None, ctx.error, "stack")
-        if rank_ is None:
-            return [(dt, TensorShape(None))]
-        a = _axis_value(ctx.attrs["axis"], rank_, ctx.error, "axis", extra=1)
-        return [(dt, TensorShape(merged[:a] + [n] + merged[a:]))]
-
-    @classmethod
-    def layout(cls, attrs, shapes, values, fail):
-        n = len(shapes)
-        r = len(shapes[0])
-        for k, s in enumerate(shapes):
-            if tuple(s) != tuple(shapes[0]):
-                raise fail("Shapes of all inputs must match: values[0].shape = %s != values[%d].shape = %s"
-                           % (_fmt(shapes[0]), k, _fmt(s)))
-        a = _axis_value(attrs["axis"], r, fail, "axis", extra=1)
-        dims = list(shapes[0])
-        outer, w = _prod(dims[:a]), _prod(dims[a:])
-        moves = [(i, 0, _Copy((outer, w), 0, (w, 1), i * w, (n * w, 1))) for i in range(n)]
-        return [dims[:a] + [n] + dims[a:]], moves, []
-
-
-def stack(values, axis=0, name="stack"):
-    """``tf.stack`` (Pack): join tensors along a new axis."""
-    if not isinstance(values, (list, tuple)):
-        values = [values]
-    if len(values) == 0:
-        raise ValueError("tf.stack needs at least one value")
-    if axis == 0 and not _contains_tensor(values):
-        # Python values become one constant (as TF does)
-        try:
-            return convert_to_tensor(values, name=name)
-        except (TypeError, ValueError):
-            pass
-    xs = _convert_values(values)
-    r = xs[0].shape.ndims
-    if r is not None and (axis < -(r + 1) or axis >= r + 1):
-        raise ValueError("axis = %d not in [%d, %d)" % (axis, -(r + 1), r + 1))
-    return apply_op(Pack, xs, {"N": len(xs), "axis": int(axis), "T": xs[0].dtype}, name=name or "stack")
-
-
-class Unpack(_LayoutOp):
-    type = "Unpack"
-
-    @classmethod
-    def infer(cls, ctx):
-        num = ctx.attrs["num"]
-        dims = ctx.dims(0)
-        dt = ctx.input_dtypes[0]
-        if dims is None:
-            return [(dt, TensorShape(None))] * num
-        a = _axis_value(ctx.attrs["axis"], len(dims), ctx.error, "axis")
-        if dims[a] is not None and dims[a] != num:
-            raise ctx.error("Dimension must be %d but is %d for unstack along axis %d" % (num, dims[a], a))
-        return [(dt, TensorShape(list(dims[:a]) + list(dims[a + 1:])))] * num
-
-    @classmethod
-    def layout(cls, attrs, shapes, values, fail):
-        dims = list(shapes[0])
-        num = attrs["num"]
-        a = _axis_value(attrs["axis"], len(dims), fail, "axis")
-        if dims[a] != num:
-            raise fail("Input shape axis %d must equal %d, got shape %s" % (a, num, _fmt(dims)))
-        outer, inner = _prod(dims[:a]), _prod(dims[a + 1:])
-        out = dims[:a] + dims[a + 1:]
-        moves = [(0, i, _Copy((outer, inner), i * inner, (num * inner, 1))) for i in range(num)]
-        return [out] * num, moves, []
-
-
-def _as_list(outs, n):
-    if n == 0:
-        return []
-    if n == 1:
-        return [outs]
-    return list(outs)
-
-
-def unstack(value, num=None, axis=0, name="unstack"):
-    """``tf.unstack`` (Unpack): a list of the slices along ``axis``."""
-    x = convert_to_tensor(value)
-    dims = x.shape.as_tuple()
-    if dims is not None:
-        r = len(dims)
-        if axis < -r or axis >= r:
-            raise ValueError("axis = %d not in [%d, %d)" % (axis, -r, r))
-    if num is None:
-        if dims is None or dims[axis] is None:
-            raise ValueError("Cannot infer num from shape %s" % x.shape)
-        num = dims[axis]
-    num = int(num)
-    outs = apply_op(Unpack, [x], {"num": num, "axis": int(axis), "T": x.dtype}, name=name or "unstack")
-    return _as_list(outs, num)
 
 
 class Split(_LayoutOp):
@@ -389,27 +251,91 @@ def split(value, num_or_size_splits, axis=0, num=None, name="split"):
     return _as_list(outs, int(num))
 
 
-# -- auto-packing: lists holding tensors convert with tf.stack ---------------------------
+# -- gather / unsorted_segment_sum ------------------------------------------------------
 
-def _autopack(value, dtype=None, name=None):
-    """``convert_to_tensor`` of a (nested) list holding Tensors: TF packs it."""
-    def pack(v):
-        if isinstance(v, (list, tuple)):
-            if not _contains_tensor(v):
-                return convert_to_tensor(v, dtype=dtype)
-            parts = [pack(e) for e in v]
-            return stack(parts if dtype is None else
-                         [convert_to_tensor(p, dtype=dtype) for p in parts], name="packed")
-        return convert_to_tensor(v, dtype=dtype) if dtype is not None and not _is_tensor(v) else v
-    out = pack(value)
-    out = convert_to_tensor(out)
-    if dtype is not None and out.dtype is not dtypes.as_dtype(dtype):
-        raise ValueError("Tensor conversion requested dtype %s for a packed list of %s"
-                         % (dtypes.as_dtype(dtype).name, out.dtype.name))
-    return out
+class GatherV2(Op):
+    """GatherV2(params, indices, axis)."""
+
+    type = "GatherV2"
+    pooled_outputs = True
+    outputs_alias_inputs = False
+
+    @classmethod
+    def infer(cls, ctx):
+        _check_index_dtype(ctx, 1, "indices")
+        _check_index_dtype(ctx, 2, "axis")
+        if ctx.attrs.get("batch_dims", 0):
+            raise NotImplementedError("tf.gather with batch_dims != 0 is not supported by nbflow")
+        p, i = ctx.dims(0), ctx.dims(1)
+        axis_v = ctx.value(2)
+        dt = ctx.input_dtypes[0]
+        if p is None or i is None or axis_v is None:
+            return [(dt, TensorShape(None))]
+        if len(p) == 0:
+            raise ctx.error("Shape must be at least rank 1 but is rank 0 (params of gather)")
+        a = _axis_value(axis_v, len(p), ctx.error, "axis")
+        return [(dt, TensorShape(list(p[:a]) + list(i) + list(p[a + 1:])))]
+
+    @classmethod
+    def fold_constant(cls, op, vals):
+        params, idx, axis = vals
+        if np.size(params) > 1000 or np.size(idx) > 1000 or np.asarray(params).dtype.kind == "O":
+            return None
+        try:
+            a = _axis_value(axis, np.ndim(params), ValueError, "axis")
+            n = np.shape(params)[a]
+            if np.any(np.asarray(idx) < 0) or np.any(np.asarray(idx) >= n):
+                return None
+            return np.take(params, idx, axis=a)
+        except (ValueError, IndexError):
+            return None
 
 
-register_list_packer(_autopack)  # convert_to_tensor (base.py) packs lists holding Tensors with it
+def gather(params, indices, validate_indices=None, name=None, axis=None, batch_dims=0):
+    """``tf.gather`` (GatherV2): slices of ``params`` along ``axis`` at ``indices``."""
+    if batch_dims != 0:
+        raise NotImplementedError("tf.gather with batch_dims != 0 is not supported by nbflow")
+    p = convert_to_tensor(params)
+    i = _index_tensor(indices) if not _is_tensor(indices) else convert_to_tensor(indices)
+    if axis is None:
+        axis = 0
+    a = _index_tensor(axis) if not _is_tensor(axis) else convert_to_tensor(axis)
+    return apply_op(GatherV2, [p, i, a], {"batch_dims": 0, "Tparams": p.dtype, "Tindices": i.dtype,
+                                          "Taxis": a.dtype}, name=name or "GatherV2")
+
+
+class UnsortedSegmentSum(Op):
+    """UnsortedSegmentSum(data, segment_ids, num_segments): sums of the rows of
+    ``data`` that share a segment id (negative ids are dropped)."""
+
+    type = "UnsortedSegmentSum"
+    pooled_outputs = True
+    outputs_alias_inputs = False
+
+    @classmethod
+    def infer(cls, ctx):
+        dt = ctx.input_dtypes[0]
+        if not dt.is_numeric or dt is dtypes.float16:
+            raise TypeError("UnsortedSegmentSum '%s': data must be float32/float64 or integer, got %s"
+                            % (ctx.name, dt.name))
+        _check_index_dtype(ctx, 1, "segment_ids")
+        _check_index_dtype(ctx, 2, "num_segments")
+        d, i = ctx.dims(0), ctx.dims(1)
+        n = ctx.value(2)
+        if d is None or i is None:
+            return [(dt, TensorShape(None))]
+        if len(i) > len(d) or any(a is not None and b is not None and a != b for a, b in zip(d, i)):
+            raise ctx.error("data.shape = %s does not start with segment_ids.shape = %s" % (_fmt(d), _fmt(i)))
+        if n is not None and int(n) < 0:
+            raise ctx.error("num_segments must be non-negative, got %d" % int(n))
+        return [(dt, TensorShape([None if n is None else int(n)] + list(d[len(i):])))]
+
+
+def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
+    d = convert_to_tensor(data)
+    ids = _index_tensor(segment_ids) if not _is_tensor(segment_ids) else convert_to_tensor(segment_ids)
+    n = _index_tensor(num_segments) if not _is_tensor(num_segments) else convert_to_tensor(num_segments)
+    return apply_op(UnsortedSegmentSum, [d, ids, n], name=name or "UnsortedSegmentSum")
 
 
 # -- gradients ------------------------------------------------------------------------
@@ -427,25 +353,12 @@ def _concat_grad(op, grad):
         grads = split(grad, sizes, axis=a, num=len(xs))
     else:
         # the axis is known only at run time
-        # (imported here, not at the top: array_gather_ops imports this module for concat)
-        from nbflow.ops.array_gather_ops import gather
-
         a = M.floormod(axis, M.cast(rank(grad), axis.dtype))
         sizes = stack([gather(shape(x, out_type=axis.dtype), a) for x in xs])
         grads = split(grad, sizes, axis=a, num=len(xs))
     for g, x in zip(grads, xs):
         g.set_shape(x.shape)
     return list(grads) + [None]
-
-
-@RegisterGradient("Pack")
-def _pack_grad(op, grad):
-    return unstack(grad, num=op.attrs["N"], axis=op.attrs["axis"])
-
-
-@RegisterGradient("Unpack")
-def _unpack_grad(op, *grads):
-    return stack(list(grads), axis=op.attrs["axis"])
 
 
 @RegisterGradient("Split")
@@ -456,3 +369,51 @@ def _split_grad(op, *grads):
 @RegisterGradient("SplitV")
 def _splitv_grad(op, *grads):
     return concat(list(grads), op.inputs[2]), None, None
+
+
+@RegisterGradient("GatherV2")
+def _gather_grad(op, grad):
+    """Add each gathered slice's gradient back at its index (UnsortedSegmentSum,
+    with transposes for an axis other than 0, as TF)."""
+    params, indices, axis = op.inputs
+    av = constant_value(axis)
+    rank_ = params.shape.ndims
+    if av is None or rank_ is None:
+        raise NotImplementedError("The gradient of tf.gather '%s' needs a constant axis and params of known rank"
+                                  % op.name)
+    a = int(av) % rank_
+    ps, idx_s = _static(params), _static(indices)
+    flat_idx = reshape(indices, [-1])
+    if ps is not None and idx_s is not None:
+        values_shape = ps[:a] + [int(np.prod(idx_s))] + ps[a + 1:]
+        num = ps[a]
+    else:
+        p_shape = shape(params)
+        values_shape = concat([p_shape[:a], reshape(size(indices), [1]), p_shape[a + 1:]], 0)
+        num = p_shape[a]
+    values = reshape(grad, values_shape)
+    if a == 0:
+        g = unsorted_segment_sum(values, flat_idx, num)
+    else:
+        perm = [a] + list(range(a)) + list(range(a + 1, rank_))
+        g = unsorted_segment_sum(transpose(values, perm), flat_idx, num)
+        g = transpose(g, list(range(1, a + 1)) + [0] + list(range(a + 1, rank_)))
+    g.set_shape(params.shape)
+    return g, None, None
+
+
+@RegisterGradient("UnsortedSegmentSum")
+def _unsorted_segment_sum_grad(op, grad):
+    """Each data row gets its segment's gradient (zero for dropped negative ids)."""
+    data, ids, _ = op.inputs
+    g = gather(grad, M.maximum(ids, np.zeros((), ids.dtype.as_numpy_dtype)))
+    keep = M.greater_equal(ids, np.zeros((), ids.dtype.as_numpy_dtype))
+    rd, ri = data.shape.ndims, ids.shape.ndims
+    if rd is None or ri is None:
+        raise NotImplementedError("The gradient of UnsortedSegmentSum '%s' needs inputs of known rank" % op.name)
+    if rd > ri:
+        ids_s = _static(ids)
+        target = ids_s + [1] * (rd - ri) if ids_s is not None else \
+            concat([shape(ids), np.ones(rd - ri, dtype=np.int32)], 0)
+        keep = reshape(keep, target)
+    return M.where_v2(keep, g, zeros_like(g)), None, None

@@ -1,9 +1,10 @@
-"""Gathers and scatters: gather, unsorted_segment_sum, gather_nd, scatter_nd,
-boolean_mask and one_hot. (Where, the coordinates of true elements that
-boolean_mask gathers, is defined in math_ops.py beside tf.where.)
+"""Gathers and scatters by coordinates: gather_nd and scatter_nd (each the
+other's gradient), boolean_mask and one_hot. (gather and unsorted_segment_sum
+are in array_concat_ops.py; Where, the coordinates of the true elements that
+boolean_mask gathers, is in math_select_ops.py beside tf.where.)
 
-Gathers get dense gradients (UnsortedSegmentSum, ScatterNd) rather than TF's
-IndexedSlices. Gradients are here.
+Gathers get dense gradients (ScatterNd) rather than TF's IndexedSlices.
+Gradients are here.
 """
 import numpy as np
 
@@ -12,107 +13,14 @@ from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import math_ops as M
 from nbflow.ops import reduction_ops as R
-from nbflow.ops.array_common import (
-    _axis_value, _check_index_dtype, _fmt, _index_tensor, _ints, _is_tensor, _known, _prod, _static,
-)
-from nbflow.ops.array_concat_ops import concat
-from nbflow.ops.array_fill_ops import zeros_like
-from nbflow.ops.array_reorder_ops import transpose
-from nbflow.ops.array_shape_ops import _shape_of, reshape, shape, size, squeeze
-from nbflow.ops.base import Op, apply_op, convert_to_tensor, constant_value
+from nbflow.ops.array_common import _check_index_dtype, _fmt, _index_tensor, _ints, _is_tensor, _known, _prod
+from nbflow.ops.array_concat_ops import concat, gather
+from nbflow.ops.array_shape_ops import _shape_of, reshape, shape, squeeze
+from nbflow.ops.base import Op, apply_op, convert_to_tensor
 from nbflow.ops.gradient_registry import RegisterGradient
-from nbflow.ops.math_ops import Where, where_indices  # noqa: F401  (defined beside tf.where; re-exported)
+from nbflow.ops.math_select_ops import where_indices
 
-__all__ = [
-    "gather", "gather_nd", "scatter_nd", "unsorted_segment_sum", "where_indices", "boolean_mask", "one_hot",
-]
-
-
-# -- gather / scatter ------------------------------------------------------------------
-
-class GatherV2(Op):
-    """GatherV2(params, indices, axis)."""
-
-    type = "GatherV2"
-    pooled_outputs = True
-    outputs_alias_inputs = False
-
-    @classmethod
-    def infer(cls, ctx):
-        _check_index_dtype(ctx, 1, "indices")
-        _check_index_dtype(ctx, 2, "axis")
-        if ctx.attrs.get("batch_dims", 0):
-            raise NotImplementedError("tf.gather with batch_dims != 0 is not supported by nbflow")
-        p, i = ctx.dims(0), ctx.dims(1)
-        axis_v = ctx.value(2)
-        dt = ctx.input_dtypes[0]
-        if p is None or i is None or axis_v is None:
-            return [(dt, TensorShape(None))]
-        if len(p) == 0:
-            raise ctx.error("Shape must be at least rank 1 but is rank 0 (params of gather)")
-        a = _axis_value(axis_v, len(p), ctx.error, "axis")
-        return [(dt, TensorShape(list(p[:a]) + list(i) + list(p[a + 1:])))]
-
-    @classmethod
-    def fold_constant(cls, op, vals):
-        params, idx, axis = vals
-        if np.size(params) > 1000 or np.size(idx) > 1000 or np.asarray(params).dtype.kind == "O":
-            return None
-        try:
-            a = _axis_value(axis, np.ndim(params), ValueError, "axis")
-            n = np.shape(params)[a]
-            if np.any(np.asarray(idx) < 0) or np.any(np.asarray(idx) >= n):
-                return None
-            return np.take(params, idx, axis=a)
-        except (ValueError, IndexError):
-            return None
-
-
-def gather(params, indices, validate_indices=None, name=None, axis=None, batch_dims=0):
-    """``tf.gather`` (GatherV2): slices of ``params`` along ``axis`` at ``indices``."""
-    if batch_dims != 0:
-        raise NotImplementedError("tf.gather with batch_dims != 0 is not supported by nbflow")
-    p = convert_to_tensor(params)
-    i = _index_tensor(indices) if not _is_tensor(indices) else convert_to_tensor(indices)
-    if axis is None:
-        axis = 0
-    a = _index_tensor(axis) if not _is_tensor(axis) else convert_to_tensor(axis)
-    return apply_op(GatherV2, [p, i, a], {"batch_dims": 0, "Tparams": p.dtype, "Tindices": i.dtype,
-                                          "Taxis": a.dtype}, name=name or "GatherV2")
-
-
-class UnsortedSegmentSum(Op):
-    """UnsortedSegmentSum(data, segment_ids, num_segments): sums of the rows of
-    ``data`` that share a segment id (negative ids are dropped)."""
-
-    type = "UnsortedSegmentSum"
-    pooled_outputs = True
-    outputs_alias_inputs = False
-
-    @classmethod
-    def infer(cls, ctx):
-        dt = ctx.input_dtypes[0]
-        if not dt.is_numeric or dt is dtypes.float16:
-            raise TypeError("UnsortedSegmentSum '%s': data must be float32/float64 or integer, got %s"
-                            % (ctx.name, dt.name))
-        _check_index_dtype(ctx, 1, "segment_ids")
-        _check_index_dtype(ctx, 2, "num_segments")
-        d, i = ctx.dims(0), ctx.dims(1)
-        n = ctx.value(2)
-        if d is None or i is None:
-            return [(dt, TensorShape(None))]
-        if len(i) > len(d) or any(a is not None and b is not None and a != b for a, b in zip(d, i)):
-            raise ctx.error("data.shape = %s does not start with segment_ids.shape = %s" % (_fmt(d), _fmt(i)))
-        if n is not None and int(n) < 0:
-            raise ctx.error("num_segments must be non-negative, got %d" % int(n))
-        return [(dt, TensorShape([None if n is None else int(n)] + list(d[len(i):])))]
-
-
-def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
-    d = convert_to_tensor(data)
-    ids = _index_tensor(segment_ids) if not _is_tensor(segment_ids) else convert_to_tensor(segment_ids)
-    n = _index_tensor(num_segments) if not _is_tensor(num_segments) else convert_to_tensor(num_segments)
-    return apply_op(UnsortedSegmentSum, [d, ids, n], name=name or "UnsortedSegmentSum")
+__all__ = ["gather_nd", "scatter_nd", "boolean_mask", "one_hot"]
 
 
 class GatherNd(Op):
@@ -312,54 +220,6 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
 
 
 # -- gradients ------------------------------------------------------------------------
-
-@RegisterGradient("GatherV2")
-def _gather_grad(op, grad):
-    """Add each gathered slice's gradient back at its index (UnsortedSegmentSum,
-    with transposes for an axis other than 0, as TF)."""
-    params, indices, axis = op.inputs
-    av = constant_value(axis)
-    rank_ = params.shape.ndims
-    if av is None or rank_ is None:
-        raise NotImplementedError("The gradient of tf.gather '%s' needs a constant axis and params of known rank"
-                                  % op.name)
-    a = int(av) % rank_
-    ps, idx_s = _static(params), _static(indices)
-    flat_idx = reshape(indices, [-1])
-    if ps is not None and idx_s is not None:
-        values_shape = ps[:a] + [int(np.prod(idx_s))] + ps[a + 1:]
-        num = ps[a]
-    else:
-        p_shape = shape(params)
-        values_shape = concat([p_shape[:a], reshape(size(indices), [1]), p_shape[a + 1:]], 0)
-        num = p_shape[a]
-    values = reshape(grad, values_shape)
-    if a == 0:
-        g = unsorted_segment_sum(values, flat_idx, num)
-    else:
-        perm = [a] + list(range(a)) + list(range(a + 1, rank_))
-        g = unsorted_segment_sum(transpose(values, perm), flat_idx, num)
-        g = transpose(g, list(range(1, a + 1)) + [0] + list(range(a + 1, rank_)))
-    g.set_shape(params.shape)
-    return g, None, None
-
-
-@RegisterGradient("UnsortedSegmentSum")
-def _unsorted_segment_sum_grad(op, grad):
-    """Each data row gets its segment's gradient (zero for dropped negative ids)."""
-    data, ids, _ = op.inputs
-    g = gather(grad, M.maximum(ids, np.zeros((), ids.dtype.as_numpy_dtype)))
-    keep = M.greater_equal(ids, np.zeros((), ids.dtype.as_numpy_dtype))
-    rd, ri = data.shape.ndims, ids.shape.ndims
-    if rd is None or ri is None:
-        raise NotImplementedError("The gradient of UnsortedSegmentSum '%s' needs inputs of known rank" % op.name)
-    if rd > ri:
-        ids_s = _static(ids)
-        target = ids_s + [1] * (rd - ri) if ids_s is not None else \
-            concat([shape(ids), np.ones(rd - ri, dtype=np.int32)], 0)
-        keep = reshape(keep, target)
-    return M.where_v2(keep, g, zeros_like(g)), None, None
-
 
 @RegisterGradient("GatherNd")
 def _gather_nd_grad(op, grad):

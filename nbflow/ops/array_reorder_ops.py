@@ -10,10 +10,10 @@ from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import math_ops as M
 from nbflow.ops import reduction_ops as R
 from nbflow.ops.array_common import _check_index_dtype, _index_tensor, _ints, _known, _static
-from nbflow.ops.array_concat_ops import stack
-from nbflow.ops.array_fill_ops import range_
 from nbflow.ops.array_layout import _Copy, _LayoutOp, _row_strides
+from nbflow.ops.array_range_ops import range_
 from nbflow.ops.array_shape_ops import rank, reshape, shape, size
+from nbflow.ops.array_stack_ops import stack
 from nbflow.ops.base import Op, apply_op, constant_value, convert_to_tensor
 from nbflow.ops.gradient_registry import RegisterGradient
 

@@ -2,7 +2,7 @@
 
 Ops whose output is the input's elements unchanged (a view or the input
 itself), and the shape queries, which are known at plan time and fold. Their
-gradients are here (Identity and Reshape: math_grad.py).
+gradients are here.
 """
 import numpy as np
 
@@ -12,7 +12,7 @@ from nbflow.ops.array_common import (
     _INDEX_DTYPES, _check_index_dtype, _index_tensor, _known, _shape_tensor, _shape_value_to_tuple, _static,
 )
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
-from nbflow.ops.gradient_registry import RegisterGradient
+from nbflow.ops.gradient_registry import NotDifferentiable, RegisterGradient
 
 __all__ = [
     "identity", "stop_gradient", "shape", "shape_n", "size", "rank", "reshape", "expand_dims", "squeeze",
@@ -315,6 +315,8 @@ def squeeze(input, axis=None, name=None, squeeze_dims=None):
         axis = [axis]
     axis = [int(a) for a in axis]
     return apply_op(Squeeze, [convert_to_tensor(input)], {"squeeze_dims": axis}, name=name or "Squeeze")
+
+
 # -- check_numerics ---------------------------------------------------------------------
 
 class CheckNumerics(Op):
@@ -347,6 +349,21 @@ def _shape_of(t, out_type=dtypes.int32):
 
 def _reshape_to_input(op, grad):
     return reshape(grad, _shape_of(op.inputs[0]))
+
+
+@RegisterGradient("Identity")
+def _identity_grad(op, grad):
+    return grad
+
+
+NotDifferentiable("StopGradient")
+
+
+@RegisterGradient("Reshape")
+def _reshape_grad(op, grad):
+    x = op.inputs[0]
+    target = list(x.shape.as_tuple()) if x.shape.is_fully_defined() else shape(x)
+    return reshape(grad, target), None
 
 
 @RegisterGradient("ExpandDims")

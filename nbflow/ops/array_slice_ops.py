@@ -1,7 +1,8 @@
-"""Slicing: Slice (tf.slice), StridedSlice with TF's five masks, its gradient
+"""Strided slicing: StridedSlice with TF's five masks, its gradient
 StridedSliceGrad, and ``tensor[...]`` indexing. All are layout ops.
 
-Gradients are here.
+Gradients are here. (``tf.slice``, the op Slice, is in array_pad_ops.py:
+Slice and Pad are each other's gradient.)
 """
 import numpy as np
 
@@ -12,94 +13,15 @@ from nbflow.ops import math_ops as M
 from nbflow.ops.array_common import (
     _INDEX_DTYPES, _check_index_dtype, _fmt, _index_tensor, _ints, _is_tensor, _prod, _static,
 )
-from nbflow.ops.array_concat_ops import stack
 from nbflow.ops.array_fill_ops import ones_like
 from nbflow.ops.array_gather_ops import boolean_mask
 from nbflow.ops.array_layout import _Copy, _LayoutOp, _row_strides
-from nbflow.ops.array_pad_ops import pad
 from nbflow.ops.array_shape_ops import shape
+from nbflow.ops.array_stack_ops import stack
 from nbflow.ops.base import apply_op, constant_value, convert_to_tensor
 from nbflow.ops.gradient_registry import RegisterGradient
 
-# tf.slice is ``slice_`` here, so that ``slice`` stays the builtin (array_ops exports it as ``slice``)
 __all__ = ["strided_slice"]
-
-
-# -- slice / strided slice ----------------------------------------------------------
-
-def _slice_sizes(dims, begin, size, fail):
-    """Concrete (begin, size) lists of Slice, checked against ``dims``."""
-    r = len(dims)
-    if len(begin) != r or len(size) != r:
-        raise fail("Expected begin and size arguments to be 1-D tensors of size %d, but got shapes [%d] and [%d] "
-                   "instead." % (r, len(begin), len(size)))
-    out = []
-    for k in range(r):
-        b, s, d = begin[k], size[k], dims[k]
-        if s == -1:
-            s = d - b if d is not None else None
-        if d is not None:
-            if b < 0 or b > d:
-                raise fail("Expected begin[%d] in [0, %d], but got %d" % (k, d, b))
-            if s is None or s < 0 or b + s > d:
-                raise fail("Expected size[%d] in [0, %d], but got %d" % (k, d - b, size[k]))
-        elif b < 0 or (s is not None and s < 0):
-            raise fail("Expected begin[%d] >= 0 and size[%d] >= -1, got %d and %d" % (k, k, b, size[k]))
-        out.append(s)
-    return out
-
-
-class Slice(_LayoutOp):
-    type = "Slice"
-    layout_inputs = (1, 2)
-
-    @classmethod
-    def infer(cls, ctx):
-        _check_index_dtype(ctx, 1, "begin")
-        _check_index_dtype(ctx, 2, "size")
-        dims = ctx.dims(0)
-        begin, size_v = ctx.value(1), ctx.value(2)
-        dt = ctx.input_dtypes[0]
-        if dims is None:
-            n = ctx.dims(2) or ctx.dims(1)
-            r = n[0] if n else None
-            if size_v is not None:
-                return [(dt, TensorShape([None if s == -1 else s for s in _ints(size_v)]))]
-            return [(dt, TensorShape(None if r is None else [None] * r))]
-        if begin is None and size_v is None:
-            return [(dt, TensorShape([None] * len(dims)))]
-        if begin is None:
-            sz = _ints(size_v)
-            if len(sz) != len(dims):
-                raise ctx.error("Expected size argument to be a 1-D tensor of size %d, got %d" % (len(dims), len(sz)))
-            return [(dt, TensorShape([None if s == -1 else s for s in sz]))]
-        if size_v is None:
-            return [(dt, TensorShape([None] * len(dims)))]
-        return [(dt, TensorShape(_slice_sizes(dims, _ints(begin), _ints(size_v), ctx.error)))]
-
-    @classmethod
-    def plan_forwards(cls, ctx):
-        out = ctx.output_shapes[0]
-        return 0 if out.is_fully_defined() and out == ctx.input_shapes[0] else None
-
-    @classmethod
-    def layout(cls, attrs, shapes, values, fail):
-        dims = shapes[0]
-        begin = _ints(values[1])
-        sizes = _slice_sizes(dims, begin, _ints(values[2]), fail)
-        strides = _row_strides(dims)
-        off = sum(b * s for b, s in zip(begin, strides))
-        return [sizes], [(0, 0, _Copy(sizes, off, strides))], []
-
-
-def slice_(input_, begin, size, name=None):
-    """``tf.slice``: the block of ``size`` (-1: to the end) starting at ``begin``."""
-    x = convert_to_tensor(input_)
-    b = _index_tensor(begin)
-    s = _index_tensor(size) if not _is_tensor(size) else convert_to_tensor(size)
-    if b.dtype is not s.dtype:
-        b, s = M.cast(b, dtypes.int64), M.cast(s, dtypes.int64)
-    return apply_op(Slice, [x, b, s], {"T": x.dtype, "Index": b.dtype}, name=name or "Slice")
 
 
 _MASKS = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
@@ -383,23 +305,6 @@ def _slice_helper(tensor, slice_spec, var=None):
 
 
 # -- gradients ------------------------------------------------------------------------
-
-@RegisterGradient("Slice")
-def _slice_grad(op, grad):
-    """Zeros around the slice: Pad with begin before and the rest after."""
-    x, begin, _ = op.inputs
-    y = op.outputs[0]
-    bv, xs, ys = constant_value(begin), _static(x), _static(y)
-    if bv is not None and xs is not None and ys is not None:
-        before = np.asarray(bv).reshape(-1)
-        after = np.asarray(xs) - before - np.asarray(ys)
-        paddings = np.stack([before, after], axis=1).astype(np.asarray(bv).dtype)
-    else:
-        before = begin
-        after = M.subtract(M.subtract(shape(x, out_type=begin.dtype), begin), shape(y, out_type=begin.dtype))
-        paddings = stack([before, after], axis=1)
-    return pad(grad, paddings), None, None
-
 
 def _masks(op, dtype, index):
     attrs = {m: op.attrs[m] for m in _MASKS}

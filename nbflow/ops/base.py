@@ -170,7 +170,7 @@ def register_tensor_conversion_function(base_type, conversion_func):
 
 
 # -- auto-packing: convert_to_tensor of a list holding Tensors is a Pack (tf.stack),
-# an op defined above this module: array_concat_ops registers its packing
+# an op defined above this module: array_stack_ops registers its packing
 # function here when imported (as TF's array_ops registers its auto-packing
 # conversion function).
 _list_packer = []
@@ -240,7 +240,7 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, dtype_
     if isinstance(value, (list, tuple)) and _holds_tensor(value):
         # a list holding Tensors is packed (TF's auto-packing), e.g. [tf.shape(x)[0], -1]
         if not _list_packer:
-            raise RuntimeError("nbflow.ops.array_concat_ops is not imported; import nbflow first")
+            raise RuntimeError("nbflow.ops.array_stack_ops is not imported; import nbflow first")
         return _list_packer[0](value, dtype=dtype, name=name)
     hint = preferred_dtype or dtype_hint
     if dtype is None and hint is not None:

@@ -2,7 +2,7 @@
 into several tensors) at integer ids.
 
 One table is one GatherV2, as in TF; its gradient w.r.t. the table is dense
-(UnsortedSegmentSum, see array_grad.py) rather than TF's IndexedSlices.
+(UnsortedSegmentSum, see array_concat_ops.py) rather than TF's IndexedSlices.
 
 A table split into a list of tensors follows TF's "mod" and "div"
 partition strategies for which id lives in which tensor and at which row.

@@ -1,5 +1,6 @@
 """Linear algebra: MatMul (transpose_a/b), BatchMatMulV2 (broadcast batch dims,
-adj_x/adj_y), MatrixInverse and MatrixDeterminant, with their gradients.
+adj_x/adj_y), MatrixInverse and MatrixDeterminant, with their gradients, and
+``tf.eye`` (a composite; TF's eye is in linalg_ops too).
 
 CPU kernels: nbflow/backends/cpu/linalg.py (BLAS for float32/float64; float16
 multiplied in float32; int32/int64, which TF's CPU MatMul also accepts,
@@ -11,11 +12,16 @@ import numpy as np
 
 from nbflow.ops.gradient_registry import RegisterGradient
 from nbflow.framework import dtypes
+from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
-from nbflow.ops import array_ops
 from nbflow.ops import math_ops as M
+from nbflow.ops.array_common import _contains_tensor, _shape_tensor
+from nbflow.ops.array_concat_ops import concat
+from nbflow.ops.array_range_ops import range_
+from nbflow.ops.array_shape_ops import expand_dims, identity, reshape, shape
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
-from nbflow.ops.math_grad import _KeptShape, reduce_to_shape
+from nbflow.ops.broadcast_ops import _KeptShape, broadcast_to, reduce_to_shape
+from nbflow.ops.constant_op import constant
 
 __all__ = ["matmul", "matrix_inverse", "matrix_determinant", "linalg"]
 
@@ -227,8 +233,33 @@ def _matrix_determinant_grad(op, grad):
     if dims is not None and None not in dims:
         kept = list(dims[:-2]) + [1, 1]
     else:
-        kept = apply_op(_KeptShape, [array_ops.shape(a), convert_to_tensor(np.array([-2, -1], np.int32))])
-    return M.multiply(array_ops.reshape(scale, kept), matrix_inverse(a, adjoint=True))
+        kept = apply_op(_KeptShape, [shape(a), convert_to_tensor(np.array([-2, -1], np.int32))])
+    return M.multiply(reshape(scale, kept), matrix_inverse(a, adjoint=True))
+
+
+# -- eye (tf.eye; array_ops exports it) --------------------------------------------------------
+
+def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
+    """Identity matrices: a constant when the sizes are Python values, else built
+    from Range/Equal/Cast (folded at plan time when the sizes are known)."""
+    dtype = dtypes.as_dtype(dtype)
+    with name_scope(name, "eye", [num_rows, num_columns, batch_shape]) as scope:
+        cols = num_rows if num_columns is None else num_columns
+        batch = [] if batch_shape is None else batch_shape
+        if not _contains_tensor([num_rows, cols, batch]):
+            r, c = int(num_rows), int(cols)
+            b = [int(d) for d in np.asarray(batch).reshape(-1)]
+            if r < 0 or c < 0 or any(d < 0 for d in b):
+                raise ValueError("eye: sizes must be non-negative, got %s x %s, batch %s" % (r, c, b))
+            value = np.broadcast_to(np.eye(r, c, dtype=dtype.as_numpy_dtype), b + [r, c])
+            return constant(value, dtype=dtype, name=scope)
+        rr = expand_dims(range_(convert_to_tensor(num_rows, dtype=dtypes.int32)), 1)
+        cc = expand_dims(range_(convert_to_tensor(cols, dtype=dtypes.int32)), 0)
+        mat = M.cast(M.equal(rr, cc), dtype)
+        if batch_shape is None:
+            return identity(mat, name=scope)
+        target = concat([_shape_tensor(batch), shape(mat)], 0)
+        return broadcast_to(mat, target, name=scope)
 
 
 # tf.linalg: the TF 2 names of these ops

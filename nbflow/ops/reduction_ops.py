@@ -1,9 +1,11 @@
 """Reductions and scans.
 
-reduce_sum/mean/max/min/prod/any/all/euclidean_norm (TF ops Sum, Mean, Max,
-Min, Prod, Any, All, EuclideanNorm), argmax/argmin (ArgMax, ArgMin),
-cumsum/cumprod (Cumsum, Cumprod), and the composites reduce_logsumexp and
-count_nonzero. Gradients are in math_grad.py.
+reduce_mean/max/min/prod/any/all/euclidean_norm (TF ops Mean, Max, Min, Prod,
+Any, All, EuclideanNorm), argmax/argmin (ArgMax, ArgMin), cumsum/cumprod
+(Cumsum, Cumprod), and the composites reduce_logsumexp and count_nonzero,
+with their gradients. Sum (``reduce_sum``) and the Reduction base class are
+in broadcast_ops.py, beside BroadcastTo (each is the other's gradient), and
+exported here too.
 
 CPU kernels: nbflow/backends/cpu/reduction.py (float16 inputs are computed
 in float32 there and rounded back).
@@ -15,67 +17,17 @@ from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import array_shape_ops
 from nbflow.ops import math_ops as M
+from nbflow.ops.array_fill_ops import ones_like, zeros_like
+from nbflow.ops.array_shape_ops import size
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
+from nbflow.ops.broadcast_ops import (  # noqa: F401  (Sum, Reduction, normalize_axes, reduction_axes: re-exported)
+    Reduction, Sum, _broadcast_back, _reduce, normalize_axes, reduce_sum, reduction_axes,
+)
+from nbflow.ops.gradient_registry import NotDifferentiable, RegisterGradient
 
 __all__ = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
            "reduce_all", "reduction_axes", "reduce_logsumexp", "reduce_euclidean_norm", "count_nonzero",
            "argmax", "argmin", "arg_max", "arg_min", "cumsum", "cumprod"]
-
-
-def normalize_axes(axes_value, rank, ctx=None):
-    axes = np.asarray(axes_value).reshape(-1).tolist()
-    out = []
-    for a in axes:
-        if a < -rank or a >= rank:
-            msg = "Invalid reduction dimension %d for input with %d dimensions." % (a, rank)
-            raise (ctx.error(msg) if ctx is not None else ValueError(msg))
-        out.append(a % rank if rank else 0)
-    return sorted(set(out))
-
-
-class Reduction(Op):
-    """Base: inputs (input, reduction_indices); attr keep_dims."""
-
-    kinds = "fiu"
-
-    @classmethod
-    def out_dtype(cls, in_dtype):
-        return in_dtype
-
-    @classmethod
-    def plan_forwards(cls, ctx):
-        # reducing only size-1 axes (or none) with the shape kept: the input itself
-        if ctx.output_shapes[0].is_fully_defined() and ctx.output_shapes[0] == ctx.input_shapes[0]:
-            return 0
-        return None
-
-    @classmethod
-    def infer(cls, ctx):
-        dt = ctx.input_dtypes[0]
-        if dt._np is None or dt._np.kind not in cls.kinds:
-            raise TypeError("Value passed to '%s' (%s) has DataType %s not in list of allowed values"
-                            % (ctx.name, cls.type, dt.name))
-        keep = ctx.attrs["keep_dims"]
-        dims = ctx.dims(0)
-        axes_val = ctx.value(1)
-        if dims is None:
-            return [(cls.out_dtype(dt), TensorShape(None))]
-        rank = len(dims)
-        if axes_val is None:
-            if keep:
-                return [(cls.out_dtype(dt), TensorShape([None] * rank))]
-            return [(cls.out_dtype(dt), TensorShape(None))]
-        axes = normalize_axes(axes_val, rank, ctx)
-        if keep:
-            shape = [1 if i in axes else d for i, d in enumerate(dims)]
-        else:
-            shape = [d for i, d in enumerate(dims) if i not in axes]
-        return [(cls.out_dtype(dt), TensorShape(shape))]
-
-
-class Sum(Reduction):
-    type = "Sum"
-    fusible_reduction = "sum"
 
 
 class Prod(Reduction):
@@ -118,37 +70,6 @@ class Mean(Reduction):
     fusible_reduction = "mean"
 
 
-def reduction_axes(x, axis):
-    """The axes tensor for ``axis`` (None means all axes)."""
-    if axis is None:
-        rank = x.shape.ndims
-        if rank is not None:
-            return convert_to_tensor(np.arange(rank, dtype=np.int32), name="Const")
-        # (imported here, not at the top: array_fill_ops, where Range is, imports this module for Fill's gradient)
-        from nbflow.ops.array_fill_ops import range_
-
-        return range_(0, array_shape_ops.rank(x))
-    if isinstance(axis, (list, tuple)):
-        axis = np.asarray(axis, dtype=np.int32)
-    return convert_to_tensor(axis, dtype=dtypes.int32) if not hasattr(axis, "dtype") or \
-        not hasattr(axis, "op") else axis
-
-
-def _reduce(cls, input_tensor, axis, keepdims, name, keep_dims=None, reduction_indices=None):
-    if keep_dims is not None:
-        keepdims = keep_dims
-    if reduction_indices is not None:
-        if axis is not None:
-            raise ValueError("Can not specify both 'axis' and 'reduction_indices'.")
-        axis = reduction_indices
-    x = convert_to_tensor(input_tensor)
-    axes = reduction_axes(x, axis)
-    return apply_op(cls, [x, axes], {"keep_dims": bool(keepdims), "T": x.dtype}, name=name or cls.type)
-
-
-def reduce_sum(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
-    return _reduce(Sum, input_tensor, axis, keepdims, name, keep_dims, reduction_indices)
-
 
 def reduce_mean(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
     return _reduce(Mean, input_tensor, axis, keepdims, name, keep_dims, reduction_indices)
@@ -183,9 +104,6 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None, reductio
 
     Built from Max, Sub, Exp, Sum, Log, Add as TF does, so it has a gradient
     (softmax of x) and fuses like any element-wise chain."""
-    # (imported here, not at the top: array_fill_ops, where ZerosLike is, imports this module for Fill's gradient)
-    from nbflow.ops.array_fill_ops import zeros_like
-
     if keep_dims is not None:
         keepdims = keep_dims
     if reduction_indices is not None:
@@ -364,3 +282,102 @@ def cumprod(x, axis=0, exclusive=False, reverse=False, name=None):
     """Cumulative product along ``axis``: [a, b, c] -> [a, a * b, a * b * c];
     exclusive: [1, a, a * b]; reverse: [a * b * c, b * c, c]."""
     return _scan(Cumprod, x, axis, exclusive, reverse, name)
+
+
+# -- gradients ------------------------------------------------------------------------
+
+@RegisterGradient("Mean")
+def _mean_grad(op, grad):
+    x, y = op.inputs[0], op.outputs[0]
+    nx, ny = x.shape.num_elements(), y.shape.num_elements()
+    if nx is not None and ny is not None:
+        factor = np.asarray(max(nx // max(ny, 1), 1), dtype=grad.dtype.as_numpy_dtype)
+    else:
+        factor = M.cast(M.maximum(M.floordiv(size(x), M.maximum(size(y), 1)), 1), grad.dtype)
+    return M.realdiv(_broadcast_back(op, grad), factor) if grad.dtype.is_floating else None, None
+
+
+def _minmax_reduce_grad(op, grad):
+    x, y = op.inputs[0], op.outputs[0]
+    y_b = _broadcast_back(op, y)
+    g_b = _broadcast_back(op, grad)
+    indicators = M.cast(M.equal(x, y_b), grad.dtype)
+    count = _broadcast_back(op, reduce_sum(indicators, op.inputs[1], keepdims=op.attrs["keep_dims"]))
+    return M.multiply(M.realdiv(indicators, count), g_b), None
+
+
+@RegisterGradient("Max")
+def _max_grad(op, grad):
+    return _minmax_reduce_grad(op, grad)
+
+
+@RegisterGradient("Min")
+def _min_grad(op, grad):
+    return _minmax_reduce_grad(op, grad)
+
+
+@RegisterGradient("Prod")
+def _prod_grad(op, grad):
+    # d prod / d x_i = prod / x_i, computed without dividing by zero:
+    # product of all other elements = exclusive cumprod from left * from right.
+    x = op.inputs[0]
+    y_b = _broadcast_back(op, op.outputs[0])
+    g_b = _broadcast_back(op, grad)
+    safe = M.where_v2(M.equal(x, 0), ones_like(x), x)
+    n_zero = _broadcast_back(
+        op, reduce_sum(M.cast(M.equal(x, 0), x.dtype), op.inputs[1], keepdims=op.attrs["keep_dims"]))
+    prod_nonzero = _broadcast_back(
+        op, reduce_prod(safe, op.inputs[1], keepdims=op.attrs["keep_dims"]))
+    # no zeros: y / x; one zero: at the zero, product of the others; elsewhere 0.
+    others = M.where_v2(M.equal(n_zero, 0), M.realdiv(y_b, safe),
+                        M.where_v2(M.logical_and(M.equal(n_zero, 1), M.equal(x, 0)), prod_nonzero,
+                                   zeros_like(x)))
+    return M.multiply(g_b, others), None
+
+
+for _t in ("Any", "All"):
+    NotDifferentiable(_t)
+
+
+@RegisterGradient("EuclideanNorm")
+def _euclidean_norm_grad(op, grad):
+    # d sqrt(sum x^2) / dx = x / norm (0 where the norm is 0: a subgradient)
+    x = op.inputs[0]
+    y_b = _broadcast_back(op, op.outputs[0])
+    return M.multiply(_broadcast_back(op, grad), M.div_no_nan(x, y_b)), None
+
+
+# -- scans ------------------------------------------------------------------------------
+
+@RegisterGradient("Cumsum")
+def _cumsum_grad(op, grad):
+    # each x_i feeds every later (earlier when reverse) output: a scan the other way
+    return cumsum(grad, op.inputs[1], exclusive=op.attrs["exclusive"], reverse=not op.attrs["reverse"]), None
+
+
+@RegisterGradient("Cumprod")
+def _cumprod_grad(op, grad):
+    """Gradient of y = cumprod(x), exact with zeros in x (TF divides by x).
+
+    Along the scan direction, let c_i count the zeros in x_0..x_i. Where c_i = 0,
+    dL/dx_i = (sum over j fed by x_i of g_j y_j) / x_i. At the first zero (c_i = 1),
+    dL/dx_i = sum over j fed by x_i of g_j * (product of the other factors of y_j),
+    which is cumprod of x with the zero replaced by 1, up to the next zero.
+    After the first zero every product contains it: 0.
+    """
+    x, axis = op.inputs
+    excl, rev = op.attrs["exclusive"], op.attrs["reverse"]
+    y = op.outputs[0]
+    is_zero = M.equal(x, zeros_like(x))
+    zeros_count = M.cast(is_zero, x.dtype)
+    c_in = cumsum(zeros_count, axis, exclusive=False, reverse=rev)   # zeros up to and including i
+    c_y = cumsum(zeros_count, axis, exclusive=excl, reverse=rev)     # zeros among the factors of y_i
+    safe = M.where_v2(is_zero, ones_like(x), x)
+    before_zero = M.realdiv(cumsum(M.multiply(grad, y), axis, exclusive=excl, reverse=not rev), safe)
+    y_skip = cumprod(safe, axis, exclusive=excl, reverse=rev)
+    one = ones_like(x)
+    at_zero = cumsum(M.multiply(M.multiply(grad, y_skip), M.cast(M.less_equal(c_y, one), x.dtype)), axis,
+                     exclusive=excl, reverse=not rev)
+    zero = zeros_like(x)
+    first_zero = M.logical_and(is_zero, M.equal(c_in, one))
+    return M.where_v2(M.equal(c_in, zero), before_zero, M.where_v2(first_zero, at_zero, zero)), None

@@ -1,4 +1,5 @@
-"""CPU kernels of fills, broadcasting, range and linspace (nbflow/ops/array_fill_ops.py)."""
+"""CPU kernels of fills (nbflow/ops/array_fill_ops.py), broadcasting (broadcast_ops.py), range and
+linspace (array_range_ops.py)."""
 import numpy as np
 
 from nbflow.backends.registry import register_kernel
@@ -6,8 +7,11 @@ from nbflow.framework import dtypes
 from nbflow.kernels.cpu import array as K
 from nbflow.kernels.cpu import elementwise as ew_kernels
 from nbflow.ops import array_fill_ops as F
+from nbflow.ops import array_range_ops as RG
+from nbflow.ops import broadcast_ops as B
 from nbflow.ops.array_common import _ints, _shape_value_to_tuple
-from nbflow.ops.array_fill_ops import _broadcast_shapes, _range_size, broadcast_gradient_axes
+from nbflow.ops.array_range_ops import _range_size
+from nbflow.ops.broadcast_ops import _broadcast_shapes, broadcast_gradient_axes
 
 
 @register_kernel(F.Fill)
@@ -37,7 +41,7 @@ def _zeros_like(ctx):
     return lambda x: np.full(x.shape, v, dtype=x.dtype)
 
 
-@register_kernel(F.BroadcastTo)
+@register_kernel(B.BroadcastTo)
 def _broadcast_to(ctx):
     npd = ctx.input_dtypes[0].as_numpy_dtype
     if ctx.input_dtypes[0] in (dtypes.string, dtypes.float16):  # no Numba kernels for these
@@ -64,19 +68,19 @@ def _broadcast_to(ctx):
     return run_dynamic
 
 
-@register_kernel(F.BroadcastGradientArgs)
+@register_kernel(B.BroadcastGradientArgs)
 def _broadcast_gradient_args(ctx):
     return lambda sx, sy: broadcast_gradient_axes(sx, sy)
 
 
-@register_kernel(F.BroadcastArgs)
+@register_kernel(B.BroadcastArgs)
 def _broadcast_args(ctx):
     fail = ctx.run_error_factory()
     npd = ctx.out_np_dtype(0)
     return lambda a, b: np.array(_broadcast_shapes(_ints(a), _ints(b), fail), dtype=npd)
 
 
-@register_kernel(F.Range)
+@register_kernel(RG.Range)
 def _range(ctx):
     npd = ctx.out_np_dtype(0)
     fail = ctx.run_error_factory()
@@ -88,7 +92,7 @@ def _range(ctx):
     return run
 
 
-@register_kernel(F.LinSpace)
+@register_kernel(RG.LinSpace)
 def _lin_space(ctx):
     out = ctx.static_buffer(0)
     npd = ctx.out_np_dtype(0)

@@ -1,5 +1,5 @@
 """CPU kernels of gathers, scatters, where and one_hot (nbflow/ops/array_gather_ops.py;
-Where: nbflow/ops/math_ops.py).
+GatherV2 and UnsortedSegmentSum: array_concat_ops.py; Where: math_select_ops.py).
 
 The kernels move raw bits (unsigned ints of the element's size), so one
 compiled kernel serves every element type of that size; strings (objects)
@@ -10,8 +10,9 @@ import numpy as np
 from nbflow.backends.cpu.array_layout import _UINT
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import array as K
+from nbflow.ops import array_concat_ops as C
 from nbflow.ops import array_gather_ops as G
-from nbflow.ops.math_ops import Where
+from nbflow.ops.math_select_ops import Where
 from nbflow.ops.array_common import _axis_value, _fmt, _ints, _known, _prod
 
 
@@ -34,7 +35,7 @@ def _index_position(pos, shape_):
     return ",".join(str(int(i)) for i in np.unravel_index(pos, shape_))
 
 
-@register_kernel(G.GatherV2)
+@register_kernel(C.GatherV2)
 def _gatherv2(ctx):
     fail = ctx.run_error_factory()
     fixed_axis = ctx.value(2)
@@ -70,7 +71,7 @@ def _gatherv2(ctx):
     return run
 
 
-@register_kernel(G.UnsortedSegmentSum)
+@register_kernel(C.UnsortedSegmentSum)
 def _unsorted_segment_sum(ctx):
     fail = ctx.run_error_factory()
     out_np = ctx.out_np_dtype(0)

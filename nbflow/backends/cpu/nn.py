@@ -1,4 +1,4 @@
-"""CPU kernels of the nn ops (nbflow/ops/nn_ops.py) and of fused batch
+"""CPU kernels of the nn ops (nbflow/ops/nn_softmax_ops.py, nn_misc_ops.py) and of fused batch
 normalization (nbflow/ops/nn_impl.py).
 
 Softmax, LogSoftmax and the fused cross-entropies run row kernels
@@ -15,9 +15,9 @@ from nbflow.framework import errors
 from nbflow.kernels.cpu import elementwise as ew_kernels
 from nbflow.kernels.cpu import nn as K
 from nbflow.kernels.cpu import nn_impl as BN
-from nbflow.ops import nn_impl, nn_ops
+from nbflow.ops import nn_impl, nn_misc_ops, nn_softmax_ops
 from nbflow.ops.nn_impl import _fmt
-from nbflow.ops.nn_ops import _channel_axis
+from nbflow.ops.nn_misc_ops import _channel_axis
 
 
 def _mid_view(shape, axis):
@@ -41,7 +41,7 @@ def _bad_label_error(ctx, lab, bad, n):
         "Label values: %s\n\t [[node %s]]" % (lab[bad], n, " ".join(str(v) for v in lab[:100]), ctx.name))
 
 
-@register_kernel(nn_ops.Softmax)
+@register_kernel(nn_softmax_ops.Softmax)
 def _softmax(ctx):
     cls = ctx.op_def
     axis_attr = ctx.attrs.get("axis", -1)
@@ -76,7 +76,7 @@ def _softmax(ctx):
     return run
 
 
-@register_kernel(nn_ops.BiasAddNCHW)
+@register_kernel(nn_misc_ops.BiasAddNCHW)
 def _bias_addnchw(ctx):
     cls = ctx.op_def
     in_np = [d.as_numpy_dtype for d in ctx.input_dtypes]
@@ -96,7 +96,7 @@ def _bias_addnchw(ctx):
     return run
 
 
-@register_kernel(nn_ops.BiasAddGrad)
+@register_kernel(nn_misc_ops.BiasAddGrad)
 def _bias_add_grad(ctx):
     fmt = ctx.attrs["data_format"]
     static = ctx.static_buffer(0)
@@ -115,7 +115,7 @@ def _bias_add_grad(ctx):
     return run
 
 
-@register_kernel(nn_ops.L2Loss)
+@register_kernel(nn_misc_ops.L2Loss)
 def _l2_loss(ctx):
     npd = ctx.out_np_dtype(0)
     acc = np.empty(1, dtype=np.float64)
@@ -128,7 +128,7 @@ def _l2_loss(ctx):
     return run
 
 
-@register_kernel(nn_ops.SoftmaxCrossEntropyWithLogits)
+@register_kernel(nn_softmax_ops.SoftmaxCrossEntropyWithLogits)
 def _softmax_cross_entropy_with_logits(ctx):
     s_loss, s_back = ctx.static_buffer(0), ctx.static_buffer(1)
     planned = s_back.shape if s_back is not None and s_back.size and s_back.dtype != np.float16 else None
@@ -167,7 +167,7 @@ def _softmax_cross_entropy_with_logits(ctx):
     return run
 
 
-@register_kernel(nn_ops.SparseSoftmaxCrossEntropyWithLogits)
+@register_kernel(nn_softmax_ops.SparseSoftmaxCrossEntropyWithLogits)
 def _sparse_softmax_cross_entropy_with_logits(ctx):
     s_loss, s_back = ctx.static_buffer(0), ctx.static_buffer(1)
     planned = s_back.shape if s_back is not None and s_back.dtype != np.float16 else None
@@ -206,7 +206,7 @@ def _sparse_softmax_cross_entropy_with_logits(ctx):
     return run
 
 
-@register_kernel(nn_ops.InTopKV2)
+@register_kernel(nn_softmax_ops.InTopKV2)
 def _in_topkv2(ctx):
     static = ctx.static_buffer(0)
 

@@ -1,4 +1,4 @@
-"""CPU kernels of the reductions and scans (nbflow/ops/reduction_ops.py).
+"""CPU kernels of the reductions and scans (nbflow/ops/reduction_ops.py; Sum: broadcast_ops.py).
 
 A reduction runs on an (outer, mid, inner) view of its input whose mid axis
 holds the reduced elements (kernels/cpu/reduce.py); reduced axes that are not
@@ -11,8 +11,9 @@ import numpy as np
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import reduce as K
 from nbflow.kernels.cpu import scan as S
-from nbflow.ops import reduction_ops as R
-from nbflow.ops.reduction_ops import _one_axis, normalize_axes
+from nbflow.ops import broadcast_ops, reduction_ops as R
+from nbflow.ops.broadcast_ops import normalize_axes
+from nbflow.ops.reduction_ops import _one_axis
 
 
 def _outer_mid_inner(shape, axis):
@@ -117,7 +118,7 @@ def _reduction(ctx, kernel_for):
     return run_static
 
 
-@register_kernel(R.Sum)
+@register_kernel(broadcast_ops.Sum)
 def _sum(ctx):
     return _reduction(ctx, _same(K.sum_mid))
 
