@@ -506,3 +506,28 @@ def test_math_constants_match_python_math():
     # erf is computed by math.erf in the kernel; check against Python directly
     v = np.array([-1.0, 0.0, 0.5, 2.0])
     np.testing.assert_allclose(run(tf.erf(v)), [math.erf(a) for a in v], rtol=1e-14)
+
+
+INT_DTYPES = [tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8, tf.uint16]
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES, ids=[d.name for d in INT_DTYPES])
+@pytest.mark.parametrize("divide", [tf.floordiv, tf.floormod, lambda a, b: a // b, lambda a, b: a % b],
+                         ids=["floordiv", "floormod", "//", "%"])
+def test_integer_division_by_zero_is_an_error(dtype, divide):
+    a = tf.placeholder(dtype, [3])
+    b = tf.placeholder(dtype, [3])
+    y = divide(a, b) + tf.constant(1, dtype)  # an element-wise op after it, as in a fusible chain
+    av, bv = np.array([7, 8, 9], dtype.as_numpy_dtype), np.array([2, 3, 4], dtype.as_numpy_dtype)
+    with tf.Session() as sess:
+        want = (av // bv if divide in (tf.floordiv,) else None)
+        got = sess.run(y, {a: av, b: bv})
+        assert got.dtype == dtype.as_numpy_dtype and got.shape == (3,)
+        if want is not None:
+            np.testing.assert_array_equal(got, want + 1)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Integer division by zero"):
+            sess.run(y, {a: av, b: np.array([2, 0, 4], dtype.as_numpy_dtype)})
+    c = divide(tf.constant([4, 5], dtype), tf.constant([0, 1], dtype))  # folded before running
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Integer division by zero"):
+            sess.run(c)

@@ -51,6 +51,9 @@ def _fusible(op, ctx, device_type):
     od = op.op_def
     if not (isinstance(od, type) and issubclass(od, ElementwiseOp)):
         return False
+    # Integer division checks its divisor for zeros before the loop: it runs alone.
+    if od.divisor_input is not None and ctx.input_dtypes[od.divisor_input].is_integer:
+        return False
     # An op with a kernel of its own on this device is not a plain scalar expression.
     if registry.kernel_factory(od, device_type) is not registry.kernel_factory(ElementwiseOp, device_type):
         return False

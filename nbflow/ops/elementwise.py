@@ -79,6 +79,9 @@ class ElementwiseOp(Op):
     same_dtype_inputs = None
     outputs_alias_inputs = False
     pooled_outputs = True
+    #: the input that divides (FloorDiv, FloorMod): for integers a zero in it is an
+    #: error, which the op's kernel checks (such ops do not fuse on integers)
+    divisor_input = None
 
     @classmethod
     def output_dtype(cls, in_dtypes):

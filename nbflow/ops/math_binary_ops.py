@@ -38,6 +38,8 @@ Mul = _ew("Mul", "{0} * {1}")
 RealDiv = _ew("RealDiv", "{0} / {1}", FLOAT)
 FloorDiv = _ew("FloorDiv", "{0} // {1}")
 FloorMod = _ew("FloorMod", "{0} % {1}")
+# Integer division by zero is an error (TF's InvalidArgumentError), checked by the kernel.
+FloorDiv.divisor_input = FloorMod.divisor_input = 1
 # NaN-propagating max/min; `|` rather than `or` keeps the loop branch-free.
 Maximum = _ew("Maximum", "{0} if ({0} >= {1}) | ({0} != {0}) else {1}")
 Minimum = _ew("Minimum", "{0} if ({0} <= {1}) | ({0} != {0}) else {1}")

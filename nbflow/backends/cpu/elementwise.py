@@ -14,6 +14,19 @@ from nbflow.ops.elementwise import ElementwiseOp
 
 @register_kernel(ElementwiseOp)
 def elementwise_kernel(ctx):
+    run = _elementwise_kernel(ctx)
+    divisor = ctx.op_def.divisor_input
+    if divisor is None or ctx.input_dtypes[divisor].as_numpy_dtype(0).dtype.kind not in "iu":
+        return run
+
+    def run_checked(*args):
+        if not args[divisor].all():
+            raise ctx.run_error("Integer division by zero")
+        return run(*args)
+    return run_checked
+
+
+def _elementwise_kernel(ctx):
     cls = ctx.op_def
     if dtypes.float16 in ctx.input_dtypes or ctx.output_dtypes[0] is dtypes.float16:
         return _float16_kernel(cls, ctx)
