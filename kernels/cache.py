@@ -15,20 +15,32 @@ If the directory cannot be written (a read-only home or ``NBFLOW_CACHE_DIR``:
 containers, HPC nodes, CI images), caching is off for the process: one
 ``CacheWarning`` says so and why, and kernels compile in memory
 (``nbflow.kernels.jit.njit`` drops ``cache=True``, generated source is
-compiled without a file).
+compiled without a file). ``NBFLOW_CACHE_MAX_MB=0`` turns caching off without
+a warning.
+
+Size cap: ``NBFLOW_CACHE_MAX_MB`` (default 512). At its first write to the
+cache a process checks the total once; when it is over the cap, it deletes the
+least recently used entries (a generated kernel with its compiled code, or
+one hand-written kernel function's compiled code) until the total is at most
+3/4 of the cap. Entries used since the process started are kept.
 
 Nothing here imports from the rest of nbflow.
 """
 import os
+import re
 import tempfile
 import threading
+import time
 import warnings
 
 from numba.core import caching as _nb_caching
 
+DEFAULT_MAX_MB = 512
 GENERATED_PREFIX = "nbflow_gen_"
+EVICT_TO = 0.75  # after an eviction the cache holds at most this fraction of the cap
 
 _KERNELS_DIR = os.path.dirname(os.path.realpath(__file__))
+_PROCESS_START = time.time()
 
 
 class CacheWarning(UserWarning):
@@ -47,10 +59,27 @@ def location():
     return os.path.join(os.path.expanduser("~"), ".cache", "nbflow"), "default"
 
 
+def max_bytes_setting():
+    """``(bytes, problem)``: the cap ``NBFLOW_CACHE_MAX_MB`` sets (0: caching
+    off), and a message when the setting is not a number >= 0."""
+    raw = os.environ.get("NBFLOW_CACHE_MAX_MB", "").strip()
+    if not raw:
+        return DEFAULT_MAX_MB << 20, None
+    try:
+        mb = float(raw)
+        if not mb >= 0:
+            raise ValueError
+    except ValueError:
+        return DEFAULT_MAX_MB << 20, ("NBFLOW_CACHE_MAX_MB=%r is not a number of megabytes >= 0; using %d"
+                                      % (raw, DEFAULT_MAX_MB))
+    return int(mb * (1 << 20)), None
+
+
 class _State:
-    def __init__(self, root, source):
+    def __init__(self, root, source, max_bytes):
         self.root = root
         self.source = source
+        self.max_bytes = max_bytes
         self.generated_dir = os.path.join(root, "generated")
         self.numba_dir = os.path.join(root, "numba")
         self.enabled = False
@@ -68,6 +97,7 @@ class _State:
 _lock = threading.RLock()
 _state = None
 _warned = False
+_evicted = False
 
 
 def _warn(message):
@@ -82,7 +112,13 @@ def _warn(message):
 
 def _resolve():
     root, source = location()
-    s = _State(root, source)
+    max_bytes, problem = max_bytes_setting()
+    if problem:
+        warnings.warn_explicit(problem, CacheWarning, "nbflow", 0, module="nbflow.kernels.cache")
+    s = _State(root, source, max_bytes)
+    if max_bytes == 0:
+        s.reason = "NBFLOW_CACHE_MAX_MB=0"
+        return s
     try:
         for d in (s.generated_dir, s.numba_dir):
             os.makedirs(d, exist_ok=True)
@@ -91,7 +127,8 @@ def _resolve():
         s.reason = "cannot write %s (%s: %s)" % (root, type(e).__name__, e.strerror or e)
         hint = "" if source == "NBFLOW_CACHE_DIR" else " (the %s location)" % source
         _warn("nbflow's kernel cache is off for this process: it %s%s. Kernels compile in memory "
-              "on every run. Set NBFLOW_CACHE_DIR to a writable directory to cache them."
+              "on every run. Set NBFLOW_CACHE_DIR to a writable directory to cache them, or "
+              "NBFLOW_CACHE_MAX_MB=0 to run without the cache and without this warning."
               % (s.reason, hint))
         return s
     s.enabled = True
@@ -125,6 +162,24 @@ def disable(reason):
               "compile in memory from now on." % reason)
 
 
+def before_write():
+    """Called before each write to the cache: the first call of the process
+    enforces the size cap (cheap afterwards: one flag test)."""
+    global _evicted
+    if _evicted:
+        return
+    with _lock:
+        if _evicted:
+            return
+        _evicted = True
+    s = state()
+    if s.enabled:
+        try:
+            evict(s.root, s.max_bytes, keep_used_since=_PROCESS_START)
+        except OSError:
+            pass  # best effort: another process may be evicting too
+
+
 # -- Numba: nbflow's kernels cache under the cache directory -------------------------------
 
 class KernelCacheLocator(_nb_caching._SourceFileBackedLocatorMixin, _nb_caching._CacheLocator):
@@ -146,6 +201,7 @@ class KernelCacheLocator(_nb_caching._SourceFileBackedLocatorMixin, _nb_caching.
         # Numba calls this before saving compiled code (its own also writes a
         # probe file each time: the directory was probed once, in state()).
         os.makedirs(self._cache_path, exist_ok=True)
+        before_write()
 
     @classmethod
     def cache_path_for(cls, py_file):
@@ -185,3 +241,113 @@ def _register_locator():
 
 
 _register_locator()
+
+
+# -- entries, eviction, info, clear ---------------------------------------------------------
+
+_NUMBA_FILE = re.compile(r"^(?P<base>.+?)(?:\.nbi|\.\d+\.nbc)$")
+
+
+class Entry:
+    """One unit of eviction: ``kind`` is "generated" (a generated kernel: its
+    source, bytecode and compiled code), "kernel" (one hand-written kernel
+    function's compiled code: index and data files) or "other" (a stray file,
+    e.g. a temporary file left by a killed process)."""
+
+    def __init__(self, kind, key):
+        self.kind = kind
+        self.key = key
+        self.files = []
+        self.size = 0
+        self.last_used = 0.0
+
+    def add(self, path, st):
+        self.files.append(path)
+        self.size += st.st_size
+        self.last_used = max(self.last_used, st.st_mtime, st.st_atime)
+
+    def __repr__(self):
+        return "Entry(%s, %s, %d files, %d bytes)" % (self.kind, self.key, len(self.files), self.size)
+
+
+def _files(directory):
+    try:
+        with os.scandir(directory) as it:
+            for e in it:
+                yield e
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return
+
+
+def entries(root):
+    """The cache entries under ``root`` (only ``generated/`` and ``numba/`` are nbflow's)."""
+    found = {}
+
+    def add(kind, key, e):
+        try:
+            st = e.stat(follow_symlinks=False)
+        except OSError:
+            return
+        entry = found.get((kind, key))
+        if entry is None:
+            entry = found[(kind, key)] = Entry(kind, key)
+        entry.add(e.path, st)
+
+    generated = os.path.join(root, "generated")
+    for d in (generated, os.path.join(generated, "__pycache__")):
+        for e in _files(d):
+            if not e.is_file(follow_symlinks=False):
+                continue
+            stem = e.name.split(".", 1)[0]
+            if stem.startswith(GENERATED_PREFIX):
+                add("generated", stem, e)
+            else:
+                add("other", e.path, e)
+    for sub in _files(os.path.join(root, "numba")):
+        if not sub.is_dir(follow_symlinks=False):
+            if sub.is_file(follow_symlinks=False):
+                add("other", sub.path, sub)
+            continue
+        for e in _files(sub.path):
+            if not e.is_file(follow_symlinks=False):
+                continue
+            m = _NUMBA_FILE.match(e.name)
+            if m:
+                add("kernel", sub.name + "/" + m.group("base"), e)
+            else:
+                add("other", e.path, e)
+    return list(found.values())
+
+
+def _remove(entry):
+    # index files first (a reader then finds no entry rather than a dangling one), source last
+    order = sorted(entry.files, key=lambda p: (0 if p.endswith(".nbi") else 2 if p.endswith(".py") else 1))
+    removed = 0
+    for path in order:
+        try:
+            os.remove(path)
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def evict(root, max_bytes, keep_used_since=None):
+    """When the entries under ``root`` total more than ``max_bytes``, delete the
+    least recently used ones until they total at most ``EVICT_TO * max_bytes``;
+    entries used at or after ``keep_used_since`` are kept. Returns the entries deleted."""
+    found = entries(root)
+    total = sum(e.size for e in found)
+    if total <= max_bytes:
+        return []
+    target = EVICT_TO * max_bytes
+    deleted = []
+    for e in sorted(found, key=lambda e: e.last_used):
+        if total <= target:
+            break
+        if keep_used_since is not None and e.last_used >= keep_used_since:
+            continue
+        _remove(e)
+        total -= e.size
+        deleted.append(e)
+    return deleted

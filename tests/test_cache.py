@@ -1,5 +1,6 @@
 """nbflow's kernel cache (kernels/cache.py): one location for everything
-nbflow caches, and an unwritable location never fatal.
+nbflow caches, an unwritable location never fatal, and a size cap with
+least-recently-used eviction.
 
 Every directory a test uses is its own and is deleted afterwards; children
 get HOME, NBFLOW_CACHE_DIR and NUMBA_CACHE_DIR pointed into it, so nothing is
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import numba
@@ -170,6 +172,16 @@ def test_readonly_install_and_home_import_and_run(scratch):
     assert os.path.join(str(home), ".cache", "nbflow") in out["cache_warnings"][0]
 
 
+def test_cache_max_mb_zero_turns_caching_off_quietly(scratch):
+    site = install_copy(scratch)
+    cache_dir = scratch / "cache"
+    out = run_child(child_env(NBFLOW_CACHE_DIR=cache_dir, NBFLOW_CACHE_MAX_MB=0, HOME=scratch,
+                              PYTHONPATH=site), cwd=scratch)
+    assert out["ok"] and out["cache_warnings"] == []
+    assert not cache_dir.exists()
+    assert numba_files(scratch) == []
+
+
 # -- item 5: one location, user functions untouched -------------------------------------------
 
 USER_MODULE = textwrap.dedent("""
@@ -244,3 +256,79 @@ def test_kernels_take_njit_from_nbflow_kernels_jit():
     assert offenders == []
     src = elementwise.generate_source([], ["x0"], ["float32"], ["full"], ["float32"], 1)
     assert "from nbflow.kernels.jit import njit" in src
+
+
+# -- item 5: size cap, least recently used first ----------------------------------------------
+
+DAY = 86400.0
+
+
+def _fake_generated(root, i, size, age):
+    """A generated-kernel entry: source, bytecode and Numba files, last used ``age`` s ago."""
+    name = "%sew_%020d" % (kcache.GENERATED_PREFIX, i)
+    files = [root / "generated" / (name + ".py"),
+             root / "generated" / "__pycache__" / (name + ".cpython-311.pyc"),
+             root / "generated" / "__pycache__" / (name + ".kernel-7.py311.nbi"),
+             root / "generated" / "__pycache__" / (name + ".kernel-7.py311.1.nbc")]
+    return _write(files, size, age)
+
+
+def _fake_kernel(root, name, size, age):
+    """A hand-written kernel function's Numba files (index and two data files)."""
+    d = root / "numba" / "cpu_0123456789abcdef"
+    files = [d / (name + "-12.py311.nbi"), d / (name + "-12.py311.1.nbc"), d / (name + "-12.py311.2.nbc")]
+    return _write(files, size, age)
+
+
+def _write(files, size, age):
+    t = time.time() - age
+    for f in files:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"x" * (size // len(files)))
+        os.utime(f, (t, t))
+    return files
+
+
+def test_entries_group_a_kernels_files(scratch):
+    _fake_generated(scratch, 1, 4000, DAY)
+    _fake_kernel(scratch, "nn.softmax_rows", 3000, DAY)
+    (scratch / "generated" / "tmpab12.tmp").write_text("partial")
+    (scratch / "unrelated.txt").write_text("not nbflow's")
+    kinds = sorted((e.kind, len(e.files), e.size) for e in kcache.entries(str(scratch)))
+    assert kinds == [("generated", 4, 4000), ("kernel", 3, 3000), ("other", 1, 7)]
+
+
+def test_evict_deletes_least_recently_used_entries_with_their_numba_files(scratch):
+    old_gen = _fake_generated(scratch, 1, 40000, 5 * DAY)
+    old_kernel = _fake_kernel(scratch, "reduce.sum_mid", 30000, 4 * DAY)
+    mid_gen = _fake_generated(scratch, 2, 40000, 3 * DAY)
+    new_gen = _fake_generated(scratch, 3, 40000, 1 * DAY)
+    fresh = _fake_generated(scratch, 4, 40000, 0)  # used by this process: kept whatever its rank
+    deleted = kcache.evict(str(scratch), max_bytes=150000, keep_used_since=time.time() - 60)
+    assert sorted(e.kind for e in deleted) == ["generated", "generated", "kernel"]
+    for f in old_gen + old_kernel + mid_gen:
+        assert not f.exists(), f
+    for f in new_gen + fresh:
+        assert f.exists(), f
+    assert sum(e.size for e in kcache.entries(str(scratch))) <= kcache.EVICT_TO * 150000
+
+
+def test_evict_does_nothing_under_the_cap(scratch):
+    files = _fake_generated(scratch, 1, 4000, 10 * DAY)
+    assert kcache.evict(str(scratch), max_bytes=5000) == []
+    assert all(f.exists() for f in files)
+
+
+def test_first_write_of_a_process_enforces_the_cap(scratch):
+    """NBFLOW_CACHE_MAX_MB, checked at the process's first write: the two least
+    recently used of three 40 kB entries go (120 kB > 100 kB cap -> at most 75 kB)."""
+    site = install_copy(scratch)
+    cache_dir = scratch / "cache"
+    fakes = [_fake_generated(cache_dir, i, 40 * 1024, (10 - i) * DAY) for i in range(3)]
+    out = run_child(child_env(NBFLOW_CACHE_DIR=cache_dir, NBFLOW_CACHE_MAX_MB=100 / 1024, HOME=scratch,
+                              PYTHONPATH=site), cwd=scratch)
+    assert out["ok"] and out["cache_warnings"] == []
+    assert not any(f.exists() for f in fakes[0] + fakes[1])
+    assert all(f.exists() for f in fakes[2])
+    assert any("nn.softmax_rows" in p for p in numba_files(cache_dir))  # written after the check
+    assert numba_files(site) == []

@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import types
 
 from nbflow.kernels import cache
@@ -38,6 +39,7 @@ def _read(path):
 def _load_from_file(source, modname, directory):
     path = os.path.join(directory, modname + ".py")
     if _read(path) != source:
+        cache.before_write()
         os.makedirs(directory, exist_ok=True)  # `python -m nbflow.cache --clear` may have removed it
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
         try:
@@ -50,6 +52,13 @@ def _load_from_file(source, modname, directory):
             except OSError:
                 pass
             raise
+    else:
+        # Mark it used for the cache's least-recently-used eviction: the access
+        # time only (the modification time is the source's stamp for bytecode).
+        try:
+            os.utime(path, (time.time(), os.stat(path).st_mtime))
+        except OSError:
+            pass
     spec = importlib.util.spec_from_file_location(modname, path)
     return spec, importlib.util.module_from_spec(spec)
 
