@@ -24,10 +24,12 @@ least recently used entries (a generated kernel with its compiled code, or
 one hand-written kernel function's compiled code) until the total is at most
 3/4 of the cap. Entries used since the process started are kept.
 
-Nothing here imports from the rest of nbflow.
+Nothing here imports from the rest of nbflow (``nbflow.cache`` is the
+command line: ``python -m nbflow.cache --info`` / ``--clear``).
 """
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -351,3 +353,69 @@ def evict(root, max_bytes, keep_used_since=None):
         total -= e.size
         deleted.append(e)
     return deleted
+
+
+def _legacy_files():
+    """Numba cache files of nbflow's kernels next to the installed source,
+    written by nbflow versions that cached there."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(_KERNELS_DIR):
+        if os.path.basename(dirpath) == "__pycache__":
+            out += [os.path.join(dirpath, f) for f in filenames if _NUMBA_FILE.match(f)]
+    return out
+
+
+def info(root=None):
+    """A dict describing the cache at ``root`` (default: the location the
+    environment names now)."""
+    source = "argument"
+    if root is None:
+        root, source = location()
+    max_bytes, _ = max_bytes_setting()
+    found = entries(root)
+    out = {
+        "location": root,
+        "source": source,
+        "max_bytes": max_bytes,
+        "size": sum(e.size for e in found),
+        "entries": {},
+        "bytes": {},
+        "legacy_files": len(_legacy_files()),
+    }
+    for kind in ("generated", "kernel", "other"):
+        mine = [e for e in found if e.kind == kind]
+        out["entries"][kind] = len(mine)
+        out["bytes"][kind] = sum(e.size for e in mine)
+    # Writable? Probe the directory, or the nearest existing one above it
+    # (without creating anything: --info only looks).
+    probe = root
+    while not os.path.lexists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    try:
+        tempfile.TemporaryFile(dir=probe).close()
+        out["writable"], out["problem"] = True, None
+    except OSError as e:
+        out["writable"], out["problem"] = False, "%s: %s" % (type(e).__name__, e.strerror or e)
+    return out
+
+
+def clear(root=None):
+    """Delete nbflow's cache at ``root`` (default: the location the environment
+    names now) and Numba files of nbflow's kernels left next to the installed
+    source by older versions. Returns ``(files, bytes)`` deleted."""
+    if root is None:
+        root, _ = location()
+    files = size = 0
+    for e in entries(root):
+        files += _remove(e)
+        size += e.size
+    for path in _legacy_files():
+        try:
+            size += os.path.getsize(path)
+            os.remove(path)
+            files += 1
+        except OSError:
+            pass
+    for d in (os.path.join(root, "generated"), os.path.join(root, "numba")):
+        shutil.rmtree(d, ignore_errors=True)  # empty directories (and anything unlisted) left
+    return files, size

@@ -1,6 +1,6 @@
-"""nbflow's kernel cache (kernels/cache.py): one location for everything
-nbflow caches, an unwritable location never fatal, and a size cap with
-least-recently-used eviction.
+"""nbflow's kernel cache (kernels/cache.py, nbflow/cache.py): one location for
+everything nbflow caches, an unwritable location never fatal, a size cap with
+least-recently-used eviction, and ``python -m nbflow.cache``.
 
 Every directory a test uses is its own and is deleted afterwards; children
 get HOME, NBFLOW_CACHE_DIR and NUMBA_CACHE_DIR pointed into it, so nothing is
@@ -332,3 +332,43 @@ def test_first_write_of_a_process_enforces_the_cap(scratch):
     assert all(f.exists() for f in fakes[2])
     assert any("nn.softmax_rows" in p for p in numba_files(cache_dir))  # written after the check
     assert numba_files(site) == []
+
+
+def test_info_and_clear(scratch, monkeypatch):
+    _fake_generated(scratch, 1, 4000, DAY)
+    _fake_kernel(scratch, "nn.softmax_rows", 3000, DAY)
+    monkeypatch.setenv("NBFLOW_CACHE_MAX_MB", "64")
+    d = kcache.info(str(scratch))
+    assert d["location"] == str(scratch) and d["writable"]
+    assert d["size"] == 7000 and d["max_bytes"] == 64 << 20
+    assert d["entries"] == {"generated": 1, "kernel": 1, "other": 0}
+    # clear() with an explicit root: never the real cache of whoever runs the tests
+    monkeypatch.setattr(kcache, "_legacy_files", lambda: [])
+    assert kcache.clear(str(scratch)) == (7, 7000)
+    assert kcache.entries(str(scratch)) == [] and scratch.exists()
+
+
+def test_command_line_info_and_clear(scratch):
+    site = install_copy(scratch)
+    cache_dir = scratch / "cache"
+    _fake_generated(cache_dir, 1, 4000, DAY)
+    _fake_kernel(cache_dir, "nn.softmax_rows", 3000, DAY)
+    legacy = site / "nbflow" / "kernels" / "cpu" / "__pycache__" / "nn.softmax_rows-223.py311.nbi"
+    legacy.parent.mkdir()
+    legacy.write_bytes(b"old")
+    env = child_env(NBFLOW_CACHE_DIR=cache_dir, NBFLOW_CACHE_MAX_MB=0.5, HOME=scratch, PYTHONPATH=site)
+
+    def cli(*args):
+        res = subprocess.run([sys.executable, "-m", "nbflow.cache", *args], env=env, cwd=scratch,
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    text = cli("--info")
+    assert str(cache_dir) in text and "from NBFLOW_CACHE_DIR" in text
+    assert "1 generated kernels" in text and "1 compiled nbflow kernel functions" in text
+    assert "7 kB" in text and "512 kB" in text and "1 Numba files of an older nbflow" in text
+    text = cli("--clear")
+    assert "cleared %s: 8 files" % cache_dir in text
+    assert not legacy.exists() and kcache.entries(str(cache_dir)) == []
+    assert "0 generated kernels" in cli("--info")
