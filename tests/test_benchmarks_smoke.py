@@ -5,8 +5,10 @@ assert a speed (speed is a ratio the benchmarks report, not a test).
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -26,9 +28,16 @@ def _env():
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("bench") / "out.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--quick", "--no-torch", "--threads", "1", "--json", str(path)],
-        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
+    # The benchmarks' own @njit(cache=True) loops (stream, elementwise) are not
+    # nbflow's kernels, so Numba would cache them in benchmarks/__pycache__: the
+    # run caches them in a directory deleted afterwards, leaving the tree clean.
+    numba_cache = tempfile.mkdtemp(prefix="nbflow-test-bench-numba-")
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.run", "--quick", "--no-torch", "--threads", "1", "--json", str(path)],
+            cwd=ROOT, env=dict(_env(), NUMBA_CACHE_DIR=numba_cache), capture_output=True, text=True, timeout=600)
+    finally:
+        shutil.rmtree(numba_cache, ignore_errors=True)
     return proc, path
 
 

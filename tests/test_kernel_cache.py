@@ -2,9 +2,12 @@
 loads them from Numba's on-disk cache instead of compiling."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
+from pathlib import Path
 
 SCRIPT = textwrap.dedent("""
     import json
@@ -24,18 +27,23 @@ SCRIPT = textwrap.dedent("""
 
 def _run(cache_dir):
     env = dict(os.environ, NBFLOW_CACHE_DIR=str(cache_dir))
-    env.pop("NBFLOW_DISABLE_PASSES", None)
+    for name in ("NBFLOW_DISABLE_PASSES", "NBFLOW_CACHE_MAX_MB"):
+        env.pop(name, None)
     res = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def test_second_process_loads_generated_kernels_from_cache(tmp_path):
-    first = _run(tmp_path)
-    second = _run(tmp_path)
-    assert first["misses"] >= 1 and first["hits"] == 0
-    assert second["hits"] >= 1 and second["misses"] == 0
-    assert first["sum"] == second["sum"]
-    sources = list((tmp_path / "generated").glob("nbflow_gen_*.py"))
-    assert sources, "generated source files are kept in the cache directory"
-    assert "@njit(cache=True" in sources[0].read_text()
+def test_second_process_loads_generated_kernels_from_cache():
+    cache_dir = Path(tempfile.mkdtemp(prefix="nbflow-test-kernel-cache-"))
+    try:
+        first = _run(cache_dir)
+        second = _run(cache_dir)
+        assert first["misses"] >= 1 and first["hits"] == 0
+        assert second["hits"] >= 1 and second["misses"] == 0
+        assert first["sum"] == second["sum"]
+        sources = list((cache_dir / "generated").glob("nbflow_gen_*.py"))
+        assert sources, "generated source files are kept in the cache directory"
+        assert "@njit(cache=True" in sources[0].read_text()
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)

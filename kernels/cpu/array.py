@@ -9,7 +9,8 @@ type, so the caller views every buffer as unsigned integers of its item size:
 one compiled kernel serves float32, int32 and everything else of 4 bytes.
 """
 import numpy as np
-from numba import njit
+
+from nbflow.kernels.jit import njit
 
 
 @njit(cache=True)

@@ -15,7 +15,8 @@ Pooling kernels loop with the channel innermost, so the work on one window is
 a few contiguous vector operations over the channels.
 """
 import numpy as np
-from numba import njit
+
+from nbflow.kernels.jit import njit
 
 
 # -- convolution ------------------------------------------------------------------------

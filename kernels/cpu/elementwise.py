@@ -60,7 +60,7 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
     lines = [
         "import math",
         "import numpy as np",
-        "from numba import njit",
+        "from nbflow.kernels.jit import njit",
         "from nbflow.kernels.cpu import fastmath",
         "",
         "",

@@ -16,8 +16,10 @@ numpy (float64 reference), see tests/test_fastmath.py and docs/FASTMATH.md:
 """
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic
+
+from nbflow.kernels.jit import njit
 
 
 @intrinsic

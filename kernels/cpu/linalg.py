@@ -1,7 +1,8 @@
 """Linear algebra kernels: matrix products (BLAS through np.dot inside @njit),
 inverses and determinants (LAPACK through np.linalg inside @njit)."""
 import numpy as np
-from numba import njit
+
+from nbflow.kernels.jit import njit
 
 
 @njit(cache=True)

@@ -36,10 +36,11 @@ call on a loaded machine; ``numba.set_num_threads(1)`` (or
 """
 import numba
 import numpy as np
-from numba import njit, prange, types
+from numba import prange, types
 from numba.extending import overload
 
 from nbflow.kernels.cpu.fastmath import exp32
+from nbflow.kernels.jit import njit
 
 
 # -- helpers shared by the softmax-like kernels ------------------------------------------

@@ -13,7 +13,8 @@ vectorizes. Every workspace is its own array: rows of one shared array would
 look aliased to LLVM and stop the loops vectorizing (2.5x slower measured).
 """
 import numpy as np
-from numba import njit
+
+from nbflow.kernels.jit import njit
 
 
 @njit(cache=True)

@@ -26,7 +26,8 @@ ApplyX kernels:
                         var -= lr * update
 """
 import numpy as np
-from numba import njit
+
+from nbflow.kernels.jit import njit
 
 
 @njit(cache=True)

@@ -4,7 +4,8 @@ Any reduction over a contiguous block of axes of a C-contiguous array is a
 reshape away from this form; the caller transposes other axis sets first.
 """
 import numpy as np
-from numba import njit
+
+from nbflow.kernels.jit import njit
 
 
 @njit(cache=True, fastmath=True)

@@ -5,7 +5,7 @@ form. ``exclusive`` starts each scan from the identity (the element itself is
 left out); ``reverse`` scans from the last element backwards. The inner axis
 is the innermost loop, so memory is read in order whatever the scanned axis.
 """
-from numba import njit
+from nbflow.kernels.jit import njit
 
 
 @njit(cache=True)

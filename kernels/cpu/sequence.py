@@ -1,5 +1,5 @@
 """Per-sequence kernels: reversing the first ``length`` steps of each batch entry."""
-from numba import njit
+from nbflow.kernels.jit import njit
 
 
 @njit(cache=True)

@@ -4,7 +4,8 @@ Order used everywhere: larger values first, NaN counted as the largest, and
 equal values keep their original order (the lower index first), as TF's TopK.
 """
 import numpy as np
-from numba import njit
+
+from nbflow.kernels.jit import njit
 
 
 @njit(cache=True)
