@@ -158,7 +158,8 @@ def _expand_last_like(vec, mat):
         return array_ops.reshape(vec, vec.shape.as_list() + [1])
     rank = mat.shape.ndims
     if rank is None:
-        raise NotImplementedError("cross-entropy gradient: the rank of '%s' must be known" % mat.name)
+        # vec has mat's shape less the last axis: a trailing axis of 1 (TF's _BroadcastMul)
+        return array_ops.expand_dims(vec, -1)
     # shape(mat) with its last entry replaced by 1 (folded at plan time)
     keep = np.ones(rank, dtype=np.int32)
     keep[-1] = 0
