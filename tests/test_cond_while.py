@@ -370,3 +370,15 @@ def test_tensor_array_says_it_is_not_implemented():
         tf.TensorArray(tf.float32, size=3)
     with pytest.raises(AttributeError, match="no attribute"):
         tf.no_such_thing
+
+
+def test_none_is_not_a_tensor_value():
+    # TF: make_tensor_proto raises "None values not supported." (pkmital's libs/batch_norm.py
+    # returns ema.average(...) taken before ema.apply, which is None, from a cond branch)
+    with pytest.raises(ValueError, match="None values not supported"):
+        tf.convert_to_tensor(None)
+    with pytest.raises(ValueError, match="None values not supported"):
+        tf.constant(None)
+    with pytest.raises(ValueError, match="None values not supported"):
+        tf.cond(tf.placeholder(tf.bool), lambda: (tf.constant(1.0), tf.constant(2.0)), lambda: (None, None))
+
