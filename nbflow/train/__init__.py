@@ -3,3 +3,4 @@ from nbflow.train.optimizers import *  # noqa: F401,F403
 from nbflow.train.learning_rate_decay import *  # noqa: F401,F403
 from nbflow.train.training_util import *  # noqa: F401,F403
 from nbflow.train.saver import *  # noqa: F401,F403
+from nbflow.train.moving_averages import *  # noqa: F401,F403
