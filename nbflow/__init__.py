@@ -47,7 +47,7 @@ from nbflow.runtime.session import (  # noqa: E402
     ConfigProto, GPUOptions, InteractiveSession, RunMetadata, RunOptions, Session, get_default_session,
 )
 from nbflow.runtime.explain import explain  # noqa: E402
-from nbflow import compat, nn, losses, train, summary, layers, test  # noqa: E402
+from nbflow import compat, nn, losses, metrics, train, summary, layers, test  # noqa: E402
 from nbflow import contrib  # noqa: E402,F401  (tf.contrib: tf.contrib.rnn and tf.contrib.layers)
 from nbflow.platform import tf_logging as logging  # noqa: E402,F401  (tf.logging; stdlib logging is untouched)
 
