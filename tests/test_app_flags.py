@@ -60,3 +60,13 @@ def test_app_run_uses_main_of_the_program():
     """)
     assert rc == 0, err
     assert out.strip() == "ran"
+
+
+def test_log_dir_clashes_with_absl_logging_as_in_tf_1_14_and_later():
+    # TF 1.14+ imports absl.logging, which defines --log_dir (tensorflow/tensorflow#30472).
+    rc, out, err = _run("""
+        import nbflow as tf
+        tf.app.flags.DEFINE_string("log_dir", "./logs", "where")
+    """)
+    assert rc != 0
+    assert "DuplicateFlagError: The flag 'log_dir' is defined twice. First from absl.logging" in err
