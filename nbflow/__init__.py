@@ -50,7 +50,6 @@ from nbflow.runtime.explain import explain  # noqa: E402
 from nbflow import compat, nn, losses, metrics, train, summary, layers, test  # noqa: E402
 from nbflow import contrib  # noqa: E402,F401  (tf.contrib: tf.contrib.rnn and tf.contrib.layers)
 from nbflow.platform import tf_logging as logging  # noqa: E402,F401  (tf.logging; stdlib logging is untouched)
-from nbflow.platform import app, flags  # noqa: E402,F401  (tf.app.run, tf.app.flags = tf.flags: absl's)
 
 __version__ = "0.1.0"
 VERSION = "1.15.0-nbflow." + __version__
@@ -96,6 +95,11 @@ _NOT_YET = {
 def __getattr__(name):
     from nbflow.framework import protos as _protos
 
+    if name in ("app", "flags"):  # tf.app.run, tf.app.flags = tf.flags: absl's (imported on first use)
+        import importlib
+
+        value = globals()[name] = importlib.import_module("nbflow.platform." + name)
+        return value
     if name in _protos.PROTOS:  # tf.NodeDef, tf.GraphDef, tf.Summary ... (imported on first use)
         value = globals()[name] = _protos.get(name)
         return value
