@@ -48,7 +48,7 @@ from nbflow.runtime.session import (  # noqa: E402
 )
 from nbflow.runtime.explain import explain  # noqa: E402
 from nbflow import compat, nn, losses, metrics, train, summary, layers, test  # noqa: E402
-from nbflow import contrib  # noqa: E402,F401  (tf.contrib: tf.contrib.rnn and tf.contrib.layers)
+from nbflow import contrib  # noqa: E402,F401  (tf.contrib: rnn, layers, framework.arg_scope, seq2seq.sequence_loss)
 from nbflow.platform import tf_logging as logging  # noqa: E402,F401  (tf.logging; stdlib logging is untouched)
 
 __version__ = "0.1.0"

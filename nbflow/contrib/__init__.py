@@ -2,11 +2,12 @@
 
 ``tf.contrib.rnn`` has the recurrent cells and ``static_rnn``;
 ``tf.contrib.layers`` the layer functions, initializers and regularizers;
-``tf.contrib.seq2seq`` only ``sequence_loss``; any
+``tf.contrib.seq2seq`` only ``sequence_loss``; ``tf.contrib.framework``
+``arg_scope`` (and ``variable``, ``model_variable``); any
 other ``tf.contrib.X`` raises a clear not-implemented error (an AttributeError
 too, so ``hasattr(tf.contrib, "X")`` is False).
 """
-from nbflow.contrib import layers, rnn, seq2seq  # noqa: F401
+from nbflow.contrib import framework, layers, rnn, seq2seq  # noqa: F401
 
 
 class ContribNotImplementedError(NotImplementedError, AttributeError):
@@ -17,4 +18,5 @@ def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
     raise ContribNotImplementedError("tf.contrib.%s is not implemented in nbflow (tf.contrib was removed in TF 2; "
-                                     "nbflow provides tf.contrib.rnn, tf.contrib.layers and tf.contrib.seq2seq.sequence_loss only)" % name)
+                                     "nbflow provides tf.contrib.rnn, tf.contrib.layers, tf.contrib.framework.arg_scope and "
+                                     "tf.contrib.seq2seq.sequence_loss only)" % name)
