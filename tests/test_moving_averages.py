@@ -76,11 +76,15 @@ def test_ema_errors_and_variables_to_restore():
     with pytest.raises(TypeError, match="must be half, float, or double"):
         tf.train.ExponentialMovingAverage(0.9).apply([tf.Variable(1, name="i")])
     ema = tf.train.ExponentialMovingAverage(0.9)
-    ema.apply([v])
+    assert ema.average_name(v) == "w/ExponentialMovingAverage"  # before apply: the name it will get
+    ema.apply([v, other])
     ema.apply([v])  # applying again reuses the shadow
+    assert set(tf.moving_average_variables()) == {v, other}  # every averaged Variable, trainable or not
     restore = ema.variables_to_restore()
     assert restore["w/ExponentialMovingAverage"] is v
-    assert restore["other"] is other
+    assert restore["other/ExponentialMovingAverage"] is other
+    plain = tf.Variable(3.0, name="plain", trainable=False)
+    assert ema.variables_to_restore()["plain"] is plain
 
 
 def test_ema_batch_norm_under_cond_as_in_tutorials():

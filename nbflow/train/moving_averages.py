@@ -12,7 +12,7 @@ Compositions of existing ops, built as TF builds them:
   names it: ``<op name>/<ema name>`` inside ``variable_scope(None, ...)``;
   a Variable's shadow starts at the variable's initial value, a Tensor's at
   zeros (zero-debiased when the EMA was made with ``zero_debias=True``).
-  Averaged variables join GraphKeys.MOVING_AVERAGE_VARIABLES.
+  Averaged Variables (trainable or not) join GraphKeys.MOVING_AVERAGE_VARIABLES.
 """
 from nbflow.framework import dtypes
 from nbflow.framework.graph import GraphKeys, control_dependencies, get_default_graph, name_scope
@@ -88,8 +88,8 @@ class ExponentialMovingAverage:
             with control_dependencies(None):
                 if isinstance(var, Variable):
                     avg = self._create_slot(var, var.initialized_value())
-                    if var in trainable_variables():
-                        get_default_graph().add_to_collection(GraphKeys.MOVING_AVERAGE_VARIABLES, var)
+                    # only Variables (not Tensors) join MOVING_AVERAGE_VARIABLES, as in TF
+                    get_default_graph().add_to_collection(GraphKeys.MOVING_AVERAGE_VARIABLES, var)
                 else:
                     avg = self._create_slot(var, None)
                     if self._zero_debias:
@@ -127,7 +127,7 @@ class ExponentialMovingAverage:
         """The name under which the average of ``var`` is saved in checkpoints."""
         if var in self._averages:
             return self._averages[var].op.name
-        return var.op.name + "/" + self._name
+        return get_default_graph().unique_name(var.op.name + "/" + self._name, mark_as_used=False)
 
     def variables_to_restore(self, moving_avg_variables=None):
         """A ``{name: variable}`` map for a Saver that restores each averaged
