@@ -64,12 +64,14 @@ class RandomStream:
 
 
 class QueueResource:
-    """A FIFO queue's items; a dequeue on an empty open queue waits on ``cond``."""
+    """A FIFO queue's items; a dequeue on an empty open queue waits on ``cond``.
+    ``cancelled``: closed with cancel_pending_enqueues (blocked enqueues fail)."""
 
     def __init__(self, capacity):
         self.capacity = capacity
         self.items = collections.deque()
         self.closed = False
+        self.cancelled = False
         self.cond = threading.Condition()
 
 
