@@ -40,6 +40,7 @@ from nbflow.framework import nest  # noqa: E402,F401
 from nbflow.ops.clip_ops import *  # noqa: E402,F401,F403
 from nbflow.ops.sort_ops import *  # noqa: E402,F401,F403
 from nbflow.ops.data_flow_ops import *  # noqa: E402,F401,F403
+from nbflow.ops.io_ops import *  # noqa: E402,F401,F403
 from nbflow.ops import operators as _operators, conv_ops as _conv_ops  # noqa: E402,F401
 from nbflow.ops import math_grad as _math_grad, array_grad as _array_grad, nn_grad as _nn_grad  # noqa: E402,F401
 from nbflow.autodiff.gradients import NoGradient, NotDifferentiable, RegisterGradient, gradients  # noqa: E402

@@ -75,6 +75,19 @@ class QueueResource:
         self.cond = threading.Condition()
 
 
+class ReaderResource:
+    """A reader's place in its work queue: the current file's remaining lines (a
+    TextLineReader), its name and line number, and the counts TF keeps."""
+
+    def __init__(self, skip_header_lines=0):
+        self.skip_header_lines = skip_header_lines
+        self.lines = None  # remaining (line number, line) of the current file
+        self.current = None
+        self.records_produced = 0
+        self.work_units_completed = 0
+        self.lock = threading.Lock()
+
+
 class ResourceManager:
     """Every resource of one owner (a Session), by handle. Thread-safe creation."""
 
