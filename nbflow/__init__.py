@@ -40,14 +40,15 @@ from nbflow.framework import nest  # noqa: E402,F401
 from nbflow.ops.clip_ops import *  # noqa: E402,F401,F403
 from nbflow.ops.sort_ops import *  # noqa: E402,F401,F403
 from nbflow.ops.data_flow_ops import *  # noqa: E402,F401,F403
+from nbflow.ops.io_ops import *  # noqa: E402,F401,F403
 from nbflow.ops import operators as _operators, conv_ops as _conv_ops  # noqa: E402,F401
 from nbflow.autodiff.gradients import NoGradient, NotDifferentiable, RegisterGradient, gradients  # noqa: E402
 from nbflow.runtime.session import (  # noqa: E402
     ConfigProto, GPUOptions, InteractiveSession, RunMetadata, RunOptions, Session, get_default_session,
 )
 from nbflow.runtime.explain import explain  # noqa: E402
-from nbflow import compat, nn, losses, train, summary, layers, test  # noqa: E402
-from nbflow import contrib  # noqa: E402,F401  (tf.contrib: tf.contrib.rnn and tf.contrib.layers)
+from nbflow import compat, nn, losses, metrics, train, summary, layers, test  # noqa: E402
+from nbflow import contrib  # noqa: E402,F401  (tf.contrib: rnn, layers, framework.arg_scope, seq2seq.sequence_loss)
 from nbflow.platform import tf_logging as logging  # noqa: E402,F401  (tf.logging; stdlib logging is untouched)
 
 __version__ = "0.1.0"
@@ -94,6 +95,11 @@ _NOT_YET = {
 def __getattr__(name):
     from nbflow.framework import protos as _protos
 
+    if name in ("app", "flags"):  # tf.app.run, tf.app.flags = tf.flags: absl's (imported on first use)
+        import importlib
+
+        value = globals()[name] = importlib.import_module("nbflow.platform." + name)
+        return value
     if name in _protos.PROTOS:  # tf.NodeDef, tf.GraphDef, tf.Summary ... (imported on first use)
         value = globals()[name] = _protos.get(name)
         return value

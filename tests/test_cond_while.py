@@ -370,3 +370,49 @@ def test_tensor_array_says_it_is_not_implemented():
         tf.TensorArray(tf.float32, size=3)
     with pytest.raises(AttributeError, match="no attribute"):
         tf.no_such_thing
+
+
+def test_none_is_not_a_tensor_value():
+    # TF: make_tensor_proto raises "None values not supported." (pkmital's libs/batch_norm.py
+    # returns ema.average(...) taken before ema.apply, which is None, from a cond branch)
+    with pytest.raises(ValueError, match="None values not supported"):
+        tf.convert_to_tensor(None)
+    with pytest.raises(ValueError, match="None values not supported"):
+        tf.constant(None)
+    with pytest.raises(ValueError, match="None values not supported"):
+        tf.cond(tf.placeholder(tf.bool), lambda: (tf.constant(1.0), tf.constant(2.0)), lambda: (None, None))
+
+
+def test_cond_branch_control_dependency_on_outside_op():
+    # TF 1.x's batch-norm idiom: a branch op depends on an op built outside the cond. As in TF
+    # ("operations created outside of true_fn and false_fn ... are executed unconditionally"),
+    # the outside op runs before the If, whichever branch is taken.
+    counter = tf.Variable(0.0)
+    bump = tf.assign_add(counter, 1.0)
+    pred = tf.placeholder(tf.bool)
+
+    def true_fn():
+        with tf.control_dependencies([bump]):
+            return tf.identity(counter) * 10.0
+    out = tf.cond(pred, true_fn, lambda: tf.identity(counter))
+    assert bump.op in out.op.control_inputs
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(out, {pred: True}) == 10.0
+        assert sess.run(out, {pred: False}) == 2.0
+
+
+def test_while_body_control_dependency_on_outside_op():
+    counter = tf.Variable(0.0)
+    bump = tf.assign_add(counter, 1.0)
+
+    def body(i, acc):
+        with tf.control_dependencies([bump]):
+            return i + 1, acc + tf.identity(counter)
+    _, acc = tf.while_loop(lambda i, acc: i < 3, body, [tf.constant(0), tf.constant(0.0)])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        # the outside op runs once, before the loop (TF pulls it in as a loop input)
+        assert sess.run(acc) == 3.0
+        assert sess.run(counter) == 1.0
+

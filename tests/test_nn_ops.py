@@ -637,6 +637,54 @@ def test_xent_gradients_with_unknown_dims():
     np.testing.assert_allclose(vl, -wv[..., None] * np_log_softmax(logits.astype(np.float64)), rtol=1e-5)
 
 
+def test_xent_gradients_with_unknown_rank():
+    # Placeholders without a shape (golbin's tutorials): TF flattens to a matrix, so the gradient exists.
+    x = tf.placeholder(tf.float32)
+    y = tf.placeholder(tf.float32)
+    sl = tf.placeholder(tf.int32)
+    w = tf.Variable(np.random.RandomState(1).randn(2, 3).astype(np.float32))
+    logits = tf.matmul(x, w)
+    dense = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+    sparse = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=sl, logits=logits))
+    (gd,) = tf.gradients(dense, [w])
+    (gs,) = tf.gradients(sparse, [w])
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(dense)
+    xv = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32)
+    idx = np.array([0, 2, 1])
+    yv = np.eye(3, dtype=np.float32)[idx]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        vd, vs, wv = sess.run([gd, gs, w], {x: xv, y: yv, sl: idx})
+        sess.run(train, {x: xv, y: yv})
+    lg = xv.astype(np.float64) @ wv
+    sm = np.exp(np_log_softmax(lg))
+    expect = xv.T @ (sm - yv) / 3
+    np.testing.assert_allclose(vd, expect, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(vs, expect, rtol=1e-5, atol=1e-7)
+
+
+def test_softmax_xent_flattens_labels_of_another_rank_as_tf():
+    # hunkim's lab-06-2: labels=tf.stop_gradient([Y_one_hot]) is [1, N, C] against logits [N, C];
+    # TF flattens both to [-1, C] before its op, so it runs.
+    lg = tf.placeholder(tf.float32, [None, 3])
+    lb = tf.placeholder(tf.float32, [None, 3])
+    cost = tf.nn.softmax_cross_entropy_with_logits_v2(logits=lg, labels=tf.stop_gradient([lb]))
+    assert cost.shape.as_list() == [None]
+    lg3 = tf.placeholder(tf.float32, [2, None, 3])
+    cost3 = tf.nn.softmax_cross_entropy_with_logits(logits=lg3, labels=tf.reshape(lb, [-1, 3]))
+    (g,) = tf.gradients(tf.reduce_sum(cost), lg)
+    logits = np.random.RandomState(0).randn(4, 3).astype(np.float32)
+    labels = np.eye(3, dtype=np.float32)[[0, 2, 1, 1]]
+    want = -(labels * np_log_softmax(logits.astype(np.float64))).sum(-1)
+    with tf.Session() as sess:
+        c, gv, c3 = sess.run([cost, g, cost3], {lg: logits, lb: labels, lg3: logits.reshape(2, 2, 3)})
+    np.testing.assert_allclose(c, want, rtol=1e-5)
+    np.testing.assert_allclose(gv, np.exp(np_log_softmax(logits.astype(np.float64))) - labels, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(c3, want.reshape(2, 2), rtol=1e-5)
+    with pytest.raises(ValueError, match="requested shape requires a multiple of 3"):  # TF's reshape error
+        tf.nn.softmax_cross_entropy_with_logits_v2(logits=tf.zeros([2, 3]), labels=tf.zeros([1, 2, 4]))
+
+
 def test_softmax_xent_second_derivative():
     lg = tf.placeholder(tf.float64, [2, 3])
     lb = tf.constant([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]], dtype=tf.float64)

@@ -81,3 +81,26 @@ def test_named_components():
         sess.run(enq)
         got = sess.run(out)
     assert got == {"a": 3, "b": 1.5}
+
+
+def test_cancel_fails_a_blocked_enqueue():
+    q = tf.FIFOQueue(1, tf.float32, shapes=[[]])
+    enq = q.enqueue(1.0)
+    cancel = q.close(cancel_pending_enqueues=True)
+    errors = []
+    with tf.Session() as sess:
+        sess.run(enq)
+
+        def blocked():
+            try:
+                sess.run(enq)
+            except tf.errors.CancelledError as e:
+                errors.append(e)
+        t = threading.Thread(target=blocked)
+        t.start()
+        t.join(0.2)
+        assert t.is_alive()  # waiting for room
+        sess.run(cancel)
+        t.join(5)
+    assert not t.is_alive() and len(errors) == 1 and "cancelled" in str(errors[0])
+

@@ -59,6 +59,25 @@ def test_feeding_a_non_placeholder_tensor():
         assert sess.run(b, {b: 5.0}) == 5.0
 
 
+def test_feed_with_nested_tuple_keys():
+    # Session.run: "If the key is a nested tuple of Tensors, the value should be a nested tuple with
+    # the same structure" (MorvanZhou's 403_RNN_regression feeds an LSTMStateTuple).
+    c = tf.placeholder(tf.float32, [None, 2])
+    h = tf.placeholder(tf.float32, [None, 2])
+    x = tf.placeholder(tf.float32, [])
+    state = tf.nn.rnn_cell.LSTMStateTuple(c, h)
+    out = c * 2.0 + h + x
+    with tf.Session() as sess:
+        value = tf.nn.rnn_cell.LSTMStateTuple(np.ones((1, 2)), np.full((1, 2), 3.0))
+        np.testing.assert_allclose(sess.run(out, {state: value, x: 1.0}), [[6.0, 6.0]])
+        np.testing.assert_allclose(sess.run(out, {(c, (h, x)): (np.zeros((1, 2)), (np.array([[1.0, 2.0]]), 0.5))}),
+                                   [[1.5, 2.5]])
+        with pytest.raises(ValueError, match="Key had 2 elements, but value had 1 elements"):
+            sess.run(out, {state: (np.ones((1, 2)),), x: 1.0})
+        with pytest.raises(ValueError, match="is not unique"):
+            sess.run(out, {state: value, c: np.ones((1, 2)), x: 1.0})
+
+
 def test_placeholder_with_default():
     d = tf.placeholder_with_default(tf.constant([1.0, 2.0]), shape=[None])
     y = d * 2.0

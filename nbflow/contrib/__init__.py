@@ -1,11 +1,13 @@
 """``tf.contrib`` (TF 1.x): only the parts nbflow implements.
 
 ``tf.contrib.rnn`` has the recurrent cells and ``static_rnn``;
-``tf.contrib.layers`` the layer functions, initializers and regularizers; any
+``tf.contrib.layers`` the layer functions, initializers and regularizers;
+``tf.contrib.seq2seq`` only ``sequence_loss``; ``tf.contrib.framework``
+``arg_scope`` (and ``variable``, ``model_variable``); any
 other ``tf.contrib.X`` raises a clear not-implemented error (an AttributeError
 too, so ``hasattr(tf.contrib, "X")`` is False).
 """
-from nbflow.contrib import layers, rnn  # noqa: F401
+from nbflow.contrib import framework, layers, rnn, seq2seq  # noqa: F401
 
 
 class ContribNotImplementedError(NotImplementedError, AttributeError):
@@ -16,4 +18,5 @@ def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
     raise ContribNotImplementedError("tf.contrib.%s is not implemented in nbflow (tf.contrib was removed in TF 2; "
-                                     "nbflow provides tf.contrib.rnn and tf.contrib.layers only)" % name)
+                                     "nbflow provides tf.contrib.rnn, tf.contrib.layers, tf.contrib.framework.arg_scope and "
+                                     "tf.contrib.seq2seq.sequence_loss only)" % name)

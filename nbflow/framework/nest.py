@@ -1,7 +1,7 @@
 """Nested structures of tensors (``tf.nest``): flatten and rebuild lists, tuples,
 namedtuples and dicts (dicts in sorted-key order, as TF does)."""
 
-__all__ = ["is_nested", "flatten", "pack_sequence_as", "map_structure", "assert_same_structure"]
+__all__ = ["is_nested", "flatten", "pack_sequence_as", "map_structure", "assert_same_structure", "flatten_dict_items"]
 
 
 def _is_namedtuple(x):
@@ -84,3 +84,28 @@ def map_structure(func, *structures):
         assert_same_structure(structures[0], s)
     flats = [flatten(s) for s in structures]
     return pack_sequence_as(structures[0], [func(*xs) for xs in zip(*flats)])
+
+
+def flatten_dict_items(dictionary):
+    """``{key: value}`` with each nested key (a tuple, e.g. an LSTMStateTuple of
+    Tensors) expanded into its leaves, each paired with the leaf of ``value`` at
+    the same place (TF's nest.flatten_dict_items, which Session.run applies to
+    feed_dict)."""
+    if not isinstance(dictionary, dict):
+        raise TypeError("input must be a dictionary")
+    flat = {}
+    for key, value in dictionary.items():
+        if not is_nested(key):
+            if key in flat:
+                raise ValueError("Could not flatten dictionary: key %s is not unique." % (key,))
+            flat[key] = value
+            continue
+        flat_key, flat_value = flatten(key), flatten(value)
+        if len(flat_key) != len(flat_value):
+            raise ValueError("Could not flatten dictionary. Key had %d elements, but value had %d elements. "
+                             "Key: %s, value: %s." % (len(flat_key), len(flat_value), flat_key, flat_value))
+        for k, v in zip(flat_key, flat_value):
+            if k in flat:
+                raise ValueError("Could not flatten dictionary: key %s is not unique." % (k,))
+            flat[k] = v
+    return flat

@@ -17,7 +17,9 @@ from nbflow.ops.rnn import static_bidirectional_rnn, static_rnn  # noqa: F401,E4
 from nbflow.ops.conv_ops import (  # noqa: F401,E402
     avg_pool, conv2d, conv2d_backprop_filter, conv2d_backprop_input, conv2d_transpose, max_pool,
 )
-from nbflow.ops.nn_impl import batch_normalization, fused_batch_norm, l2_normalize, moments  # noqa: F401,E402
+from nbflow.ops.nn_impl import (  # noqa: F401,E402
+    batch_norm_with_global_normalization, batch_normalization, fused_batch_norm, l2_normalize, moments,
+)
 from nbflow.ops.embedding_ops import embedding_lookup  # noqa: F401,E402
 from nbflow.ops.dynamic_rnn import bidirectional_dynamic_rnn, dynamic_rnn  # noqa: F401,E402
 from nbflow.ops.depthwise_conv import depthwise_conv2d  # noqa: F401,E402

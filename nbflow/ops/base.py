@@ -196,6 +196,8 @@ def _string_array(value):
 
 
 def _infer_numpy(value, dtype):
+    if value is None:
+        raise ValueError("None values not supported.")
     if dtype is not None:
         npd = dtype.as_numpy_dtype
         arr = np.asarray(value)

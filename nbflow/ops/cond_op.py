@@ -96,15 +96,17 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
                 raise TypeError("Outputs of true_fn and false_fn must have the same type: %s, %s"
                                 % (a.dtype.name, b.dtype.name))
             specs.append((a.dtype, _most_specific_compatible_shape(a.shape, b.shape)))
-        feeds = []
+        feeds, controls = [], []
         for context, flat in zip(contexts, flats):
-            for t in util.external_inputs(context.contains, flat, ()):
+            for t in util.external_inputs(context.contains, flat, (), controls):
                 if t not in feeds:
                     feeds.append(t)
         attrs = {"feeds": feeds, "branches": [flats[0], flats[1]], "output_specs": specs,
                  "contexts": contexts}
         out = apply_op(If, [pred] + feeds, attrs, name=scope)
         op = out if isinstance(out, Operation) else (out.op if isinstance(out, Tensor) else out[0].op)
+        for c in controls:
+            op._add_control_input(c)
         outputs = iter(op.outputs)
         flat_result = [op if isinstance(a, Operation) else next(outputs) for a in flats[0]]
         return nest.pack_sequence_as(structures[0], flat_result)

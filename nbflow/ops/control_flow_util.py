@@ -73,12 +73,20 @@ def func_arg(dtype, shape, name):
     return apply_op(FuncArg, [], {"dtype": dtype, "shape": shape}, name=name)
 
 
-def external_inputs(inside, outputs, arguments):
+def external_inputs(inside, outputs, arguments, external_controls=None):
     """The tensors from outside a context that computing ``outputs`` reads.
 
     ``inside(op)`` says whether an op belongs to the context; ``arguments`` are
     its fed arguments. Ops inside are walked through their inputs and control
     inputs; the result keeps first-seen order (so graphs build deterministically).
+
+    A control dependency of an op inside on an op outside (TF 1.x's batch-norm
+    idiom: ``with tf.control_dependencies([ema_apply_op])`` in a cond branch)
+    is moved to the If / While op when ``external_controls`` is a list: the
+    edge leaves the inside op and the outside op is appended to the list, so it
+    runs once before the If / While, as in TF, where an op outside a cond or
+    loop runs whenever the op inside is in the step. Without the list it is an
+    error (gradient bodies never have such edges).
     """
     arguments = set(arguments)
     found, found_set, seen = [], set(), set()
@@ -104,6 +112,12 @@ def external_inputs(inside, outputs, arguments):
             continue
         seen.add(op)
         for c in op.control_inputs:
+            if not inside(c) and external_controls is not None:
+                op._control_inputs.remove(c)
+                op.graph._mark_mutated()
+                if c not in external_controls:
+                    external_controls.append(c)
+                continue
             if not inside(c):
                 raise ValueError(
                     "Op '%s' inside a cond branch or while loop has a control dependency on '%s', which is "

@@ -1,5 +1,5 @@
-"""Normalization in ``tf.nn``: moments, batch_normalization, fused_batch_norm,
-l2_normalize.
+"""Normalization in ``tf.nn``: moments, batch_normalization (and the deprecated
+batch_norm_with_global_normalization), fused_batch_norm, l2_normalize.
 
 ``moments``, ``batch_normalization`` and ``l2_normalize`` are compositions of
 ordinary ops, built as TF builds them (so they differentiate through the
@@ -108,6 +108,27 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
         else:
             shift = -mean * inv
         return x * M.cast(inv, x.dtype) + M.cast(shift, x.dtype)
+
+
+def _deprecated_argument_lookup(new_name, new_value, old_name, old_value):
+    if old_value is not None:
+        if new_value is not None:
+            raise ValueError("Cannot specify both '%s' and '%s'" % (old_name, new_name))
+        return old_value
+    return new_value
+
+
+def batch_norm_with_global_normalization(t=None, m=None, v=None, beta=None, gamma=None, variance_epsilon=None,
+                                         scale_after_normalization=None, name=None, input=None, mean=None,
+                                         variance=None):
+    """``tf.nn.batch_norm_with_global_normalization`` (deprecated in TF 1.x):
+    ``batch_normalization(t, m, v, beta, gamma if scale_after_normalization else
+    None, variance_epsilon)``. ``input``/``mean``/``variance`` are the new names
+    of ``t``/``m``/``v``."""
+    t = _deprecated_argument_lookup("input", input, "t", t)
+    m = _deprecated_argument_lookup("mean", mean, "m", m)
+    v = _deprecated_argument_lookup("variance", variance, "v", v)
+    return batch_normalization(t, m, v, beta, gamma if scale_after_normalization else None, variance_epsilon, name)
 
 
 def _stat(v, x, what, dtype=None):

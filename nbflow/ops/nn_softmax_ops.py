@@ -192,10 +192,28 @@ def softmax_cross_entropy_with_logits_v2(labels, logits, axis=None, name=None, d
         if ndims is not None and not -ndims <= axis < ndims:
             raise ValueError("axis %d is out of range for logits of rank %d" % (axis, ndims))
         if axis == -1 or (ndims is not None and axis == ndims - 1):
+            if not logits.shape.is_compatible_with(labels.shape) and labels.shape.ndims is not None \
+                    and ndims is not None and labels.shape.ndims != ndims:
+                return _xent_of_flattened(logits, labels, scope)
             cost, _ = apply_op(SoftmaxCrossEntropyWithLogits, [logits, labels], {"T": logits.dtype}, name=scope)
             return cost
         # Another axis: the same quantity from log_softmax (stable, differentiable).
         return M.negative(R.reduce_sum(M.multiply(labels, log_softmax(logits, axis=axis)), axis), name=scope)
+
+
+def _xent_of_flattened(logits, labels, scope):
+    """TF flattens logits and labels to matrices [-1, classes] before its op, so labels of
+    another rank with the same rows (``[[y_one_hot]]``: [1, N, C] against [N, C]) are accepted;
+    the cost takes the shape of the logits less the last axis."""
+    classes = logits.shape.as_list()[-1]
+    if classes is None:
+        classes = array_ops.shape(logits)[-1]
+    flat_logits = array_ops.reshape(logits, [-1, classes])
+    flat_labels = array_ops.reshape(labels, [-1, classes])
+    cost, _ = apply_op(SoftmaxCrossEntropyWithLogits, [flat_logits, flat_labels], {"T": logits.dtype})
+    if logits.shape.ndims == 2:
+        return array_ops.identity(cost, name=scope)
+    return array_ops.reshape(cost, array_ops.shape(logits)[:-1], name=scope)
 
 
 def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None):
@@ -333,7 +351,8 @@ def _expand_last_like(vec, mat):
         return array_ops.reshape(vec, vec.shape.as_list() + [1])
     rank = mat.shape.ndims
     if rank is None:
-        raise NotImplementedError("cross-entropy gradient: the rank of '%s' must be known" % mat.name)
+        # vec has mat's shape less the last axis: a trailing axis of 1 (TF's _BroadcastMul)
+        return array_ops.expand_dims(vec, -1)
     # shape(mat) with its last entry replaced by 1 (folded at plan time)
     keep = np.ones(rank, dtype=np.int32)
     keep[-1] = 0

@@ -159,7 +159,8 @@ def build_while(cond_fn, body_fn, flat_init, invariants, maximum_iterations=None
                     "To allow the shape to vary across iterations, use the `shape_invariants` argument of "
                     "tf.while_loop to specify a less-specific shape." % (init.name, inv, v.shape))
         c_next = _as_bool_scalar(cond_fn(list(new_vars)))
-    captured = util.external_inputs(context.contains, [c] + new_vars + emits + [c_next], args + seq_args)
+    controls = []
+    captured = util.external_inputs(context.contains, [c] + new_vars + emits + [c_next], args + seq_args, controls)
     inputs = list(flat_init) + sequences + captured
     has_max = maximum_iterations is not None
     if has_max:
@@ -171,6 +172,8 @@ def build_while(cond_fn, body_fn, flat_init, invariants, maximum_iterations=None
              "captured": captured, "saved": [], "has_max": has_max, "back_prop": bool(back_prop), "context": context,
              "output_specs": specs}
     outs = apply_op(While, inputs, attrs, name=scope)
+    for op in controls:
+        outs[0].op._add_control_input(op)
     n = len(args)
     return outs[:n], outs[n + 1:n + 1 + len(emits)], outs[0].op
 

@@ -5,7 +5,7 @@ import threading
 
 import numpy as np
 
-from nbflow.framework import errors, hooks
+from nbflow.framework import errors, hooks, nest
 from nbflow.framework.graph import Graph, Operation, Tensor, get_default_graph
 from nbflow.runtime.executor import Plan
 from nbflow.runtime.state import RuntimeState
@@ -202,6 +202,9 @@ class BaseSession:
             return (), ()
         tensors, values = [], []
         info = self._feed_info
+        if any(type(k) is not Tensor and isinstance(k, tuple) for k in feed_dict):
+            # nested keys (an LSTMStateTuple of Tensors) feed their leaves, as in TF
+            feed_dict = nest.flatten_dict_items(feed_dict)
         for key, value in feed_dict.items():
             entry = info.get(key) if isinstance(key, (Tensor, str)) else None
             if entry is None:

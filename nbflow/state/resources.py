@@ -64,13 +64,28 @@ class RandomStream:
 
 
 class QueueResource:
-    """A FIFO queue's items; a dequeue on an empty open queue waits on ``cond``."""
+    """A FIFO queue's items; a dequeue on an empty open queue waits on ``cond``.
+    ``cancelled``: closed with cancel_pending_enqueues (blocked enqueues fail)."""
 
     def __init__(self, capacity):
         self.capacity = capacity
         self.items = collections.deque()
         self.closed = False
+        self.cancelled = False
         self.cond = threading.Condition()
+
+
+class ReaderResource:
+    """A reader's place in its work queue: the current file's remaining lines (a
+    TextLineReader), its name and line number, and the counts TF keeps."""
+
+    def __init__(self, skip_header_lines=0):
+        self.skip_header_lines = skip_header_lines
+        self.lines = None  # remaining (line number, line) of the current file
+        self.current = None
+        self.records_produced = 0
+        self.work_units_completed = 0
+        self.lock = threading.Lock()
 
 
 class ResourceManager:

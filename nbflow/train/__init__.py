@@ -3,3 +3,8 @@ from nbflow.train.optimizers import *  # noqa: F401,F403
 from nbflow.train.learning_rate_decay import *  # noqa: F401,F403
 from nbflow.train.training_util import *  # noqa: F401,F403
 from nbflow.train.saver import *  # noqa: F401,F403
+from nbflow.train.moving_averages import *  # noqa: F401,F403
+from nbflow.train.coordinator import *  # noqa: F401,F403
+from nbflow.train.queue_runner import *  # noqa: F401,F403
+from nbflow.train.input import *  # noqa: F401,F403
+from nbflow.train import queue_runner  # noqa: F401,E402  (tf.train.queue_runner.QueueRunner, ...)

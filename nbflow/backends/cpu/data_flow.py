@@ -51,11 +51,30 @@ def _queue_enqueue_v2(ctx):
             if q.closed:
                 raise ctx.op_error(errors.CancelledError, "Queue '%s' is closed." % queue_name)
             for row in rows:
-                while len(q.items) >= q.capacity and not q.closed:
+                # a close lets a pending enqueue finish when space frees; close(cancel_pending_enqueues=True)
+                # fails it (how a QueueRunner blocked on a full queue is stopped)
+                while len(q.items) >= q.capacity and not q.cancelled:
                     q.cond.wait()
+                if q.cancelled:
+                    raise ctx.op_error(errors.CancelledError, "Enqueue operation was cancelled")
                 q.items.append(row)
                 q.cond.notify_all()
     return run
+
+
+def take(q, count, ctx, queue_name):
+    """``count`` rows of the QueueResource ``q``, waiting while it is open and short of them."""
+    with q.cond:
+        while len(q.items) < count and not q.closed:
+            q.cond.wait()
+        if len(q.items) < count:
+            raise ctx.op_error(
+                errors.OutOfRangeError,
+                "FIFOQueue '%s' is closed and has insufficient elements (requested %d, current size %d)"
+                % (queue_name, count, len(q.items)))
+        rows = [q.items.popleft() for _ in range(count)]
+        q.cond.notify_all()
+        return rows
 
 
 @register_kernel(data_flow_ops.QueueDequeueV2)
@@ -64,26 +83,13 @@ def _queue_dequeue_v2(ctx):
     get_queue, queue_name = _queue_getter(ctx), ctx.input_handles[0].name
     n_components = len(ctx.attrs["component_types"])
 
-    def take(q, count):
-        with q.cond:
-            while len(q.items) < count and not q.closed:
-                q.cond.wait()
-            if len(q.items) < count:
-                raise ctx.op_error(
-                    errors.OutOfRangeError,
-                    "FIFOQueue '%s' is closed and has insufficient elements (requested %d, current size %d)"
-                    % (queue_name, count, len(q.items)))
-            rows = [q.items.popleft() for _ in range(count)]
-            q.cond.notify_all()
-            return rows
-
     def run(handle, *n_arg):
         q = get_queue()
         if many:
-            rows = take(q, int(n_arg[0]))
+            rows = take(q, int(n_arg[0]), ctx, queue_name)
             return tuple(np.stack([r[i] for r in rows]) for i in range(n_components)) if n_components > 1 \
                 else np.stack([r[0] for r in rows])
-        (row,) = take(q, 1)
+        (row,) = take(q, 1, ctx, queue_name)
         return row if n_components > 1 else row[0]
     return run
 
@@ -102,10 +108,12 @@ def _queue_size_v2(ctx):
 @register_kernel(data_flow_ops.QueueCloseV2)
 def _queue_close_v2(ctx):
     get_queue = _queue_getter(ctx)
+    cancel = bool(ctx.attrs.get("cancel_pending_enqueues", False))
 
     def run(handle):
         q = get_queue()
         with q.cond:
             q.closed = True
+            q.cancelled = q.cancelled or cancel
             q.cond.notify_all()
     return run

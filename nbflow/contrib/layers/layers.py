@@ -16,8 +16,10 @@ by variable kind) adds the variables to more collections and
 ``outputs_collections`` the output tensor. A ``normalizer_fn`` (e.g.
 ``batch_norm``) replaces the bias and is applied before ``activation_fn``.
 
-Differences from TF: no ``arg_scope`` (tf.contrib.framework is not in
-nbflow); tensors added to ``outputs_collections`` get no ``aliases``
+The layer functions, ``variable`` and ``model_variable`` take defaults from
+``tf.contrib.framework.arg_scope`` (they are decorated with ``add_arg_scope``).
+
+Differences from TF: tensors added to ``outputs_collections`` get no ``aliases``
 attribute; channels-first data formats raise NotImplementedError (nbflow's
 convolutions are NHWC).
 """
@@ -37,6 +39,7 @@ from nbflow.ops import nn_ops
 from nbflow.ops.base import convert_to_tensor
 from nbflow.ops.variable_scope import get_variable, get_variable_scope, variable_scope
 from nbflow.contrib.layers.initializers import xavier_initializer
+from nbflow.contrib.framework.arg_scope import add_arg_scope
 
 __all__ = ["fully_connected", "conv2d", "convolution2d", "convolution", "conv2d_transpose",
            "convolution2d_transpose", "max_pool2d", "avg_pool2d", "flatten", "dropout", "one_hot_encoding",
@@ -48,6 +51,7 @@ DATA_FORMAT_NHWC = "NHWC"
 
 # -- variables ------------------------------------------------------------------------------
 
+@add_arg_scope
 def variable(name, shape=None, dtype=None, initializer=None, regularizer=None, trainable=True, collections=None,
              caching_device=None, device=None, partitioner=None, custom_getter=None, use_resource=None,
              synchronization=None, aggregation=None):
@@ -77,6 +81,7 @@ class _NullContext:
         return False
 
 
+@add_arg_scope
 def model_variable(name, shape=None, dtype=dtypes.float32, initializer=None, regularizer=None, trainable=True,
                    collections=None, caching_device=None, device=None, partitioner=None, custom_getter=None,
                    use_resource=None, synchronization=None, aggregation=None):
@@ -146,6 +151,7 @@ def _finish(outputs, normalizer_fn, normalizer_params, activation_fn, layer, var
 
 # -- fully connected ---------------------------------------------------------------------------
 
+@add_arg_scope
 def fully_connected(inputs, num_outputs, activation_fn=nn_ops.relu, normalizer_fn=None, normalizer_params=None,
                     weights_initializer=xavier_initializer(), weights_regularizer=None,
                     biases_initializer=init_ops.zeros_initializer(), biases_regularizer=None, reuse=None,
@@ -176,6 +182,7 @@ relu6 = functools.partial(fully_connected, activation_fn=nn_ops.relu6)
 
 # -- convolutions ------------------------------------------------------------------------------
 
+@add_arg_scope
 def convolution(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data_format=None, rate=1,
                 activation_fn=nn_ops.relu, normalizer_fn=None, normalizer_params=None,
                 weights_initializer=xavier_initializer(), weights_regularizer=None,
@@ -210,6 +217,7 @@ def convolution(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data
         return collect_named_outputs(outputs_collections, sc.name, outputs)
 
 
+@add_arg_scope
 def convolution2d(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data_format=None, rate=1,
                   activation_fn=nn_ops.relu, normalizer_fn=None, normalizer_params=None,
                   weights_initializer=xavier_initializer(), weights_regularizer=None,
@@ -225,6 +233,7 @@ def convolution2d(inputs, num_outputs, kernel_size, stride=1, padding="SAME", da
 conv2d = convolution2d
 
 
+@add_arg_scope
 def convolution2d_transpose(inputs, num_outputs, kernel_size, stride=1, padding="SAME",
                             data_format=DATA_FORMAT_NHWC, activation_fn=nn_ops.relu, normalizer_fn=None,
                             normalizer_params=None, weights_initializer=xavier_initializer(),
@@ -269,6 +278,7 @@ def _pool2d(layer_cls, default_name, inputs, kernel_size, stride, padding, data_
         return collect_named_outputs(outputs_collections, sc, outputs)
 
 
+@add_arg_scope
 def max_pool2d(inputs, kernel_size, stride=2, padding="VALID", data_format=DATA_FORMAT_NHWC,
                outputs_collections=None, scope=None):
     """2-D max pooling over ``kernel_size`` windows moved by ``stride`` (default 2, 'VALID')."""
@@ -276,6 +286,7 @@ def max_pool2d(inputs, kernel_size, stride=2, padding="VALID", data_format=DATA_
                    outputs_collections, scope)
 
 
+@add_arg_scope
 def avg_pool2d(inputs, kernel_size, stride=2, padding="VALID", data_format=DATA_FORMAT_NHWC,
                outputs_collections=None, scope=None):
     """2-D average pooling over ``kernel_size`` windows moved by ``stride`` (default 2, 'VALID')."""
@@ -283,6 +294,7 @@ def avg_pool2d(inputs, kernel_size, stride=2, padding="VALID", data_format=DATA_
                    data_format, outputs_collections, scope)
 
 
+@add_arg_scope
 def flatten(inputs, outputs_collections=None, scope=None):
     """[batch, ...] -> [batch, k], in the ``Flatten`` name scope."""
     with name_scope(scope, "Flatten", [inputs]) as sc:
@@ -291,6 +303,7 @@ def flatten(inputs, outputs_collections=None, scope=None):
         return collect_named_outputs(outputs_collections, sc, outputs)
 
 
+@add_arg_scope
 def dropout(inputs, keep_prob=0.5, noise_shape=None, is_training=True, outputs_collections=None, scope=None,
             seed=None):
     """Dropout with keep probability ``keep_prob`` (a float or a scalar Tensor);
@@ -302,6 +315,7 @@ def dropout(inputs, keep_prob=0.5, noise_shape=None, is_training=True, outputs_c
         return collect_named_outputs(outputs_collections, sc.name, outputs)
 
 
+@add_arg_scope
 def one_hot_encoding(labels, num_classes, on_value=1.0, off_value=0.0, outputs_collections=None, scope=None):
     """float one-hot rows of integer ``labels`` (in the ``OneHotEncoding`` name scope)."""
     with name_scope(scope, "OneHotEncoding", [labels]) as sc:

@@ -35,6 +35,7 @@ from nbflow.ops.base import convert_to_tensor
 from nbflow.ops.nn_impl import batch_normalization as nn_batch_normalization
 from nbflow.ops.nn_impl import fused_batch_norm, moments
 from nbflow.ops.variable_scope import variable_scope
+from nbflow.contrib.framework.arg_scope import add_arg_scope
 from nbflow.contrib.layers.layers import (
     DATA_FORMAT_NCHW, DATA_FORMAT_NHWC, _add_variable_to_collections, _build_variable_getter,
     collect_named_outputs, get_variable_collections, model_variable,
@@ -208,6 +209,7 @@ def _legacy_batch_norm(inputs, decay, center, scale, epsilon, param_initializers
     return outputs
 
 
+@add_arg_scope
 def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, activation_fn=None,
                param_initializers=None, param_regularizers=None, updates_collections=GraphKeys.UPDATE_OPS,
                is_training=True, reuse=None, variables_collections=None, outputs_collections=None, trainable=True,
