@@ -28,8 +28,16 @@ changes, nothing else). The exp loops may fuse multiply-adds (``contract``),
 which only removes roundings. Results are stored in the output's dtype.
 
 Large inputs (``rows * n >= PARALLEL_MIN_ELEMENTS``) run the ``*_parallel``
-twin of a kernel, which splits the blocks across Numba's threads (the same
-per-block code: results are bit-identical); see ``run_rows``. As with a
+twin of a kernel, which splits the blocks across Numba's threads and calls
+the serial kernel on each block's rows (the same code: results are
+bit-identical); see ``run_rows``.
+
+Compile time counts (a first run compiles every kernel it meets): each serial
+kernel is one function with its blocks written out, calling only the small
+helpers whose ``fastmath`` flags must stay confined to one loop
+(``_row_sum64``, ``_exp_inplace``, ...) and ``_shift_row``; a separate block
+function, a row-max function of its own, or ``inline='always'`` each measured
+slower to compile (sparse_softmax_xent: 0.75 s of CPU against 1.1 s). As with a
 multi-threaded BLAS call, a thread that waits for a busy core stalls the
 call on a loaded machine; ``numba.set_num_threads(1)`` (or
 ``NUMBA_NUM_THREADS=1``) keeps every call serial.
@@ -56,13 +64,24 @@ def _exp_overload(v):
     return lambda v: np.exp(v)
 
 
-@njit(cache=True)
-def _row_max(x, r):
-    """Largest element of row r of a (rows, n) array, n >= 1.
+@njit(cache=True, fastmath={"reassoc"})
+def _row_sum64(x, r):
+    """Sum of row r of a (rows, n) array, accumulated in float64. Reassociation
+    is allowed in this loop only: it vectorizes with several partial sums."""
+    s = 0.0
+    for j in range(x.shape[1]):
+        s += x[r, j]
+    return s
 
-    Eight independent running maxima, so the compares vectorize (a single
-    running maximum is a serial dependency chain). NaN entries are skipped
-    here; they still make the row NaN through exp and the sum."""
+
+@njit(cache=True)
+def _shift_row(x, r, out):
+    """out[r] = x[r] - max(x[r]) (a row of non-positive numbers, or NaN), n >= 1.
+
+    The maximum is taken with eight independent running maxima, so the
+    compares vectorize (a single running maximum is a serial dependency
+    chain). NaN entries are skipped there; they still make the row NaN
+    through exp and the sum."""
     n = x.shape[1]
     m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = x[r, 0]
     j = 0
@@ -94,24 +113,8 @@ def _row_max(x, r):
     m6 = m7 if m7 > m6 else m6
     m0 = m2 if m2 > m0 else m0
     m4 = m6 if m6 > m4 else m4
-    return m4 if m4 > m0 else m0
-
-
-@njit(cache=True, fastmath={"reassoc"})
-def _row_sum64(x, r):
-    """Sum of row r of a (rows, n) array, accumulated in float64. Reassociation
-    is allowed in this loop only: it vectorizes with several partial sums."""
-    s = 0.0
-    for j in range(x.shape[1]):
-        s += x[r, j]
-    return s
-
-
-@njit(cache=True)
-def _shift_row(x, r, out):
-    """out[r] = x[r] - max(x[r]) (a row of non-positive numbers, or NaN)."""
-    mx = _row_max(x, r)
-    for j in range(x.shape[1]):
+    mx = m4 if m4 > m0 else m0
+    for j in range(n):
         out[r, j] = x[r, j] - mx
 
 
@@ -150,93 +153,51 @@ def _label_sums(shifted, lab, r):
 BLOCK = 4096
 
 
-@njit(cache=True)
-def _rows_per_block(n):
-    return max(1, BLOCK // n)
-
-
-@njit(cache=True)
-def _softmax_block(x, out, r0, r1, log, exps):
-    """Softmax (or log-softmax) of rows [r0, r1): shift by the row maxima, exp
-    of the whole block in one loop (in place, or into ``exps`` for
-    log-softmax, which keeps the shifted values), then sum and scale per row."""
-    n = x.shape[1]
-    for r in range(r0, r1):
-        _shift_row(x, r, out)
-    flat = out.reshape(out.size)
-    if log:
-        _exp_into(flat[r0 * n:r1 * n], exps.reshape(exps.size))
-        for r in range(r0, r1):
-            ls = out.dtype.type(np.log(_row_sum64(exps, r - r0)))
-            for j in range(n):
-                out[r, j] = out[r, j] - ls
-    else:
-        _exp_inplace(flat[r0 * n:r1 * n])
-        for r in range(r0, r1):
-            inv = out.dtype.type(1.0 / _row_sum64(out, r))
-            for j in range(n):
-                out[r, j] = out[r, j] * inv
-
-
-@njit(cache=True)
-def _sparse_xent_block(logits, labels, loss, back, r0, r1):
-    """Rows [r0, r1) of sparse_softmax_xent (labels already checked)."""
-    n = logits.shape[1]
-    for r in range(r0, r1):
-        _shift_row(logits, r, back)
-        loss[r] = back[r, labels[r]]  # the shifted target logit, until the sum is known
-    flat = back.reshape(back.size)
-    _exp_inplace(flat[r0 * n:r1 * n])
-    for r in range(r0, r1):
-        s = _row_sum64(back, r)
-        inv = back.dtype.type(1.0 / s)
-        for j in range(n):
-            back[r, j] = back[r, j] * inv
-        back[r, labels[r]] -= 1
-        loss[r] = np.log(s) - loss[r]
-
-
-@njit(cache=True)
-def _xent_block(logits, labels, loss, back, r0, r1, sums):
-    """Rows [r0, r1) of softmax_xent; ``sums`` is a (rows per block, 2) float64 scratch.
-
-    loss = sum_j lab_j * (log(s) - shifted_j) = log(s) * sum(lab) - sum(lab * shifted)."""
-    n = logits.shape[1]
-    for r in range(r0, r1):
-        _shift_row(logits, r, back)
-        sl, sd = _label_sums(back, labels, r)
-        sums[r - r0, 0] = sl
-        sums[r - r0, 1] = sd
-    flat = back.reshape(back.size)
-    _exp_inplace(flat[r0 * n:r1 * n])
-    for r in range(r0, r1):
-        s = _row_sum64(back, r)
-        inv = back.dtype.type(1.0 / s)
-        for j in range(n):
-            back[r, j] = back[r, j] * inv - labels[r, j]
-        loss[r] = np.log(s) * sums[r - r0, 0] - sums[r - r0, 1]
-
-
 # -- softmax ---------------------------------------------------------------------------------
 
 @njit(cache=True)
 def softmax_rows(x, out, log):
-    """out[r] = softmax(x[r]) (log_softmax when ``log``) for each row of (rows, n), n >= 1."""
+    """out[r] = softmax(x[r]) (log_softmax when ``log``) for each row of (rows, n), n >= 1.
+
+    Per block of rows: shift by the row maxima, exp of the whole block in one
+    loop (in place, or into ``exps`` for log-softmax, which keeps the shifted
+    values), then sum and scale per row."""
     rows, n = x.shape
-    per = _rows_per_block(n)
+    per = BLOCK // n
+    if per < 1:
+        per = 1
     exps = np.empty((per if log else 0, n), dtype=out.dtype)
+    flat = out.reshape(out.size)
     for r0 in range(0, rows, per):
-        _softmax_block(x, out, r0, min(rows, r0 + per), log, exps)
+        r1 = r0 + per
+        if r1 > rows:
+            r1 = rows
+        for r in range(r0, r1):
+            _shift_row(x, r, out)
+        if log:
+            _exp_into(flat[r0 * n:r1 * n], exps.reshape(exps.size))
+            for r in range(r0, r1):
+                ls = out.dtype.type(np.log(_row_sum64(exps, r - r0)))
+                for j in range(n):
+                    out[r, j] = out[r, j] - ls
+        else:
+            _exp_inplace(flat[r0 * n:r1 * n])
+            for r in range(r0, r1):
+                inv = out.dtype.type(1.0 / _row_sum64(out, r))
+                for j in range(n):
+                    out[r, j] = out[r, j] * inv
 
 
 @njit(cache=True, parallel=True)
 def softmax_rows_parallel(x, out, log):
-    """softmax_rows with the blocks of rows split across threads."""
+    """softmax_rows with the blocks of rows split across threads (each block
+    one softmax_rows call on its rows: the same code, the same results)."""
     rows, n = x.shape
-    per = _rows_per_block(n)
+    per = max(1, BLOCK // n)
     for k in prange((rows + per - 1) // per):
-        exps = np.empty((per if log else 0, n), dtype=out.dtype)
-        _softmax_block(x, out, k * per, min(rows, (k + 1) * per), log, exps)
+        r0 = k * per
+        r1 = min(rows, r0 + per)
+        softmax_rows(x[r0:r1], out[r0:r1], log)
 
 
 @njit(cache=True, fastmath={"contract"})
@@ -285,31 +246,43 @@ def softmax_xent(logits, labels, loss, backprop):
     """Fused softmax cross-entropy over rows of (batch, classes), classes >= 1.
 
     loss[r] = sum_j labels[r, j] * (logsumexp(logits[r]) - logits[r, j]);
-    backprop[r] = softmax(logits[r]) - labels[r] (the gradient w.r.t. logits)."""
+    backprop[r] = softmax(logits[r]) - labels[r] (the gradient w.r.t. logits).
+    Per block of rows, as softmax_rows; the loss is computed as
+    log(s) * sum(lab) - sum(lab * shifted), the label sums taken before exp
+    overwrites the shifted logits (``sums``: a (rows per block, 2) scratch)."""
     rows, n = logits.shape
-    per = _rows_per_block(n)
+    per = BLOCK // n
+    if per < 1:
+        per = 1
     sums = np.empty((per, 2), dtype=np.float64)
+    flat = backprop.reshape(backprop.size)
     for r0 in range(0, rows, per):
-        _xent_block(logits, labels, loss, backprop, r0, min(rows, r0 + per), sums)
+        r1 = r0 + per
+        if r1 > rows:
+            r1 = rows
+        for r in range(r0, r1):
+            _shift_row(logits, r, backprop)
+            sl, sd = _label_sums(backprop, labels, r)
+            sums[r - r0, 0] = sl
+            sums[r - r0, 1] = sd
+        _exp_inplace(flat[r0 * n:r1 * n])
+        for r in range(r0, r1):
+            s = _row_sum64(backprop, r)
+            inv = backprop.dtype.type(1.0 / s)
+            for j in range(n):
+                backprop[r, j] = backprop[r, j] * inv - labels[r, j]
+            loss[r] = np.log(s) * sums[r - r0, 0] - sums[r - r0, 1]
 
 
 @njit(cache=True, parallel=True)
 def softmax_xent_parallel(logits, labels, loss, backprop):
     """softmax_xent with the blocks of rows split across threads."""
     rows, n = logits.shape
-    per = _rows_per_block(n)
+    per = max(1, BLOCK // n)
     for k in prange((rows + per - 1) // per):
-        sums = np.empty((per, 2), dtype=np.float64)
-        _xent_block(logits, labels, loss, backprop, k * per, min(rows, (k + 1) * per), sums)
-
-
-@njit(cache=True)
-def first_bad_label(labels, n):
-    """Index of the first label outside [0, n), or -1."""
-    for r in range(labels.shape[0]):
-        if labels[r] < 0 or labels[r] >= n:
-            return r
-    return -1
+        r0 = k * per
+        r1 = min(rows, r0 + per)
+        softmax_xent(logits[r0:r1], labels[r0:r1], loss[r0:r1], backprop[r0:r1])
 
 
 @njit(cache=True)
@@ -317,14 +290,32 @@ def sparse_softmax_xent(logits, labels, loss, backprop):
     """Softmax cross-entropy with integer class labels, rows of (batch, classes).
 
     Returns -1, or the index of the first label outside [0, classes) (nothing
-    is meaningful in the outputs then: the caller raises)."""
+    is meaningful in the outputs then: the caller raises). Per block of rows,
+    as softmax_rows; ``loss[r]`` holds the shifted target logit until the
+    row's sum is known."""
     rows, n = logits.shape
-    bad = first_bad_label(labels, n)
-    if bad >= 0:
-        return bad
-    per = _rows_per_block(n)
+    for r in range(rows):
+        if labels[r] < 0 or labels[r] >= n:
+            return r
+    per = BLOCK // n
+    if per < 1:
+        per = 1
+    flat = backprop.reshape(backprop.size)
     for r0 in range(0, rows, per):
-        _sparse_xent_block(logits, labels, loss, backprop, r0, min(rows, r0 + per))
+        r1 = r0 + per
+        if r1 > rows:
+            r1 = rows
+        for r in range(r0, r1):
+            _shift_row(logits, r, backprop)
+            loss[r] = backprop[r, labels[r]]
+        _exp_inplace(flat[r0 * n:r1 * n])
+        for r in range(r0, r1):
+            s = _row_sum64(backprop, r)
+            inv = backprop.dtype.type(1.0 / s)
+            for j in range(n):
+                backprop[r, j] = backprop[r, j] * inv
+            backprop[r, labels[r]] -= 1
+            loss[r] = np.log(s) - loss[r]
     return -1
 
 
@@ -332,12 +323,14 @@ def sparse_softmax_xent(logits, labels, loss, backprop):
 def sparse_softmax_xent_parallel(logits, labels, loss, backprop):
     """sparse_softmax_xent with the blocks of rows split across threads."""
     rows, n = logits.shape
-    bad = first_bad_label(labels, n)
-    if bad >= 0:
-        return bad
-    per = _rows_per_block(n)
+    for r in range(rows):
+        if labels[r] < 0 or labels[r] >= n:
+            return r
+    per = max(1, BLOCK // n)
     for k in prange((rows + per - 1) // per):
-        _sparse_xent_block(logits, labels, loss, backprop, k * per, min(rows, (k + 1) * per))
+        r0 = k * per
+        r1 = min(rows, r0 + per)
+        sparse_softmax_xent(logits[r0:r1], labels[r0:r1], loss[r0:r1], backprop[r0:r1])
     return -1
 
 
