@@ -80,17 +80,19 @@ def _child(out_path, what, script_args):
             stack = getattr(local, "stack", None)
             if stack is None:
                 stack = local.stack = []
-            stack.append([time.perf_counter(), 0.0])
+            stack.append([time.perf_counter(), time.thread_time(), 0.0, 0.0])
 
         def on_end(self, ev):
-            t0, nested = local.stack.pop()
+            t0, c0, nested, nested_cpu = local.stack.pop()
             dt = time.perf_counter() - t0
+            dc = time.thread_time() - c0
             if local.stack:
-                local.stack[-1][1] += dt
+                local.stack[-1][2] += dt
+                local.stack[-1][3] += dc
             d = ev.data
             f = getattr(d.get("dispatcher"), "py_func", None)
             name = "%s.%s" % (f.__module__, f.__qualname__) if f is not None else str(d.get("dispatcher"))
-            records.append([name, str(d.get("args")), dt, dt - nested, len(local.stack)])
+            records.append([name, str(d.get("args")), dt, dt - nested, len(local.stack), dc, dc - nested_cpu])
 
     event.register("numba:compile", CompileTimer())
     load = caching.Cache.load_overload
@@ -211,6 +213,7 @@ def summarize(rec):
     comp = rec["compiles"]
     s["compiles"] = len(comp)
     s["compile_s"] = sum(c[3] for c in comp)
+    s["compile_cpu"] = sum(c[6] for c in comp)
     s["cache_loads"], s["cache_load_s"] = rec["cache_loads"]
     return s
 
@@ -234,16 +237,18 @@ def phases(rec):
 
 
 def kernel_profile(records):
-    """[(name, compiles, distinct signatures, exclusive s, inclusive s of top-level compiles)], slowest first."""
+    """[(name, compiles, distinct signatures, exclusive CPU s, inclusive CPU s of top-level compiles,
+    exclusive wall s)], most CPU first. CPU: the compiling thread's."""
     by = {}
-    for name, sig, incl, excl, depth in records:
-        e = by.setdefault(name, [0, set(), 0.0, 0.0])
+    for name, sig, incl, excl, depth, incl_cpu, excl_cpu in records:
+        e = by.setdefault(name, [0, set(), 0.0, 0.0, 0.0])
         e[0] += 1
         e[1].add(sig)
-        e[2] += excl
+        e[2] += excl_cpu
         if depth == 0:
-            e[3] += incl
-    rows = [(n, e[0], len(e[1]), e[2], e[3]) for n, e in by.items()]
+            e[3] += incl_cpu
+        e[4] += excl
+    rows = [(n, e[0], len(e[1]), e[2], e[3], e[4]) for n, e in by.items()]
     rows.sort(key=lambda r: -r[3])
     return rows
 
@@ -259,15 +264,16 @@ def profile_table(records, top=30, file=None):
     rows = kernel_profile(records)
     gen = [r for r in rows if r[0].startswith("nbflow_gen_")]
     p = lambda *a: print(*a, file=file)  # noqa: E731
-    p("  %7s %7s %5s %4s  %s" % ("excl s", "top s", "comp", "sigs", "function (excl: its own compile; top: "
-                                                                  "inclusive, when compiled from Python)"))
-    for name, n, sigs, excl, incl in rows[:top]:
-        p("  %7.2f %7.2f %5d %4d  %s" % (excl, incl, n, sigs, _short(name)))
+    p("  %8s %8s %8s %5s %4s  %s" % ("excl CPU", "top CPU", "excl wall", "comp", "sigs",
+                                      "function (excl: its own compile; top: with its callees, when compiled "
+                                      "from Python)"))
+    for name, n, sigs, excl, incl, wall in rows[:top]:
+        p("  %8.2f %8.2f %8.2f %5d %4d  %s" % (excl, incl, wall, n, sigs, _short(name)))
     if len(rows) > top:
         rest = rows[top:]
-        p("  %7.2f %7s %5d %4s  (%d more functions)" % (sum(r[3] for r in rest), "", sum(r[1] for r in rest), "",
-                                                        len(rest)))
-    p("  generated element-wise/fused kernels: %d, %.2f s; static kernels and helpers: %d functions, %.2f s"
+        p("  %8.2f %8s %8.2f %5d %4s  (%d more functions)" % (sum(r[3] for r in rest), "", sum(r[5] for r in rest),
+                                                              sum(r[1] for r in rest), "", len(rest)))
+    p("  generated element-wise/fused kernels: %d, %.2f s CPU; static kernels and helpers: %d functions, %.2f s CPU"
       % (len(gen), sum(r[3] for r in gen), len(rows) - len(gen), sum(r[3] for r in rows if r not in gen)))
     multi = [(r[0], r[2]) for r in rows if r[2] > 1]
     if multi:
@@ -311,7 +317,8 @@ def report(script_args, repeats=2, first_step_only=False, file=None, json_path=N
             ("first training step: wall", "first_step_wall"), ("first training step: CPU", "first_step_cpu"),
             ("process start to first step: wall", "to_first_step_wall"),
             ("process start to first step: CPU", "to_first_step_cpu"),
-            ("kernels compiled (compile events)", "compiles"), ("compiling (exclusive sum)", "compile_s"),
+            ("kernels compiled (compile events)", "compiles"), ("compiling: wall (sum of events)", "compile_s"),
+            ("compiling: CPU of the compiling thread", "compile_cpu"),
             ("kernels loaded from the disk cache", "cache_loads"), ("loading them", "cache_load_s")]
     for label, k in rows:
         unit = "" if k in ("compiles", "cache_loads") else "s"
@@ -333,8 +340,9 @@ def report(script_args, repeats=2, first_step_only=False, file=None, json_path=N
             p("  #%-4d %-6s %6.2f %6.2f %4d" % (idx, kind, t1 - t0, c1 - c0, n))
     p("")
     comp = cold[0]["compiles"]
-    p("compile profile of the first cold run: %d compile events, %d functions, %d signatures, %.2f s" % (
-        len(comp), len({c[0] for c in comp}), len({(c[0], c[1]) for c in comp}), sum(c[3] for c in comp)))
+    p("compile profile of the first cold run: %d compile events, %d functions, %d signatures, %.2f s CPU "
+      "(%.2f s wall)" % (len(comp), len({c[0] for c in comp}), len({(c[0], c[1]) for c in comp}),
+                         sum(c[6] for c in comp), sum(c[3] for c in comp)))
     profile_table(comp, file=file)
     for r in warm:
         if r["compiles"]:
