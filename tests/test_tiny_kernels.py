@@ -149,3 +149,19 @@ def test_scalar_schedule_in_a_session_runs_without_compiling(fresh_kernels):
     tiered = [t for t in ew._tiered.values() if t]
     assert tiered and not any(t.compiled for t in tiered)
     assert not [m for m in compiled if m.startswith("nbflow_gen_")], compiled
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint16, np.int64, np.float32, np.float64])
+def test_compiled_kernels_read_one_element_inputs_of_every_dtype(dtype):
+    """Generated kernels read a one-element input with ``views.first`` and see
+    every array through ``views.flat`` (kernels/cpu/views.py)."""
+    cond = [np.array(True), np.array([[False]])]
+    x = np.arange(20, dtype=np.float64).astype(dtype).reshape(4, 5)
+    for c in cond:
+        for s in (np.array(1, dtype), np.ones((1, 1), dtype)):
+            k, shape = ew.get_kernel([], ["(x1 if x0 else x2)"], [np.bool_, dtype, dtype], [c.shape, x.shape, s.shape],
+                                     [dtype])
+            assert not isinstance(k, ew.TieredKernel)
+            out = np.empty(shape, dtype)
+            k(c, x, s, out)
+            np.testing.assert_array_equal(out, np.where(c, x, s))

@@ -8,6 +8,9 @@ scalar (that loop vectorizes), nested loops otherwise. One generated kernel
 serves every call with the same structure, dtypes and broadcast pattern.
 
 Kernel signature (destination-passing): ``kernel(in0, in1, ..., out0, ...)``.
+The flat loop sees its (C-contiguous) arrays through ``views.flat`` and reads a
+one-element input with ``views.first``: Numba's ``reshape`` made up about 40%
+of a small kernel's compile time.
 
 Tiny outputs (at most ``TINY_ELEMENTS`` elements: the scalar arithmetic of a
 learning-rate schedule, of dropout's keep probability, shape vectors) are not
@@ -20,9 +23,11 @@ arithmetic, comparisons, selects, casts and the correctly rounded functions
 bit), no fused reductions (the compiled loop may reassociate the sum).
 """
 import re
+import types
 
 import numpy as np
 
+from nbflow.kernels.cpu import views
 from nbflow.kernels.cpu.codegen import load_generated
 
 #: outputs of at most this many elements run as Python until ``COMPILE_AFTER_CALLS``
@@ -49,10 +54,14 @@ class TieredKernel:
     (``_py_safe`` admits only such kernels). One instance per generated
     kernel, shared by every tiny use of it, so the calls are counted together."""
 
-    __slots__ = ("dispatcher", "calls", "_run")
+    __slots__ = ("dispatcher", "python", "calls", "_run")
 
     def __init__(self, dispatcher):
         self.dispatcher = dispatcher
+        f = dispatcher.py_func
+        # the same code over the module's globals, with Python versions of the views
+        self.python = types.FunctionType(f.__code__, dict(f.__globals__, **views.PYTHON), f.__name__,
+                                         f.__defaults__, f.__closure__)
         self.calls = 0
         self._run = self._python
 
@@ -70,7 +79,7 @@ class TieredKernel:
                 # numpy would warn where the compiled kernel (error_model='numpy')
                 # silently gives inf, NaN or a wrapped integer
                 with np.errstate(all="ignore"):
-                    return self.dispatcher.py_func(*args)
+                    return self.python(*args)
             except Exception:
                 pass  # numpy refused what Numba computes (an integer to a negative power): compile
         self._run = self.dispatcher
@@ -137,6 +146,7 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
         "import numpy as np",
         "from numba import njit",
         "from nbflow.kernels.cpu import fastmath",
+        "from nbflow.kernels.cpu.views import first, flat",
         "",
         "",
         "@njit(cache=True, error_model='numpy'%s)" % flags,
@@ -146,11 +156,11 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
     if flat:
         for i, p in enumerate(patterns):
             if p == "scalar":
-                lines.append("    x%d = in%d.reshape(1)[0]" % (i, i))
+                lines.append("    x%d = first(in%d)" % (i, i))
             else:
-                lines.append("    a%d = in%d.reshape(in%d.size)" % (i, i, i))
+                lines.append("    a%d = flat(in%d)" % (i, i))
         for j in range(n_out):
-            lines.append("    o%d = out%d.reshape(out%d.size)" % (j, j, j))
+            lines.append("    o%d = flat(out%d)" % (j, j))
         for j, (_, dt, _) in enumerate(sums):
             lines.append("    r%d = %s(0)" % (j, _np_name(dt)))
         if n_out:
@@ -171,7 +181,7 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
     else:
         for i, p in enumerate(patterns):
             if p == "scalar":
-                lines.append("    x%d = in%d.reshape(1)[0]" % (i, i))
+                lines.append("    x%d = first(in%d)" % (i, i))
         for d in range(out_ndim):
             lines.append("    " * (d + 1) + "for i%d in range(out0.shape[%d]):" % (d, d))
         indent = "    " * (out_ndim + 1)
@@ -194,7 +204,7 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
         value = "r%d" % j
         if mean:
             value = "r%d / %s(n) if n else %s(np.nan)" % (j, _np_name(dt), _np_name(dt))
-        lines.append("    red%d.reshape(1)[0] = %s" % (j, value))
+        lines.append("    flat(red%d)[0] = %s" % (j, value))
     return "\n".join(lines) + "\n"
 
 
