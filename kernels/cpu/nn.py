@@ -48,6 +48,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from nbflow.kernels.cpu.fastmath import exp32
+from nbflow.kernels.cpu.views import flat as _flat
 
 
 # -- helpers shared by the softmax-like kernels ------------------------------------------
@@ -167,7 +168,7 @@ def softmax_rows(x, out, log):
     if per < 1:
         per = 1
     exps = np.empty((per if log else 0, n), dtype=out.dtype)
-    flat = out.reshape(out.size)
+    flat = _flat(out)
     for r0 in range(0, rows, per):
         r1 = r0 + per
         if r1 > rows:
@@ -175,7 +176,7 @@ def softmax_rows(x, out, log):
         for r in range(r0, r1):
             _shift_row(x, r, out)
         if log:
-            _exp_into(flat[r0 * n:r1 * n], exps.reshape(exps.size))
+            _exp_into(flat[r0 * n:r1 * n], _flat(exps))
             for r in range(r0, r1):
                 ls = out.dtype.type(np.log(_row_sum64(exps, r - r0)))
                 for j in range(n):
@@ -255,7 +256,7 @@ def softmax_xent(logits, labels, loss, backprop):
     if per < 1:
         per = 1
     sums = np.empty((per, 2), dtype=np.float64)
-    flat = backprop.reshape(backprop.size)
+    flat = _flat(backprop)
     for r0 in range(0, rows, per):
         r1 = r0 + per
         if r1 > rows:
@@ -300,7 +301,7 @@ def sparse_softmax_xent(logits, labels, loss, backprop):
     per = BLOCK // n
     if per < 1:
         per = 1
-    flat = backprop.reshape(backprop.size)
+    flat = _flat(backprop)
     for r0 in range(0, rows, per):
         r1 = r0 + per
         if r1 > rows:
