@@ -119,20 +119,46 @@ def _shift_row(x, r, out):
         out[r, j] = x[r, j] - mx
 
 
-@njit(cache=True, fastmath={"contract"})
 def _exp_inplace(a):
     """a = exp(a) over a flat array (a block of whole rows: one loop, however
     short the rows are, so it vectorizes -- a 10-class row is shorter than
     one vector iteration)."""
-    for i in range(a.shape[0]):
-        a[i] = _exp(a[i])
+    a[:] = np.exp(a)
 
 
-@njit(cache=True, fastmath={"contract"})
+@overload(_exp_inplace, jit_options={"fastmath": {"contract"}})
+def _exp_inplace_overload(a):
+    # one function per dtype, exp32 written into the loop (a separate _exp
+    # overload would be one more function to compile)
+    if a.dtype == types.float32:
+        def impl32(a):
+            for i in range(a.shape[0]):
+                a[i] = exp32(a[i])
+        return impl32
+
+    def impl(a):
+        for i in range(a.shape[0]):
+            a[i] = np.exp(a[i])
+    return impl
+
+
 def _exp_into(src, dst):
     """dst = exp(src) over flat arrays of one size."""
-    for i in range(src.shape[0]):
-        dst[i] = _exp(src[i])
+    dst[:] = np.exp(src)
+
+
+@overload(_exp_into, jit_options={"fastmath": {"contract"}})
+def _exp_into_overload(src, dst):
+    if src.dtype == types.float32:
+        def impl32(src, dst):
+            for i in range(src.shape[0]):
+                dst[i] = exp32(src[i])
+        return impl32
+
+    def impl(src, dst):
+        for i in range(src.shape[0]):
+            dst[i] = np.exp(src[i])
+    return impl
 
 
 @njit(cache=True, fastmath={"reassoc"})
