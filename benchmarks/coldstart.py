@@ -60,7 +60,8 @@ def _child(out_path, what, script_args):
 
     t_start = time.time()
     rec = {"what": what, "t_spawn": float(os.environ.get("NBFLOW_COLDSTART_T0", t_start)),
-           "t_start": t_start, "phases": {}, "runs": [], "compiles": [], "cache_loads": [0, 0.0]}
+           "t_start": t_start, "phases": {}, "runs": [], "compiles": [], "cache_loads": [0, 0.0],
+           "cache_saves": [0, 0.0]}
 
     def cpu():
         r = resource.getrusage(resource.RUSAGE_SELF)
@@ -99,12 +100,24 @@ def _child(out_path, what, script_args):
 
     def timed_load(self, *a, **k):
         t0 = time.perf_counter()
+        got = None
         try:
-            return load(self, *a, **k)
+            got = load(self, *a, **k)
+            return got
         finally:
-            rec["cache_loads"][0] += 1
+            rec["cache_loads"][0] += got is not None
             rec["cache_loads"][1] += time.perf_counter() - t0
     caching.Cache.load_overload = timed_load
+    save = caching.Cache.save_overload
+
+    def timed_save(self, *a, **k):
+        t0 = time.perf_counter()
+        try:
+            return save(self, *a, **k)
+        finally:
+            rec["cache_saves"][0] += 1
+            rec["cache_saves"][1] += time.perf_counter() - t0
+    caching.Cache.save_overload = timed_save
     mark("numba")
     import nbflow as tf
     mark("nbflow")
@@ -215,6 +228,7 @@ def summarize(rec):
     s["compile_s"] = sum(c[3] for c in comp)
     s["compile_cpu"] = sum(c[6] for c in comp)
     s["cache_loads"], s["cache_load_s"] = rec["cache_loads"]
+    s["cache_saves"], s["cache_save_s"] = rec.get("cache_saves", (0, 0.0))
     return s
 
 
@@ -319,9 +333,11 @@ def report(script_args, repeats=2, first_step_only=False, file=None, json_path=N
             ("process start to first step: CPU", "to_first_step_cpu"),
             ("kernels compiled (compile events)", "compiles"), ("compiling: wall (sum of events)", "compile_s"),
             ("compiling: CPU of the compiling thread", "compile_cpu"),
-            ("kernels loaded from the disk cache", "cache_loads"), ("loading them", "cache_load_s")]
+            ("kernels loaded from the disk cache", "cache_loads"),
+            ("disk cache lookups, hit or miss (wall)", "cache_load_s"),
+            ("kernels saved to the disk cache", "cache_saves"), ("saving them (wall)", "cache_save_s")]
     for label, k in rows:
-        unit = "" if k in ("compiles", "cache_loads") else "s"
+        unit = "" if k in ("compiles", "cache_loads", "cache_saves") else "s"
         fmt = (lambda v: _fmt(v, unit)) if unit else (lambda v: " ".join("%d" % x for x in v))
         p("%-40s %-26s %-26s" % (label, fmt(col(sc, k)), fmt(col(sw, k))))
     if not first_step_only:
