@@ -45,13 +45,25 @@ call on a loaded machine; ``numba.set_num_threads(1)`` (or
 import numba
 import numpy as np
 from numba import njit, prange, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 from nbflow.kernels.cpu.fastmath import exp32
 from nbflow.kernels.cpu.views import flat as _flat
 
 
 # -- helpers shared by the softmax-like kernels ------------------------------------------
+
+@intrinsic
+def _larger(typingctx, v, m):
+    """``v if v > m else m`` (m when either is NaN) as one select instruction."""
+    if not isinstance(v, types.Float) or v != m:
+        return None
+
+    def codegen(context, builder, sig, args):
+        a, b = args
+        return builder.select(builder.fcmp_ordered(">", a, b), a, b)
+    return v(v, m), codegen
+
 
 def _exp(v):
     """exp of one scalar: ``exp32`` for float32, libm for float64 (see the overload)."""
@@ -88,33 +100,33 @@ def _shift_row(x, r, out):
     j = 0
     while j + 8 <= n:
         v = x[r, j]
-        m0 = v if v > m0 else m0
+        m0 = _larger(v, m0)
         v = x[r, j + 1]
-        m1 = v if v > m1 else m1
+        m1 = _larger(v, m1)
         v = x[r, j + 2]
-        m2 = v if v > m2 else m2
+        m2 = _larger(v, m2)
         v = x[r, j + 3]
-        m3 = v if v > m3 else m3
+        m3 = _larger(v, m3)
         v = x[r, j + 4]
-        m4 = v if v > m4 else m4
+        m4 = _larger(v, m4)
         v = x[r, j + 5]
-        m5 = v if v > m5 else m5
+        m5 = _larger(v, m5)
         v = x[r, j + 6]
-        m6 = v if v > m6 else m6
+        m6 = _larger(v, m6)
         v = x[r, j + 7]
-        m7 = v if v > m7 else m7
+        m7 = _larger(v, m7)
         j += 8
     while j < n:
         v = x[r, j]
-        m0 = v if v > m0 else m0
+        m0 = _larger(v, m0)
         j += 1
-    m0 = m1 if m1 > m0 else m0
-    m2 = m3 if m3 > m2 else m2
-    m4 = m5 if m5 > m4 else m4
-    m6 = m7 if m7 > m6 else m6
-    m0 = m2 if m2 > m0 else m0
-    m4 = m6 if m6 > m4 else m4
-    mx = m4 if m4 > m0 else m0
+    m0 = _larger(m1, m0)
+    m2 = _larger(m3, m2)
+    m4 = _larger(m5, m4)
+    m6 = _larger(m7, m6)
+    m0 = _larger(m2, m0)
+    m4 = _larger(m6, m4)
+    mx = _larger(m4, m0)
     for j in range(n):
         out[r, j] = x[r, j] - mx
 
