@@ -3,8 +3,9 @@
     python -m benchmarks.run [--only NAME ...] [--quick] [--json PATH] [--no-torch] [--no-jax]
     python benchmarks/run.py ...
 
-NAME selects a family ("mlp", "lenet", "lstm", "overhead", "elementwise", "stream", "kernels", "planning"),
-a case ("mlp/b128/sgd") or a glob over case names ("kernels/matmul*").
+NAME selects a family ("mlp", "lenet", "lstm", "overhead", "elementwise", "stream", "kernels", "planning",
+"coldstart"), a case ("mlp/b128/sgd") or a glob over case names ("kernels/matmul*"). "coldstart" (each
+iteration a fresh process, benchmarks/coldstart.py) runs only when named.
 Prints one table row per (case, implementation) and writes every number,
 with the machine, versions and thread counts, as JSON (default
 benchmarks/results/latest.json).
@@ -22,6 +23,8 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     __package__ = "benchmarks"
 
 FAMILIES = ("overhead", "mlp", "lenet", "lstm", "elementwise", "stream", "kernels", "planning")
+#: families run only when --only names them (each iteration is a whole fresh process)
+OPTIONAL_FAMILIES = ("coldstart",)
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
 
@@ -175,7 +178,8 @@ def main(argv=None):
     settings = harness.Settings.for_mode(args.quick)
     families = FAMILIES
     if args.only:
-        families = [f for f in FAMILIES if any(fnmatch.fnmatchcase(f, p.split("/")[0]) for p in args.only)]
+        families = [f for f in FAMILIES + OPTIONAL_FAMILIES
+                    if any(fnmatch.fnmatchcase(f, p.split("/")[0]) for p in args.only)]
     cases = select(load_cases(args.quick, families), args.only)
     if args.list:
         for c in cases:

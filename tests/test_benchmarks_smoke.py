@@ -220,3 +220,35 @@ def test_planning_report_breaks_the_loop_down():
     assert re.search(r"train fetch set: +\d+ plans of +\d+ ops", text), text
     m = re.search(r"a new fetch set on a (\d+)-op graph \((\d+) ops in its plan\): [0-9.]+ ms per plan", text)
     assert m and 80 <= int(m.group(1)) <= 150 and int(m.group(2)) > 30, text
+
+
+def test_coldstart_quick_first_step(tmp_path):
+    """benchmarks/coldstart.py in quick mode: one cold and one warm fresh process, each
+    stopped after the MNIST script's first training step. The cold one compiles, the
+    warm one loads everything from the caches the cold one filled (a kernel the disk
+    cache cannot hold would be compiled again here)."""
+    path = tmp_path / "coldstart.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.coldstart", "--quick", "--first-step-only",
+                           "--repeats", "1", "--json", str(path)],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    for label in ("first training step: CPU", "process start to first step: wall", "kernels compiled",
+                  "compile profile of the first cold run", "excl CPU"):
+        assert label in out, out
+    with open(path) as f:
+        doc = json.load(f)
+    cold, warm = doc["cold"][0], doc["warm"][0]
+    assert cold["compiles"] and cold["first_step"] and warm["first_step"]
+    assert warm["compiles"] == [], [c[0] for c in warm["compiles"]]
+    names = {c[0] for c in cold["compiles"]}
+    assert any(n.startswith("nbflow_gen_") for n in names) and "nbflow.kernels.cpu.linalg.matmul2d" in names
+
+
+def test_coldstart_runs_only_when_named():
+    assert "coldstart" not in run.FAMILIES and "coldstart" in run.OPTIONAL_FAMILIES
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--list", "--only", "coldstart"],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    names = [line.split()[0] for line in proc.stdout.splitlines() if line.strip()]
+    assert names == ["coldstart/first-step", "coldstart/mnist"]

@@ -257,3 +257,26 @@ def test_matrix_determinant_gradient():
 def test_linalg_namespace():
     assert tf.linalg.matmul is tf.matmul
     assert tf.linalg.inv is tf.matrix_inverse and tf.linalg.det is tf.matrix_determinant
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul2d_kernel_transposes_as_flags(dtype):
+    """kernels/cpu/linalg.matmul2d: operands as stored, transposes as flags, one
+    compiled signature for all four; zero dimensions; shapes checked."""
+    from nbflow.kernels.cpu import linalg as K
+
+    rng = np.random.default_rng(0)
+    for m, k, n in [(1, 1, 1), (3, 5, 2), (10, 1, 7), (33, 17, 9), (0, 3, 2), (2, 0, 3), (2, 3, 0)]:
+        for ta in (False, True):
+            for tb in (False, True):
+                a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+                b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+                out = np.full((m, n), np.nan, dtype)
+                K.matmul2d(a, b, out, ta, tb)
+                ref = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
+                np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+    sigs = [s for s in K.matmul2d.signatures if str(s[0].dtype) == np.dtype(dtype).name and s[0].mutable
+            and s[1].mutable]  # (read-only operands, constants, are another signature)
+    assert len(sigs) == 1, sigs
+    with pytest.raises(ValueError, match="incompatible"):
+        K.matmul2d(np.ones((2, 3), dtype), np.ones((2, 3), dtype), np.empty((2, 3), dtype), False, False)

@@ -8,18 +8,102 @@ scalar (that loop vectorizes), nested loops otherwise. One generated kernel
 serves every call with the same structure, dtypes and broadcast pattern.
 
 Kernel signature (destination-passing): ``kernel(in0, in1, ..., out0, ...)``.
+The flat loop sees its (C-contiguous) arrays through ``views.flat`` and reads a
+one-element input with ``views.first``: Numba's ``reshape`` made up about 40%
+of a small kernel's compile time.
+
+Tiny outputs (at most ``TINY_ELEMENTS`` elements: the scalar arithmetic of a
+learning-rate schedule, of dropout's keep probability, shape vectors) are not
+worth a compile (0.1-0.3 s each): their kernel first runs its own source as
+Python, on numpy scalars, and is compiled (or loaded from the disk cache) only
+once it has been called ``COMPILE_AFTER_CALLS`` times (see ``TieredKernel``).
+Only kernels whose results are bit-identical either way run as Python:
+arithmetic, comparisons, selects, casts and the correctly rounded functions
+(``_PY_SAFE``), no transcendentals (numpy's and Numba's may differ in the last
+bit), no fused reductions (the compiled loop may reassociate the sum).
 """
+import re
+import types
+
 import numpy as np
 
+from nbflow.kernels.cpu import views
 from nbflow.kernels.cpu.codegen import load_generated
 
+#: outputs of at most this many elements run as Python until ``COMPILE_AFTER_CALLS``
+TINY_ELEMENTS = 16
+#: calls of a tiny kernel (all its uses together) after which it is compiled: at a
+#: few microseconds of Python per call, about what compiling it costs once
+COMPILE_AFTER_CALLS = 10000
+
 _kernels = {}
+_tiered = {}
 _paths = {}
 
 
 def source_path(kernel):
     """The file holding a generated kernel's source (for explain())."""
     return _paths.get(id(kernel))
+
+
+class TieredKernel:
+    """A tiny generated kernel: runs as Python until it has been called
+    ``COMPILE_AFTER_CALLS`` times, then as the compiled kernel.
+
+    Called like the kernel. Python runs of the same source give the same bits
+    (``_py_safe`` admits only such kernels). One instance per generated
+    kernel, shared by every tiny use of it, so the calls are counted together."""
+
+    __slots__ = ("dispatcher", "python", "calls", "_run")
+
+    def __init__(self, dispatcher):
+        self.dispatcher = dispatcher
+        f = dispatcher.py_func
+        # the same code over the module's globals, with Python versions of the views
+        self.python = types.FunctionType(f.__code__, dict(f.__globals__, **views.PYTHON), f.__name__,
+                                         f.__defaults__, f.__closure__)
+        self.calls = 0
+        self._run = self._python
+
+    def __call__(self, *args):
+        return self._run(*args)
+
+    @property
+    def compiled(self):
+        return self._run is self.dispatcher
+
+    def _python(self, *args):
+        self.calls += 1
+        if self.calls <= COMPILE_AFTER_CALLS:
+            try:
+                # numpy would warn where the compiled kernel (error_model='numpy')
+                # silently gives inf, NaN or a wrapped integer
+                with np.errstate(all="ignore"):
+                    return self.python(*args)
+            except Exception:
+                pass  # numpy refused what Numba computes (an integer to a negative power): compile
+        self._run = self.dispatcher
+        return self.dispatcher(*args)
+
+
+# np.<name> allowed in a kernel that runs as Python: dtype constructors and
+# functions that are exact (or correctly rounded) in numpy and Numba alike.
+_PY_SAFE = frozenset([
+    "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
+    "floor", "ceil", "trunc", "rint", "sqrt", "isnan", "isinf", "isfinite", "nan", "inf",
+])
+_ATTR = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\b")
+
+
+def _py_safe(statements, outputs, in_dtypes, out_dtypes, sums):
+    """Whether the kernel's Python run gives the same results as its compiled run."""
+    if sums:
+        return False
+    text = " ".join(list(statements) + list(outputs))
+    for mod, name in _ATTR.findall(text):
+        if mod != "np" or name not in _PY_SAFE:
+            return False  # fastmath.*, math.*, np.exp ...
+    return all(np.dtype(d).kind in "biuf" for d in list(in_dtypes) + list(out_dtypes))
 
 
 def broadcast_shape(shapes):
@@ -62,6 +146,7 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
         "import numpy as np",
         "from nbflow.kernels.jit import njit",
         "from nbflow.kernels.cpu import fastmath",
+        "from nbflow.kernels.cpu.views import first, flat",
         "",
         "",
         "@njit(cache=True, error_model='numpy'%s)" % flags,
@@ -71,11 +156,11 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
     if flat:
         for i, p in enumerate(patterns):
             if p == "scalar":
-                lines.append("    x%d = in%d.reshape(1)[0]" % (i, i))
+                lines.append("    x%d = first(in%d)" % (i, i))
             else:
-                lines.append("    a%d = in%d.reshape(in%d.size)" % (i, i, i))
+                lines.append("    a%d = flat(in%d)" % (i, i))
         for j in range(n_out):
-            lines.append("    o%d = out%d.reshape(out%d.size)" % (j, j, j))
+            lines.append("    o%d = flat(out%d)" % (j, j))
         for j, (_, dt, _) in enumerate(sums):
             lines.append("    r%d = %s(0)" % (j, _np_name(dt)))
         if n_out:
@@ -96,7 +181,7 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
     else:
         for i, p in enumerate(patterns):
             if p == "scalar":
-                lines.append("    x%d = in%d.reshape(1)[0]" % (i, i))
+                lines.append("    x%d = first(in%d)" % (i, i))
         for d in range(out_ndim):
             lines.append("    " * (d + 1) + "for i%d in range(out0.shape[%d]):" % (d, d))
         indent = "    " * (out_ndim + 1)
@@ -119,7 +204,7 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
         value = "r%d" % j
         if mean:
             value = "r%d / %s(n) if n else %s(np.nan)" % (j, _np_name(dt), _np_name(dt))
-        lines.append("    red%d.reshape(1)[0] = %s" % (j, value))
+        lines.append("    flat(red%d)[0] = %s" % (j, value))
     return "\n".join(lines) + "\n"
 
 
@@ -143,4 +228,20 @@ def get_kernel(statements, outputs, in_dtypes, in_shapes, out_dtypes, out_shape=
         k = mod.kernel
         _kernels[key] = k
         _paths[id(k)] = mod.__file__
+    if _size(out_shape) <= TINY_ELEMENTS:
+        t = _tiered.get(key)
+        if t is None:
+            t = TieredKernel(k) if _py_safe(statements, outputs, in_dtypes, out_dtypes, sums) else False
+            _tiered[key] = t
+            if t:
+                _paths[id(t)] = _paths[id(k)]
+        if t:
+            return t, out_shape
     return k, out_shape
+
+
+def _size(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n

@@ -49,6 +49,31 @@ def _f32_to_bits(typingctx, x):
     return types.int32(types.float32), codegen
 
 
+@intrinsic
+def _max32(typingctx, a, b):
+    """max(a, b) of float32s as the builtin computes it (b if b > a else a), one
+    select instruction: the builtin is a function of its own to compile."""
+    if a != types.float32 or b != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        x, y = args
+        return builder.select(builder.fcmp_ordered(">", y, x), y, x)
+    return types.float32(types.float32, types.float32), codegen
+
+
+@intrinsic
+def _min32(typingctx, a, b):
+    """min(a, b) of float32s as the builtin computes it (b if b < a else a)."""
+    if a != types.float32 or b != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        x, y = args
+        return builder.select(builder.fcmp_ordered("<", y, x), y, x)
+    return types.float32(types.float32, types.float32), codegen
+
+
 _F = np.float32
 _INF = _F(np.inf)
 _NAN = _F(np.nan)
@@ -62,7 +87,7 @@ _EXP_LO = _F(-87.33654475055310)
 
 @njit(inline="always", cache=True)
 def exp32(x):
-    xc = min(max(x, _EXP_LO), _EXP_HI)
+    xc = _min32(_max32(x, _EXP_LO), _EXP_HI)
     n = np.floor(xc * _LOG2E + _F(0.5))
     r = xc - n * _LN2_HI - n * _LN2_LO
     p = _F(1.9875691500e-4)

@@ -28,8 +28,16 @@ changes, nothing else). The exp loops may fuse multiply-adds (``contract``),
 which only removes roundings. Results are stored in the output's dtype.
 
 Large inputs (``rows * n >= PARALLEL_MIN_ELEMENTS``) run the ``*_parallel``
-twin of a kernel, which splits the blocks across Numba's threads (the same
-per-block code: results are bit-identical); see ``run_rows``. As with a
+twin of a kernel, which splits the blocks across Numba's threads and calls
+the serial kernel on each block's rows (the same code: results are
+bit-identical); see ``run_rows``.
+
+Compile time counts (a first run compiles every kernel it meets): each serial
+kernel is one function with its blocks written out, calling only the small
+helpers whose ``fastmath`` flags must stay confined to one loop
+(``_row_sum64``, ``_exp_inplace``, ...) and ``_shift_row``; a separate block
+function, a row-max function of its own, or ``inline='always'`` each measured
+slower to compile (sparse_softmax_xent: 0.75 s of CPU against 1.1 s). As with a
 multi-threaded BLAS call, a thread that waits for a busy core stalls the
 call on a loaded machine; ``numba.set_num_threads(1)`` (or
 ``NUMBA_NUM_THREADS=1``) keeps every call serial.
@@ -37,13 +45,26 @@ call on a loaded machine; ``numba.set_num_threads(1)`` (or
 import numba
 import numpy as np
 from numba import prange, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 from nbflow.kernels.cpu.fastmath import exp32
+from nbflow.kernels.cpu.views import flat as _flat
 from nbflow.kernels.jit import njit
 
 
 # -- helpers shared by the softmax-like kernels ------------------------------------------
+
+@intrinsic
+def _larger(typingctx, v, m):
+    """``v if v > m else m`` (m when either is NaN) as one select instruction."""
+    if not isinstance(v, types.Float) or v != m:
+        return None
+
+    def codegen(context, builder, sig, args):
+        a, b = args
+        return builder.select(builder.fcmp_ordered(">", a, b), a, b)
+    return v(v, m), codegen
+
 
 def _exp(v):
     """exp of one scalar: ``exp32`` for float32, libm for float64 (see the overload)."""
@@ -55,47 +76,6 @@ def _exp_overload(v):
     if v == types.float32:
         return lambda v: exp32(v)
     return lambda v: np.exp(v)
-
-
-@njit(cache=True)
-def _row_max(x, r):
-    """Largest element of row r of a (rows, n) array, n >= 1.
-
-    Eight independent running maxima, so the compares vectorize (a single
-    running maximum is a serial dependency chain). NaN entries are skipped
-    here; they still make the row NaN through exp and the sum."""
-    n = x.shape[1]
-    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = x[r, 0]
-    j = 0
-    while j + 8 <= n:
-        v = x[r, j]
-        m0 = v if v > m0 else m0
-        v = x[r, j + 1]
-        m1 = v if v > m1 else m1
-        v = x[r, j + 2]
-        m2 = v if v > m2 else m2
-        v = x[r, j + 3]
-        m3 = v if v > m3 else m3
-        v = x[r, j + 4]
-        m4 = v if v > m4 else m4
-        v = x[r, j + 5]
-        m5 = v if v > m5 else m5
-        v = x[r, j + 6]
-        m6 = v if v > m6 else m6
-        v = x[r, j + 7]
-        m7 = v if v > m7 else m7
-        j += 8
-    while j < n:
-        v = x[r, j]
-        m0 = v if v > m0 else m0
-        j += 1
-    m0 = m1 if m1 > m0 else m0
-    m2 = m3 if m3 > m2 else m2
-    m4 = m5 if m5 > m4 else m4
-    m6 = m7 if m7 > m6 else m6
-    m0 = m2 if m2 > m0 else m0
-    m4 = m6 if m6 > m4 else m4
-    return m4 if m4 > m0 else m0
 
 
 @njit(cache=True, fastmath={"reassoc"})
@@ -110,26 +90,88 @@ def _row_sum64(x, r):
 
 @njit(cache=True)
 def _shift_row(x, r, out):
-    """out[r] = x[r] - max(x[r]) (a row of non-positive numbers, or NaN)."""
-    mx = _row_max(x, r)
-    for j in range(x.shape[1]):
+    """out[r] = x[r] - max(x[r]) (a row of non-positive numbers, or NaN), n >= 1.
+
+    The maximum is taken with eight independent running maxima, so the
+    compares vectorize (a single running maximum is a serial dependency
+    chain). NaN entries are skipped there; they still make the row NaN
+    through exp and the sum."""
+    n = x.shape[1]
+    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = x[r, 0]
+    j = 0
+    while j + 8 <= n:
+        v = x[r, j]
+        m0 = _larger(v, m0)
+        v = x[r, j + 1]
+        m1 = _larger(v, m1)
+        v = x[r, j + 2]
+        m2 = _larger(v, m2)
+        v = x[r, j + 3]
+        m3 = _larger(v, m3)
+        v = x[r, j + 4]
+        m4 = _larger(v, m4)
+        v = x[r, j + 5]
+        m5 = _larger(v, m5)
+        v = x[r, j + 6]
+        m6 = _larger(v, m6)
+        v = x[r, j + 7]
+        m7 = _larger(v, m7)
+        j += 8
+    while j < n:
+        v = x[r, j]
+        m0 = _larger(v, m0)
+        j += 1
+    m0 = _larger(m1, m0)
+    m2 = _larger(m3, m2)
+    m4 = _larger(m5, m4)
+    m6 = _larger(m7, m6)
+    m0 = _larger(m2, m0)
+    m4 = _larger(m6, m4)
+    mx = _larger(m4, m0)
+    for j in range(n):
         out[r, j] = x[r, j] - mx
 
 
-@njit(cache=True, fastmath={"contract"})
 def _exp_inplace(a):
     """a = exp(a) over a flat array (a block of whole rows: one loop, however
     short the rows are, so it vectorizes -- a 10-class row is shorter than
     one vector iteration)."""
-    for i in range(a.shape[0]):
-        a[i] = _exp(a[i])
+    a[:] = np.exp(a)
 
 
-@njit(cache=True, fastmath={"contract"})
+@overload(_exp_inplace, jit_options={"fastmath": {"contract"}})
+def _exp_inplace_overload(a):
+    # one function per dtype, exp32 written into the loop (a separate _exp
+    # overload would be one more function to compile)
+    if a.dtype == types.float32:
+        def impl32(a):
+            for i in range(a.shape[0]):
+                a[i] = exp32(a[i])
+        return impl32
+
+    def impl(a):
+        for i in range(a.shape[0]):
+            a[i] = np.exp(a[i])
+    return impl
+
+
 def _exp_into(src, dst):
     """dst = exp(src) over flat arrays of one size."""
-    for i in range(src.shape[0]):
-        dst[i] = _exp(src[i])
+    dst[:] = np.exp(src)
+
+
+@overload(_exp_into, jit_options={"fastmath": {"contract"}})
+def _exp_into_overload(src, dst):
+    if src.dtype == types.float32:
+        def impl32(src, dst):
+            for i in range(src.shape[0]):
+                dst[i] = exp32(src[i])
+        return impl32
+
+    def impl(src, dst):
+        for i in range(src.shape[0]):
+            dst[i] = np.exp(src[i])
+    return impl
 
 
 @njit(cache=True, fastmath={"reassoc"})
@@ -151,93 +193,51 @@ def _label_sums(shifted, lab, r):
 BLOCK = 4096
 
 
-@njit(cache=True)
-def _rows_per_block(n):
-    return max(1, BLOCK // n)
-
-
-@njit(cache=True)
-def _softmax_block(x, out, r0, r1, log, exps):
-    """Softmax (or log-softmax) of rows [r0, r1): shift by the row maxima, exp
-    of the whole block in one loop (in place, or into ``exps`` for
-    log-softmax, which keeps the shifted values), then sum and scale per row."""
-    n = x.shape[1]
-    for r in range(r0, r1):
-        _shift_row(x, r, out)
-    flat = out.reshape(out.size)
-    if log:
-        _exp_into(flat[r0 * n:r1 * n], exps.reshape(exps.size))
-        for r in range(r0, r1):
-            ls = out.dtype.type(np.log(_row_sum64(exps, r - r0)))
-            for j in range(n):
-                out[r, j] = out[r, j] - ls
-    else:
-        _exp_inplace(flat[r0 * n:r1 * n])
-        for r in range(r0, r1):
-            inv = out.dtype.type(1.0 / _row_sum64(out, r))
-            for j in range(n):
-                out[r, j] = out[r, j] * inv
-
-
-@njit(cache=True)
-def _sparse_xent_block(logits, labels, loss, back, r0, r1):
-    """Rows [r0, r1) of sparse_softmax_xent (labels already checked)."""
-    n = logits.shape[1]
-    for r in range(r0, r1):
-        _shift_row(logits, r, back)
-        loss[r] = back[r, labels[r]]  # the shifted target logit, until the sum is known
-    flat = back.reshape(back.size)
-    _exp_inplace(flat[r0 * n:r1 * n])
-    for r in range(r0, r1):
-        s = _row_sum64(back, r)
-        inv = back.dtype.type(1.0 / s)
-        for j in range(n):
-            back[r, j] = back[r, j] * inv
-        back[r, labels[r]] -= 1
-        loss[r] = np.log(s) - loss[r]
-
-
-@njit(cache=True)
-def _xent_block(logits, labels, loss, back, r0, r1, sums):
-    """Rows [r0, r1) of softmax_xent; ``sums`` is a (rows per block, 2) float64 scratch.
-
-    loss = sum_j lab_j * (log(s) - shifted_j) = log(s) * sum(lab) - sum(lab * shifted)."""
-    n = logits.shape[1]
-    for r in range(r0, r1):
-        _shift_row(logits, r, back)
-        sl, sd = _label_sums(back, labels, r)
-        sums[r - r0, 0] = sl
-        sums[r - r0, 1] = sd
-    flat = back.reshape(back.size)
-    _exp_inplace(flat[r0 * n:r1 * n])
-    for r in range(r0, r1):
-        s = _row_sum64(back, r)
-        inv = back.dtype.type(1.0 / s)
-        for j in range(n):
-            back[r, j] = back[r, j] * inv - labels[r, j]
-        loss[r] = np.log(s) * sums[r - r0, 0] - sums[r - r0, 1]
-
-
 # -- softmax ---------------------------------------------------------------------------------
 
 @njit(cache=True)
 def softmax_rows(x, out, log):
-    """out[r] = softmax(x[r]) (log_softmax when ``log``) for each row of (rows, n), n >= 1."""
+    """out[r] = softmax(x[r]) (log_softmax when ``log``) for each row of (rows, n), n >= 1.
+
+    Per block of rows: shift by the row maxima, exp of the whole block in one
+    loop (in place, or into ``exps`` for log-softmax, which keeps the shifted
+    values), then sum and scale per row."""
     rows, n = x.shape
-    per = _rows_per_block(n)
+    per = BLOCK // n
+    if per < 1:
+        per = 1
     exps = np.empty((per if log else 0, n), dtype=out.dtype)
+    flat = _flat(out)
     for r0 in range(0, rows, per):
-        _softmax_block(x, out, r0, min(rows, r0 + per), log, exps)
+        r1 = r0 + per
+        if r1 > rows:
+            r1 = rows
+        for r in range(r0, r1):
+            _shift_row(x, r, out)
+        if log:
+            _exp_into(flat[r0 * n:r1 * n], _flat(exps))
+            for r in range(r0, r1):
+                ls = out.dtype.type(np.log(_row_sum64(exps, r - r0)))
+                for j in range(n):
+                    out[r, j] = out[r, j] - ls
+        else:
+            _exp_inplace(flat[r0 * n:r1 * n])
+            for r in range(r0, r1):
+                inv = out.dtype.type(1.0 / _row_sum64(out, r))
+                for j in range(n):
+                    out[r, j] = out[r, j] * inv
 
 
 @njit(cache=True, parallel=True)
 def softmax_rows_parallel(x, out, log):
-    """softmax_rows with the blocks of rows split across threads."""
+    """softmax_rows with the blocks of rows split across threads (each block
+    one softmax_rows call on its rows: the same code, the same results)."""
     rows, n = x.shape
-    per = _rows_per_block(n)
+    per = max(1, BLOCK // n)
     for k in prange((rows + per - 1) // per):
-        exps = np.empty((per if log else 0, n), dtype=out.dtype)
-        _softmax_block(x, out, k * per, min(rows, (k + 1) * per), log, exps)
+        r0 = k * per
+        r1 = min(rows, r0 + per)
+        softmax_rows(x[r0:r1], out[r0:r1], log)
 
 
 @njit(cache=True, fastmath={"contract"})
@@ -286,31 +286,43 @@ def softmax_xent(logits, labels, loss, backprop):
     """Fused softmax cross-entropy over rows of (batch, classes), classes >= 1.
 
     loss[r] = sum_j labels[r, j] * (logsumexp(logits[r]) - logits[r, j]);
-    backprop[r] = softmax(logits[r]) - labels[r] (the gradient w.r.t. logits)."""
+    backprop[r] = softmax(logits[r]) - labels[r] (the gradient w.r.t. logits).
+    Per block of rows, as softmax_rows; the loss is computed as
+    log(s) * sum(lab) - sum(lab * shifted), the label sums taken before exp
+    overwrites the shifted logits (``sums``: a (rows per block, 2) scratch)."""
     rows, n = logits.shape
-    per = _rows_per_block(n)
+    per = BLOCK // n
+    if per < 1:
+        per = 1
     sums = np.empty((per, 2), dtype=np.float64)
+    flat = _flat(backprop)
     for r0 in range(0, rows, per):
-        _xent_block(logits, labels, loss, backprop, r0, min(rows, r0 + per), sums)
+        r1 = r0 + per
+        if r1 > rows:
+            r1 = rows
+        for r in range(r0, r1):
+            _shift_row(logits, r, backprop)
+            sl, sd = _label_sums(backprop, labels, r)
+            sums[r - r0, 0] = sl
+            sums[r - r0, 1] = sd
+        _exp_inplace(flat[r0 * n:r1 * n])
+        for r in range(r0, r1):
+            s = _row_sum64(backprop, r)
+            inv = backprop.dtype.type(1.0 / s)
+            for j in range(n):
+                backprop[r, j] = backprop[r, j] * inv - labels[r, j]
+            loss[r] = np.log(s) * sums[r - r0, 0] - sums[r - r0, 1]
 
 
 @njit(cache=True, parallel=True)
 def softmax_xent_parallel(logits, labels, loss, backprop):
     """softmax_xent with the blocks of rows split across threads."""
     rows, n = logits.shape
-    per = _rows_per_block(n)
+    per = max(1, BLOCK // n)
     for k in prange((rows + per - 1) // per):
-        sums = np.empty((per, 2), dtype=np.float64)
-        _xent_block(logits, labels, loss, backprop, k * per, min(rows, (k + 1) * per), sums)
-
-
-@njit(cache=True)
-def first_bad_label(labels, n):
-    """Index of the first label outside [0, n), or -1."""
-    for r in range(labels.shape[0]):
-        if labels[r] < 0 or labels[r] >= n:
-            return r
-    return -1
+        r0 = k * per
+        r1 = min(rows, r0 + per)
+        softmax_xent(logits[r0:r1], labels[r0:r1], loss[r0:r1], backprop[r0:r1])
 
 
 @njit(cache=True)
@@ -318,14 +330,32 @@ def sparse_softmax_xent(logits, labels, loss, backprop):
     """Softmax cross-entropy with integer class labels, rows of (batch, classes).
 
     Returns -1, or the index of the first label outside [0, classes) (nothing
-    is meaningful in the outputs then: the caller raises)."""
+    is meaningful in the outputs then: the caller raises). Per block of rows,
+    as softmax_rows; ``loss[r]`` holds the shifted target logit until the
+    row's sum is known."""
     rows, n = logits.shape
-    bad = first_bad_label(labels, n)
-    if bad >= 0:
-        return bad
-    per = _rows_per_block(n)
+    for r in range(rows):
+        if labels[r] < 0 or labels[r] >= n:
+            return r
+    per = BLOCK // n
+    if per < 1:
+        per = 1
+    flat = _flat(backprop)
     for r0 in range(0, rows, per):
-        _sparse_xent_block(logits, labels, loss, backprop, r0, min(rows, r0 + per))
+        r1 = r0 + per
+        if r1 > rows:
+            r1 = rows
+        for r in range(r0, r1):
+            _shift_row(logits, r, backprop)
+            loss[r] = backprop[r, labels[r]]
+        _exp_inplace(flat[r0 * n:r1 * n])
+        for r in range(r0, r1):
+            s = _row_sum64(backprop, r)
+            inv = backprop.dtype.type(1.0 / s)
+            for j in range(n):
+                backprop[r, j] = backprop[r, j] * inv
+            backprop[r, labels[r]] -= 1
+            loss[r] = np.log(s) - loss[r]
     return -1
 
 
@@ -333,12 +363,14 @@ def sparse_softmax_xent(logits, labels, loss, backprop):
 def sparse_softmax_xent_parallel(logits, labels, loss, backprop):
     """sparse_softmax_xent with the blocks of rows split across threads."""
     rows, n = logits.shape
-    bad = first_bad_label(labels, n)
-    if bad >= 0:
-        return bad
-    per = _rows_per_block(n)
+    for r in range(rows):
+        if labels[r] < 0 or labels[r] >= n:
+            return r
+    per = max(1, BLOCK // n)
     for k in prange((rows + per - 1) // per):
-        _sparse_xent_block(logits, labels, loss, backprop, k * per, min(rows, (k + 1) * per))
+        r0 = k * per
+        r1 = min(rows, r0 + per)
+        sparse_softmax_xent(logits[r0:r1], labels[r0:r1], loss[r0:r1], backprop[r0:r1])
     return -1
 
 

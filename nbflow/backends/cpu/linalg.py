@@ -1,7 +1,7 @@
 """CPU kernels of the linear-algebra ops (nbflow/ops/linalg_ops.py).
 
-Products run BLAS through ``np.dot`` inside @njit (float32/float64,
-kernels/cpu/linalg.py). float16 is multiplied in float32 and rounded back;
+Products run BLAS gemm inside @njit (float32/float64, kernels/cpu/linalg.py),
+given the operands as stored and the transposes as flags. float16 is multiplied in float32 and rounded back;
 int32/int64 (which TF's CPU MatMul also accepts) use numpy's integer matmul --
 BLAS has no integer GEMM.
 """
@@ -13,14 +13,13 @@ from nbflow.ops import linalg_ops
 from nbflow.ops.linalg_ops import _broadcast_batch, _fmt
 
 
-def _product(a2, b2, out, kernel):
-    """out = a2 @ b2 for 2-D operands (possibly transposed views)."""
+def _product(a2, b2, out):
+    """out = a2 @ b2 for 2-D operands (possibly transposed views) without a kernel:
+    float16, integers, and float operands that are not C-contiguous."""
     if out.size == 0:
         return
     if a2.shape[1] == 0:
         out[...] = 0
-    elif kernel is not None:
-        kernel(a2, b2, out)
     elif out.dtype == np.float16:
         out[...] = np.dot(a2.astype(np.float32), b2.astype(np.float32))
     else:
@@ -45,7 +44,10 @@ def _mat_mul(ctx):
         if a2.shape[1] != b2.shape[0]:
             raise ValueError("Matrix size-incompatible: In[0]: %s, In[1]: %s" % (_fmt(a.shape), _fmt(b.shape)))
         o = out if out is not None else np.empty((a2.shape[0], b2.shape[1]), dtype=npd)
-        _product(a2, b2, o, kernel)
+        if kernel is not None and a.flags.c_contiguous and b.flags.c_contiguous:
+            kernel(a, b, o, ta, tb)  # the operands as stored, the transposes as flags
+        else:
+            _product(a2, b2, o)
         return o
     return run
 
