@@ -46,15 +46,24 @@ def source_path(kernel):
     return _paths.get(id(kernel))
 
 
+def call_cell(kernel):
+    """What a binder calls each step: ``cell[0]`` is the kernel (or, for a tiny
+    kernel, its Python run until it is compiled, then the dispatcher itself)."""
+    return kernel.cell if isinstance(kernel, TieredKernel) else (kernel,)
+
+
 class TieredKernel:
     """A tiny generated kernel: runs as Python until it has been called
     ``COMPILE_AFTER_CALLS`` times, then as the compiled kernel.
 
-    Called like the kernel. Python runs of the same source give the same bits
-    (``_py_safe`` admits only such kernels). One instance per generated
-    kernel, shared by every tiny use of it, so the calls are counted together."""
+    Called like the kernel; a binder that calls it every step calls
+    ``cell[0]`` instead, which is the compiled dispatcher itself once it is
+    hot (no Python call in between). Python runs of the same source give the
+    same bits (``_py_safe`` admits only such kernels). One instance per
+    generated kernel, shared by every tiny use of it, so the calls are
+    counted together."""
 
-    __slots__ = ("dispatcher", "python", "calls", "_run")
+    __slots__ = ("dispatcher", "python", "calls", "cell")
 
     def __init__(self, dispatcher):
         self.dispatcher = dispatcher
@@ -63,14 +72,14 @@ class TieredKernel:
         self.python = types.FunctionType(f.__code__, dict(f.__globals__, **views.PYTHON), f.__name__,
                                          f.__defaults__, f.__closure__)
         self.calls = 0
-        self._run = self._python
+        self.cell = [self._python]
 
     def __call__(self, *args):
-        return self._run(*args)
+        return self.cell[0](*args)
 
     @property
     def compiled(self):
-        return self._run is self.dispatcher
+        return self.cell[0] is self.dispatcher
 
     def _python(self, *args):
         self.calls += 1
@@ -82,7 +91,7 @@ class TieredKernel:
                     return self.python(*args)
             except Exception:
                 pass  # numpy refused what Numba computes (an integer to a negative power): compile
-        self._run = self.dispatcher
+        self.cell[0] = self.dispatcher
         return self.dispatcher(*args)
 
 
