@@ -257,6 +257,14 @@ class BaseSession:
 def _convert_feed(value, t, npd):
     """A feed value as an array of the tensor's dtype; lossy or impossible conversions raise
     (values that do not fit the dtype are never wrapped or rounded to infinity)."""
+    tv = type(value)
+    if (tv is float and npd.kind == "f") or (tv is int and npd.kind in "iu"):
+        # the common case of a Python scalar: checked in Python, converted once
+        lo, hi = _limits(npd)
+        if (tv is int and not lo <= value <= hi) or (tv is float and hi < abs(value) < _INF):
+            raise ValueError("Cannot feed value of dtype %s for Tensor '%s', which has dtype %s (value %s is out "
+                             "of range for %s)" % (np.asarray(value).dtype, t.name, t.dtype.name, value, npd.name))
+        return np.array(value, dtype=npd)
     try:
         arr = np.asarray(value)
         if arr.dtype != npd:
@@ -271,10 +279,29 @@ def _convert_feed(value, t, npd):
     return arr
 
 
+_INF = float("inf")
+_LIMITS = {}  # numpy dtype -> (min, max) of its values (the largest finite float for floats)
+
+
+def _limits(npd):
+    lim = _LIMITS.get(npd)
+    if lim is None:
+        if npd.kind in "iu":
+            info = np.iinfo(npd)
+            lim = _LIMITS[npd] = (int(info.min), int(info.max))
+        else:
+            big = float(np.finfo(npd).max)
+            lim = _LIMITS[npd] = (-big, big)
+    return lim
+
+
 def _check_feed_fits(arr, npd):
     """Raise ValueError when ``arr``'s values cannot be represented in dtype ``npd``."""
     src = arr.dtype.kind
     if not arr.size or npd.kind not in "iuf" or src not in "iufcbO":
+        return
+    if arr.ndim == 0 and src in "iufb":  # a Python or numpy scalar: checked in Python (fast)
+        _check_scalar_fits(arr[()], src, npd)
         return
     if src == "c" and npd.kind != "c":
         if np.any(np.imag(arr) != 0):
@@ -284,15 +311,26 @@ def _check_feed_fits(arr, npd):
     if src in "fc" and npd.kind in "iu" and not np.all(np.floor(arr) == arr):
         raise ValueError("non-integral values")
     if npd.kind in "iu" and src in "iufO":
-        info = np.iinfo(npd)
+        lo_lim, hi_lim = _limits(npd)
         lo, hi = (min(arr.flat), max(arr.flat)) if src == "O" else (arr.min().item(), arr.max().item())
-        if lo < info.min or hi > info.max:
-            raise ValueError("value %s is out of range for %s" % (lo if lo < info.min else hi, npd.name))
+        if lo < lo_lim or hi > hi_lim:
+            raise ValueError("value %s is out of range for %s" % (lo if lo < lo_lim else hi, npd.name))
     elif npd.kind == "f" and src in "fO" and np.dtype(npd).itemsize < (8 if src == "O" else arr.dtype.itemsize):
         finite = arr[np.isfinite(arr)] if src == "f" else np.asarray(arr, dtype=np.float64)
         big = np.abs(finite).max() if finite.size else 0.0
-        if big > np.finfo(npd).max:
+        if big > _limits(npd)[1]:
             raise ValueError("value %s is out of range for %s" % (big, npd.name))
+
+
+def _check_scalar_fits(v, src, npd):
+    lo_lim, hi_lim = _limits(npd)
+    if npd.kind in "iu":
+        if src == "f" and v != np.floor(v):
+            raise ValueError("non-integral values")
+        if src != "b" and not lo_lim <= v <= hi_lim:
+            raise ValueError("value %s is out of range for %s" % (v, npd.name))
+    elif src == "f" and abs(v) > hi_lim and abs(v) != float("inf"):
+        raise ValueError("value %s is out of range for %s" % (v, npd.name))
 
 
 def _export(v, fresh):
