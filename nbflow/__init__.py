@@ -80,8 +80,7 @@ def executing_eagerly():
 from nbflow import random  # noqa: E402,F401  (tf.random; after the star imports, which it must not shadow)
 
 
-class NotImplementedInNbflowError(NotImplementedError, AttributeError):
-    """A TF 1.15 name nbflow does not have yet (an AttributeError too, so ``hasattr`` is False)."""
+from nbflow.framework.errors import NotImplementedInNbflowError  # noqa: E402
 
 
 _NOT_YET = {

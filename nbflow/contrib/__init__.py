@@ -7,16 +7,13 @@
 other ``tf.contrib.X`` raises a clear not-implemented error (an AttributeError
 too, so ``hasattr(tf.contrib, "X")`` is False).
 """
+from nbflow.framework.errors import NotImplementedInNbflowError
 from nbflow.contrib import framework, layers, rnn, seq2seq  # noqa: F401
-
-
-class ContribNotImplementedError(NotImplementedError, AttributeError):
-    """A ``tf.contrib`` part nbflow does not have."""
 
 
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
-    raise ContribNotImplementedError("tf.contrib.%s is not implemented in nbflow (tf.contrib was removed in TF 2; "
+    raise NotImplementedInNbflowError("tf.contrib.%s is not implemented in nbflow (tf.contrib was removed in TF 2; "
                                      "nbflow provides tf.contrib.rnn, tf.contrib.layers, tf.contrib.framework.arg_scope and "
                                      "tf.contrib.seq2seq.sequence_loss only)" % name)

@@ -4,6 +4,7 @@ The core cells and ``static_rnn`` / ``static_bidirectional_rnn`` are here;
 contrib-only cells (LayerNormBasicLSTMCell, AttentionCellWrapper, ...) raise a
 clear not-implemented error.
 """
+from nbflow.framework.errors import NotImplementedInNbflowError
 from nbflow.ops.rnn import static_bidirectional_rnn, static_rnn  # noqa: F401
 
 rnn = static_rnn  # the pre-1.0 name (``rnn.rnn(cell, inputs)``)
@@ -13,14 +14,10 @@ from nbflow.ops.rnn_cell_impl import (  # noqa: F401
 )
 
 
-class ContribRNNNotImplementedError(NotImplementedError, AttributeError):
-    """A ``tf.contrib.rnn`` name nbflow does not have."""
-
-
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
-    raise ContribRNNNotImplementedError(
+    raise NotImplementedInNbflowError(
         "tf.contrib.rnn.%s is not implemented in nbflow; available: BasicRNNCell, BasicLSTMCell, LSTMCell, "
         "GRUCell, MultiRNNCell, DropoutWrapper, ResidualWrapper, DeviceWrapper, LSTMStateTuple, RNNCell, "
         "static_rnn (alias rnn), static_bidirectional_rnn" % name)

@@ -2,6 +2,7 @@
 a composition of sparse softmax cross-entropy, weights and reductions. The
 decoders, helpers and attention wrappers raise a clear not-implemented error.
 """
+from nbflow.framework.errors import NotImplementedInNbflowError
 from nbflow.framework import dtypes
 from nbflow.framework.graph import name_scope
 from nbflow.ops import array_ops
@@ -13,14 +14,10 @@ from nbflow.ops.nn_ops import sparse_softmax_cross_entropy_with_logits
 __all__ = ["sequence_loss"]
 
 
-class Seq2SeqNotImplementedError(NotImplementedError, AttributeError):
-    """A ``tf.contrib.seq2seq`` name nbflow does not have."""
-
-
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
-    raise Seq2SeqNotImplementedError("tf.contrib.seq2seq.%s is not implemented in nbflow; available: sequence_loss"
+    raise NotImplementedInNbflowError("tf.contrib.seq2seq.%s is not implemented in nbflow; available: sequence_loss"
                                      % name)
 
 

@@ -104,3 +104,9 @@ def _from_os_error(err, context):
     ENOTDIR -> FailedPreconditionError, ...) and the message "<context>; <strerror>"."""
     reason = err.strerror or str(err)
     return _CLASSES[_errno_code(err.errno)](None, None, "%s; %s" % (context, reason))
+
+
+class NotImplementedInNbflowError(NotImplementedError, AttributeError):
+    """A TF 1.15 name nbflow does not have (yet). An AttributeError too, so that
+    ``hasattr(tf.contrib, "X")`` and friends are False; raised by the module
+    ``__getattr__`` of each public namespace with a message naming what is missing."""

@@ -6,6 +6,7 @@ named and shared as TF names and shares them).
 Any other ``tf.layers.X`` raises a clear not-implemented error (an
 AttributeError too, so ``hasattr`` stays False).
 """
+from nbflow.framework.errors import NotImplementedInNbflowError
 from nbflow.layers.base import Layer
 from nbflow.layers.convolutional import Conv2D, Convolution2D, conv2d
 from nbflow.layers.convolutional_transpose import Conv2DTranspose, Convolution2DTranspose, conv2d_transpose
@@ -23,13 +24,9 @@ __all__ = [
 ]
 
 
-class LayersNotImplementedError(NotImplementedError, AttributeError):
-    """Unsupported (an AttributeError too, so ``hasattr(tf.layers, "conv3d")`` is False)."""
-
-
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
-    raise LayersNotImplementedError(
+    raise NotImplementedInNbflowError(
         "tf.layers.%s is not implemented in nbflow yet (available: %s); build the layer from tf.get_variable, "
         "tf.matmul / tf.nn ops meanwhile" % (name, ", ".join(__all__)))

@@ -12,6 +12,7 @@ root_mean_squared_error, true_positives, false_positives, true_negatives,
 false_negatives, precision, recall. Other TF metrics raise
 NotImplementedError.
 """
+from nbflow.framework.errors import NotImplementedInNbflowError
 from nbflow.framework import dtypes
 from nbflow.framework.graph import GraphKeys, add_to_collections, control_dependencies
 from nbflow.ops import array_ops, state_ops, variable_scope
@@ -27,14 +28,10 @@ __all__ = [
 ]
 
 
-class MetricsNotImplementedError(NotImplementedError, AttributeError):
-    """A TF 1.15 metric nbflow lacks (an AttributeError too, so ``hasattr`` is False)."""
-
-
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
-    raise MetricsNotImplementedError("tf.metrics.%s is not implemented in nbflow yet (available: %s)"
+    raise NotImplementedInNbflowError("tf.metrics.%s is not implemented in nbflow yet (available: %s)"
                                      % (name, ", ".join(__all__)))
 
 

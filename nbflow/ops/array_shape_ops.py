@@ -11,7 +11,7 @@ from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops.array_common import (
     _INDEX_DTYPES, _check_index_dtype, _index_tensor, _known, _shape_tensor, _shape_value_to_tuple, _static,
 )
-from nbflow.ops.base import Op, apply_op, convert_to_tensor
+from nbflow.ops.base import Op, apply_op, convert_to_tensor, forwards_when_shape_kept
 from nbflow.ops.gradient_registry import NotDifferentiable, RegisterGradient
 
 __all__ = [
@@ -187,12 +187,7 @@ def _err(ctx, msg):
 class Reshape(Op):
     type = "Reshape"
 
-    @classmethod
-    def plan_forwards(cls, ctx):
-        # to the shape it already has: the input itself
-        if ctx.output_shapes[0].is_fully_defined() and ctx.output_shapes[0] == ctx.input_shapes[0]:
-            return 0
-        return None
+    plan_forwards = classmethod(forwards_when_shape_kept)
 
     @classmethod
     def infer(cls, ctx):

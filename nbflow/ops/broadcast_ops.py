@@ -21,7 +21,7 @@ from nbflow.ops import array_shape_ops
 from nbflow.ops.array_common import _check_index_dtype, _ints, _shape_tensor, _shape_value_to_tuple
 from nbflow.ops.array_range_ops import range_
 from nbflow.ops.array_shape_ops import reshape, shape
-from nbflow.ops.base import Op, apply_op, constant_value, convert_to_tensor
+from nbflow.ops.base import Op, apply_op, constant_value, convert_to_tensor, forwards_when_shape_kept
 from nbflow.ops.gradient_registry import RegisterGradient
 from nbflow.ops.math_cast_ops import cast
 
@@ -50,12 +50,7 @@ class Reduction(Op):
     def out_dtype(cls, in_dtype):
         return in_dtype
 
-    @classmethod
-    def plan_forwards(cls, ctx):
-        # reducing only size-1 axes (or none) with the shape kept: the input itself
-        if ctx.output_shapes[0].is_fully_defined() and ctx.output_shapes[0] == ctx.input_shapes[0]:
-            return 0
-        return None
+    plan_forwards = classmethod(forwards_when_shape_kept)
 
     @classmethod
     def infer(cls, ctx):
@@ -99,13 +94,19 @@ def reduction_axes(x, axis):
         not hasattr(axis, "op") else axis
 
 
-def _reduce(cls, input_tensor, axis, keepdims, name, keep_dims=None, reduction_indices=None):
+def reduction_args(axis, keepdims, keep_dims, reduction_indices):
+    """(axis, keepdims) from TF 1.x's deprecated aliases ``keep_dims`` and ``reduction_indices``."""
     if keep_dims is not None:
         keepdims = keep_dims
     if reduction_indices is not None:
         if axis is not None:
             raise ValueError("Can not specify both 'axis' and 'reduction_indices'.")
         axis = reduction_indices
+    return axis, keepdims
+
+
+def _reduce(cls, input_tensor, axis, keepdims, name, keep_dims=None, reduction_indices=None):
+    axis, keepdims = reduction_args(axis, keepdims, keep_dims, reduction_indices)
     x = convert_to_tensor(input_tensor)
     axes = reduction_axes(x, axis)
     return apply_op(cls, [x, axes], {"keep_dims": bool(keepdims), "T": x.dtype}, name=name or cls.type)
@@ -120,12 +121,7 @@ def reduce_sum(input_tensor, axis=None, keepdims=None, name=None, reduction_indi
 class BroadcastTo(Op):
     type = "BroadcastTo"
 
-    @classmethod
-    def plan_forwards(cls, ctx):
-        # to the shape it already has: the input itself
-        if ctx.output_shapes[0].is_fully_defined() and ctx.output_shapes[0] == ctx.input_shapes[0]:
-            return 0
-        return None
+    plan_forwards = classmethod(forwards_when_shape_kept)
 
     @classmethod
     def infer(cls, ctx):

@@ -21,7 +21,7 @@ from nbflow.ops.array_fill_ops import ones_like, zeros_like
 from nbflow.ops.array_shape_ops import size
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
 from nbflow.ops.broadcast_ops import (  # noqa: F401  (Sum, Reduction, normalize_axes, reduction_axes: re-exported)
-    Reduction, Sum, _broadcast_back, _reduce, normalize_axes, reduce_sum, reduction_axes,
+    Reduction, Sum, _broadcast_back, _reduce, normalize_axes, reduce_sum, reduction_args, reduction_axes,
 )
 from nbflow.ops.gradient_registry import NotDifferentiable, RegisterGradient
 
@@ -104,12 +104,7 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None, reductio
 
     Built from Max, Sub, Exp, Sum, Log, Add as TF does, so it has a gradient
     (softmax of x) and fuses like any element-wise chain."""
-    if keep_dims is not None:
-        keepdims = keep_dims
-    if reduction_indices is not None:
-        if axis is not None:
-            raise ValueError("Can not specify both 'axis' and 'reduction_indices'.")
-        axis = reduction_indices
+    axis, keepdims = reduction_args(axis, keepdims, keep_dims, reduction_indices)
     keepdims = bool(keepdims)
     with name_scope(name, "ReduceLogSumExp", [input_tensor]) as scope:
         x = convert_to_tensor(input_tensor)
@@ -133,12 +128,7 @@ def count_nonzero(input_tensor=None, axis=None, keepdims=None, dtype=dtypes.int6
         if input_tensor is not None:
             raise ValueError("Cannot specify both 'input' and 'input_tensor'")
         input_tensor = input
-    if keep_dims is not None:
-        keepdims = keep_dims
-    if reduction_indices is not None:
-        if axis is not None:
-            raise ValueError("Can not specify both 'axis' and 'reduction_indices'.")
-        axis = reduction_indices
+    axis, keepdims = reduction_args(axis, keepdims, keep_dims, reduction_indices)
     with name_scope(name, "count_nonzero", [input_tensor]):
         x = convert_to_tensor(input_tensor)
         zero = convert_to_tensor(np.zeros((), dtype=x.dtype.as_numpy_dtype))

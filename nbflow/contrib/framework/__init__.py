@@ -2,16 +2,13 @@
 ``variable`` / ``model_variable``. Any other name raises a clear
 not-implemented error (an AttributeError too, so ``hasattr`` is False).
 """
+from nbflow.framework.errors import NotImplementedInNbflowError
 from nbflow.contrib.framework.arg_scope import (  # noqa: F401
     add_arg_scope, arg_scope, arg_scope_func_key, arg_scoped_arguments, current_arg_scope, has_arg_scope,
 )
 
 __all__ = ["arg_scope", "add_arg_scope", "current_arg_scope", "has_arg_scope", "arg_scoped_arguments",
            "arg_scope_func_key", "variable", "model_variable"]
-
-
-class ContribFrameworkNotImplementedError(NotImplementedError, AttributeError):
-    """A ``tf.contrib.framework`` name nbflow does not have."""
 
 
 def __getattr__(name):
@@ -21,5 +18,5 @@ def __getattr__(name):
         return getattr(layers, name)
     if name.startswith("__"):
         raise AttributeError(name)
-    raise ContribFrameworkNotImplementedError(
+    raise NotImplementedInNbflowError(
         "tf.contrib.framework.%s is not implemented in nbflow; available: %s" % (name, ", ".join(__all__)))

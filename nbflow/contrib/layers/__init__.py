@@ -7,6 +7,7 @@
 Any other ``tf.contrib.layers.X`` raises a clear not-implemented error (an
 AttributeError too, so ``hasattr`` is False).
 """
+from nbflow.framework.errors import NotImplementedInNbflowError
 from nbflow.contrib.layers.initializers import (  # noqa: F401
     variance_scaling_initializer, xavier_initializer, xavier_initializer_conv2d,
 )
@@ -27,12 +28,8 @@ __all__ = [
 ]
 
 
-class ContribLayersNotImplementedError(NotImplementedError, AttributeError):
-    """A ``tf.contrib.layers`` name nbflow does not have."""
-
-
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
-    raise ContribLayersNotImplementedError(
+    raise NotImplementedInNbflowError(
         "tf.contrib.layers.%s is not implemented in nbflow; available: %s" % (name, ", ".join(__all__)))
