@@ -47,6 +47,10 @@ from nbflow.runtime.session import (  # noqa: E402
     ConfigProto, GPUOptions, InteractiveSession, RunMetadata, RunOptions, Session, get_default_session,
 )
 from nbflow.runtime.explain import explain  # noqa: E402
+from nbflow.runtime import eager as _eager  # noqa: E402,F401  (installs the eager executor)
+from nbflow.ops import eager_variables as _eager_variables  # noqa: E402,F401  (tf.Variable when eager)
+from nbflow.autodiff.tape import GradientTape, UnconnectedGradients  # noqa: E402,F401
+from nbflow.framework.context import executing_eagerly, init_scope  # noqa: E402,F401
 from nbflow import compat, nn, losses, metrics, train, summary, layers, test  # noqa: E402
 from nbflow import contrib  # noqa: E402,F401  (tf.contrib: rnn, layers, framework.arg_scope, seq2seq.sequence_loss)
 from nbflow.platform import tf_logging as logging  # noqa: E402,F401  (tf.logging; stdlib logging is untouched)
@@ -57,24 +61,51 @@ from nbflow.ops.variable_scope import AUTO_REUSE  # noqa: E402,F401,F811
 newaxis = None
 
 
-def disable_v2_behavior():
-    """Graph mode is already nbflow's default (as TF 1.15)."""
+def enable_eager_execution(config=None, device_policy=None, execution_mode=None):
+    """Run ops at once from here on (TF 1.15's switch to eager mode). As in TF, it must come
+    before any graph is built."""
+    from nbflow.framework import context
 
-
-def disable_eager_execution():
-    """Graph mode is already nbflow's default (as TF 1.15)."""
+    if context.eager_enabled():
+        return
+    if get_default_graph().get_operations():
+        raise ValueError("tf.enable_eager_execution must be called at program startup.")
+    context.enable_eager()
 
 
 def enable_v2_behavior():
-    raise NotImplementedError("TF2 behaviour (eager by default) is not available in nbflow yet")
+    """TF 2's behaviour: eager execution and element-wise ``==`` on eager tensors."""
+    from nbflow.framework import context
+
+    enable_eager_execution()
+    context.set_tensor_equality(True)
 
 
-def enable_eager_execution(config=None, device_policy=None, execution_mode=None):
-    raise NotImplementedError("eager execution is not available in nbflow yet; use graph mode with a Session")
+def disable_eager_execution():
+    """Back to graph mode (TF 1.15's default)."""
+    from nbflow.framework import context
+
+    context.disable_eager()
 
 
-def executing_eagerly():
-    return False
+def disable_v2_behavior():
+    """TF 1.x behaviour: graph mode, identity ``==`` (nbflow's default, as TF 1.15)."""
+    from nbflow.framework import context
+
+    context.disable_eager()
+    context.set_tensor_equality(False)
+
+
+def enable_tensor_equality():
+    from nbflow.framework import context
+
+    context.set_tensor_equality(True)
+
+
+def disable_tensor_equality():
+    from nbflow.framework import context
+
+    context.set_tensor_equality(False)
 
 
 from nbflow import random  # noqa: E402,F401  (tf.random; after the star imports, which it must not shadow)
@@ -86,7 +117,6 @@ from nbflow.framework.errors import NotImplementedInNbflowError  # noqa: E402
 _NOT_YET = {
     "TensorArray": "use tf.while_loop loop variables, tf.map_fn / tf.scan, or tf.nn.dynamic_rnn",
     "py_func": None, "numpy_function": None, "SparseTensor": None, "sparse_placeholder": None,
-    "GradientTape": "eager mode is a later milestone",
     "function": "tf.function is a later milestone",
 }
 

@@ -17,7 +17,7 @@ from nbflow.ops.base import InferContext
 
 class KernelContext(InferContext):
     __slots__ = ("op_def", "output_dtypes", "output_shapes", "device", "allocator", "resources", "own_handle",
-                 "input_handles", "used_outputs", "value_read", "consumer_types", "prechecks", "make_plan", "_op")
+                 "input_handles", "used_outputs", "fresh_outputs", "value_read", "consumer_types", "prechecks", "make_plan", "_op")
 
     def __init__(self, op, input_dtypes, input_shapes, input_values, output_dtypes, output_shapes):
         super().__init__(op.name, input_dtypes, input_shapes, op.attrs, input_values)
@@ -28,6 +28,8 @@ class KernelContext(InferContext):
         self.output_shapes = output_shapes
         #: the Device the kernel runs on
         self.device = None
+        #: every call must return new output arrays (eager tensors are values): no static buffers
+        self.fresh_outputs = False
         #: the memory planner's ``alloc(shape, dtype)`` for ops with pooled outputs
         self.allocator = None
         #: the ResourceManager holding variables, random streams, queues
@@ -54,7 +56,7 @@ class KernelContext(InferContext):
     def static_buffer(self, i=0):
         """A preallocated output buffer when the output shape is known, else None."""
         shp = self.output_shapes[i]
-        if not shp.is_fully_defined():
+        if self.fresh_outputs or not shp.is_fully_defined():
             return None
         if self.allocator is not None:
             return self.allocator(shp.as_tuple(), self.out_np_dtype(i))

@@ -10,6 +10,8 @@ import threading
 
 from nbflow.framework import dtypes as _dtypes
 from nbflow.framework import hooks
+from nbflow.framework import context as _context
+from nbflow.framework.context import _default_graph_stack
 from nbflow.framework.device import merge_device, DeviceSpec
 from nbflow.framework.tensor_shape import TensorShape, as_shape
 
@@ -527,7 +529,6 @@ class Graph:
         return True
 
 
-_default_graph_stack = []
 _global_default_graph = [Graph()]
 
 
@@ -548,6 +549,9 @@ def reset_default_graph():
 
 def name_scope(name, default_name=None, values=None):
     """``tf.name_scope(name, default_name=None, values=None)``."""
+    if _context.executing_eagerly():
+        n = name if name is not None else default_name
+        return _context.eager_name_scope(n or "")
     g = get_default_graph()
     if values is not None:
         for v in values:
@@ -561,6 +565,10 @@ def name_scope(name, default_name=None, values=None):
 
 
 def device(device_name_or_function):
+    if _context.executing_eagerly():
+        if callable(device_name_or_function):
+            raise RuntimeError("tf.device does not support functions when eager execution is enabled.")
+        return _context.eager_device(device_name_or_function)
     return get_default_graph().device(device_name_or_function)
 
 

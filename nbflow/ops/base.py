@@ -18,6 +18,8 @@ constant_op.py).
 import numpy as np
 
 from nbflow.framework import dtypes
+from nbflow.framework.context import _EAGER, _default_graph_stack
+from nbflow.framework.eager_tensor import EagerTensor
 from nbflow.framework.graph import Operation, Tensor, get_default_graph
 from nbflow.framework.tensor_shape import TensorShape, as_shape
 from nbflow.ops.gradient_registry import NotDifferentiable
@@ -122,6 +124,8 @@ def constant_value(tensor):
     """The value of ``tensor`` if it is computable without running (else None)."""
     if not isinstance(tensor, Tensor):
         return None
+    if type(tensor) is EagerTensor:
+        return tensor._value
     op = tensor.op
     if op.type == "Const":
         return op.attrs["value"]
@@ -167,6 +171,8 @@ class Const(Op):
 def constant_from_array(arr, name="Const"):
     arr = np.array(arr, order="C", copy=True)  # ascontiguousarray would make 0-d 1-d
     arr.setflags(write=False)
+    if _EAGER[0] and not _default_graph_stack:
+        return EagerTensor(arr)
     return apply_op(Const, [], {"value": arr, "dtype": dtypes.as_dtype(arr.dtype)}, name=name)
 
 
@@ -276,14 +282,41 @@ def convert_n_to_tensor(values, dtype=None, name=None):
 
 # -- the single construction path -------------------------------------------
 
+_NO_ATTRS = {}
+
+
+def _no_eager_executor(op_cls, inputs, attrs, name):
+    raise RuntimeError("eager execution needs nbflow.runtime.eager; import nbflow first")
+
+
+#: ``execute(op_cls, inputs, attrs, name)``: runs one op eagerly (installed by nbflow/runtime/eager.py)
+_eager_executor = [_no_eager_executor]
+
+
+def set_eager_executor(fn):
+    _eager_executor[0] = fn
+
+
+def _capture(tensor):
+    """An eager tensor used while building a graph: the graph captures it (``tf.function``'s
+    graphs feed it at each call), else it becomes a constant of its value."""
+    capture = getattr(get_default_graph(), "capture_eager_tensor", None)
+    if capture is not None:
+        return capture(tensor)
+    return constant_from_array(tensor._value)
+
+
 def apply_op(op_cls, inputs=(), attrs=None, name=None, graph=None):
     """Add one node of type ``op_cls`` (graph mode) and return its outputs.
 
     ``inputs`` must already be Tensors. Returns the Operation when the op has
     no outputs, a single Tensor when it has one, else the list of outputs.
     """
+    if graph is None and _EAGER[0] and not _default_graph_stack:
+        # eager: run the op's kernel now (nbflow/runtime/eager.py)
+        return _eager_executor[0](op_cls, inputs, attrs or _NO_ATTRS, name)
     attrs = attrs or {}
-    inputs = list(inputs)
+    inputs = [_capture(t) if type(t) is EagerTensor else t for t in inputs]
     if graph is None:
         graph = inputs[0].graph if inputs else get_default_graph()
     for t in inputs:

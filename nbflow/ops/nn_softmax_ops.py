@@ -11,6 +11,7 @@ give finite results.
 """
 import numpy as np
 
+from nbflow.framework.eager_tensor import EagerTensor
 from nbflow.framework import dtypes, errors
 from nbflow.framework.graph import Tensor, name_scope
 from nbflow.framework.tensor_shape import TensorShape
@@ -362,6 +363,8 @@ def _expand_last_like(vec, mat):
 
 def _is_zeros(t):
     """The gradient tf.gradients supplies for an unused output (TF's _is_zeros_tensor)."""
+    if isinstance(t, EagerTensor):
+        return False  # eager (a GradientTape): the zeros are values, not a ZerosLike op
     return t is None or t.op.type == "ZerosLike"
 
 

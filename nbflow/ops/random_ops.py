@@ -19,11 +19,13 @@ consumers of a random tensor see one value per run and every run draws anew.
 import numpy as np
 
 from nbflow.ops.gradient_registry import GradientNotImplemented
-from nbflow.framework import dtypes
+from nbflow.framework.eager_tensor import EagerTensor
+from nbflow.framework import context, dtypes
 from nbflow.framework.graph import Tensor, get_default_graph, name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import math_ops as M
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
+from nbflow.state.resources import eager_resources
 
 __all__ = ["random_uniform", "random_normal", "truncated_normal", "random_shuffle", "multinomial",
            "set_random_seed", "get_seed"]
@@ -41,12 +43,19 @@ def _truncate_seed(seed):
 def get_seed(op_seed):
     """``tf.get_seed``: the (graph seed, op seed) pair a random op uses.
 
-    Returns (None, None) when neither the graph nor the op has a seed."""
-    graph = get_default_graph()
-    global_seed = graph.seed
-    if global_seed is not None:
-        if op_seed is None:
+    Returns (None, None) when neither the graph nor the op has a seed. In eager mode
+    the global seed is tf.random.set_seed's, and ops without their own seed draw
+    from one stream of the global seed (restarted by set_seed), as TF 2."""
+    if context.executing_eagerly():
+        global_seed = context.eager_seed()
+        if global_seed is not None and op_seed is None:
+            op_seed = _EAGER_GLOBAL_STREAM
+    else:
+        graph = get_default_graph()
+        global_seed = graph.seed
+        if global_seed is not None and op_seed is None:
             op_seed = graph._last_id
+    if global_seed is not None:
         seeds = _truncate_seed(global_seed), _truncate_seed(op_seed)
     else:
         if op_seed is not None:
@@ -59,8 +68,19 @@ def get_seed(op_seed):
     return seeds
 
 
+#: the op seed of eager random ops without one when a global seed is set
+_EAGER_GLOBAL_STREAM = 0x5EED
+
+
 def set_random_seed(seed):
-    """``tf.set_random_seed``: the graph-level seed of the default graph."""
+    """``tf.set_random_seed``: the graph-level seed of the default graph; in eager mode the
+    global seed, which restarts every seeded eager random stream."""
+    if context.executing_eagerly():
+        context.set_eager_seed(None if seed is None else int(seed))
+        resources = eager_resources()
+        for handle in resources.handles("random"):
+            resources.get(handle).reset()
+        return
     get_default_graph().seed = None if seed is None else int(seed)
 
 
@@ -96,6 +116,8 @@ def _shape_tensor(shape):
 def _set_static_shape(result, shape):
     """TF's maybe_set_static_shape: a shape given as ``tf.shape(x)`` is x's
     (partially known) static shape."""
+    if isinstance(shape, EagerTensor):
+        return result  # eager: the result's shape is known
     if shape.op.type == "Shape" and shape.op.inputs[0].shape.ndims is not None:
         result.set_shape(shape.op.inputs[0].shape)
     return result

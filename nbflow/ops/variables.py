@@ -1,7 +1,7 @@
 """tf.Variable (TF 1.x reference-variable semantics) and the initializer helpers."""
 import numpy as np
 
-from nbflow.framework import dtypes, hooks
+from nbflow.framework import context, dtypes, hooks
 from nbflow.framework.graph import GraphKeys, Tensor, get_default_graph, name_scope, control_dependencies
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import state_ops
@@ -18,8 +18,28 @@ __all__ = [
 ]
 
 
+#: [EagerVariable]: the class ``tf.Variable(...)`` builds when executing eagerly (ops/eager_variables.py)
+_eager_variable_class = []
+
+
+def set_eager_variable_class(cls):
+    _eager_variable_class[:] = [cls]
+
+
+def _creates_eager_variable():
+    """Executing eagerly, or tracing a ``tf.function`` (whose variables are lifted out, as TF's)."""
+    if not context.eager_enabled():
+        return False
+    return context.executing_eagerly() or getattr(get_default_graph(), "lift_variables", False)
+
+
 class Variable:
     """A TF 1.x variable: a VariableV2 node, its initializer and its ``read`` snapshot."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Variable and _eager_variable_class and _creates_eager_variable():
+            return object.__new__(_eager_variable_class[0])
+        return object.__new__(cls)
 
     def __init__(self, initial_value=None, trainable=None, collections=None, validate_shape=True,
                  caching_device=None, name=None, variable_def=None, dtype=None, expected_shape=None,

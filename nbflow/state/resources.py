@@ -48,13 +48,19 @@ class RandomStream:
     """One random op's numpy Generator, seeded from (seed, seed2) as TF does: an
     op with both seeds 0 (no graph or op seed) draws fresh entropy."""
 
-    __slots__ = ("generator",)
+    __slots__ = ("generator", "seeds")
 
     def __init__(self, seed, seed2):
+        self.seeds = (seed, seed2)
         if seed == 0 and seed2 == 0:
             self.generator = np.random.Generator(np.random.PCG64())
         else:
             self.generator = np.random.Generator(np.random.PCG64([seed, seed2]))
+
+    def reset(self):
+        """Start the sequence over (a seeded stream) in the same Generator object."""
+        if self.seeds != (0, 0):
+            self.generator.bit_generator.state = np.random.PCG64(list(self.seeds)).state
 
     def snapshot(self):
         return self.generator.bit_generator.state
@@ -119,3 +125,11 @@ class ResourceManager:
 
     def clear(self):
         self._resources.clear()
+
+
+_eager_resources = ResourceManager()
+
+
+def eager_resources():
+    """The resources of eager mode (eager variables, random streams): one per process."""
+    return _eager_resources

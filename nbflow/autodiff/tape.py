@@ -1,0 +1,269 @@
+"""tf.GradientTape: record eager ops, then replay the graph-mode gradients backward.
+
+While a tape records, every differentiable op that reads a watched tensor (a
+source, a trainable variable's read, or the output of a recorded op) is kept
+as a :class:`TapeOp` -- an Operation-like record of its type, attrs, inputs and
+outputs. ``gradient`` walks the records backward and calls the same gradient
+functions ``tf.gradients`` uses (``@RegisterGradient``); in eager mode those
+functions run their ops at once. Ops run while computing a gradient are
+recorded by the other active tapes, which gives nested tapes second
+derivatives.
+"""
+import contextlib
+import enum
+import logging
+
+from nbflow.framework import nest
+from nbflow.framework.tape_state import _tapes, _refresh
+from nbflow.ops import array_ops, math_ops
+from nbflow.ops.base import convert_to_tensor
+from nbflow.ops.gradient_registry import get_gradient_function
+
+
+class UnconnectedGradients(enum.Enum):
+    """What ``gradient`` returns for a source the target does not depend on."""
+
+    NONE = "none"
+    ZERO = "zero"
+
+
+def _variable_reads(tape, var):
+    return tape._reads.get(id(var), ())
+
+
+def _is_variable(x):
+    return hasattr(x, "_eager_resource")
+
+
+class GradientTape:
+    """Records operations for automatic differentiation (TF 2's ``tf.GradientTape``)."""
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self._persistent = persistent
+        self._watch_accessed = watch_accessed_variables
+        self._recording_now = False
+        self._used = False
+        self.reset()
+
+    # -- recording ----------------------------------------------------------------------
+    def __enter__(self):
+        self._push()
+        return self
+
+    def __exit__(self, *exc):
+        if self._recording_now:
+            self._pop()
+
+    def _push(self):
+        if self._recording_now:
+            raise ValueError("Tape is still recording, This can happen if you try to re-enter an already-active "
+                             "tape.")
+        _tapes.append(self)
+        self._recording_now = True
+        _refresh()
+
+    def _pop(self):
+        _tapes.remove(self)
+        self._recording_now = False
+        _refresh()
+
+    @contextlib.contextmanager
+    def stop_recording(self):
+        """Ops in the block are not recorded by this tape."""
+        if not self._recording_now:
+            raise ValueError("Tape must be recording when stop_recording is called.")
+        self._pop()
+        try:
+            yield
+        finally:
+            self._push()
+
+    def reset(self):
+        """Forget everything recorded (the tape keeps recording if it was)."""
+        self._entries = []
+        self._watched = {}        # id -> watched tensor
+        self._watched_vars = {}   # id -> variable
+        self._reads = {}          # id(variable) -> the tensors its reads returned
+
+    def watch(self, tensor):
+        """Trace ``tensor`` (a tensor, a variable, or a nest of them)."""
+        for t in nest.flatten(tensor):
+            if _is_variable(t):
+                self._watch_variable(t)
+                continue
+            if not isinstance(t, _eager_tensor_type()):
+                t = convert_to_tensor(t)
+            if not t.dtype.is_floating:
+                logging.getLogger("nbflow").warning(
+                    "The dtype of the watched tensor must be floating (e.g. tf.float32), got %r", t.dtype)
+            self._watched[id(t)] = t
+
+    def _watch_variable(self, var):
+        self._watched_vars[id(var)] = var
+
+    def watched_variables(self):
+        return tuple(self._watched_vars.values())
+
+    # -- gradients ------------------------------------------------------------------------
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients=UnconnectedGradients.NONE):
+        """d(sum of target)/d(source) for each source, in the structure of ``sources``."""
+        if self._used and not self._persistent:
+            raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
+                               "(or jacobians)")
+        unconnected = UnconnectedGradients(unconnected_gradients)
+        was_recording = self._recording_now
+        if was_recording:
+            self._pop()  # the gradient's own ops are not recorded by this tape
+        try:
+            flat_targets = [self._target(t) for t in nest.flatten(target)]
+            flat_sources = nest.flatten(sources)
+            for s in flat_sources:
+                if s is None:
+                    raise ValueError("None is not a valid source: sources must be tensors or variables")
+            if output_gradients is not None:
+                out_grads = [None if g is None else convert_to_tensor(g) for g in nest.flatten(output_gradients)]
+                if len(out_grads) != len(flat_targets):
+                    raise ValueError("output_gradients has %d entries, target has %d"
+                                     % (len(out_grads), len(flat_targets)))
+            else:
+                out_grads = [None] * len(flat_targets)
+            grads = self._backward(flat_targets, out_grads, flat_sources, unconnected)
+        finally:
+            if was_recording:
+                self._push()
+        if not self._persistent:
+            self._used = True
+            self.reset()  # free what the tape held
+        return nest.pack_sequence_as(sources, grads)
+
+    def _target(self, t):
+        if _is_variable(t):
+            return t.value()
+        return convert_to_tensor(t)
+
+    def _backward(self, targets, out_grads, sources, unconnected):
+        grads = {}  # id(tensor) -> [gradient tensors]
+        for t, g in zip(targets, out_grads):
+            if g is None:
+                g = array_ops.ones_like(t)
+            grads.setdefault(id(t), []).append(g)
+        # The tensors each source stands for: itself, or a variable's reads.
+        source_ids = set()
+        for s in sources:
+            if _is_variable(s):
+                source_ids.update(id(r) for r in _variable_reads(self, s))
+            else:
+                source_ids.add(id(s))
+        for entry in reversed(self._entries):
+            out = [_sum(grads.get(id(t))) for t in entry.outputs]
+            if all(g is None for g in out):
+                continue
+            fn = get_gradient_function(entry)
+            if fn is None:
+                continue
+            for k, (t, g) in enumerate(zip(entry.outputs, out)):
+                if g is None and t.dtype.is_floating:
+                    out[k] = array_ops.zeros_like(t)
+            in_grads = fn(entry, *out)
+            if not isinstance(in_grads, (list, tuple)):
+                in_grads = [in_grads]
+            if len(in_grads) != len(entry.inputs):
+                raise ValueError("Num gradients %d generated for op %s do not match num inputs %d"
+                                 % (len(in_grads), entry.type, len(entry.inputs)))
+            for t, g in zip(entry.inputs, in_grads):
+                if g is None or id(t) not in self._watched or not t.dtype.is_floating:
+                    continue
+                grads.setdefault(id(t), []).append(convert_to_tensor(g))
+        result = []
+        for s in sources:
+            if _is_variable(s):
+                parts = [g for r in _variable_reads(self, s) for g in grads.get(id(r), ())]
+            else:
+                parts = grads.get(id(s), [])
+            g = _sum(parts)
+            if g is None and unconnected is UnconnectedGradients.ZERO:
+                g = array_ops.zeros(s.shape, dtype=s.dtype)
+            result.append(g)
+        return result
+
+    # -- jacobians -------------------------------------------------------------------------
+    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """d(target[i...])/d(source[j...]): shape target.shape + source.shape per source."""
+        return self._jacobian(target, sources, unconnected_gradients, batch=False)
+
+    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """Per example b: d(target[b, ...])/d(source[b, ...]): shape [B] + target.shape[1:] + source.shape[1:]."""
+        return self._jacobian(target, source, unconnected_gradients, batch=True)
+
+    def _jacobian(self, target, sources, unconnected_gradients, batch):
+        if self._used and not self._persistent:
+            raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
+                               "(or jacobians)")
+        import numpy as np
+
+        target = self._target(target)
+        flat_sources = nest.flatten(sources)
+        shape = tuple(target.shape.as_list())
+        persistent, self._persistent = self._persistent, True
+        try:
+            if batch:
+                if not shape:
+                    raise ValueError("Need first dimension of target shape (%s) and source shape to match."
+                                     % (target.shape,))
+                batch_size, inner = shape[0], int(np.prod(shape[1:], dtype=np.int64))
+                flat_target = array_ops.reshape(target, [batch_size, inner])
+                rows = []
+                for j in range(inner):
+                    mask = np.zeros((batch_size, inner), dtype=target.dtype.as_numpy_dtype)
+                    mask[:, j] = 1
+                    rows.append(self.gradient(flat_target, flat_sources, output_gradients=mask,
+                                              unconnected_gradients=unconnected_gradients))
+                result = []
+                for k, s in enumerate(flat_sources):
+                    parts = [row[k] if row[k] is not None else None for row in rows]
+                    if any(p is None for p in parts):
+                        result.append(None)
+                        continue
+                    stacked = array_ops.stack(parts, axis=1)  # [B, inner, *source.shape[1:]]
+                    result.append(array_ops.reshape(
+                        stacked, [batch_size] + list(shape[1:]) + s.shape.as_list()[1:]))
+            else:
+                size = int(np.prod(shape, dtype=np.int64))
+                flat_target = array_ops.reshape(target, [size])
+                rows = []
+                for j in range(size):
+                    onehot = np.zeros(size, dtype=target.dtype.as_numpy_dtype)
+                    onehot[j] = 1
+                    rows.append(self.gradient(flat_target, flat_sources, output_gradients=onehot,
+                                              unconnected_gradients=unconnected_gradients))
+                result = []
+                for k, s in enumerate(flat_sources):
+                    parts = [row[k] for row in rows]
+                    if any(p is None for p in parts):
+                        result.append(None)
+                        continue
+                    if not parts:
+                        result.append(array_ops.zeros(list(shape) + s.shape.as_list(), dtype=s.dtype))
+                        continue
+                    result.append(array_ops.reshape(array_ops.stack(parts), list(shape) + s.shape.as_list()))
+        finally:
+            self._persistent = persistent
+        if not self._persistent:
+            self._used = True
+            self.reset()
+        return nest.pack_sequence_as(sources, result)
+
+
+def _sum(gs):
+    if not gs:
+        return None
+    if len(gs) == 1:
+        return gs[0]
+    return math_ops.add_n(gs)
+
+
+def _eager_tensor_type():
+    from nbflow.framework.eager_tensor import EagerTensor
+    return EagerTensor

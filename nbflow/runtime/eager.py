@@ -1,0 +1,265 @@
+"""Eager execution: ``apply_op`` runs the op's registered kernel at once.
+
+The same Op classes, shape inference and kernels as graph mode -- an eager op
+is one node of a graph that is never built. The first call of an op with a
+given signature (op type, attrs, input dtypes and shapes, device, and the
+values of the few small inputs its inference or kernel reads, such as a
+reduction's axes) infers its outputs and binds its kernel; later calls find
+the bound kernel in a cache and call it: no shape-inference objects, no plan.
+
+Kernels are bound with ``fresh_outputs``: each call returns new arrays, as
+eager tensors are immutable values. Variables are updated in place, but
+copy-on-write: when a variable's array is also held by an eager tensor (a
+read), an update first gives the variable a copy.
+"""
+import sys
+
+import numpy as np
+
+from nbflow.backends import registry
+from nbflow.backends.context import KernelContext
+from nbflow.compiler.resolve import kernel_error
+from nbflow.framework import context, errors, tape_state
+from nbflow.framework.eager_tensor import HOST_DEVICE, EagerTensor, dtype_of
+from nbflow.framework.tensor_shape import TensorShape
+from nbflow.ops import base
+from nbflow.ops.base import InferContext
+from nbflow.state.resources import eager_resources
+
+#: input values up to this many elements are shown to inference and kernels (axes,
+#: shapes, perms); larger inputs are data, never baked into a bound kernel
+_SMALL = 64
+#: bound kernels kept; past this the cache starts over (random ops with fresh seeds)
+_CACHE_LIMIT = 8192
+
+_cache = {}
+_resources = eager_resources()
+
+
+def resources():
+    """The ResourceManager of eager mode: eager variables, random streams, queues."""
+    return _resources
+
+
+def clear_cache():
+    """Forget every bound kernel (a new random seed; tests)."""
+    _cache.clear()
+
+
+class EagerOp:
+    """What a kernel factory's context and an error need of the op: its name, attrs, definition."""
+
+    __slots__ = ("name", "attrs", "op_def")
+
+    def __init__(self, op_def, attrs, name):
+        self.op_def, self.attrs, self.name = op_def, attrs, name
+
+    @property
+    def type(self):
+        return self.op_def.type
+
+    def get_attr(self, name):
+        return self.attrs[name]
+
+
+class _ReadTracker(list):
+    """Input values that records which of them inference and the kernel factory read."""
+
+    def __init__(self, values):
+        super().__init__(values)
+        self.read = set()
+
+    def __getitem__(self, i):
+        self.read.add(i)
+        return list.__getitem__(self, i)
+
+    def __iter__(self):
+        self.read.update(range(len(self)))
+        return list.__iter__(self)
+
+
+class _Bound:
+    """One op signature's bound kernel."""
+
+    __slots__ = ("run", "n_out", "out_np", "prechecks", "value_inputs", "by_value")
+
+    def __init__(self, run, n_out, out_np, prechecks, value_inputs):
+        self.run, self.n_out, self.out_np, self.prechecks = run, n_out, out_np, prechecks
+        self.value_inputs = value_inputs
+        self.by_value = None
+
+
+def _freeze(v):
+    if isinstance(v, (list, tuple)):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, np.ndarray):
+        return ("ndarray", v.dtype.str, v.shape, v.tobytes())
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    hash(v)
+    return v
+
+
+def _attrs_key(attrs):
+    if not attrs:
+        return ()
+    try:
+        return tuple(sorted((k, _freeze(v)) for k, v in attrs.items()))
+    except TypeError:
+        return None  # unhashable attrs (functions, graphs): bind at every call
+
+
+def _op_name(op_cls, attrs):
+    """Random ops draw from a stream named by their op: one per (type, seeds)."""
+    if "seed2" in attrs:
+        return "%s/seed_%s_%s" % (op_cls.type, attrs.get("seed", 0), attrs["seed2"])
+    return op_cls.type
+
+
+def _as_eager(t, op_cls, i):
+    if type(t) is EagerTensor:
+        return t
+    if hasattr(t, "_eager_resource"):  # a variable used as a value
+        return t.value()
+    if isinstance(t, base.Tensor):
+        raise TypeError("An op outside of the function building code is being passed a \"Graph\" tensor (%r, "
+                        "input %d of %s). Graph tensors can't be used while executing eagerly."
+                        % (t, i, op_cls.type))
+    return base.convert_to_tensor(t)
+
+
+def execute(op_cls, inputs, attrs, name):
+    """Run one op now; returns its EagerTensor(s) (or None for an op with no outputs)."""
+    res_inputs = op_cls.resource_inputs
+    arrays, variables = [], None
+    eager_inputs = list(inputs)
+    for i, t in enumerate(eager_inputs):
+        if res_inputs and i in res_inputs and hasattr(t, "_eager_resource"):
+            if variables is None:
+                variables = {}
+            variables[i] = t
+            arrays.append(t._eager_resource.read())
+            continue
+        if type(t) is not EagerTensor:
+            t = eager_inputs[i] = _as_eager(t, op_cls, i)
+        arrays.append(t._value)
+    akey = _attrs_key(attrs)
+    key = None
+    if akey is not None:
+        sig = [op_cls, akey, context.eager_device_stack()[-1] if context.eager_device_stack() else None]
+        for a in arrays:
+            sig.append(a.dtype)
+            sig.append(a.shape)
+        if variables:
+            sig.append(tuple((i, v._handle) for i, v in variables.items()))
+        key = tuple(sig)
+    bound = _cache.get(key) if key is not None else None
+    if bound is None:
+        bound = _bind(op_cls, eager_inputs, arrays, attrs, variables)
+        if key is not None:
+            if len(_cache) >= _CACHE_LIMIT:
+                _cache.clear()
+            if bound.value_inputs:
+                # bound for these input values: the signature keeps a table of kernels by value
+                top = _Bound(None, 0, (), (), bound.value_inputs)
+                top.by_value = {_value_key(arrays, bound.value_inputs): bound}
+                _cache[key] = top
+            else:
+                _cache[key] = bound
+    elif bound.by_value is not None:
+        table = bound.by_value
+        vkey = _value_key(arrays, bound.value_inputs)
+        hit = table.get(vkey)
+        if hit is None:
+            if len(table) >= _CACHE_LIMIT:
+                table.clear()
+            hit = table[vkey] = _bind(op_cls, eager_inputs, arrays, attrs, variables)
+        bound = hit
+    for check in bound.prechecks:
+        check()
+    if variables:
+        _copy_on_write(variables, arrays)
+    try:
+        result = bound.run(*arrays)
+    except errors.OpError:
+        raise
+    except Exception as e:
+        raise kernel_error(EagerOp(op_cls, attrs, name or op_cls.type), e) from e
+    outputs = _wrap(result, bound)
+    if tape_state._recording and op_cls.differentiable:
+        tape_state.record(op_cls, attrs, name, eager_inputs, outputs)
+    if bound.n_out == 0:
+        return None
+    if bound.n_out == 1:
+        return outputs[0]
+    return outputs
+
+
+def _wrap(result, bound):
+    n = bound.n_out
+    if n == 0:
+        return []
+    if n == 1:
+        results = (result,)
+    else:
+        results = result
+    out = []
+    for r, npd in zip(results, bound.out_np):
+        if type(r) is not np.ndarray or r.dtype != npd:
+            r = np.asarray(r, dtype=npd)
+        out.append(EagerTensor(r))
+    return out
+
+
+def _copy_on_write(variables, arrays):
+    """A variable about to be updated in place whose array an eager tensor also holds
+    (a read) gets its own copy first, so the tensor keeps the value it was read with."""
+    for i, var in variables.items():
+        res = var._eager_resource
+        value = res.value
+        # referents: res.value, arrays[i], the local, getrefcount's argument
+        if value is not None and sys.getrefcount(value) > 4:
+            res.value = arrays[i] = value.copy()
+
+
+def _bind(op_cls, inputs, arrays, attrs, variables):
+    """Infer the op's outputs for these inputs and bind its kernel."""
+    op_name = _op_name(op_cls, attrs)
+    eop = EagerOp(op_cls, attrs, op_name)
+    res_inputs = set(variables or ())
+    values = _ReadTracker([a if (i not in res_inputs and a.size <= _SMALL) else None
+                           for i, a in enumerate(arrays)])
+    in_dtypes = [dtype_of(a.dtype) for a in arrays]
+    in_shapes = [TensorShape(a.shape) for a in arrays]
+    for i, var in (variables or {}).items():
+        in_dtypes[i] = var.dtype
+    ictx = InferContext(op_name, in_dtypes, in_shapes, attrs, values)
+    try:
+        specs = getattr(op_cls, "plan_infer", op_cls.infer)(ictx)
+    except (ValueError, TypeError) as e:
+        raise errors.InvalidArgumentError(None, eop, "%s [Op:%s]" % (e, op_cls.type)) from e
+    factory = registry.kernel_factory(op_cls, "CPU")
+    if factory is None:
+        raise errors.NotFoundError(None, eop, "No registered '%s' OpKernel for CPU devices [Op:%s]"
+                                   % (op_cls.type, op_cls.type))
+    out_dtypes = [d for d, _ in specs]
+    kctx = KernelContext(eop, in_dtypes, in_shapes, values, out_dtypes, [s for _, s in specs])
+    kctx.fresh_outputs = True
+    kctx.resources = _resources
+    kctx.input_handles = {i: v._handle for i, v in (variables or {}).items()}
+    kctx.used_outputs = frozenset(range(len(specs)))
+    try:
+        run = factory(kctx)
+    except errors.OpError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise errors.InvalidArgumentError(None, eop, "%s [Op:%s]" % (e, op_cls.type)) from e
+    return _Bound(run, len(specs), [d.as_numpy_dtype for d in out_dtypes], list(kctx.prechecks),
+                  tuple(sorted(values.read)))
+
+
+def _value_key(arrays, indices):
+    return tuple(arrays[i].tobytes() if arrays[i].size <= _SMALL else None for i in indices)
+
+
+base.set_eager_executor(execute)
