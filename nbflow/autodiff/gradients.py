@@ -6,6 +6,7 @@ gradients of its outputs and returns one gradient (a Tensor or None) per
 input -- TF's own protocol. Gradients are ordinary ops, so they can be fused,
 run eagerly, and differentiated again.
 """
+from nbflow.framework import context
 from nbflow.framework.graph import Tensor
 from nbflow.ops import array_ops, math_ops
 from nbflow.ops.base import convert_to_tensor
@@ -40,6 +41,9 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
     while body or cond branch differentiated with respect to the tensors it
     reads from outside, which must not be traced further out.
     """
+    if context.executing_eagerly():
+        raise RuntimeError("tf.gradients is not supported when eager execution is enabled. Use "
+                           "tf.GradientTape instead.")
     ys = [_to_tensor(y) for y in _as_list(ys)]
     xs = [_to_tensor(x) for x in _as_list(xs)]
     grad_ys = _as_list(grad_ys) if grad_ys is not None else [None] * len(ys)

@@ -14,7 +14,7 @@ import enum
 import logging
 
 from nbflow.framework import nest
-from nbflow.framework.tape_state import _tapes, _refresh
+from nbflow.framework.tape_state import _tapes, _refresh, zero_fills
 from nbflow.ops import array_ops, math_ops
 from nbflow.ops.base import convert_to_tensor
 from nbflow.ops.gradient_registry import get_gradient_function
@@ -161,10 +161,15 @@ class GradientTape:
             fn = get_gradient_function(entry)
             if fn is None:
                 continue
+            zero_fills.clear()
             for k, (t, g) in enumerate(zip(entry.outputs, out)):
                 if g is None and t.dtype.is_floating:
                     out[k] = array_ops.zeros_like(t)
-            in_grads = fn(entry, *out)
+                    zero_fills.add(id(out[k]))
+            try:
+                in_grads = fn(entry, *out)
+            finally:
+                zero_fills.clear()
             if not isinstance(in_grads, (list, tuple)):
                 in_grads = [in_grads]
             if len(in_grads) != len(entry.inputs):

@@ -573,6 +573,9 @@ def device(device_name_or_function):
 
 
 def control_dependencies(control_inputs):
+    if _context.executing_eagerly():
+        # ops run in program order already (TF 2's eager control_dependencies)
+        return contextlib.nullcontext()
     return get_default_graph().control_dependencies(control_inputs)
 
 

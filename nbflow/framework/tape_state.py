@@ -2,6 +2,10 @@
 executor and eager variables can report to it: the stack of recording tapes and the
 Operation-like record of each op run while one records."""
 
+#: ids of the zeros a tape passes as the gradient of an unused output, while the gradient
+#: function runs (as graph mode's ZerosLike: gradient functions may skip their work)
+zero_fills = set()
+
 #: the recording tapes, outermost first; ``_recording`` mirrors ``bool(_tapes)`` for the hot path
 _tapes = []
 _recording = False

@@ -8,7 +8,7 @@ another If op whose branches differentiate the forward branches.
 import numpy as np
 
 from nbflow.ops.gradient_registry import RegisterGradient, gradients
-from nbflow.framework import dtypes, nest
+from nbflow.framework import context as _context, dtypes, errors, nest
 from nbflow.framework.graph import Operation, Tensor, control_dependencies, get_default_graph, name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import array_ops, math_ops
@@ -62,6 +62,11 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
         raise TypeError("true_fn must be callable.")
     if not callable(false_fn):
         raise TypeError("false_fn must be callable.")
+    if _context.executing_eagerly():
+        # eager (TF 2): only the chosen branch runs, now
+        if isinstance(pred, Tensor) and pred.dtype is not dtypes.bool_:
+            raise TypeError("pred must be a bool Tensor, got dtype %s" % pred.dtype.name)
+        return true_fn() if bool(pred) else false_fn()
     if isinstance(pred, (bool, np.bool_)):
         raise TypeError("pred must not be a Python bool")
     with name_scope(name, "cond", [pred]) as scope:
@@ -192,6 +197,14 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
     if not pairs:
         if default is None:
             raise ValueError("tf.case: pred_fn_pairs is empty and no default was given")
+        return default()
+    if _context.executing_eagerly():
+        for p, fn in pairs:
+            if bool(p):
+                return fn()
+        if default is None:
+            raise errors.InvalidArgumentError(None, None, "tf.case: none of the conditions is true and no "
+                                              "default was given")
         return default()
     with name_scope(name, "case", [p for p, _ in pairs]):
         preds = [convert_to_tensor(p) for p, _ in pairs]

@@ -5,7 +5,7 @@ builds it; it is importable from here as before.
 """
 import numpy as np
 
-from nbflow.framework import dtypes
+from nbflow.framework import context, dtypes
 from nbflow.ops.gradient_registry import RegisterGradient
 from nbflow.ops.base import (  # noqa: F401  (Const, constant_from_array: re-exported)
     Const, Op, apply_op, _infer_numpy, as_tensor_shape_arg, constant_from_array, convert_to_tensor,
@@ -51,6 +51,8 @@ class Placeholder(Op):
 
 def placeholder(dtype, shape=None, name=None):
     """``tf.placeholder``: a tensor that must be fed in ``Session.run``."""
+    if context.executing_eagerly():
+        raise RuntimeError("tf.placeholder() is not compatible with eager execution.")
     dtype = dtypes.as_dtype(dtype)
     return apply_op(Placeholder, [], {"dtype": dtype, "shape": as_tensor_shape_arg(shape)}, name=name or "Placeholder")
 

@@ -1,6 +1,8 @@
 """Grouping and ordering: NoOp, tf.group, tf.tuple."""
 import builtins
 
+from nbflow.framework import context
+
 from nbflow.framework.graph import Operation, Tensor, control_dependencies, get_default_graph, name_scope
 from nbflow.ops.array_ops import identity
 from nbflow.ops.base import Op, apply_op
@@ -18,6 +20,8 @@ class NoOp(Op):
 
 
 def no_op(name=None):
+    if context.executing_eagerly():
+        return None  # nothing to run (TF 2)
     return apply_op(NoOp, [], name=name or "NoOp", graph=get_default_graph())
 
 
@@ -44,6 +48,8 @@ def group(*inputs, **kwargs):
             flat.extend(i.values())
         elif i is not None:
             flat.append(i)
+    if context.executing_eagerly():
+        return None  # every input has run already (TF 2)
     ops = [_as_op(i) for i in flat]
     with control_dependencies(ops):
         return no_op(name=name or "group_deps")
@@ -51,6 +57,8 @@ def group(*inputs, **kwargs):
 
 def tuple(tensors, name=None, control_inputs=None):
     """Tensors equal to ``tensors`` that are only available after all of them are computed."""
+    if context.executing_eagerly():
+        return list(tensors)
     with name_scope(name, "tuple", tensors) as scope:
         gate = group([t for t in tensors if t is not None] + list(control_inputs or []))
         out = []

@@ -1,6 +1,6 @@
 """tf.map_fn, tf.scan, tf.foldl, tf.foldr: one While op each, slicing ``elems``
 along axis 0 per step and stacking per-step results (see while_op.py)."""
-from nbflow.framework import dtypes, nest
+from nbflow.framework import context, dtypes, nest
 from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import array_ops
@@ -27,6 +27,8 @@ def _count(flat):
 
 def _loop(flat_elems, n, flat_init, step, back_prop):
     """Run ``step(acc, slices) -> (new acc, outputs)`` over the slices; (final acc, stacked outputs)."""
+    if context.executing_eagerly():
+        return _eager_loop(flat_elems, int(n), flat_init, step)
     counter = convert_to_tensor(0, name="i")
 
     def body(args, slices):
@@ -39,6 +41,19 @@ def _loop(flat_elems, n, flat_init, step, back_prop):
                                          maximum_iterations=n, back_prop=back_prop, scope=scope,
                                          sequences=flat_elems)
     return finals[1:], stacked
+
+
+def _eager_loop(flat_elems, n, flat_init, step):
+    """Eager (TF 2): a Python loop; the tape records each step's ops."""
+    acc, per_step = list(flat_init), []
+    for i in range(n):
+        new_acc, outputs = step(acc, [e[i] for e in flat_elems])
+        acc = list(new_acc)
+        per_step.append(list(outputs))
+    if not per_step:
+        probe = step(acc, [array_ops.zeros(e.shape[1:], e.dtype) for e in flat_elems])[1] if flat_elems else []
+        return acc, [array_ops.zeros([0] + o.shape.as_list(), o.dtype) for o in probe]
+    return acc, [array_ops.stack([outs[k] for outs in per_step]) for k in range(len(per_step[0]))]
 
 
 def _with_static_length(ts, n):

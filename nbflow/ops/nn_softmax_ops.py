@@ -11,6 +11,7 @@ give finite results.
 """
 import numpy as np
 
+from nbflow.framework import tape_state
 from nbflow.framework.eager_tensor import EagerTensor
 from nbflow.framework import dtypes, errors
 from nbflow.framework.graph import Tensor, name_scope
@@ -364,7 +365,7 @@ def _expand_last_like(vec, mat):
 def _is_zeros(t):
     """The gradient tf.gradients supplies for an unused output (TF's _is_zeros_tensor)."""
     if isinstance(t, EagerTensor):
-        return False  # eager (a GradientTape): the zeros are values, not a ZerosLike op
+        return id(t) in tape_state.zero_fills  # the zeros a GradientTape passed for an unused output
     return t is None or t.op.type == "ZerosLike"
 
 

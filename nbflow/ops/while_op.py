@@ -20,7 +20,7 @@ the body's gradient ops, and accumulates gradients of captured tensors.
 import numpy as np
 
 from nbflow.ops.gradient_registry import RegisterGradient, gradients
-from nbflow.framework import dtypes, nest
+from nbflow.framework import context, dtypes, nest
 from nbflow.framework.graph import Tensor, get_default_graph, name_scope
 from nbflow.framework.tensor_shape import TensorShape, as_shape
 from nbflow.ops import array_ops, linalg_ops, nn_ops
@@ -200,6 +200,8 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     flat = nest.flatten(loop_vars)
     if not flat:
         raise ValueError("No loop variables provided")
+    if context.executing_eagerly():
+        return _eager_while(cond, body, loop_vars, maximum_iterations, return_same_structure)
     with name_scope(name, "while", [t for t in flat if isinstance(t, Tensor)]) as scope:
         flat = [convert_to_tensor(v) for v in flat]
         if shape_invariants is not None:
@@ -382,3 +384,26 @@ def _sum_over_steps(kind, stacks, operands):
     if kind == "matmul":
         return linalg_ops.matmul(rows[0], rows[1], transpose_a=True)
     return nn_ops.bias_add_grad(rows[0])
+
+
+def _eager_while(cond, body, loop_vars, maximum_iterations, return_same_structure):
+    """tf.while_loop when executing eagerly: a Python loop (as TF 2)."""
+    splat = isinstance(loop_vars, (list, tuple))
+    single = splat and len(loop_vars) == 1 and not return_same_structure
+    current = nest.map_structure(lambda v: convert_to_tensor(v) if not hasattr(v, "_eager_resource") else v,
+                                 loop_vars)
+    i = 0
+    while maximum_iterations is None or i < int(maximum_iterations):
+        if not bool(cond(*current) if splat else cond(current)):
+            break
+        result = body(*current) if splat else body(current)
+        if splat and not isinstance(result, (list, tuple)):
+            result = [result]
+        nest.assert_same_structure(list(current) if splat else current,
+                                   list(result) if splat else result, check_types=False)
+        current = type(loop_vars)(result) if splat and isinstance(loop_vars, tuple) and \
+            not hasattr(loop_vars, "_fields") else result
+        i += 1
+    if single:
+        return current[0]
+    return current

@@ -17,7 +17,8 @@ variables.
 from collections.abc import Mapping
 
 from nbflow.autodiff.gradients import gradients
-from nbflow.framework import dtypes
+from nbflow.autodiff.tape import GradientTape
+from nbflow.framework import context, dtypes
 from nbflow.framework.graph import GraphKeys, Operation, Tensor, control_dependencies, get_default_graph, name_scope
 from nbflow.ops import array_ops, init_ops, math_ops, state_ops, variable_scope
 from nbflow.ops.base import apply_op, convert_to_tensor
@@ -40,6 +41,9 @@ def _apply(op_cls, args, attrs, name=None):
     for i, (arg_name, a) in enumerate(zip(op_cls.input_names, args)):
         if i < op_cls.n_refs:
             ref = a._ref() if isinstance(a, Variable) else a
+            if _is_eager_variable(ref):
+                inputs.append(ref)  # eager: the executor hands the kernel its handle
+                continue
             if not isinstance(ref, Tensor):
                 raise TypeError("'%s' of %s must be a Variable, got %r" % (arg_name, op_cls.type, a))
             state_ops.ref_name(ref)  # raises unless it is a variable
@@ -51,6 +55,12 @@ def _apply(op_cls, args, attrs, name=None):
     return apply_op(op_cls, inputs, attrs, name=name or op_cls.type)
 
 
+def _apply_update(op_cls, args, attrs, name=None):
+    """``_apply``'s update op (graph); eagerly the update has run: the variable's new value."""
+    out = _apply(op_cls, args, attrs, name)
+    return out if context.executing_eagerly() else out.op
+
+
 # ---------------------------------------------------------------------------
 # Optimizer
 # ---------------------------------------------------------------------------
@@ -58,7 +68,20 @@ def _apply(op_cls, args, attrs, name=None):
 _VALID_DTYPES = (dtypes.float16, dtypes.float32, dtypes.float64)
 
 
+def _is_eager_variable(v):
+    return getattr(v, "_eager_resource", None) is not None
+
+
+def _var_op_name(var):
+    """A graph variable's op name; an eager variable's name without ":0"."""
+    if _is_eager_variable(var):
+        return var.name.rsplit(":", 1)[0]
+    return var.op.name
+
+
 def _var_key(var):
+    if _is_eager_variable(var):
+        return (None, var._unique_id)
     return (var.op.graph, var.op.name)
 
 
@@ -111,7 +134,7 @@ class Optimizer:
                  colocate_gradients_with_ops=False, name=None, grad_loss=None):
         """Add ops that minimize ``loss`` by updating ``var_list`` (default: the
         trainable variables); increments ``global_step`` when given."""
-        if callable(loss):
+        if callable(loss) and not context.executing_eagerly():
             loss = loss()
         grads_and_vars = self.compute_gradients(
             loss, var_list=var_list, gate_gradients=gate_gradients, aggregation_method=aggregation_method,
@@ -126,7 +149,10 @@ class Optimizer:
     def compute_gradients(self, loss, var_list=None, gate_gradients=GATE_OP, aggregation_method=None,
                           colocate_gradients_with_ops=False, grad_loss=None):
         """``[(gradient, variable), ...]`` of ``loss``; the gradient is None for a
-        variable ``loss`` does not depend on."""
+        variable ``loss`` does not depend on. Eagerly, ``loss`` is a function,
+        differentiated with a GradientTape."""
+        if context.executing_eagerly():
+            return self._compute_gradients_eager(loss, var_list, grad_loss)
         if callable(loss):
             loss = loss()
         if gate_gradients not in (Optimizer.GATE_NONE, Optimizer.GATE_OP, Optimizer.GATE_GRAPH):
@@ -153,6 +179,22 @@ class Optimizer:
         grads_and_vars = list(zip(grads, var_list))
         self._assert_valid_dtypes([v for g, v in grads_and_vars if g is not None])
         return grads_and_vars
+
+    def _compute_gradients_eager(self, loss, var_list, grad_loss):
+        if not callable(loss):
+            raise RuntimeError("`loss` passed to Optimizer.compute_gradients should be a function when eager "
+                               "execution is enabled.")
+        with GradientTape() as tape:
+            if var_list is not None:
+                var_list = _flatten(var_list)
+                tape.watch(var_list)
+            loss_value = loss()
+        if var_list is None:
+            var_list = list(tape.watched_variables())
+        if not var_list:
+            raise ValueError("No variables to optimize.")
+        grads = tape.gradient(loss_value, var_list, grad_loss)
+        return list(zip(grads, var_list))
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
         """The op that applies ``grads_and_vars`` (pairs with None gradients are
@@ -197,7 +239,7 @@ class Optimizer:
                     raise ValueError("Gradient %s has shape %s, incompatible with variable %s of shape %s"
                                      % (g.name, g.shape, v.name, v.shape))
         gate_ops = []
-        for t in [g for g, _ in converted if g is not None] + list(gate):
+        for t in [] if context.executing_eagerly() else [g for g, _ in converted if g is not None] + list(gate):
             if hasattr(t, "_as_graph_element") and not isinstance(t, (Tensor, Operation)):
                 t = t._as_graph_element()
             t = t.op if isinstance(t, Tensor) else t
@@ -211,13 +253,15 @@ class Optimizer:
             for grad, var in converted:
                 if grad is None:
                     continue
-                with name_scope("update_" + var.op.name):
+                with name_scope("update_" + _var_op_name(var)):
                     update_ops.append(self._update_op(grad, var, gate_ops))
             if global_step is None:
                 apply_updates = self._finish(update_ops, scope)
             else:
                 with control_dependencies([self._finish(update_ops, "update")]):
                     apply_updates = state_ops.assign_add(global_step, 1, name=scope)
+        if context.executing_eagerly():
+            return None  # the updates have run (TF 2 returns no op either)
         if isinstance(apply_updates, Tensor):
             apply_updates = apply_updates.op
         train_ops = get_default_graph().get_collection_ref(GraphKeys.TRAIN_OP)
@@ -246,6 +290,10 @@ class Optimizer:
     # -- for subclasses ------------------------------------------------------------
     def _update_op(self, grad, var, gate_ops=()):
         op = self._apply_dense(grad, var)
+        if context.executing_eagerly():
+            if var.constraint is not None:
+                var.assign(var.constraint(var))
+            return op
         update = op.op if isinstance(op, Tensor) else op
         for g in gate_ops:
             if g is not update:
@@ -297,6 +345,13 @@ class Optimizer:
         return self._get_or_make_slot_with_initializer(var, val, None, None, slot_name, op_name)
 
     def _create_non_slot_variable(self, initial_value, name, colocate_with):
+        if _is_eager_variable(colocate_with):
+            key = (name, None)
+            v = self._non_slot_dict.get(key)
+            if v is None:
+                with context.init_scope():
+                    v = self._non_slot_dict[key] = Variable(initial_value, name=name, trainable=False)
+            return v
         graph = colocate_with.graph
         key = (name, graph)
         v = self._non_slot_dict.get(key)
@@ -307,6 +362,9 @@ class Optimizer:
         return v
 
     def _get_non_slot_variable(self, name, graph=None):
+        eager = self._non_slot_dict.get((name, None))
+        if eager is not None:
+            return eager
         return self._non_slot_dict.get((name, graph or get_default_graph()))
 
     def _non_slot_variables(self):
@@ -316,10 +374,15 @@ class Optimizer:
 def _create_slot(primary, initializer, op_name, shape=None, dtype=None):
     """A slot variable of ``primary``: ``<primary op name>/<op_name>[_N]``, not trainable."""
     callable_init = callable(initializer)
+    if _is_eager_variable(primary):
+        # an eager variable's slots are eager variables (made on first use, outside any trace)
+        with context.init_scope():
+            value = initializer(shape, dtype=dtype) if callable_init else initializer
+            return Variable(value, name=_var_op_name(primary) + "/" + op_name, trainable=False)
     validate_shape = shape.is_fully_defined() if callable_init and shape is not None \
         else initializer.shape.is_fully_defined()
     with control_dependencies(None):
-        with variable_scope.variable_scope(None, primary.op.name + "/" + op_name):
+        with variable_scope.variable_scope(None, _var_op_name(primary) + "/" + op_name):
             return variable_scope.get_variable(
                 "", initializer=initializer, trainable=False, shape=shape if callable_init else None,
                 dtype=dtype if callable_init else None, validate_shape=validate_shape)
@@ -341,8 +404,8 @@ class GradientDescentOptimizer(Optimizer):
         self._learning_rate_tensor = convert_to_tensor(_call_if_callable(self._learning_rate), name="learning_rate")
 
     def _apply_dense(self, grad, var):
-        return _apply(ApplyGradientDescent, [var, _cast(self._learning_rate_tensor, var), grad],
-                      {"use_locking": self._use_locking}).op
+        return _apply_update(ApplyGradientDescent, [var, _cast(self._learning_rate_tensor, var), grad],
+                      {"use_locking": self._use_locking})
 
 
 class MomentumOptimizer(Optimizer):
@@ -365,9 +428,9 @@ class MomentumOptimizer(Optimizer):
 
     def _apply_dense(self, grad, var):
         mom = self.get_slot(var, "momentum")
-        return _apply(ApplyMomentum, [var, mom, _cast(self._learning_rate_tensor, var), grad,
+        return _apply_update(ApplyMomentum, [var, mom, _cast(self._learning_rate_tensor, var), grad,
                                       _cast(self._momentum_tensor, var)],
-                      {"use_locking": self._use_locking, "use_nesterov": bool(self._use_nesterov)}).op
+                      {"use_locking": self._use_locking, "use_nesterov": bool(self._use_nesterov)})
 
 
 class AdamOptimizer(Optimizer):
@@ -406,10 +469,10 @@ class AdamOptimizer(Optimizer):
         m = self.get_slot(var, "m")
         v = self.get_slot(var, "v")
         beta1_power, beta2_power = self._get_beta_accumulators()
-        return _apply(ApplyAdam, [var, m, v, _cast(beta1_power, var), _cast(beta2_power, var),
+        return _apply_update(ApplyAdam, [var, m, v, _cast(beta1_power, var), _cast(beta2_power, var),
                                   _cast(self._lr_t, var), _cast(self._beta1_t, var), _cast(self._beta2_t, var),
                                   _cast(self._epsilon_t, var), grad],
-                      {"use_locking": self._use_locking, "use_nesterov": False}).op
+                      {"use_locking": self._use_locking, "use_nesterov": False})
 
     def _finish(self, update_ops, name_scope):
         with control_dependencies(update_ops):
@@ -457,8 +520,8 @@ class RMSPropOptimizer(Optimizer):
         attrs = {"use_locking": self._use_locking}
         if self._centered:
             mg = self.get_slot(var, "mg")
-            return _apply(ApplyCenteredRMSProp, [var, mg, rms, mom] + hyper + [grad], attrs).op
-        return _apply(ApplyRMSProp, [var, rms, mom] + hyper + [grad], attrs).op
+            return _apply_update(ApplyCenteredRMSProp, [var, mg, rms, mom] + hyper + [grad], attrs)
+        return _apply_update(ApplyRMSProp, [var, rms, mom] + hyper + [grad], attrs)
 
 
 class AdagradOptimizer(Optimizer):
@@ -485,8 +548,8 @@ class AdagradOptimizer(Optimizer):
 
     def _apply_dense(self, grad, var):
         acc = self.get_slot(var, "accumulator")
-        return _apply(ApplyAdagrad, [var, acc, _cast(self._learning_rate_tensor, var), grad],
-                      {"use_locking": self._use_locking, "update_slots": True}).op
+        return _apply_update(ApplyAdagrad, [var, acc, _cast(self._learning_rate_tensor, var), grad],
+                      {"use_locking": self._use_locking, "update_slots": True})
 
 
 class AdadeltaOptimizer(Optimizer):
@@ -512,6 +575,6 @@ class AdadeltaOptimizer(Optimizer):
     def _apply_dense(self, grad, var):
         accum = self.get_slot(var, "accum")
         accum_update = self.get_slot(var, "accum_update")
-        return _apply(ApplyAdadelta, [var, accum, accum_update, _cast(self._lr_t, var), _cast(self._rho_t, var),
+        return _apply_update(ApplyAdadelta, [var, accum, accum_update, _cast(self._lr_t, var), _cast(self._rho_t, var),
                                       _cast(self._epsilon_t, var), grad],
-                      {"use_locking": self._use_locking}).op
+                      {"use_locking": self._use_locking})
