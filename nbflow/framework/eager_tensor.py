@@ -35,6 +35,7 @@ class EagerTensor(Tensor):
     """A computed tensor: ``.numpy()``, ``.shape``, ``.dtype``, ``.device``."""
 
     __slots__ = ("_value", "_device_name")
+    _is_eager = True
 
     def __init__(self, value, device=HOST_DEVICE):
         self._value = value

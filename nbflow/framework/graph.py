@@ -60,6 +60,9 @@ class Tensor:
 
     __slots__ = ("_op", "_value_index", "_dtype", "_shape", "_consumers", "__weakref__")
 
+    #: an EagerTensor (framework/eager_tensor.py) holds a value and belongs to no graph
+    _is_eager = False
+
     # Tensor operators are installed by nbflow.ops (see ops/operators.py);
     # numpy must defer to them in mixed expressions like ``np_array * t``.
     __array_priority__ = 100
@@ -308,6 +311,9 @@ class Graph:
                     '"<op_name>:<output_index>".' % obj
                 )
             return self.get_operation_by_name(obj)
+        if isinstance(obj, Tensor) and obj._is_eager:
+            raise TypeError("Fetch argument %r has invalid type %r, must be a string or Tensor. (Can not convert a "
+                            "EagerTensor into a Tensor or Operation.)" % (obj, type(obj)))
         if isinstance(obj, Tensor) and allow_tensor:
             if obj.graph is not self:
                 raise ValueError("Tensor %s is not an element of this graph." % obj)
