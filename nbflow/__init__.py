@@ -78,6 +78,7 @@ def executing_eagerly():
 
 
 from nbflow import random  # noqa: E402,F401  (tf.random; after the star imports, which it must not shadow)
+from nbflow import autograph  # noqa: E402,F401  (tf.autograph: to_code, to_graph, experimental.do_not_convert)
 
 
 from nbflow.framework.errors import NotImplementedInNbflowError  # noqa: E402

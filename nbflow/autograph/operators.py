@@ -7,6 +7,8 @@ Python statement otherwise. The statement's variables travel through
 This module is the ``ag__`` namespace of converted functions, so it also
 re-exports values.py.
 """
+import threading
+
 import numpy as np
 
 from nbflow.autograph.tensors import is_range_tensor, is_symbolic
@@ -14,8 +16,10 @@ from nbflow.autograph.values import (  # noqa: F401  (the ag__ namespace)
     Undefined, UndefinedReturnValue, and_, eq, is_undefined, len_, maybe_undefined, not_, not_eq, or_, range_,
     retval,
 )
-from nbflow.framework.graph import Tensor
+from nbflow.framework.graph import Tensor, get_default_graph as init_graph
+from nbflow.ops import control_flow_util
 from nbflow.ops import operators as _operators  # noqa: F401  (Tensor operators: indexing, +, <)
+from nbflow.ops.array_fill_ops import zeros
 from nbflow.ops.array_concat_ops import gather
 from nbflow.ops.array_shape_ops import shape as tf_shape
 from nbflow.ops.base import constant_value, convert_to_tensor
@@ -24,6 +28,15 @@ from nbflow.ops.math_compare_ops import greater, less, logical_and, logical_or
 from nbflow.ops.while_op import while_loop
 
 _PYTHON_SCALARS = (bool, int, float, str, bytes, type(None), np.generic)
+_probe = threading.local()  # .depth > 0 while a loop body is run only to learn the return value's type
+
+
+class _Probing:
+    def __enter__(self):
+        _probe.depth = getattr(_probe, "depth", 0) + 1
+
+    def __exit__(self, *exc):
+        _probe.depth -= 1
 
 
 def _describe(value):
@@ -99,6 +112,15 @@ def _check_branches(names, body_values, else_values):
 
 def _tf_if_stmt(pred, body, orelse, get_state, set_state, names, nouts):
     init = tuple(get_state())
+    if getattr(_probe, "depth", 0):  # both branches, merged: only the values' types matter
+        set_state(init)
+        body()
+        a = tuple(get_state())[:nouts]
+        set_state(init)
+        orelse()
+        b = tuple(get_state())[:nouts]
+        set_state(tuple(y if is_undefined(x) else x for x, y in zip(a, b)) + init[nouts:])
+        return
     names = names[:nouts]
     seen = {}
 
@@ -217,6 +239,15 @@ def _tf_loop(test, extra_test, body, get_state, set_state, names, opts, index):
     iterate_names = set(n.strip() for n in opts.get("iterate_names", "").split(","))
     # a for loop's target needs no value before the loop: it is assigned first in each iteration
     carried = [k for k, (n, v) in enumerate(zip(names, init)) if not (is_undefined(v) and n in iterate_names)]
+    if index is not None:
+        start, limit, delta, element = index
+        start = convert_to_tensor(start) if is_symbolic(start) else start
+        dtype = start.dtype if isinstance(start, Tensor) else convert_to_tensor(limit).dtype
+        i0 = convert_to_tensor(start, dtype=dtype)
+    returns = [k for k in carried if names[k].startswith("retval_") and is_undefined(init[k])]
+    if returns:  # a return inside the loop: its value enters the loop as zeros of its type
+        init = _probe_return_values(init, returns, names, body, get_state, set_state,
+                                    element(i0) if index is not None else None)
     init_t = []
     for k in carried:
         name, v = names[k], init[k]
@@ -238,10 +269,6 @@ def _tf_loop(test, extra_test, body, get_state, set_state, names, opts, index):
         set_state(tuple(full))
 
     if index is not None:
-        start, limit, delta, element = index
-        start = convert_to_tensor(start) if is_symbolic(start) else start
-        dtype = start.dtype if isinstance(start, Tensor) else convert_to_tensor(limit).dtype
-        i0 = convert_to_tensor(start, dtype=dtype)
         limit_t, delta_t = convert_to_tensor(limit, dtype=dtype), convert_to_tensor(delta, dtype=dtype)
         step = constant_value(delta_t)
 
@@ -282,6 +309,27 @@ def _tf_loop(test, extra_test, body, get_state, set_state, names, opts, index):
     if index is not None:
         finals.pop(0)
     set_carried(finals[:len(carried)])
+
+
+def _probe_return_values(init, returns, names, body, get_state, set_state, first_element):
+    """Run the body once, in a context nothing consumes, to learn the dtype
+    and shape of the values returned inside the loop."""
+    with control_flow_util.ControlFlowContext(init_graph(), "while").entered(), _Probing():
+        set_state(init)
+        body(first_element)
+        probed = tuple(get_state())
+    set_state(init)
+    init = list(init)
+    for k in returns:
+        v = probed[k]
+        if is_undefined(v) or v is None:
+            continue  # "must be defined before the loop"
+        v = _to_tensor(v, names[k], "(the return value)")
+        if not v.shape.is_fully_defined():
+            raise ValueError("autograph: a return inside a tensor-dependent loop needs a value of fully known "
+                             "shape, got %s" % v.shape)
+        init[k] = zeros(v.shape.as_list(), v.dtype)
+    return tuple(init)
 
 
 def _bool(c, what):
