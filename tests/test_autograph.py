@@ -688,3 +688,50 @@ def test_gradients_flow_through_converted_control_flow():
         with tf.Session() as sess:
             val, grad = sess.run([y, dy], {x: 2.0})
     assert val == 16.0 and grad == 32.0
+
+
+def test_break_in_nested_loops_over_tensor_rows():
+    def f(m):
+        total = 0
+        for row in m:
+            for v in row:
+                if v < 0:
+                    break
+                total += v
+        return total
+
+    m = np.array([[1, 2, -1, 5], [3, -4, 1, 1]], np.int32)
+    assert run_graph(f, m) == f(m) == 6
+
+
+def test_tensor_and_in_a_while_test_is_lazy():
+    def count_positive_prefix(x, n):
+        i = 0
+        while i < n and x[i] > 0:  # x[n] would be out of range: the right side must not run there
+            i += 1
+        return i
+
+    for x in (np.array([3, 2, 0, 1], np.int32), np.array([3, 2, 5, 1], np.int32)):
+        assert run_graph(count_positive_prefix, x, 4) == count_positive_prefix(x, 4)
+
+
+def test_with_statement_inside_a_tensor_loop():
+    def f(x):
+        for _ in tf.range(3):
+            with tf.name_scope("step"):
+                x = x + 1.0
+        return x
+
+    assert run_graph(f, 1.0) == 4.0
+
+
+def test_python_loop_whose_condition_becomes_a_tensor_is_a_clear_error():
+    def f(x):
+        k = 0
+        while k < 3:
+            k = k + x
+        return k
+
+    with tf.Graph().as_default():
+        with pytest.raises(ValueError, match="became a tensor after 1 iterations"):
+            autograph.convert(f)(tf.placeholder(tf.int32, []))
