@@ -637,6 +637,9 @@ def test_to_code_is_readable_python():
     assert "ag__.while_stmt(" in code and "def loop_test(" in code
     code = autograph.to_code(in_box)
     assert "ag__.and_(lambda" in code and "ag__.not_(" in code
+    code = autograph.to_code(sign)  # the comment on the first statement is not a docstring
+    assert code.splitlines()[1].strip().startswith("# if x > 0: -> ag__.if_stmt")
+    assert "__ag_comment" not in code and autograph.convert(sign).__doc__ is None
 
 
 def test_do_not_convert():

@@ -309,7 +309,7 @@ def _bound_anywhere(tree):
     return names
 
 
-_COMMENT = re.compile(r"^(\s*)'__ag_comment_(\d+)__'$")
+_COMMENT = re.compile(r"""^(\s*)(?:'|\"\"\")__ag_comment_(\d+)__(?:'|\"\"\")$""")  # '...', or a docstring
 
 
 def render(tree, comments):
