@@ -41,7 +41,7 @@ class _Probing:
 
 def _describe(value):
     if isinstance(value, Tensor):
-        return "a %s tensor" % value.dtype.name
+        return "a tensor of dtype %s" % value.dtype.name
     if value is None:
         return "None"
     return "a Python %s" % type(value).__name__
