@@ -112,6 +112,7 @@ from nbflow import random  # noqa: E402,F401  (tf.random; after the star imports
 from nbflow.module import Module  # noqa: E402,F401  (tf.Module)
 # tf.print and tf.Print; imported by name (a star import would shadow the builtin print in this module).
 from nbflow.ops.logging_ops import Print, print_v2 as print  # noqa: E402,F401,A001
+from nbflow import autograph  # noqa: E402,F401  (tf.autograph: to_code, to_graph, experimental.do_not_convert)
 
 
 from nbflow.framework.errors import NotImplementedInNbflowError  # noqa: E402
