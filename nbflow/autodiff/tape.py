@@ -133,8 +133,15 @@ class GradientTape:
                 self._push()
         if not self._persistent:
             self._used = True
-            self.reset()  # free what the tape held
+            self._release()
         return nest.pack_sequence_as(sources, grads)
+
+    def _release(self):
+        """A non-persistent tape frees what it recorded after its one gradient
+        (``watched_variables`` still answers, as TF's)."""
+        watched_vars = self._watched_vars
+        self.reset()
+        self._watched_vars = watched_vars
 
     def _target(self, t):
         if _is_variable(t):
@@ -212,6 +219,9 @@ class GradientTape:
         flat_sources = nest.flatten(sources)
         shape = tuple(target.shape.as_list())
         persistent, self._persistent = self._persistent, True
+        resume = not self._recording_now
+        if resume:  # the reshapes below are recorded, as TF's jacobian does
+            self._push()
         try:
             if batch:
                 if not shape:
@@ -255,9 +265,11 @@ class GradientTape:
                     result.append(array_ops.reshape(array_ops.stack(parts), list(shape) + s.shape.as_list()))
         finally:
             self._persistent = persistent
+            if resume and self._recording_now:
+                self._pop()
         if not self._persistent:
             self._used = True
-            self.reset()
+            self._release()
         return nest.pack_sequence_as(sources, result)
 
 

@@ -25,7 +25,10 @@ def dtype_of(np_dtype):
 
 
 def _numpy_text(value, is_repr):
-    text = repr(value) if is_repr else str(value)
+    if value.ndim == 0:
+        text = str(value[()])  # a bare scalar (numpy 2's repr would say np.int32(8))
+    else:
+        text = repr(value) if is_repr else str(value)
     if "\n" in text:
         text = "\n" + text
     return text
@@ -108,12 +111,12 @@ class EagerTensor(Tensor):
 
     # -- printing (TF 2's forms) -----------------------------------------------------------
     def __str__(self):
-        return "tf.Tensor(%s, shape=%s, dtype=%s)" % (_numpy_text(self.numpy(), False), self.shape,
+        return "tf.Tensor(%s, shape=%s, dtype=%s)" % (_numpy_text(self._value, False), self.shape,
                                                       self._dtype.name)
 
     def __repr__(self):
         return "<tf.Tensor: shape=%s, dtype=%s, numpy=%s>" % (self.shape, self._dtype.name,
-                                                              _numpy_text(self.numpy(), True))
+                                                              _numpy_text(self._value, True))
 
     def __format__(self, format_spec):
         if self._value.ndim == 0:

@@ -7,7 +7,7 @@ compiled sub-plan per step -- no Python graph code per step and no copy of the
 whole sequence per step. The gradient runs the steps backwards over the same
 body (WhileGrad).
 """
-from nbflow.framework import dtypes, nest
+from nbflow.framework import context, dtypes, nest
 from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import array_ops, math_ops
@@ -96,16 +96,30 @@ def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, dtype=No
 
         invariants = [TensorShape([])] + [_state_invariant(s) for s in flat_state]
         time0 = convert_to_tensor(0, name="time")
-        with name_scope("while") as while_scope:
-            finals, (outputs,), _ = build_while(
-                cond, body, [time0] + flat_state, invariants,
-                maximum_iterations=time_steps, scope=while_scope, sequences=[x])
+        if context.executing_eagerly():
+            finals, outputs = _eager_steps(body, [time0] + flat_state, x)
+        else:
+            with name_scope("while") as while_scope:
+                finals, (outputs,), _ = build_while(
+                    cond, body, [time0] + flat_state, invariants,
+                    maximum_iterations=time_steps, scope=while_scope, sequences=[x])
         outputs.set_shape(TensorShape([x.shape.as_tuple()[0] if x.shape.ndims else None]).concatenate(
             outputs.shape[1:]))
         if not time_major:
             outputs = _transpose_batch_time(outputs)
         final_state = nest.pack_sequence_as(state, finals[1:])
         return outputs, final_state
+
+
+def _eager_steps(body, args, x):
+    """Eager (TF 2): the time loop in Python; a GradientTape records every step."""
+    outputs = []
+    for t in range(x.shape.as_tuple()[0]):
+        args, (out,) = body(args, [x[t]])
+        outputs.append(out)
+    if not outputs:
+        raise ValueError("dynamic_rnn: the input has no time steps (shape %s)" % (x.shape,))
+    return args, array_ops.stack(outputs)
 
 
 def _state_invariant(s):

@@ -182,8 +182,9 @@ class EagerVariable(variables.Variable):
         return iter(self.value())
 
     def __repr__(self):
-        return "<tf.Variable '%s' shape=%s dtype=%s, numpy=%s>" % (
-            self._name, self._shape, self._dtype.name, repr(self.numpy()))
+        value = self._eager_resource.read()
+        text = str(value[()]) if value.ndim == 0 else repr(value)
+        return "<tf.Variable '%s' shape=%s dtype=%s, numpy=%s>" % (self._name, self._shape, self._dtype.name, text)
 
 
 variables.set_eager_variable_class(EagerVariable)

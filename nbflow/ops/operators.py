@@ -3,6 +3,8 @@
 Installed here rather than in framework/ so the graph model knows no op.
 As in TF 1.x, ``==`` and ``!=`` keep Python identity semantics.
 """
+from nbflow.framework import errors
+from nbflow.framework import eager_tensor as _eager_tensor
 from nbflow.framework.graph import Tensor
 from nbflow.ops import math_ops as M
 from nbflow.ops.array_ops import _slice_helper
@@ -48,3 +50,17 @@ _OPS = {
 for _cls in (Tensor, Variable):
     for _name, _fn in _OPS.items():
         setattr(_cls, _name, _fn)
+
+
+def _tensor_equality(a, b, negate):
+    """TF 2's ``==`` on eager tensors: element-wise; False (``!=``: True) for None or
+    values of another dtype or an incompatible shape."""
+    if b is None:
+        return negate
+    try:
+        return M.not_equal(a, b) if negate else M.equal(a, b)
+    except (errors.InvalidArgumentError, TypeError, ValueError):
+        return negate
+
+
+_eager_tensor._equality_hook[0] = _tensor_equality
