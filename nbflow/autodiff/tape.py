@@ -14,6 +14,7 @@ import enum
 import logging
 
 from nbflow.framework import nest
+from nbflow.framework.eager_tensor import EagerTensor
 from nbflow.framework.tape_state import _tapes, _refresh, zero_fills
 from nbflow.ops import array_ops, math_ops
 from nbflow.ops.base import convert_to_tensor
@@ -91,7 +92,7 @@ class GradientTape:
             if _is_variable(t):
                 self._watch_variable(t)
                 continue
-            if not isinstance(t, _eager_tensor_type()):
+            if not isinstance(t, EagerTensor):
                 t = convert_to_tensor(t)
             if not t.dtype.is_floating:
                 logging.getLogger("nbflow").warning(
@@ -154,38 +155,48 @@ class GradientTape:
             if g is None:
                 g = array_ops.ones_like(t)
             grads.setdefault(id(t), []).append(g)
-        # The tensors each source stands for: itself, or a variable's reads.
-        source_ids = set()
-        for s in sources:
-            if _is_variable(s):
-                source_ids.update(id(r) for r in _variable_reads(self, s))
-            else:
-                source_ids.add(id(s))
+        watched = self._watched
+        grad_fns = {}
         for entry in reversed(self._entries):
-            out = [_sum(grads.get(id(t))) for t in entry.outputs]
-            if all(g is None for g in out):
-                continue
-            fn = get_gradient_function(entry)
+            outputs = entry.outputs
+            if len(outputs) == 1:
+                gs = grads.get(id(outputs[0]))
+                if gs is None:
+                    continue
+                out = [gs[0] if len(gs) == 1 else _sum(gs)]
+            else:
+                out = [_sum(grads.get(id(t))) for t in outputs]
+                if all(g is None for g in out):
+                    continue
+            op_type = entry.attrs.get("_gradient_op_type") or entry.op_def.type
+            fn = grad_fns.get(op_type, grad_fns)
+            if fn is grad_fns:
+                fn = grad_fns[op_type] = get_gradient_function(entry)
             if fn is None:
                 continue
-            zero_fills.clear()
-            for k, (t, g) in enumerate(zip(entry.outputs, out)):
+            filled = False
+            for k, (t, g) in enumerate(zip(outputs, out)):
                 if g is None and t.dtype.is_floating:
                     out[k] = array_ops.zeros_like(t)
                     zero_fills.add(id(out[k]))
+                    filled = True
             try:
                 in_grads = fn(entry, *out)
             finally:
-                zero_fills.clear()
+                if filled:
+                    zero_fills.clear()
             if not isinstance(in_grads, (list, tuple)):
-                in_grads = [in_grads]
-            if len(in_grads) != len(entry.inputs):
+                in_grads = (in_grads,)
+            inputs = entry.inputs
+            if len(in_grads) != len(inputs):
                 raise ValueError("Num gradients %d generated for op %s do not match num inputs %d"
-                                 % (len(in_grads), entry.type, len(entry.inputs)))
-            for t, g in zip(entry.inputs, in_grads):
-                if g is None or id(t) not in self._watched or not t.dtype.is_floating:
+                                 % (len(in_grads), entry.type, len(inputs)))
+            for t, g in zip(inputs, in_grads):
+                if g is None or id(t) not in watched or not t.dtype.is_floating:
                     continue
-                grads.setdefault(id(t), []).append(convert_to_tensor(g))
+                if type(g) is not EagerTensor:
+                    g = convert_to_tensor(g)
+                grads.setdefault(id(t), []).append(g)
         result = []
         for s in sources:
             if _is_variable(s):
@@ -279,8 +290,3 @@ def _sum(gs):
     if len(gs) == 1:
         return gs[0]
     return math_ops.add_n(gs)
-
-
-def _eager_tensor_type():
-    from nbflow.framework.eager_tensor import EagerTensor
-    return EagerTensor

@@ -80,7 +80,7 @@ class EagerTensor(Tensor):
     def shape(self):
         s = self._shape
         if s is None:
-            s = self._shape = TensorShape(self._value.shape)
+            s = self._shape = TensorShape.from_known(self._value.shape)
         return s
 
     def get_shape(self):

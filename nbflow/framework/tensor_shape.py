@@ -66,6 +66,13 @@ class TensorShape:
             dims = tuple(dimension_value(Dimension(d)) for d in dims)
         self._dims = dims
 
+    @classmethod
+    def from_known(cls, dims):
+        """The shape of a computed array: ``dims`` a tuple of ints (no checks; eager tensors)."""
+        shape = object.__new__(cls)
+        shape._dims = dims
+        return shape
+
     # -- queries -------------------------------------------------------
     @property
     def dims(self):
@@ -87,7 +94,7 @@ class TensorShape:
         return self._dims
 
     def is_fully_defined(self):
-        return self._dims is not None and all(d is not None for d in self._dims)
+        return self._dims is not None and None not in self._dims
 
     def num_elements(self):
         if not self.is_fully_defined():

@@ -244,6 +244,8 @@ def broadcast_static_shape(shape_x, shape_y):
 # -- gradients ------------------------------------------------------------------------
 
 def _static_dims(t):
+    if t._is_eager:
+        return t._value.shape
     return t.shape.as_tuple() if t.shape.is_fully_defined() else None
 
 

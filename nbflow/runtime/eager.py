@@ -128,32 +128,34 @@ def _as_eager(t, op_cls, i):
     return base.convert_to_tensor(t)
 
 
+_device_stack = context.eager_device_stack
+
+
 def execute(op_cls, inputs, attrs, name):
     """Run one op now; returns its EagerTensor(s) (or None for an op with no outputs)."""
-    res_inputs = op_cls.resource_inputs
-    arrays, variables = [], None
-    eager_inputs = list(inputs)
-    for i, t in enumerate(eager_inputs):
-        if res_inputs and i in res_inputs and hasattr(t, "_eager_resource"):
-            if variables is None:
-                variables = {}
-            variables[i] = t
-            arrays.append(t._eager_resource.read())
-            continue
-        if type(t) is not EagerTensor:
-            t = eager_inputs[i] = _as_eager(t, op_cls, i)
-        arrays.append(t._value)
-    akey = _attrs_key(attrs)
+    variables = None
+    try:
+        # the common case: every input an eager tensor
+        arrays = [t._value for t in inputs]
+        eager_inputs = inputs
+        if op_cls.resource_inputs:
+            raise AttributeError
+    except AttributeError:
+        arrays, variables, eager_inputs = _gather_inputs(op_cls, inputs)
+    akey = _attrs_key(attrs) if attrs else ()
     key = None
     if akey is not None:
-        sig = [op_cls, akey, context.eager_device_stack()[-1] if context.eager_device_stack() else None]
+        stack = _device_stack()
+        sig = [op_cls, akey, stack[-1] if stack else None]
         for a in arrays:
             sig.append(a.dtype)
             sig.append(a.shape)
         if variables:
             sig.append(tuple((i, v._handle) for i, v in variables.items()))
         key = tuple(sig)
-    bound = _cache.get(key) if key is not None else None
+        bound = _cache.get(key)
+    else:
+        bound = None
     if bound is None:
         bound = _bind(op_cls, eager_inputs, arrays, attrs, variables)
         if key is not None:
@@ -175,8 +177,9 @@ def execute(op_cls, inputs, attrs, name):
                 table.clear()
             hit = table[vkey] = _bind(op_cls, eager_inputs, arrays, attrs, variables)
         bound = hit
-    for check in bound.prechecks:
-        check()
+    if bound.prechecks:
+        for check in bound.prechecks:
+            check()
     if variables:
         _copy_on_write(variables, arrays)
     try:
@@ -185,14 +188,37 @@ def execute(op_cls, inputs, attrs, name):
         raise
     except Exception as e:
         raise kernel_error(EagerOp(op_cls, attrs, name or op_cls.type), e) from e
+    n = bound.n_out
+    if n == 1:
+        if type(result) is not np.ndarray or result.dtype != bound.out_np[0]:
+            result = np.asarray(result, dtype=bound.out_np[0])
+        out = EagerTensor(result)
+        if tape_state._recording and op_cls.differentiable:
+            tape_state.record(op_cls, attrs, name, eager_inputs, (out,))
+        return out
     outputs = _wrap(result, bound)
     if tape_state._recording and op_cls.differentiable:
         tape_state.record(op_cls, attrs, name, eager_inputs, outputs)
-    if bound.n_out == 0:
-        return None
-    if bound.n_out == 1:
-        return outputs[0]
-    return outputs
+    return outputs if n else None
+
+
+def _gather_inputs(op_cls, inputs):
+    """Arrays of the inputs, converting Python values and reading variables; the
+    variables passed as ref inputs (``resource_inputs``), by input index."""
+    res_inputs = op_cls.resource_inputs
+    arrays, variables = [], None
+    eager_inputs = list(inputs)
+    for i, t in enumerate(eager_inputs):
+        if res_inputs and i in res_inputs and hasattr(t, "_eager_resource"):
+            if variables is None:
+                variables = {}
+            variables[i] = t
+            arrays.append(t._eager_resource.read())
+            continue
+        if type(t) is not EagerTensor:
+            t = eager_inputs[i] = _as_eager(t, op_cls, i)
+        arrays.append(t._value)
+    return arrays, variables, eager_inputs
 
 
 def _wrap(result, bound):
