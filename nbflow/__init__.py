@@ -109,6 +109,7 @@ def disable_tensor_equality():
 
 
 from nbflow import random  # noqa: E402,F401  (tf.random; after the star imports, which it must not shadow)
+from nbflow.eager import TensorSpec, function  # noqa: E402,F401  (tf.function, TF 2)
 
 
 from nbflow.framework.errors import NotImplementedInNbflowError  # noqa: E402
@@ -117,7 +118,6 @@ from nbflow.framework.errors import NotImplementedInNbflowError  # noqa: E402
 _NOT_YET = {
     "TensorArray": "use tf.while_loop loop variables, tf.map_fn / tf.scan, or tf.nn.dynamic_rnn",
     "py_func": None, "numpy_function": None, "SparseTensor": None, "sparse_placeholder": None,
-    "function": "tf.function is a later milestone",
 }
 
 
