@@ -42,8 +42,10 @@ def _may_alias(op_def):
 class FuncGraph(Graph):
     """The graph of one trace of a ``tf.function``."""
 
-    def __init__(self, name, allow_variables=True):
+    def __init__(self, name, allow_variables=True, evaluate=None):
         super().__init__()
+        #: ``evaluate(tensor) -> array``: computes a tensor of this graph now (a compiled plan)
+        self.evaluate = evaluate
         self.name = name
         #: the placeholders of the tensor arguments, in call order
         self.inputs = []
@@ -77,8 +79,7 @@ class FuncGraph(Graph):
     def lift_initial_value(self, tensor):
         """The value of ``tensor`` of this graph (a variable's initial value built in the
         trace), computed now -- it must not depend on the function's arguments."""
-        from nbflow.eager import function as _function  # runtime services (plans)
-        return _function.evaluate_lifted(self, tensor)
+        return self.evaluate(tensor)
 
     # -- captures -------------------------------------------------------------------------
     def _outside(self):

@@ -79,7 +79,7 @@ def _make_plan(elements, feeds):
     return Plan(_get_runtime(), elements, feeds)
 
 
-def evaluate_lifted(graph, tensor):
+def evaluate_lifted(tensor):
     """A tensor of a trace graph computed now (a lifted variable's initial value)."""
     try:
         plan = _make_plan([tensor], [])
@@ -333,7 +333,7 @@ class Function:
 
     def _trace(self, args, kwargs, specs):
         """Trace the Python function into a FuncGraph with placeholders of ``specs``."""
-        graph = FuncGraph(self._name, allow_variables=not self._traced)
+        graph = FuncGraph(self._name, allow_variables=not self._traced, evaluate=evaluate_lifted)
         it = iter(specs)
         placeholders = []
 
