@@ -105,7 +105,7 @@ def _encode(x, leaves):
     if t is dict:
         return (t, tuple([(k, _encode(x[k], leaves)) for k in sorted(x)]))
     if t is np.ndarray:
-        v = x if x.flags.c_contiguous else np.ascontiguousarray(x)
+        v = _contiguous(x)
         leaves.append(v)
         return (v.dtype, v.shape)
     return _encode_other(x, leaves)
@@ -128,6 +128,11 @@ def _encode_other(x, leaves):
     except TypeError:
         return ("id", id(x))
     return (type(x), x)
+
+
+def _contiguous(a):
+    """``a`` as a C-contiguous array (np.ascontiguousarray would make a 0-d array 1-d)."""
+    return a if a.flags.c_contiguous else np.array(a, order="C")
 
 
 def _is_leaf(x):
@@ -268,7 +273,20 @@ class Function:
             concrete, arrays = self._signature_call(args, kwargs)
         else:
             leaves = []
-            key = _encode(args, leaves) if not kwargs else _call_key(args, kwargs, leaves)
+            if kwargs:
+                key = _call_key(args, kwargs, leaves)
+            else:
+                parts = []
+                for a in args:  # the common case, tensors only: _encode's key, built inline
+                    if type(a) is not EagerTensor:
+                        del leaves[:]
+                        key = _encode(args, leaves)
+                        break
+                    v = a._value
+                    leaves.append(v)
+                    parts.append((v.dtype, v.shape))
+                else:
+                    key = (tuple, tuple(parts))
             concrete = self._cache.get(key)
             if concrete is None:
                 concrete = self._lookup_slow(key, args, kwargs, leaves)
@@ -300,11 +318,16 @@ class Function:
         concrete = self._signature_concrete or self._signature_trace()
         if kwargs:
             args = _bind_kwargs(self._python_function, args, kwargs)
-        flat = nest.flatten(list(args))
+        signature = self._input_signature
+        if len(args) != len(signature):
+            raise TypeError("%s() takes %d positional arguments (input_signature %s) but %d were given"
+                            % (self._name, len(signature), signature, len(args)))
+        flat = []
+        try:
+            _flatten_up_to(list(signature), list(args), flat)
+        except (TypeError, ValueError, KeyError):
+            raise _incompatible(args, signature) from None
         specs = concrete._specs
-        if len(flat) != len(specs):
-            raise TypeError("%s() takes %d tensor arguments (input_signature %s) but %d were given"
-                            % (self._name, len(specs), self._input_signature, len(flat)))
         arrays = []
         for x, spec in zip(flat, specs):
             npd = spec.dtype.as_numpy_dtype
@@ -314,7 +337,7 @@ class Function:
                 v = x._eager_resource.read()
             else:
                 try:
-                    v = np.ascontiguousarray(convert_to_tensor(x, dtype=spec.dtype)._value)
+                    v = convert_to_tensor(x, dtype=spec.dtype)._value
                 except (TypeError, ValueError):
                     raise _incompatible(args, self._input_signature) from None
             if not spec._matches(v.dtype, v.shape):
@@ -395,6 +418,20 @@ def _bind_kwargs(fn, args, kwargs):
     return bound.args
 
 
+def _flatten_up_to(sig, x, out):
+    """The arguments matched to the TensorSpecs of ``sig`` (a nest), in its flat order."""
+    if isinstance(sig, TensorSpec):
+        out.append(x)
+    elif isinstance(sig, dict):
+        for k in sorted(sig):
+            _flatten_up_to(sig[k], x[k], out)
+    else:
+        if not isinstance(x, (list, tuple)) or len(x) != len(sig):
+            raise ValueError("structure")
+        for s, e in zip(sig, x):
+            _flatten_up_to(s, e, out)
+
+
 def _incompatible(args, signature):
     return ValueError("Python inputs incompatible with input_signature:\n  inputs: (\n    %s)\n  input_signature: "
                       "(\n    %s)." % (",\n    ".join(str(a) for a in args),
@@ -406,7 +443,7 @@ def _tensor_leaves(args, kwargs):
     out = []
 
     def take(leaf):
-        out.append(leaf if type(leaf) is EagerTensor else EagerTensor(np.ascontiguousarray(leaf)))
+        out.append(leaf if type(leaf) is EagerTensor else EagerTensor(_contiguous(leaf)))
         return leaf
 
     _map_leaves(args, take)
@@ -645,8 +682,8 @@ def _call_grad(op, *out_grads):
         g = out_grads[k]
         t = op.outputs[k]
         grads.append(np.zeros(t._value.shape, t._value.dtype) if g is None
-                     else np.ascontiguousarray(g._value if type(g) is EagerTensor else convert_to_tensor(g)._value,
-                                               dtype=t._value.dtype))
+                     else _contiguous(np.asarray(g._value if type(g) is EagerTensor else convert_to_tensor(g)._value,
+                                                 dtype=t._value.dtype)))
     in_grads = bw.run(op.attrs["_kept"], grads)
     n_args = op.attrs["_n_args"]
     arg_grads = in_grads[:len(bw.arg_grads)]

@@ -59,4 +59,9 @@ class TensorSpec:
         return hash((self._dtype, self._dims, self._name))
 
     def __repr__(self):
-        return "TensorSpec(shape=%s, dtype=%s, name=%r)" % (self._shape, repr(self._dtype), self._name)
+        dims = self._dims
+        if dims is None:
+            shape = "<unknown>"
+        else:
+            shape = "(%s)" % "".join("%s, " % d for d in dims)[:-2] if len(dims) != 1 else "(%s,)" % dims[0]
+        return "TensorSpec(shape=%s, dtype=%r, name=%r)" % (shape, self._dtype, self._name)
