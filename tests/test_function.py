@@ -330,3 +330,17 @@ def test_tensor_spec():
     assert s == tf.TensorSpec([None, 3], tf.int32, "a") and s != tf.TensorSpec([2, 3], tf.int32, "a")
     assert s.is_compatible_with(tf.constant(np.zeros((2, 3), np.int32)))
     assert "TensorSpec(shape=(None, 3), dtype=tf.int32" in repr(s)
+
+
+def test_read_before_update_keeps_its_value():
+    v = tf.Variable(1.0)
+
+    @tf.function
+    def f():
+        x = v.read_value()
+        v.assign_add(1.0)
+        return x * 1.0, x, v.read_value()
+
+    a, b, c = f()
+    assert (a.numpy(), b.numpy(), c.numpy()) == (1.0, 1.0, 2.0)
+    assert v.numpy() == 2.0

@@ -19,6 +19,7 @@ An ordinary Graph plus what a function needs of the eager world around it:
   first trace of a Function only (``lift_variables``).
 """
 from nbflow.framework.graph import Graph
+from nbflow.ops.array_shape_ops import Snapshot
 from nbflow.ops.base import Op, apply_op, constant_from_array
 from nbflow.ops.constant_op import Placeholder
 from nbflow.ops.state_ops import VariableV2
@@ -64,6 +65,8 @@ class FuncGraph(Graph):
         self._ref_owner = {}        # id(ref tensor) -> variable
         self._last_write = {}       # id(variable) -> the last op updating it
         self._readers = {}          # id(variable) -> ops reading it since that update
+        self._stale = {}            # id(read) -> (read, updates after it): used later, it is copied
+        self._snapshots = {}        # id(read) -> its copy, taken before those updates
         self._allow_variables = allow_variables
         self._hooks_on = True
 
@@ -143,6 +146,8 @@ class FuncGraph(Graph):
             if self._hooks_on:
                 self._note_side_effect(op)
             return op
+        if self._stale:
+            inputs = [self.fresh(t) for t in inputs]
         extra = list(control_inputs)
         touched = []  # (variable id, is_write)
         res_inputs = op_def.resource_inputs or ()
@@ -166,12 +171,32 @@ class FuncGraph(Graph):
             if write:
                 self.written_variables.add(vid)
                 if not in_body:
+                    for r in self._readers.get(vid, ()):
+                        if r.type == "Identity":  # a read: its later users get a copy taken before
+                            self._stale.setdefault(id(r.outputs[0]), (r.outputs[0], []))[1].append(op)
                     self._last_write[vid] = op
                     self._readers[vid] = []
             elif not in_body:
                 self._readers.setdefault(vid, []).append(op)
         self._note_side_effect(op)
         return op
+
+    def fresh(self, t):
+        """``t``, or when it is a variable read that an update after it would change in
+        place, its copy taken before that update (a Snapshot op)."""
+        entry = self._stale.get(id(t))
+        if entry is None or entry[0] is not t:
+            return t
+        snap = self._snapshots.get(id(t))
+        if snap is None:
+            saved = self._outside()
+            try:
+                snap = self._snapshots[id(t)] = apply_op(Snapshot, [t], name="read_snapshot", graph=self)
+            finally:
+                self._restore(saved)
+            for w in entry[1]:
+                w._add_control_input(snap.op)
+        return snap
 
     def _same_context(self, op):
         return op._control_flow_context is self._control_flow_context

@@ -468,6 +468,7 @@ class ConcreteFunction:
             elif type(o) is EagerTensor:
                 o = graph.capture_eager_tensor(o)
             if isinstance(o, Tensor):
+                o = graph.fresh(o)
                 k = index.get(o)
                 if k is None:
                     k = index[o] = len(fetch)
