@@ -113,6 +113,7 @@ from nbflow.module import Module  # noqa: E402,F401  (tf.Module)
 # tf.print and tf.Print; imported by name (a star import would shadow the builtin print in this module).
 from nbflow.ops.logging_ops import Print, print_v2 as print  # noqa: E402,F401,A001
 from nbflow import autograph  # noqa: E402,F401  (tf.autograph: to_code, to_graph, experimental.do_not_convert)
+from nbflow.eager import TensorSpec, function  # noqa: E402,F401  (tf.function, TF 2)
 
 
 from nbflow.framework.errors import NotImplementedInNbflowError  # noqa: E402
@@ -121,7 +122,6 @@ from nbflow.framework.errors import NotImplementedInNbflowError  # noqa: E402
 _NOT_YET = {
     "TensorArray": "use tf.while_loop loop variables, tf.map_fn / tf.scan, or tf.nn.dynamic_rnn",
     "py_func": None, "numpy_function": None, "SparseTensor": None, "sparse_placeholder": None,
-    "function": "tf.function is a later milestone",
 }
 
 

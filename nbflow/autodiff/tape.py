@@ -13,8 +13,10 @@ import contextlib
 import enum
 import logging
 
-from nbflow.framework import nest
+from nbflow.autodiff.gradients import gradients as _graph_gradients
+from nbflow.framework import context, nest
 from nbflow.framework.eager_tensor import EagerTensor
+from nbflow.framework.graph import get_default_graph
 from nbflow.framework.tape_state import _tapes, _refresh, zero_fills
 from nbflow.ops import array_ops, math_ops
 from nbflow.ops.base import convert_to_tensor
@@ -112,6 +114,12 @@ class GradientTape:
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
                                "(or jacobians)")
         unconnected = UnconnectedGradients(unconnected_gradients)
+        if not context.executing_eagerly():
+            grads = self._graph_gradient(target, sources, output_gradients, unconnected)
+            if not self._persistent:
+                self._used = True
+                self.reset()
+            return grads
         was_recording = self._recording_now
         if was_recording:
             self._pop()  # the gradient's own ops are not recorded by this tape
@@ -143,6 +151,38 @@ class GradientTape:
         watched_vars = self._watched_vars
         self.reset()
         self._watched_vars = watched_vars
+
+    def _graph_gradient(self, target, sources, output_gradients, unconnected):
+        """``gradient`` while a graph is built (a tf.function's trace): the graph-mode
+        ``tf.gradients`` on that graph; an eager variable stands for its reads there."""
+        graph = get_default_graph()
+        reads_of = getattr(graph, "variable_reads", {})
+        flat_targets = [convert_to_tensor(t) for t in nest.flatten(target)]
+        flat_sources = nest.flatten(sources)
+        xs, spans = [], []
+        for s in flat_sources:
+            if s is None:
+                raise ValueError("None is not a valid source: sources must be tensors or variables")
+            if _is_variable(s):
+                reads = reads_of.get(id(s), ())
+                spans.append((len(xs), len(reads)))
+                xs.extend(reads)
+            else:
+                spans.append((len(xs), 1))
+                xs.append(s)
+        grad_ys = None
+        if output_gradients is not None:
+            grad_ys = [None if g is None else convert_to_tensor(g) for g in nest.flatten(output_gradients)]
+            if len(grad_ys) != len(flat_targets):
+                raise ValueError("output_gradients has %d entries, target has %d" % (len(grad_ys), len(flat_targets)))
+        grads = _graph_gradients(flat_targets, xs, grad_ys=grad_ys) if xs else []
+        result = []
+        for s, (start, n) in zip(flat_sources, spans):
+            g = _sum([p for p in grads[start:start + n] if p is not None])
+            if g is None and unconnected is UnconnectedGradients.ZERO:
+                g = array_ops.zeros(s.shape, dtype=s.dtype)
+            result.append(g)
+        return nest.pack_sequence_as(sources, result)
 
     def _target(self, t):
         if _is_variable(t):

@@ -40,6 +40,17 @@ class StopGradient(Identity):
     type = "StopGradient"
 
 
+class Snapshot(Op):
+    """A copy of the input (TF's Snapshot): its value does not change when the input's
+    buffer is later updated in place (a variable read taken before an update)."""
+
+    type = "Snapshot"
+
+    @classmethod
+    def infer(cls, ctx):
+        return [(ctx.input_dtypes[0], ctx.input_shapes[0])]
+
+
 def identity(input, name=None):
     x = convert_to_tensor(input)
     return apply_op(Identity, [x], name=name or "Identity")
@@ -344,6 +355,11 @@ def _shape_of(t, out_type=dtypes.int32):
 
 def _reshape_to_input(op, grad):
     return reshape(grad, _shape_of(op.inputs[0]))
+
+
+@RegisterGradient("Snapshot")
+def _snapshot_grad(op, grad):
+    return grad
 
 
 @RegisterGradient("Identity")

@@ -13,7 +13,7 @@ import numpy as np
 
 from nbflow.framework import context, tape_state
 from nbflow.framework.eager_tensor import HOST_DEVICE, EagerTensor, TensorRef
-from nbflow.framework.graph import name_scope
+from nbflow.framework.graph import get_default_graph, name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import state_ops, variables
 from nbflow.ops.base import convert_to_tensor
@@ -41,6 +41,9 @@ class EagerVariable(variables.Variable):
                 if isinstance(value, variables.Variable):
                     value = value.read_value()
                 value = convert_to_tensor(value, dtype=dtype)
+        if type(value) is not EagerTensor:
+            # built in a tf.function's trace before tf.Variable was called: computed now
+            value = EagerTensor(value.graph.lift_initial_value(value))
         self._name = (scope[:-1] if scope.endswith("/") else scope) + ":0"
         self._trainable = True if trainable is None else bool(trainable)
         self._constraint = constraint
@@ -86,13 +89,28 @@ class EagerVariable(variables.Variable):
     def handle(self):
         return self._handle
 
+    def _captured_ref(self):
+        """In a graph that captures eager variables (a tf.function's trace): this
+        variable's ref there (a VariableV2 op on its handle); else None."""
+        if context._default_graph_stack:
+            capture = getattr(get_default_graph(), "capture_variable", None)
+            if capture is not None:
+                return capture(self)
+        return None
+
     @property
     def op(self):
-        raise AttributeError("Tensor.op is meaningless when eager execution is enabled.")
+        ref = self._captured_ref()
+        if ref is None:
+            raise AttributeError("Tensor.op is meaningless when eager execution is enabled.")
+        return ref.op
 
     @property
     def graph(self):
-        raise AttributeError("Tensor.graph is meaningless when eager execution is enabled.")
+        ref = self._captured_ref()
+        if ref is None:
+            raise AttributeError("Tensor.graph is meaningless when eager execution is enabled.")
+        return ref.graph
 
     @property
     def initializer(self):
@@ -103,10 +121,12 @@ class EagerVariable(variables.Variable):
         raise RuntimeError("initial_value not supported in EAGER mode.")
 
     def _as_graph_element(self):
-        return self
+        ref = self._captured_ref()
+        return self if ref is None else ref
 
     def _ref(self):
-        return self
+        ref = self._captured_ref()
+        return self if ref is None else ref
 
     def ref(self):
         return TensorRef(self)
@@ -115,13 +135,19 @@ class EagerVariable(variables.Variable):
 
     # -- reading ----------------------------------------------------------------------------
     def value(self):
-        """The current value, as an eager tensor (watched by recording tapes)."""
+        """The current value, as an eager tensor (watched by recording tapes); in a
+        tf.function's trace, a read of the captured variable."""
+        if context._default_graph_stack:
+            read = getattr(get_default_graph(), "read_variable", None)
+            if read is not None:
+                return read(self)
         t = EagerTensor(self._eager_resource.read())
         if tape_state._recording:
             tape_state.record_variable_read(self, t)
         return t
 
-    read_value = value
+    def read_value(self):
+        return self.value()
 
     def initialized_value(self):
         return self.value()

@@ -129,7 +129,9 @@ class ReportUninitializedVariables(Op):
 
 def _ref(v, op_type=None):
     if getattr(v, "_eager_resource", None) is not None:
-        return v  # an eager variable: the eager executor passes its handle to the kernel
+        # an eager variable: the eager executor passes its handle to the kernel; in a
+        # tf.function's trace, its captured ref (a VariableV2 op on its handle)
+        return v._ref()
     r = v._as_graph_element() if hasattr(v, "_as_graph_element") else v
     if op_type is not None:
         # as TF, at graph-construction time: the ref input must be a variable

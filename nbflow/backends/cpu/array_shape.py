@@ -14,6 +14,11 @@ def _identity(ctx):
     return lambda x: x
 
 
+@register_kernel(S.Snapshot)
+def _snapshot(ctx):
+    return lambda x: np.array(x, order="C", copy=True)
+
+
 @register_kernel(S.Shape)
 def _shape(ctx):
     npd = ctx.attrs["out_type"].as_numpy_dtype
