@@ -62,6 +62,18 @@ class KernelContext(InferContext):
             return self.allocator(shp.as_tuple(), self.out_np_dtype(i))
         return np.empty(shp.as_tuple(), dtype=self.out_np_dtype(i))
 
+    def buffer_source(self, i=0):
+        """``get() -> output buffer`` when the output shape is known (else None): the
+        preallocated buffer in a plan, a new array per call when ``fresh_outputs`` (eager)."""
+        shp = self.output_shapes[i]
+        if not shp.is_fully_defined():
+            return None
+        if self.fresh_outputs:
+            shape, npd, empty = shp.as_tuple(), self.out_np_dtype(i), np.empty
+            return lambda: empty(shape, npd)
+        buf = self.static_buffer(i)
+        return lambda: buf
+
     # -- errors that name the op ---------------------------------------------
     def op_error(self, error_class, message):
         """``error_class`` (an OpError) carrying this op, with ``message`` as given."""

@@ -72,9 +72,16 @@ def _axis_value(v, rank, fail, what="axis", extra=0):
     return a % hi if hi else 0
 
 
+_INT32_MIN, _INT32_MAX = int(np.iinfo(np.int32).min), int(np.iinfo(np.int32).max)
+
+
 def _index_tensor(v, name=None):
     """An index argument (int, list, array or Tensor) as an int tensor: Python
     values become int32 (int64 if they need it), int arrays keep int32/int64."""
+    if type(v) in (list, tuple) and all(type(e) is int for e in v):
+        # the common case (a shape, axes): Python ints
+        small = all(_INT32_MIN <= e <= _INT32_MAX for e in v)
+        return convert_to_tensor(np.array(v, dtype=np.int32 if small else np.int64), name=name)
     if _is_tensor(v):
         return convert_to_tensor(v)
     if isinstance(v, (list, tuple)) and _contains_tensor(v):
@@ -84,7 +91,7 @@ def _index_tensor(v, name=None):
         arr = arr.astype(np.int32)
     if arr.dtype.kind not in "iu":
         raise TypeError("Expected int32 or int64 values, got %r" % (v,))
-    small = arr.size == 0 or (arr.max() <= np.iinfo(np.int32).max and arr.min() >= np.iinfo(np.int32).min)
+    small = arr.size == 0 or (arr.max() <= _INT32_MAX and arr.min() >= _INT32_MIN)
     if not (isinstance(v, (np.ndarray, np.generic)) and arr.dtype in (np.int32, np.int64)):
         arr = arr.astype(np.int32 if small else np.int64)
     return convert_to_tensor(arr, name=name)

@@ -241,6 +241,8 @@ def _infer_numpy(value, dtype):
 
 def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, dtype_hint=None):
     """``tf.convert_to_tensor``: Tensors pass through; Python and numpy values become Const."""
+    if dtype is None and type(value) is EagerTensor:
+        return value
     dtype = dtypes.as_dtype(dtype) if dtype is not None else None
     if isinstance(value, Tensor):
         if dtype is not None and value.dtype is not dtype:

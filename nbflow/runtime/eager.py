@@ -103,6 +103,12 @@ def _freeze(v):
 def _attrs_key(attrs):
     if not attrs:
         return ()
+    key = tuple(attrs.items())  # a call site builds its attrs in one order
+    try:
+        hash(key)
+        return key
+    except TypeError:
+        pass
     try:
         return tuple(sorted((k, _freeze(v)) for k, v in attrs.items()))
     except TypeError:

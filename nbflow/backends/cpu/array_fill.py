@@ -46,12 +46,13 @@ def _broadcast_to(ctx):
     npd = ctx.input_dtypes[0].as_numpy_dtype
     if ctx.input_dtypes[0] in (dtypes.string, dtypes.float16):  # no Numba kernels for these
         return lambda x, s: np.ascontiguousarray(np.broadcast_to(x, _shape_value_to_tuple(s)))
-    out = ctx.static_buffer(0)
+    get_out = ctx.buffer_source(0)
     in_dims = ctx.dims(0)
-    if out is not None and in_dims is not None and None not in in_dims:
-        kernel, _ = ew_kernels.get_kernel([], ["x0"], [npd], [in_dims], [npd], out.shape)
+    if get_out is not None and in_dims is not None and None not in in_dims:
+        kernel, _ = ew_kernels.get_kernel([], ["x0"], [npd], [in_dims], [npd], ctx.output_shapes[0].as_tuple())
 
         def run(x, s):
+            out = get_out()
             kernel(x, out)
             return out
         return run

@@ -86,9 +86,9 @@ def _reduction(ctx, kernel_for):
             tuple(d for i, d in enumerate(x.shape) if i not in axes)
         return _reduce(kernel_for, x, axes, out_shape, out_np)
 
-    out = ctx.static_buffer(0)
+    get_out = ctx.buffer_source(0)
     dims = ctx.dims(0)
-    if out is None or fixed_axes is None or dims is None or None in dims or out_np == np.float16:
+    if get_out is None or fixed_axes is None or dims is None or None in dims or out_np == np.float16:
         return run
     axes = normalize_axes(fixed_axes, len(dims))
     view = K.as_outer_mid_inner(dims, axes)
@@ -102,17 +102,19 @@ def _reduction(ctx, kernel_for):
         tdims = [dims[i] for i in perm]
         buf = np.empty(tdims, dtype=in_np)
         tview = K.as_outer_mid_inner(tdims, list(range(len(rest), len(dims))))
-        tout = out.reshape(tview[0], tview[2])
+        out_view = (tview[0], tview[2])
 
         def run_gathered(x, axes_value):
+            out = get_out()
             np.copyto(buf, x.transpose(perm))
-            kernel(buf.reshape(tview), tout)
+            kernel(buf.reshape(tview), out.reshape(out_view))
             return out
         return run_gathered
-    out2 = out.reshape(view[0], view[2])
+    out_view = (view[0], view[2])
 
     def run_static(x, axes_value):
-        kernel(x.reshape(view), out2)
+        out = get_out()
+        kernel(x.reshape(view), out.reshape(out_view))
         return out
 
     return run_static
