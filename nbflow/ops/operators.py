@@ -8,6 +8,7 @@ from nbflow.framework import eager_tensor as _eager_tensor
 from nbflow.framework.graph import Tensor
 from nbflow.ops import math_ops as M
 from nbflow.ops.array_ops import _slice_helper
+from nbflow.ops.base import apply_op
 from nbflow.ops.linalg_ops import matmul
 from nbflow.ops.variables import Variable
 
@@ -50,6 +51,22 @@ _OPS = {
 for _cls in (Tensor, Variable):
     for _name, _fn in _OPS.items():
         setattr(_cls, _name, _fn)
+
+
+def _eager_fast(op_cls, name, generic):
+    """``a + b`` on two eager tensors goes straight to apply_op (the same op and kernel as
+    ``generic``; a dtype mismatch is still the op's error); anything else takes ``generic``."""
+    EagerTensor = _eager_tensor.EagerTensor
+
+    def op(self, other):
+        if type(other) is EagerTensor:
+            return apply_op(op_cls, [self, other], name=name)
+        return generic(self, other)
+    return op
+
+
+for _name, _op_cls, _op_name in (("__add__", M.Add, "add"), ("__sub__", M.Sub, "sub"), ("__mul__", M.Mul, "mul")):
+    setattr(_eager_tensor.EagerTensor, _name, _eager_fast(_op_cls, _op_name, _OPS[_name]))
 
 
 def _tensor_equality(a, b, negate):

@@ -78,15 +78,20 @@ class _ReadTracker(list):
         return list.__iter__(self)
 
 
+_new_tensor = object.__new__
+
+
 class _Bound:
     """One op signature's bound kernel."""
 
-    __slots__ = ("run", "n_out", "out_np", "prechecks", "value_inputs", "by_value")
+    __slots__ = ("run", "n_out", "out_np", "prechecks", "value_inputs", "by_value", "out_np0", "out_dtype0")
 
     def __init__(self, run, n_out, out_np, prechecks, value_inputs):
         self.run, self.n_out, self.out_np, self.prechecks = run, n_out, out_np, prechecks
         self.value_inputs = value_inputs
         self.by_value = None
+        self.out_np0 = np.dtype(out_np[0]) if out_np else None
+        self.out_dtype0 = None  # the DType of output 0 (set by _bind)
 
 
 def _freeze(v):
@@ -134,7 +139,7 @@ def _as_eager(t, op_cls, i):
     return base.convert_to_tensor(t)
 
 
-_device_stack = context.eager_device_stack
+_state = context._state
 
 
 def execute(op_cls, inputs, attrs, name):
@@ -149,19 +154,27 @@ def execute(op_cls, inputs, attrs, name):
     except AttributeError:
         arrays, variables, eager_inputs = _gather_inputs(op_cls, inputs)
     akey = _attrs_key(attrs) if attrs else ()
-    key = None
     if akey is not None:
-        stack = _device_stack()
-        sig = [op_cls, akey, stack[-1] if stack else None]
-        for a in arrays:
-            sig.append(a.dtype)
-            sig.append(a.shape)
-        if variables:
-            sig.append(tuple((i, v._handle) for i, v in variables.items()))
-        key = tuple(sig)
+        devices = _state.device_stack
+        device = devices[-1] if devices else None
+        n_in = len(arrays)
+        if n_in == 2 and not variables:
+            a, b = arrays
+            key = (op_cls, akey, device, a.dtype, a.shape, b.dtype, b.shape)
+        elif n_in == 1 and not variables:
+            a = arrays[0]
+            key = (op_cls, akey, device, a.dtype, a.shape)
+        else:
+            sig = [op_cls, akey, device]
+            for a in arrays:
+                sig.append(a.dtype)
+                sig.append(a.shape)
+            if variables:
+                sig.append(tuple((i, v._handle) for i, v in variables.items()))
+            key = tuple(sig)
         bound = _cache.get(key)
     else:
-        bound = None
+        key = bound = None
     if bound is None:
         bound = _bind(op_cls, eager_inputs, arrays, attrs, variables)
         if key is not None:
@@ -196,9 +209,10 @@ def execute(op_cls, inputs, attrs, name):
         raise kernel_error(EagerOp(op_cls, attrs, name or op_cls.type), e) from e
     n = bound.n_out
     if n == 1:
-        if type(result) is not np.ndarray or result.dtype != bound.out_np[0]:
-            result = np.asarray(result, dtype=bound.out_np[0])
-        out = EagerTensor(result)
+        if type(result) is not np.ndarray or (result.dtype is not bound.out_np0 and result.dtype != bound.out_np0):
+            result = np.asarray(result, dtype=bound.out_np0)
+        out = _new_tensor(EagerTensor)
+        out._value, out._dtype, out._shape, out._device_name = result, bound.out_dtype0, None, HOST_DEVICE
         if tape_state._recording and op_cls.differentiable:
             tape_state.record(op_cls, attrs, name, eager_inputs, (out,))
         return out
@@ -286,8 +300,10 @@ def _bind(op_cls, inputs, arrays, attrs, variables):
         raise
     except (ValueError, TypeError) as e:
         raise errors.InvalidArgumentError(None, eop, "%s [Op:%s]" % (e, op_cls.type)) from e
-    return _Bound(run, len(specs), [d.as_numpy_dtype for d in out_dtypes], list(kctx.prechecks),
-                  tuple(sorted(values.read)))
+    bound = _Bound(run, len(specs), [d.as_numpy_dtype for d in out_dtypes], list(kctx.prechecks),
+                   tuple(sorted(values.read)))
+    bound.out_dtype0 = out_dtypes[0] if out_dtypes else None
+    return bound
 
 
 def _value_key(arrays, indices):
