@@ -297,3 +297,19 @@ def test_deck_define_by_run_snippet(capsys):
         print("x=%4.1f --> z=%4.1f" % (x, z))
     assert capsys.readouterr().out.splitlines() == ["x= 1.0 --> z= 2.7", "x= 0.6 --> z= 1.9",
                                                    "x=-1.8 --> z=-2.9"]
+
+
+def test_tf1_helpers_run_eagerly(capsys):
+    x = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    tf.print("x:", x, output_stream=__import__("sys").stdout)
+    assert capsys.readouterr().out == "x: [[1 2]\n [3 4]]\n"
+    d = tf.nn.dropout(tf.ones([50, 50]), rate=0.5)
+    values = set(np.unique(d.numpy()).tolist())
+    assert values <= {0.0, 2.0} and len(values) == 2
+    assert tf.layers.dense(x, 3).shape == (2, 3)
+    assert tf.contrib.layers.fully_connected(x, 2).shape == (2, 2)
+    v = tf.get_variable("eager_gv", shape=[2], initializer=tf.zeros_initializer())
+    assert v.name == "eager_gv:0" and v.numpy().tolist() == [0.0, 0.0]
+    assert int(tf.size(x)) == 4 and tf.shape(x).numpy().tolist() == [2, 2]
+    assert tf.constant(["a", "bc"]).numpy().tolist() == [b"a", b"bc"]
+    assert float(tf.train.exponential_decay(0.1, 10, 5, 0.5)) == pytest.approx(0.025)

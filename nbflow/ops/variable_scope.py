@@ -539,7 +539,7 @@ class variable_scope:
         self._graph = None
         for v in self._values:
             el = v._as_graph_element() if hasattr(v, "_as_graph_element") else v
-            if isinstance(el, Tensor):
+            if isinstance(el, Tensor) and not el._is_eager:
                 self._graph = el.graph
                 break
         self._stack = []
