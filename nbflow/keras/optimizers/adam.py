@@ -1,5 +1,6 @@
 """``tf.keras.optimizers.Adam`` (ApplyAdam, with the beta powers computed from
 ``iterations``); slots ``m`` and ``v``."""
+from nbflow.framework import dtypes
 from nbflow.ops import array_ops, math_ops
 from nbflow.ops.base import convert_to_tensor
 from nbflow.ops.training_ops import ApplyAdam
@@ -34,12 +35,18 @@ class Adam(Optimizer):
 
     def _prepare_local(self, var_dtype, coefficients):
         super()._prepare_local(var_dtype, coefficients)
-        local_step = math_ops.cast(self.iterations + 1, var_dtype)
         beta_1_t = array_ops.identity(self._get_hyper("beta_1", var_dtype))
         beta_2_t = array_ops.identity(self._get_hyper("beta_2", var_dtype))
+        # beta^t in float64, rounded once to the variable's dtype: powf's (correctly rounded)
+        # value in graphs and eagerly alike (eager Pow sees t and would compute beta^3 as
+        # beta * beta * beta, an ulp away, which 1 - beta_2^t magnifies ~1000 times)
+        local_step = math_ops.cast(self.iterations + 1, dtypes.float64)
+
+        def power(beta_t):
+            return math_ops.cast(math_ops.pow(math_ops.cast(beta_t, dtypes.float64), local_step), var_dtype)
+
         coefficients.update(
-            beta_1_t=beta_1_t, beta_2_t=beta_2_t,
-            beta_1_power=math_ops.pow(beta_1_t, local_step), beta_2_power=math_ops.pow(beta_2_t, local_step),
+            beta_1_t=beta_1_t, beta_2_t=beta_2_t, beta_1_power=power(beta_1_t), beta_2_power=power(beta_2_t),
             epsilon=convert_to_tensor(self.epsilon, dtype=var_dtype))
 
     def _resource_apply_dense(self, grad, var, coefficients):

@@ -50,6 +50,11 @@ def _state_key():
     return None if context.executing_eagerly() else get_default_graph()
 
 
+def _tensor_name(t):
+    """``"<name> "`` of a graph tensor; nothing for an eager one (which has no name)."""
+    return "" if hasattr(t, "numpy") else t.name + " "
+
+
 def _filter_grads(grads_and_vars):
     """The (gradient, variable) pairs with a gradient; TF's errors for the rest."""
     pairs = []
@@ -81,11 +86,11 @@ def _filter_grads(grads_and_vars):
         except (TypeError, ValueError):
             raise TypeError("Gradient must be convertible to a Tensor, or None: %r" % (g,)) from None
         if g.dtype is not v.dtype:
-            raise TypeError("Gradient %s has dtype %s but variable %s has dtype %s"
-                            % (g.name, g.dtype.name, v.name, v.dtype.name))
+            raise TypeError("Gradient %shas dtype %s but variable %s has dtype %s"
+                            % (_tensor_name(g), g.dtype.name, v.name, v.dtype.name))
         if not g.shape.is_compatible_with(v.shape):
-            raise ValueError("Gradient %s has shape %s, incompatible with variable %s of shape %s"
-                             % (g.name, g.shape, v.name, v.shape))
+            raise ValueError("Gradient %shas shape %s, incompatible with variable %s of shape %s"
+                             % (_tensor_name(g), g.shape, v.name, v.shape))
         out.append((g, v))
     return out
 
