@@ -39,8 +39,15 @@ def _made_by(output, op_type):
     return op
 
 
+def _const(x, dtype):
+    """``x`` as a ``dtype`` tensor: a Python number converted directly (0.1 stays float64's 0.1)."""
+    if isinstance(x, Tensor):
+        return math_ops.cast(x, dtype)
+    return convert_to_tensor(x, dtype=dtype)
+
+
 def _clip(output):
-    eps = math_ops.cast(EPSILON, output.dtype)
+    eps = _const(EPSILON, output.dtype)
     return math_ops.clip_by_value(output, eps, 1.0 - eps)
 
 
@@ -89,7 +96,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     last axis; ``label_smoothing`` moves the targets toward ``1 / classes``."""
     y_true, y_pred = _pred_and_true(y_true, y_pred)
     if label_smoothing:
-        ls = math_ops.cast(label_smoothing, y_pred.dtype)
+        ls = _const(label_smoothing, y_pred.dtype)
         classes = math_ops.cast(array_ops.shape(y_true)[-1], y_pred.dtype)
         y_true = y_true * (1.0 - ls) + ls / classes
     if not from_logits:
@@ -106,13 +113,13 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0):
     moves the targets toward 0.5."""
     y_true, y_pred = _pred_and_true(y_true, y_pred)
     if label_smoothing:
-        ls = math_ops.cast(label_smoothing, y_pred.dtype)
+        ls = _const(label_smoothing, y_pred.dtype)
         y_true = y_true * (1.0 - ls) + 0.5 * ls
     if not from_logits:
         sigmoid = _made_by(y_pred, "Sigmoid")
         if sigmoid is None:
             output = _clip(y_pred)
-            eps = math_ops.cast(EPSILON, y_pred.dtype)
+            eps = _const(EPSILON, y_pred.dtype)
             bce = y_true * math_ops.log(output + eps) + (1.0 - y_true) * math_ops.log(1.0 - output + eps)
             return reduction_ops.reduce_mean(-bce, axis=-1)
         y_pred = sigmoid.inputs[0]
@@ -136,10 +143,10 @@ def huber(y_true, y_pred, delta=1.0):
     """Mean over the last axis of ``0.5 * e^2`` where ``|e| <= delta``, else
     ``delta * |e| - 0.5 * delta^2`` (``e = y_pred - y_true``)."""
     y_true, y_pred = _pred_and_true(y_true, y_pred)
-    delta = math_ops.cast(delta, y_pred.dtype)
+    delta = _const(delta, y_pred.dtype)
     error = y_pred - y_true
     abs_error = math_ops.abs(error)
-    half = math_ops.cast(0.5, y_pred.dtype)
+    half = _const(0.5, y_pred.dtype)
     return reduction_ops.reduce_mean(
         math_ops.where_v2(math_ops.less_equal(abs_error, delta), half * math_ops.square(error),
                           delta * abs_error - half * math_ops.square(delta)), axis=-1)
