@@ -21,78 +21,21 @@ Updates are in place, so in a graph each update op waits for every gradient
 (and for ``minimize``'s loss) through control edges, as tf.train's do.
 """
 import contextlib
-import logging
 
 import numpy as np
 
 from nbflow.autodiff.gradients import gradients
 from nbflow.autodiff.tape import GradientTape
 from nbflow.framework import context, dtypes, hooks, nest
-from nbflow.framework.graph import Operation, Tensor, control_dependencies, get_default_graph, name_scope
+from nbflow.framework.graph import Tensor, control_dependencies, name_scope
 from nbflow.ops import array_ops, clip_ops, math_ops
 from nbflow.ops.base import convert_to_tensor
 from nbflow.ops.variables import Variable
 from nbflow.keras.optimizers import schedules
+from nbflow.keras.optimizers.utils import filter_grads, gate_ops, is_number, state_key
 from nbflow.train.optimizers import _apply_update, _is_eager_variable, _var_key, _var_op_name
 
 __all__ = ["Optimizer"]
-
-_logger = logging.getLogger("nbflow")
-_VALID_DTYPES = (dtypes.float16, dtypes.float32, dtypes.float64)
-
-
-def _is_number(x):
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
-
-
-def _state_key():
-    """Where the optimizer's own variables live now: None (eager) or the default graph."""
-    return None if context.executing_eagerly() else get_default_graph()
-
-
-def _tensor_name(t):
-    """``"<name> "`` of a graph tensor; nothing for an eager one (which has no name)."""
-    return "" if hasattr(t, "numpy") else t.name + " "
-
-
-def _filter_grads(grads_and_vars):
-    """The (gradient, variable) pairs with a gradient; TF's errors for the rest."""
-    pairs = []
-    for pair in tuple(grads_and_vars):
-        try:
-            g, v = pair
-        except (TypeError, ValueError):
-            raise ValueError("`grads_and_vars` must be an iterable of (gradient, variable) pairs, got %r"
-                             % (pair,)) from None
-        pairs.append((g, v))
-    filtered = [(g, v) for g, v in pairs if g is not None]
-    if not filtered:
-        raise ValueError("No gradients provided for any variable: %s."
-                         % ([getattr(v, "name", str(v)) for _, v in pairs],))
-    empty = [getattr(v, "name", str(v)) for g, v in pairs if g is None]
-    if empty:
-        _logger.warning("Gradients do not exist for variables %s when minimizing the loss.", empty)
-    out = []
-    for g, v in filtered:
-        if isinstance(v, Tensor) and not isinstance(v, Variable):
-            raise NotImplementedError("Trying to update a Tensor ", v)
-        if not isinstance(v, Variable):
-            raise TypeError("Expected a tf.Variable in `grads_and_vars`, got %r" % (v,))
-        if v.dtype not in _VALID_DTYPES:
-            raise ValueError("Invalid type %r for %s, expected: %s."
-                             % (v.dtype.name, v.name, [d.name for d in _VALID_DTYPES]))
-        try:
-            g = convert_to_tensor(g)
-        except (TypeError, ValueError):
-            raise TypeError("Gradient must be convertible to a Tensor, or None: %r" % (g,)) from None
-        if g.dtype is not v.dtype:
-            raise TypeError("Gradient %shas dtype %s but variable %s has dtype %s"
-                            % (_tensor_name(g), g.dtype.name, v.name, v.dtype.name))
-        if not g.shape.is_compatible_with(v.shape):
-            raise ValueError("Gradient %shas shape %s, incompatible with variable %s of shape %s"
-                             % (_tensor_name(g), g.shape, v.name, v.shape))
-        out.append((g, v))
-    return out
 
 
 class Optimizer:
@@ -111,7 +54,7 @@ class Optimizer:
         for k in kwargs:
             if k not in allowed:
                 raise TypeError("Unexpected keyword argument passed to optimizer: " + str(k))
-            if kwargs[k] is not None and _is_number(kwargs[k]) and kwargs[k] < 0:
+            if kwargs[k] is not None and is_number(kwargs[k]) and kwargs[k] < 0:
                 raise ValueError("Expected {} >= 0, received: {}".format(k, kwargs[k]))
         if not name:
             raise ValueError("Must specify the optimizer name")
@@ -147,7 +90,7 @@ class Optimizer:
     def _set_hyper(self, name, value):
         prev = self._hyper.get(name)
         self._hyper[name] = value
-        if _is_number(prev) and _is_number(value):
+        if is_number(prev) and is_number(value):
             for key, hyper_vars in self._hyper_vars.items():
                 var = hyper_vars.get(name)
                 if var is None:
@@ -157,13 +100,13 @@ class Optimizer:
                 else:
                     with key.as_default():
                         var.load(value)
-        elif not _is_number(value):
+        elif not is_number(value):
             for hyper_vars in self._hyper_vars.values():
                 hyper_vars.pop(name, None)
 
     def _hyper_variable(self, name):
         with context.init_scope():
-            hyper_vars = self._hyper_vars.setdefault(_state_key(), {})
+            hyper_vars = self._hyper_vars.setdefault(state_key(), {})
             var = hyper_vars.get(name)
             if var is None:
                 var = hyper_vars[name] = self._make_variable(name, np.float32(self._hyper[name]), dtypes.float32)
@@ -175,7 +118,7 @@ class Optimizer:
             return value
         if callable(value):
             value = value()
-        elif _is_number(value):
+        elif is_number(value):
             value = self._hyper_variable(name)
         if dtype is not None:
             return math_ops.cast(value, dtype)
@@ -202,7 +145,7 @@ class Optimizer:
     def iterations(self):
         """The int64 variable counting the steps applied (made on first use)."""
         with context.init_scope():
-            key = _state_key()
+            key = state_key()
             var = self._iterations.get(key)
             if var is None:
                 var = self._iterations[key] = self._make_variable("iter", np.int64(0), dtypes.int64)
@@ -212,7 +155,7 @@ class Optimizer:
     @iterations.setter
     def iterations(self, variable):
         with context.init_scope():
-            key = _state_key()
+            key = state_key()
         if key in self._iterations:
             raise RuntimeError("Cannot set `iterations` to a new Variable after the Optimizer weights have been "
                                "created")
@@ -237,7 +180,7 @@ class Optimizer:
             graph = None if _is_eager_variable(var) else var.graph
             with (graph.as_default() if graph is not None else contextlib.nullcontext()):
                 with control_dependencies(None), name_scope(self._name + "/"):
-                    if shape.is_fully_defined() and _is_number(initializer):
+                    if shape.is_fully_defined() and is_number(initializer):
                         value = np.full(shape.as_list(), initializer, dtype.as_numpy_dtype)
                         validate = True
                     elif shape.is_fully_defined():
@@ -298,7 +241,7 @@ class Optimizer:
     def _create_all_weights(self, var_list):
         _ = self.iterations
         for name, value in sorted(self._hyper.items()):
-            if _is_number(value):
+            if is_number(value):
                 self._hyper_variable(name)
         self._create_slots(var_list)
 
@@ -349,14 +292,14 @@ class Optimizer:
         return self._apply(grads_and_vars, name)
 
     def _apply(self, grads_and_vars, name, gate=()):
-        pairs = _filter_grads(grads_and_vars)
+        pairs = filter_grads(grads_and_vars)
         var_list = [v for _, v in pairs]
         eager = context.executing_eagerly()
         with name_scope(name or self._name):
             with context.init_scope():
                 self._create_all_weights(var_list)
             grads = self._clip_gradients([g for g, _ in pairs])
-            gate_ops = [] if eager else _gate_ops(list(grads) + list(gate))
+            gates = [] if eager else gate_ops(list(grads) + list(gate))
             coefficients = {}
             for var in var_list:
                 if var.dtype not in coefficients:
@@ -365,21 +308,21 @@ class Optimizer:
             update_ops = []
             for grad, var in zip(grads, var_list):
                 with name_scope("update_" + _var_op_name(var)):
-                    update_ops.append(self._update(grad, var, coefficients[var.dtype], gate_ops))
+                    update_ops.append(self._update(grad, var, coefficients[var.dtype], gates))
             if eager:
                 self.iterations.assign_add(1)
                 return self.iterations
             with control_dependencies(update_ops):
                 return self.iterations.assign_add(1, read_value=False)
 
-    def _update(self, grad, var, coefficients, gate_ops):
+    def _update(self, grad, var, coefficients, gates):
         out = self._resource_apply_dense(grad, var, coefficients)
         if context.executing_eagerly():
             if var.constraint is not None:
                 var.assign(var.constraint(var))
             return out
         op = out.op if isinstance(out, Tensor) else out
-        for g in gate_ops:
+        for g in gates:
             if g is not op:
                 op._add_control_input(g)
         if var.constraint is not None:
@@ -435,14 +378,3 @@ class Optimizer:
 
     def __repr__(self):
         return "<%s.%s name=%r>" % (type(self).__module__, type(self).__name__, self._name)
-
-
-def _gate_ops(tensors):
-    ops = []
-    for t in tensors:
-        if hasattr(t, "_as_graph_element") and not isinstance(t, (Tensor, Operation)):
-            t = t._as_graph_element()
-        t = t.op if isinstance(t, Tensor) else t
-        if isinstance(t, Operation) and t not in ops:
-            ops.append(t)
-    return ops
