@@ -39,17 +39,18 @@ def ref_sgd(var, grads, learning_rate=0.01, momentum=0.0, nesterov=False):
     return var, ({"momentum": m} if momentum else {})
 
 
-def ref_adam(var, grads, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+def ref_adam(var, grads, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False):
     dt = var.dtype
     lr, b1, b2, eps, one = _h(learning_rate, dt), _h(beta_1, dt), _h(beta_2, dt), dt.type(epsilon), dt.type(1)
-    var, m, v = var.copy(), np.zeros_like(var), np.zeros_like(var)
+    var, m, v, vhat = var.copy(), np.zeros_like(var), np.zeros_like(var), np.zeros_like(var)
     for t, g in enumerate(grads, 1):
         b1p, b2p = b1 ** dt.type(t), b2 ** dt.type(t)
         alpha = lr * np.sqrt(one - b2p) / (one - b1p)
         m = m + (g - m) * (one - b1)
         v = v + (g * g - v) * (one - b2)
-        var = var - m * alpha / (np.sqrt(v) + eps)
-    return var, {"m": m, "v": v}
+        vhat = np.maximum(vhat, v)
+        var = var - m * alpha / (np.sqrt(vhat if amsgrad else v) + eps)
+    return var, ({"m": m, "v": v, "vhat": vhat} if amsgrad else {"m": m, "v": v})
 
 
 def ref_rmsprop(var, grads, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False):
@@ -96,6 +97,7 @@ CASES = [
     ("sgd_nesterov", K.SGD, ref_sgd, {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True}),
     ("adam", K.Adam, ref_adam, {"learning_rate": 0.1}),
     ("adam_betas", K.Adam, ref_adam, {"learning_rate": 0.05, "beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3}),
+    ("adam_amsgrad", K.Adam, ref_adam, {"learning_rate": 0.1, "amsgrad": True}),
     ("rmsprop", K.RMSprop, ref_rmsprop, {"learning_rate": 0.01}),
     ("rmsprop_centered", K.RMSprop, ref_rmsprop, {"learning_rate": 0.01, "centered": True}),
     ("rmsprop_momentum", K.RMSprop, ref_rmsprop, {"learning_rate": 0.01, "momentum": 0.5}),
@@ -111,6 +113,7 @@ def _problem(dtype, steps=3, shape=(3, 2)):
     rng = np.random.RandomState(42)
     init = rng.standard_normal(shape).astype(dtype)
     grads = [rng.standard_normal(shape).astype(dtype) for _ in range(steps)]
+    grads[-1][0] *= 0.01  # a small gradient: amsgrad's vhat keeps the larger v there
     return init, grads
 
 
@@ -185,6 +188,12 @@ def test_new_apply_ops_match_numpy(dtype):
          lambda v, a: (v + (a * mom - g * lr), [a * mom - g * lr])),
         (training_ops.ApplyKerasMomentum, [acc0], [lr, g, mom], {"use_nesterov": True},
          lambda v, a: (v + (a * mom - g * lr) * mom - g * lr, [a * mom - g * lr])),
+        (training_ops.ApplyAdamWithAmsgrad, [acc0, acc0 * 2, acc0 * 3],
+         [dtype(0.5), dtype(0.25), lr, dtype(0.5), dtype(0.5), eps, g], {},
+         lambda v, m, s, h: (v - (m + (g - m) * dtype(0.5)) * (lr * np.sqrt(dtype(0.75)) / dtype(0.5))
+                             / (np.sqrt(np.maximum(h, s + (g * g - s) * dtype(0.5))) + eps),
+                             [m + (g - m) * dtype(0.5), s + (g * g - s) * dtype(0.5),
+                              np.maximum(h, s + (g * g - s) * dtype(0.5))])),
         (training_ops.ApplyKerasRMSProp, [acc0], [lr, rho, eps, g], {},
          lambda v, a: (v - lr * g / (np.sqrt(rho * a + (1 - rho) * g * g) + eps), [rho * a + (1 - rho) * g * g])),
         (training_ops.ApplyKerasCenteredRMSProp, [var0 * 0.1, acc0], [lr, rho, eps, g], {},
@@ -251,6 +260,7 @@ def test_slot_names_per_optimizer(eager):
     assert names(K.RMSprop()) == ["rms"]
     assert names(K.RMSprop(momentum=0.1, centered=True)) == ["rms", "momentum", "mg"]
     assert names(K.Adagrad()) == ["accumulator"]
+    assert names(K.Adam(amsgrad=True)) == ["m", "v", "vhat"]
 
 
 def test_graph_mode_slots_are_global_variables_initialized_after_the_update_op():
@@ -476,8 +486,6 @@ def test_errors(eager):
         opt.apply_gradients([(tf.constant([1.0]), tf.constant([1.0]))])
     with pytest.raises(ValueError, match="pairs"):
         opt.apply_gradients([(tf.constant([1.0, 2.0]), v, v)])
-    with pytest.raises(NotImplementedError, match="amsgrad"):
-        K.Adam(amsgrad=True)
     with pytest.raises(ValueError, match="momentum"):
         K.SGD(momentum=1.5)
     with pytest.raises(TypeError, match="Unexpected keyword"):

@@ -20,6 +20,8 @@ ApplyX kernels:
 * ApplyCenteredRMSProp  as RMSProp with mg += (grad - mg) * (1 - rho) and
                         the denominator sqrt(ms - mg^2 + epsilon)
 * ApplyAdagrad          accum += grad^2; var -= lr * grad / sqrt(accum)
+* ApplyAdamWithAmsgrad  as ApplyAdam, with vhat = max(vhat, v) in place of v
+                        in the denominator
 * ApplyAdagradV2        accum += grad^2; var -= lr * grad / (sqrt(accum) + epsilon)
 * ApplyKerasMomentum    accum = accum * momentum - lr * grad
                         var += accum                   (or, Nesterov:
@@ -140,6 +142,25 @@ def apply_keras_momentum(var, accum, lr, grad, momentum, use_nesterov):
             var[i] += a * momentum - g * lr
         else:
             var[i] += a
+
+
+@njit(cache=True, error_model="numpy")
+def apply_adam_with_amsgrad(var, m, v, vhat, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad):
+    one = var.dtype.type(1)
+    alpha = lr * np.sqrt(one - beta2_power) / (one - beta1_power)
+    one_minus_beta1 = one - beta1
+    one_minus_beta2 = one - beta2
+    for i in range(var.shape[0]):
+        g = grad[i]
+        mi = m[i] + (g - m[i]) * one_minus_beta1
+        vi = v[i] + (g * g - v[i]) * one_minus_beta2
+        m[i] = mi
+        v[i] = vi
+        h = vhat[i]
+        if vi > h:
+            h = vi
+            vhat[i] = h
+        var[i] -= mi * alpha / (np.sqrt(h) + epsilon)
 
 
 @njit(cache=True, error_model="numpy")

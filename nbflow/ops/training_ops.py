@@ -3,7 +3,7 @@ same name).
 
 ApplyGradientDescent, ApplyMomentum, ApplyAdam, ApplyRMSProp,
 ApplyCenteredRMSProp, ApplyAdagrad and ApplyAdadelta (tf.train), and
-ApplyKerasMomentum, ApplyAdagradV2, ApplyKerasRMSProp and
+ApplyKerasMomentum, ApplyAdagradV2, ApplyAdamWithAmsgrad, ApplyKerasRMSProp and
 ApplyKerasCenteredRMSProp (tf.keras.optimizers) take their variables
 first ("ref" inputs: the variable and its slots), then scalar
 hyper-parameters and the gradient, in TF's order; the output is the updated
@@ -129,6 +129,16 @@ class ApplyAdagradV2(_ApplyOp):
     input_names = ("var", "accum", "lr", "epsilon", "grad")
     n_refs = 2
     scalars = ("lr", "epsilon")
+
+
+class ApplyAdamWithAmsgrad(_ApplyOp):
+    """Adam keeping ``vhat = max(vhat, v)`` and dividing by ``sqrt(vhat) + epsilon``."""
+
+    type = "ApplyAdamWithAmsgrad"
+    input_names = ("var", "m", "v", "vhat", "beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon",
+                   "grad")
+    n_refs = 4
+    scalars = ("beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon")
 
 
 class ApplyKerasRMSProp(_ApplyOp):

@@ -123,6 +123,14 @@ def _apply_adagrad_v2(ctx):
         _flat(var), _flat(accum), _scalar(lr), _scalar(eps), _flat(grad), update_slots))
 
 
+@register_kernel(T.ApplyAdamWithAmsgrad)
+def _apply_adam_with_amsgrad(ctx):
+    kernel = K.apply_adam_with_amsgrad
+    return _apply(ctx, lambda var, m, v, vhat, b1p, b2p, lr, b1, b2, eps, grad: kernel(
+        _flat(var), _flat(m), _flat(v), _flat(vhat), _scalar(b1p), _scalar(b2p), _scalar(lr), _scalar(b1),
+        _scalar(b2), _scalar(eps), _flat(grad)))
+
+
 @register_kernel(T.ApplyKerasMomentum)
 def _apply_keras_momentum(ctx):
     kernel = K.apply_keras_momentum

@@ -1,9 +1,9 @@
-"""``tf.keras.optimizers.Adam`` (ApplyAdam, with the beta powers computed from
-``iterations``); slots ``m`` and ``v``."""
+"""``tf.keras.optimizers.Adam`` (ApplyAdam, or ApplyAdamWithAmsgrad, with the beta
+powers computed from ``iterations``); slots ``m``, ``v`` (and ``vhat`` with amsgrad)."""
 from nbflow.framework import dtypes
 from nbflow.ops import array_ops, math_ops
 from nbflow.ops.base import convert_to_tensor
-from nbflow.ops.training_ops import ApplyAdam
+from nbflow.ops.training_ops import ApplyAdam, ApplyAdamWithAmsgrad
 from nbflow.keras.optimizers.optimizer_v2 import Optimizer
 
 __all__ = ["Adam"]
@@ -12,13 +12,11 @@ __all__ = ["Adam"]
 class Adam(Optimizer):
     """Adam as TF 2: at step ``t = iterations + 1``,
     ``m = beta_1 * m + (1 - beta_1) * g``, ``v = beta_2 * v + (1 - beta_2) * g^2``,
-    ``var -= lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)``."""
+    ``var -= lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)``; with
+    ``amsgrad`` the denominator uses ``vhat = max(vhat, v)``."""
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, name="Adam",
                  **kwargs):
-        if amsgrad:
-            raise NotImplementedError("Adam(amsgrad=True) is not implemented in nbflow yet (TF's "
-                                      "ApplyAdamWithAmsgrad); use amsgrad=False")
         super().__init__(name, **kwargs)
         self._set_hyper("learning_rate", kwargs.get("lr", learning_rate))
         self._set_hyper("decay", self._initial_decay)
@@ -32,6 +30,9 @@ class Adam(Optimizer):
             self.add_slot(var, "m")
         for var in var_list:
             self.add_slot(var, "v")
+        if self.amsgrad:
+            for var in var_list:
+                self.add_slot(var, "vhat")
 
     def _prepare_local(self, var_dtype, coefficients):
         super()._prepare_local(var_dtype, coefficients)
@@ -51,9 +52,11 @@ class Adam(Optimizer):
 
     def _resource_apply_dense(self, grad, var, coefficients):
         c = coefficients
-        return self._apply_op(ApplyAdam, [var, self.get_slot(var, "m"), self.get_slot(var, "v"), c["beta_1_power"],
-                                          c["beta_2_power"], c["lr_t"], c["beta_1_t"], c["beta_2_t"], c["epsilon"],
-                                          grad], {"use_nesterov": False})
+        slots = [self.get_slot(var, "m"), self.get_slot(var, "v")]
+        rest = [c["beta_1_power"], c["beta_2_power"], c["lr_t"], c["beta_1_t"], c["beta_2_t"], c["epsilon"], grad]
+        if self.amsgrad:
+            return self._apply_op(ApplyAdamWithAmsgrad, [var] + slots + [self.get_slot(var, "vhat")] + rest)
+        return self._apply_op(ApplyAdam, [var] + slots + rest, {"use_nesterov": False})
 
     def get_config(self):
         config = super().get_config()
