@@ -554,3 +554,52 @@ def test_keras_is_reachable_from_nbflow():
 
     assert tf.keras is nbflow.keras
     assert tf.keras.optimizers.RMSProp is tf.keras.optimizers.RMSprop
+
+
+@pytest.mark.parametrize("mode", ["graph", "eager"])
+def test_updates_read_every_gradient_before_any_variable_changes(mode):
+    """One SGD step on y = x @ w @ h: w's gradient reads h, which is updated in place."""
+    x = np.array([[1.0, 2.0]], np.float32)
+    w0 = np.array([[0.5], [-1.0]], np.float32)
+    h0 = np.array([[2.0]], np.float32)
+    # loss = sum(x @ w @ h): dw = x^T @ h^T, dh = (x @ w)^T
+    want_w, want_h = w0 - 0.1 * x.T @ h0.T, h0 - 0.1 * (x @ w0).T
+
+    def build():
+        w, h = tf.Variable(w0, name="w"), tf.Variable(h0, name="h")
+        opt = K.SGD(0.1)
+        return w, h, opt, (lambda: tf.reduce_sum(tf.matmul(tf.matmul(x, w), h)))
+
+    if mode == "graph":
+        w, h, opt, loss = build()
+        train = opt.minimize(loss, var_list=[h, w])  # h's update built first
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(train)
+            got_w, got_h = sess.run([w, h])
+    else:
+        with eager_mode():
+            w, h, opt, loss = build()
+            opt.minimize(loss, var_list=[h, w])
+            got_w, got_h = w.numpy(), h.numpy()
+    np.testing.assert_allclose(got_w, want_w, rtol=1e-6)
+    np.testing.assert_allclose(got_h, want_h, rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["graph", "eager"])
+def test_constraint_is_applied_after_the_update(mode):
+    def run():
+        v = tf.Variable([0.5, -0.5], constraint=lambda t: tf.clip_by_value(t, -0.6, 0.6))
+        return v, K.SGD(1.0).apply_gradients([(tf.constant([-1.0, 1.0]), v)])
+
+    if mode == "graph":
+        v, train = run()
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(train)
+            got = sess.run(v)
+    else:
+        with eager_mode():
+            v, _ = run()
+            got = v.numpy()
+    np.testing.assert_allclose(got, [0.6, -0.6])
