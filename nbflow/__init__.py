@@ -133,6 +133,11 @@ def __getattr__(name):
 
         value = globals()[name] = importlib.import_module("nbflow.platform." + name)
         return value
+    if name == "keras":  # tf.keras (imported on first use)
+        import importlib
+
+        value = globals()[name] = importlib.import_module("nbflow.keras")
+        return value
     if name in _protos.PROTOS:  # tf.NodeDef, tf.GraphDef, tf.Summary ... (imported on first use)
         value = globals()[name] = _protos.get(name)
         return value

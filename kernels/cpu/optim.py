@@ -20,6 +20,16 @@ ApplyX kernels:
 * ApplyCenteredRMSProp  as RMSProp with mg += (grad - mg) * (1 - rho) and
                         the denominator sqrt(ms - mg^2 + epsilon)
 * ApplyAdagrad          accum += grad^2; var -= lr * grad / sqrt(accum)
+* ApplyAdamWithAmsgrad  as ApplyAdam, with vhat = max(vhat, v) in place of v
+                        in the denominator
+* ApplyAdagradV2        accum += grad^2; var -= lr * grad / (sqrt(accum) + epsilon)
+* ApplyKerasMomentum    accum = accum * momentum - lr * grad
+                        var += accum                   (or, Nesterov:
+                        var += accum * momentum - lr * grad)
+* ApplyKerasRMSProp     ms = rho * ms + (1 - rho) * grad^2
+                        (centered: mg = rho * mg + (1 - rho) * grad and
+                        ms - mg^2 under the root)
+                        var -= lr * grad / (sqrt(ms) + epsilon)
 * ApplyAdadelta         accum = rho * accum + (1 - rho) * grad^2
                         update = sqrt(accum_update + eps) / sqrt(accum + eps) * grad
                         accum_update = rho * accum_update + (1 - rho) * update^2
@@ -111,3 +121,58 @@ def apply_adadelta(var, accum, accum_update, lr, rho, epsilon, grad):
         update = np.sqrt(accum_update[i] + epsilon) / np.sqrt(a + epsilon) * g
         accum_update[i] = accum_update[i] * rho + update * update * one_minus_rho
         var[i] -= update * lr
+
+
+@njit(cache=True, error_model="numpy")
+def apply_adagrad_v2(var, accum, lr, epsilon, grad, update_slots):
+    for i in range(var.shape[0]):
+        g = grad[i]
+        if update_slots:
+            accum[i] += g * g
+        var[i] -= g * lr / (np.sqrt(accum[i]) + epsilon)
+
+
+@njit(cache=True)
+def apply_keras_momentum(var, accum, lr, grad, momentum, use_nesterov):
+    for i in range(var.shape[0]):
+        g = grad[i]
+        a = accum[i] * momentum - g * lr
+        accum[i] = a
+        if use_nesterov:
+            var[i] += a * momentum - g * lr
+        else:
+            var[i] += a
+
+
+@njit(cache=True, error_model="numpy")
+def apply_adam_with_amsgrad(var, m, v, vhat, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad):
+    one = var.dtype.type(1)
+    alpha = lr * np.sqrt(one - beta2_power) / (one - beta1_power)
+    one_minus_beta1 = one - beta1
+    one_minus_beta2 = one - beta2
+    for i in range(var.shape[0]):
+        g = grad[i]
+        mi = m[i] + (g - m[i]) * one_minus_beta1
+        vi = v[i] + (g * g - v[i]) * one_minus_beta2
+        m[i] = mi
+        v[i] = vi
+        h = vhat[i]
+        if vi > h:
+            h = vi
+            vhat[i] = h
+        var[i] -= mi * alpha / (np.sqrt(h) + epsilon)
+
+
+@njit(cache=True, error_model="numpy")
+def apply_keras_rms_prop(var, mg, ms, lr, rho, epsilon, grad, centered):
+    """``mg`` is read and written only when ``centered`` (callers pass ``ms`` otherwise)."""
+    one_minus_rho = var.dtype.type(1) - rho
+    for i in range(var.shape[0]):
+        g = grad[i]
+        s = rho * ms[i] + one_minus_rho * (g * g)
+        ms[i] = s
+        if centered:
+            a = rho * mg[i] + one_minus_rho * g
+            mg[i] = a
+            s = s - a * a
+        var[i] -= lr * g / (np.sqrt(s) + epsilon)

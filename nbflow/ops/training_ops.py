@@ -2,12 +2,19 @@
 same name).
 
 ApplyGradientDescent, ApplyMomentum, ApplyAdam, ApplyRMSProp,
-ApplyCenteredRMSProp, ApplyAdagrad and ApplyAdadelta take their variables
+ApplyCenteredRMSProp, ApplyAdagrad and ApplyAdadelta (tf.train), and
+ApplyKerasMomentum, ApplyAdagradV2, ApplyAdamWithAmsgrad, ApplyKerasRMSProp and
+ApplyKerasCenteredRMSProp (tf.keras.optimizers) take their variables
 first ("ref" inputs: the variable and its slots), then scalar
 hyper-parameters and the gradient, in TF's order; the output is the updated
 variable. Their kernels (CPU: nbflow/backends/cpu/training.py) rewrite the
 variables' arrays in place, in one pass. The optimizers that build them are in
-nbflow/train/optimizers.py.
+nbflow/train/optimizers.py and nbflow/keras/optimizers/.
+
+ApplyKerasRMSProp and ApplyKerasCenteredRMSProp are nbflow's: TF's Keras
+RMSprop without momentum updates with a few assign ops
+(``var -= lr * g / (sqrt(ms) + epsilon)``, epsilon outside the root, unlike
+ApplyRMSProp); here that update is one fused op as well.
 """
 from nbflow.framework import dtypes
 from nbflow.ops.base import Op
@@ -99,5 +106,56 @@ class ApplyAdagrad(_ApplyOp):
 class ApplyAdadelta(_ApplyOp):
     type = "ApplyAdadelta"
     input_names = ("var", "accum", "accum_update", "lr", "rho", "epsilon", "grad")
+    n_refs = 3
+    scalars = ("lr", "rho", "epsilon")
+
+
+class ApplyKerasMomentum(_ApplyOp):
+    """Keras SGD with momentum (TF's ResourceApplyKerasMomentum): the accumulator
+    holds the step, ``accum = accum * momentum - lr * grad; var += accum``.
+    Attr ``use_nesterov``."""
+
+    type = "ApplyKerasMomentum"
+    input_names = ("var", "accum", "lr", "grad", "momentum")
+    n_refs = 2
+    scalars = ("lr", "momentum")
+
+
+class ApplyAdagradV2(_ApplyOp):
+    """``accum += grad^2; var -= lr * grad / (sqrt(accum) + epsilon)``. Attr
+    ``update_slots`` (default True)."""
+
+    type = "ApplyAdagradV2"
+    input_names = ("var", "accum", "lr", "epsilon", "grad")
+    n_refs = 2
+    scalars = ("lr", "epsilon")
+
+
+class ApplyAdamWithAmsgrad(_ApplyOp):
+    """Adam keeping ``vhat = max(vhat, v)`` and dividing by ``sqrt(vhat) + epsilon``."""
+
+    type = "ApplyAdamWithAmsgrad"
+    input_names = ("var", "m", "v", "vhat", "beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon",
+                   "grad")
+    n_refs = 4
+    scalars = ("beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon")
+
+
+class ApplyKerasRMSProp(_ApplyOp):
+    """Keras RMSprop without momentum (nbflow's op): ``ms = rho * ms + (1 - rho) * grad^2;
+    var -= lr * grad / (sqrt(ms) + epsilon)``."""
+
+    type = "ApplyKerasRMSProp"
+    input_names = ("var", "ms", "lr", "rho", "epsilon", "grad")
+    n_refs = 2
+    scalars = ("lr", "rho", "epsilon")
+
+
+class ApplyKerasCenteredRMSProp(_ApplyOp):
+    """Centered Keras RMSprop without momentum (nbflow's op): also
+    ``mg = rho * mg + (1 - rho) * grad``, denominator ``sqrt(ms - mg^2) + epsilon``."""
+
+    type = "ApplyKerasCenteredRMSProp"
+    input_names = ("var", "mg", "ms", "lr", "rho", "epsilon", "grad")
     n_refs = 3
     scalars = ("lr", "rho", "epsilon")

@@ -113,3 +113,41 @@ def _apply_adadelta(ctx):
     kernel = K.apply_adadelta
     return _apply(ctx, lambda var, accum, accum_update, lr, rho, eps, grad: kernel(
         _flat(var), _flat(accum), _flat(accum_update), _scalar(lr), _scalar(rho), _scalar(eps), _flat(grad)))
+
+
+@register_kernel(T.ApplyAdagradV2)
+def _apply_adagrad_v2(ctx):
+    kernel = K.apply_adagrad_v2
+    update_slots = bool(ctx.attrs.get("update_slots", True))
+    return _apply(ctx, lambda var, accum, lr, eps, grad: kernel(
+        _flat(var), _flat(accum), _scalar(lr), _scalar(eps), _flat(grad), update_slots))
+
+
+@register_kernel(T.ApplyAdamWithAmsgrad)
+def _apply_adam_with_amsgrad(ctx):
+    kernel = K.apply_adam_with_amsgrad
+    return _apply(ctx, lambda var, m, v, vhat, b1p, b2p, lr, b1, b2, eps, grad: kernel(
+        _flat(var), _flat(m), _flat(v), _flat(vhat), _scalar(b1p), _scalar(b2p), _scalar(lr), _scalar(b1),
+        _scalar(b2), _scalar(eps), _flat(grad)))
+
+
+@register_kernel(T.ApplyKerasMomentum)
+def _apply_keras_momentum(ctx):
+    kernel = K.apply_keras_momentum
+    nesterov = bool(ctx.attrs.get("use_nesterov", False))
+    return _apply(ctx, lambda var, accum, lr, grad, momentum: kernel(
+        _flat(var), _flat(accum), _scalar(lr), _flat(grad), _scalar(momentum), nesterov))
+
+
+@register_kernel(T.ApplyKerasRMSProp)
+def _apply_keras_rms_prop(ctx):
+    kernel = K.apply_keras_rms_prop
+    return _apply(ctx, lambda var, ms, lr, rho, eps, grad: kernel(
+        _flat(var), _flat(ms), _flat(ms), _scalar(lr), _scalar(rho), _scalar(eps), _flat(grad), False))
+
+
+@register_kernel(T.ApplyKerasCenteredRMSProp)
+def _apply_keras_centered_rms_prop(ctx):
+    kernel = K.apply_keras_rms_prop
+    return _apply(ctx, lambda var, mg, ms, lr, rho, eps, grad: kernel(
+        _flat(var), _flat(mg), _flat(ms), _scalar(lr), _scalar(rho), _scalar(eps), _flat(grad), True))
