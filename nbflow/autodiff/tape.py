@@ -220,6 +220,8 @@ class GradientTape:
                     out[k] = array_ops.zeros_like(t)
                     zero_fills.add(id(out[k]))
                     filled = True
+            inputs = entry.inputs
+            entry.skip_input_indices = tuple(i for i, t in enumerate(inputs) if id(t) not in watched)
             try:
                 in_grads = fn(entry, *out)
             finally:
