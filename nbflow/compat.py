@@ -12,8 +12,7 @@ _V1_ONLY = frozenset([
     "local_variables", "trainable_variables", "gradients", "get_default_graph", "reset_default_graph",
     "set_random_seed", "enable_eager_execution", "disable_eager_execution", "enable_v2_behavior",
     "disable_v2_behavior", "get_collection", "add_to_collection", "get_collection_ref", "GraphKeys",
-    "ConfigProto", "RunOptions", "RunMetadata", "logging", "app", "flags", "layers", "contrib", "losses",
-    "metrics", "train", "Print", "py_func", "to_float", "to_int32", "to_int64", "log", "div",
+    "ConfigProto", "RunOptions", "RunMetadata", "logging", "app", "flags", "layers", "contrib", "Print", "py_func", "to_float", "to_int32", "to_int64", "log", "div",
     "random_normal", "random_uniform", "truncated_normal", "multinomial",
 ])
 
@@ -25,6 +24,8 @@ class _V2Module(types.ModuleType):
         if name in _V1_ONLY or name.startswith("__"):
             raise AttributeError("module 'nbflow.compat.v2' has no attribute %r (a TF 1.x name; use "
                                  "tf.compat.v1.%s)" % (name, name))
+        if name in ("losses", "metrics", "optimizers"):  # TF 2's tf.losses etc. are Keras'
+            return getattr(sys.modules["nbflow"].keras, name)
         return getattr(sys.modules["nbflow"], name)
 
     def __dir__(self):
