@@ -48,6 +48,7 @@ The API the layers (and the coming models) build on:
 
 Floating inputs are cast to the layer's dtype in TF 2 mode (Keras' autocast).
 """
+import contextlib
 import inspect
 import threading
 
@@ -109,6 +110,14 @@ class InputSpec:
 
 def _is_eager_variable(v):
     return hasattr(v, "handle") and hasattr(v, "numpy")
+
+
+def _init_scope():
+    """``init_scope`` out of a ``tf.function`` trace (weights become eager variables); a
+    plain graph stays the default, even in an eager program (TF's init_scope keeps it)."""
+    if context.eager_enabled() and getattr(get_default_graph(), "lift_variables", False):
+        return context.init_scope()
+    return contextlib.nullcontext()
 
 
 def _current_scope():
@@ -307,7 +316,7 @@ class Layer(Module):
         initializer = initializers.get(initializer)
         regularizer = regularizers.get(regularizer)
         scope = self._scope or self._scope_name()
-        with context.init_scope():
+        with _init_scope():
             with control_dependencies(None), name_scope(scope):
                 variable = Variable(lambda: initializer(list(shape), dtype=dtype), name=name or "Variable",
                                     trainable=trainable, dtype=dtype, constraint=constraint)
@@ -399,7 +408,7 @@ class Layer(Module):
         scope = self._scope or self._scope_name()
         saved, self._scope = self._scope, scope
         try:
-            with context.init_scope():
+            with _init_scope():
                 with name_scope(scope):
                     self.build(input_shapes)
         finally:
@@ -436,7 +445,8 @@ class Layer(Module):
         if outermost:
             for layer in self._flatten_layers():
                 layer._call_losses = []
-        training_given = "training" in kwargs and kwargs["training"] is not None
+        given_training = kwargs.get("training")
+        training_given = given_training is not None
         if self._expects_training_arg:
             training = kwargs.get("training")
             if training is None:
@@ -447,7 +457,7 @@ class Layer(Module):
         saved_scope, self._scope = self._scope, self._scope_name()
         _call_context.depth += 1
         if training_given:
-            _call_context.training.append(kwargs["training"])
+            _call_context.training.append(given_training)
         try:
             with name_scope(self._scope):
                 inputs = nest.map_structure(self._convert_input, inputs)
