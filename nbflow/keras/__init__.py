@@ -1,6 +1,11 @@
 """``tf.keras``: so far ``tf.keras.optimizers`` (with ``schedules``) and the
-``tf.keras.losses`` functions. Layers, models and ``fit`` come later; each part
-is a subpackage or module of its own, so the package grows by adding them."""
+``tf.keras.losses`` functions, ``tf.keras.layers`` with ``activations``,
+``initializers``, ``regularizers`` and ``backend``. Models and ``fit`` come
+later; each part is a subpackage or module of its own, so the package grows by
+adding them."""
 from nbflow.keras import losses, optimizers
 
-__all__ = ["losses", "optimizers"]
+# -- layers and their helpers (keras layers work) --
+from nbflow.keras import activations, backend, initializers, layers, regularizers
+
+__all__ = ["losses", "optimizers", "activations", "backend", "initializers", "layers", "regularizers"]
