@@ -142,9 +142,18 @@ class CallbackList:
 
 
 def _dispatch(hook):
-    def call(self, *args, **kwargs):
-        for c in self.callbacks:
-            getattr(c, hook)(*args, **kwargs)
+    """A CallbackList method calling ``hook`` on each callback with the logs passed on
+    positionally (``{}`` for None), as Keras: ``on_epoch_end(epoch, logs)``, ``on_train_end(logs)``."""
+    if "batch" in hook or "epoch" in hook:
+        def call(self, index, logs=None):
+            logs = {} if logs is None else logs
+            for c in self.callbacks:
+                getattr(c, hook)(index, logs)
+    else:
+        def call(self, logs=None):
+            logs = {} if logs is None else logs
+            for c in self.callbacks:
+                getattr(c, hook)(logs)
     call.__name__ = hook
     return call
 
