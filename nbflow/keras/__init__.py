@@ -4,8 +4,10 @@
 later; each part is a subpackage or module of its own, so the package grows by
 adding them."""
 from nbflow.keras import losses, optimizers
+from nbflow.keras import callbacks, compile_utils, metrics, utils  # kmetrics: training pieces without layers
 
 # -- layers and their helpers (keras layers work) --
 from nbflow.keras import activations, backend, initializers, layers, regularizers
 
-__all__ = ["losses", "optimizers", "activations", "backend", "initializers", "layers", "regularizers"]
+__all__ = ["losses", "optimizers", "activations", "backend", "initializers", "layers", "regularizers",
+           "callbacks", "compile_utils", "metrics", "utils"]
