@@ -102,8 +102,8 @@ def to_component(value, dtype=None):
         if dtype is not None and value.dtype is not dtype:
             raise TypeError("Expected a %s tensor, got %s: %r" % (dtype.name, value.dtype.name, value))
         return value
-    elif isinstance(value, np.ndarray):
-        arr = value
+    elif isinstance(value, (np.ndarray, np.generic)):
+        arr = np.asarray(value)
         if arr.dtype.kind in "SU":
             arr = _string_array(arr)
     elif hasattr(value, "value") and hasattr(value, "initializer") and hasattr(value, "op"):

@@ -7,12 +7,9 @@ therefore happen once, at trace time. AutoGraph converts the function first
 (as ``Dataset.map`` does in TF). A tuple element is passed as positional
 arguments; any other element (a dict, a namedtuple, one tensor) as one argument.
 """
-import numpy as np
-
 from nbflow.data import structure
 from nbflow.data.structure import TensorSpec
 from nbflow.eager.function import Function, _autograph_convert
-from nbflow.framework import nest
 from nbflow.framework.graph import Tensor
 from nbflow.ops.base import convert_to_tensor
 
@@ -62,7 +59,17 @@ class TracedFunction:
         self.n_outputs = len(outs)
 
     def __call__(self, flat):
+        """The function's flat outputs (numpy) for one element's flat arrays: the trace's
+        plan run directly (ConcreteFunction._call_arrays without its eager tensors and
+        output nest, which cost more than the plan for small elements)."""
+        c = self._concrete
         if self.n_outputs == 0:
             return []
-        result = self._concrete._call_arrays(list(flat))
-        return [np.asarray(t._value) for t in nest.flatten(result)]
+        arrays = flat if type(flat) is list else list(flat)
+        feeds = arrays + c._capture_values if c._capture_values else arrays
+        key = None if c._static else tuple([a.shape for a in arrays])
+        plan = c._plans.get(key)
+        if plan is None:
+            plan = c._plan(c._plans, key, c._elements, lambda: c._feeds(feeds))
+        values = c._run(plan, feeds, c._n_fetch)
+        return [values[k] for _, k in c._template]

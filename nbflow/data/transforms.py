@@ -36,6 +36,30 @@ def _count(value, what):
     return int(np.asarray(value))
 
 
+def _count_or_tensor(value, what):
+    """A count: a Python int, or a graph tensor the pipeline reads when it runs
+    (``repeat(n)`` with ``n`` an element inside ``flat_map``, or a placeholder)."""
+    if hasattr(value, "op") and hasattr(value, "graph") and type(value) is not EagerTensor \
+            and value.op.type != "Const":
+        if value.dtype not in (dtypes.int32, dtypes.int64) or value.shape.ndims not in (0, None):
+            raise TypeError("%s must be a scalar integer, got %r" % (what, value))
+        return value
+    return _count(value, what)
+
+
+class _Counted:
+    """repeat/take/skip: ``_count`` an int or a tensor resolved per instantiation."""
+
+    def _own_captures(self):
+        return [] if isinstance(self._count, int) else [self._count]
+
+    def _n(self, env):
+        return self._count if isinstance(self._count, int) else int(env.value(self._count))
+
+    def _static_count(self):
+        return self._count if isinstance(self._count, int) else None
+
+
 class _Unary(Dataset):
     def __init__(self, input_dataset, element_spec=None):
         if not isinstance(input_dataset, Dataset):
@@ -172,7 +196,7 @@ class PaddedBatchDataset(BatchDataset):
                             else np.array(b"", dtype=object) for s in specs]
         else:
             vals = _flatten_like(padding_values, input_dataset.element_spec)
-            self._values = [structure.to_component(v, s.dtype) for v, s in zip(vals, specs)]
+            self._values = [_static(structure.to_component(v, s.dtype), "padding_values") for v, s in zip(vals, specs)]
         super().__init__(input_dataset, batch_size, drop_remainder)
         n = self._batch_size if self._drop else None
         self._element_spec = structure.pack(
@@ -197,6 +221,15 @@ class PaddedBatchDataset(BatchDataset):
                 arr[(j,) + tuple(slice(0, s) for s in x.shape)] = x
             out.append(arr)
         return out
+
+
+def _static(component, what):
+    """A component's value now: a graph constant's value, or the array itself."""
+    if isinstance(component, np.ndarray):
+        return component
+    if component.op.type != "Const":
+        raise NotImplementedError("%s must be a Python value or a constant in nbflow, got %r" % (what, component))
+    return np.asarray(component.op.attrs["value"])
 
 
 def _dims_of(shape):
@@ -331,21 +364,24 @@ def _gather(ix):
     return gather_each(*ix)
 
 
-class RepeatDataset(_Unary):
+class RepeatDataset(_Counted, _Unary):
     def __init__(self, input_dataset, count=None):
-        self._count = -1 if count is None else _count(count, "count")
+        self._count = -1 if count is None else _count_or_tensor(count, "count")
         super().__init__(input_dataset)
 
     def _cardinality(self):
-        n = self._input._cardinality()
-        if self._count == 0 or n == 0:
+        n, count = self._input._cardinality(), self._static_count()
+        if count is None:
+            return INFINITE if n == INFINITE else UNKNOWN
+        if count == 0 or n == 0:
             return 0
-        if self._count < 0:
+        if count < 0:
             return UNKNOWN if n == UNKNOWN else INFINITE
-        return n * self._count if n >= 0 else n
+        return n * count if n >= 0 else n
 
-    def _passes(self):
-        return itertools.count() if self._count < 0 else range(self._count)
+    def _passes(self, env):
+        count = self._n(env)
+        return itertools.count() if count < 0 else range(count)
 
     def _indexed(self, env):
         ix = self._input._indexed(env)
@@ -354,7 +390,7 @@ class RepeatDataset(_Unary):
         arrays, inner = ix
 
         def make_chunks():
-            for _ in self._passes():
+            for _ in self._passes(env):
                 produced = 0
                 for c in inner():
                     produced += len(c)
@@ -368,7 +404,7 @@ class RepeatDataset(_Unary):
         if ix is not None:
             yield from _gather(ix)
             return
-        for _ in self._passes():
+        for _ in self._passes(env):
             produced = False
             for e in self._input._elements(env):
                 produced = True
@@ -377,27 +413,30 @@ class RepeatDataset(_Unary):
                 return
 
 
-class TakeDataset(_Unary):
+class TakeDataset(_Counted, _Unary):
     def __init__(self, input_dataset, count):
-        self._count = _count(count, "count")
+        self._count = _count_or_tensor(count, "count")
         super().__init__(input_dataset)
 
     def _cardinality(self):
-        n = self._input._cardinality()
-        if self._count < 0:
+        n, count = self._input._cardinality(), self._static_count()
+        if count is None:
+            return UNKNOWN
+        if count < 0:
             return n
         if n == INFINITE:
-            return self._count
-        return min(n, self._count) if n >= 0 else UNKNOWN
+            return count
+        return min(n, count) if n >= 0 else UNKNOWN
 
     def _indexed(self, env):
         ix = self._input._indexed(env)
-        if ix is None or self._count < 0:
+        count = self._n(env)
+        if ix is None or count < 0:
             return ix
         arrays, inner = ix
 
         def make_chunks():
-            left = self._count
+            left = count
             if left <= 0:
                 return
             for c in inner():
@@ -412,30 +451,32 @@ class TakeDataset(_Unary):
         ix = self._indexed(env)
         if ix is not None:
             return _gather(ix)
-        if self._count < 0:
+        count = self._n(env)
+        if count < 0:
             return self._input._elements(env)
-        return itertools.islice(self._input._elements(env), self._count)
+        return itertools.islice(self._input._elements(env), count)
 
 
-class SkipDataset(_Unary):
+class SkipDataset(_Counted, _Unary):
     def __init__(self, input_dataset, count):
-        self._count = _count(count, "count")
+        self._count = _count_or_tensor(count, "count")
         super().__init__(input_dataset)
 
     def _cardinality(self):
-        n = self._input._cardinality()
-        if n < 0:
-            return n
-        return 0 if self._count < 0 else max(0, n - self._count)
+        n, count = self._input._cardinality(), self._static_count()
+        if n < 0 or count is None:
+            return n if n < 0 else UNKNOWN
+        return 0 if count < 0 else max(0, n - count)
 
     def _indexed(self, env):
         ix = self._input._indexed(env)
         if ix is None:
             return None
         arrays, inner = ix
+        count = self._n(env)
 
         def make_chunks():
-            left = self._count
+            left = count
             for c in inner():
                 if left < 0:
                     continue
@@ -451,9 +492,10 @@ class SkipDataset(_Unary):
         ix = self._indexed(env)
         if ix is not None:
             return _gather(ix)
-        if self._count < 0:
+        count = self._n(env)
+        if count < 0:
             return iter(())
-        return itertools.islice(self._input._elements(env), self._count, None)
+        return itertools.islice(self._input._elements(env), count, None)
 
 
 class ConcatenateDataset(_Unary):
