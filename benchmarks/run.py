@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     __package__ = "benchmarks"
 
-FAMILIES = ("overhead", "mlp", "lenet", "lstm", "elementwise", "stream", "kernels", "planning", "eager")
+FAMILIES = ("overhead", "mlp", "lenet", "lstm", "elementwise", "stream", "kernels", "planning", "eager", "keras")
 #: families run only when --only names them (each iteration is a whole fresh process)
 OPTIONAL_FAMILIES = ("coldstart",)
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
