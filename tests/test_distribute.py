@@ -86,6 +86,19 @@ def test_collectives_on_one_rank_are_identities_and_reuse_one_buffer(mpi):
             sess.run(nd.allreduce(tf.constant([1, 2], tf.int32), average=True))
 
 
+def test_buckets_go_out_in_chunks_that_cross_inputs(mpi, monkeypatch):
+    monkeypatch.setenv("NBFLOW_MPI_MESSAGE_BYTES", "12")  # 3 float32 per message
+    a, b = tf.placeholder(tf.float32, [2, 5]), tf.placeholder(tf.float32, [4])
+    (ra, _), (rb, _) = nd.allreduce_gradients([(a, None), (b * 1.0, None)])
+    s = nd.allreduce(a, average=False)
+    av, bv = np.arange(10, dtype=np.float32).reshape(2, 5), np.arange(4, dtype=np.float32) + 20
+    with tf.Session() as sess:
+        got = sess.run([ra, rb, s], {a: av, b: bv})
+    np.testing.assert_array_equal(got[0], av)
+    np.testing.assert_array_equal(got[1], bv)
+    np.testing.assert_array_equal(got[2], av)
+
+
 def test_gradients_are_fused_into_chained_buckets(mpi):
     vs = [tf.Variable(np.zeros(n, np.float32)) for n in (100, 100, 300, 10)]
     vs.append(tf.Variable(np.zeros(5, np.float64)))

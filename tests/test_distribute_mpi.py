@@ -36,9 +36,9 @@ def _mpiexec():
     return found
 
 
-def _run(cmd, timeout=LIMIT):
+def _run(cmd, timeout=LIMIT, **extra_env):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1", PYTHONPATH=str(ROOT),
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", **extra_env)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             cwd=str(ROOT), start_new_session=True)
     try:
@@ -50,9 +50,9 @@ def _run(cmd, timeout=LIMIT):
     return proc.returncode, out, time.time()
 
 
-def _launch(n, script, *args, dash_m=True, timeout=LIMIT):
+def _launch(n, script, *args, dash_m=True, timeout=LIMIT, **extra_env):
     cmd = [_mpiexec(), "-n", str(n), sys.executable] + (["-m", "mpi4py"] if dash_m else []) + [str(script)]
-    return _run(cmd + [str(a) for a in args], timeout)
+    return _run(cmd + [str(a) for a in args], timeout, **extra_env)
 
 
 COLLECTIVES = """
@@ -75,10 +75,11 @@ print("RESULT", json.dumps({"rank": r, "size": n, "out": [o.tolist() for o in ou
 """
 
 
-def test_collectives_over_three_ranks(tmp_path):
+@pytest.mark.parametrize("message_bytes", ["16777216", "12"], ids=["one-message", "chunks-of-3-elements"])
+def test_collectives_over_three_ranks(tmp_path, message_bytes):
     script = tmp_path / "collectives.py"
     script.write_text(COLLECTIVES)
-    rc, out, _ = _launch(3, script)
+    rc, out, _ = _launch(3, script, NBFLOW_MPI_MESSAGE_BYTES=message_bytes)
     assert rc == 0, out
     results = sorted((json.loads(line.split(" ", 1)[1]) for line in out.splitlines()
                       if line.startswith("RESULT ")), key=lambda d: d["rank"])
