@@ -171,3 +171,11 @@ def test_eager_broadcast_and_keras_apply_gradients(mpi):
         opt.apply_gradients(zip(tape.gradient(loss, [v]), [v]))
         np.testing.assert_allclose(v.numpy(), [0.0, 0.0])
         np.testing.assert_array_equal(nd.allreduce(tf.constant([3.0])).numpy(), [3.0])
+
+
+def test_example_says_parameter_servers_are_not_there_yet():
+    import runpy
+    from pathlib import Path
+    example = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "distributed_mnist.py"))
+    with pytest.raises(SystemExit, match="--ps/--workers .*not implemented yet.*DISTRIBUTED.md"):
+        example["main"](["--ps", "2", "--workers", "2"])
