@@ -1,0 +1,186 @@
+"""Distributed benchmarks (issue 13): MPI jobs, so a standalone script, not a
+harness family (the harness times implementations inside one process).
+
+    python -m benchmarks.distributed [--quick] [--json out.json]
+
+launches, with ``mpiexec`` (beside the Python, else on PATH; nbflow[mpi]):
+
+* ``allreduce/10M``: 2 ranks, a 10M float32 buffer. ``mpi4py`` is a bare
+  ``comm.Allreduce(MPI.IN_PLACE, buf, MPI.SUM)``; ``nbflow-sum`` a
+  ``Session.run`` of ``nd.allreduce(v, average=False)`` on a variable (the op
+  is fetched, not its 40 MB value); ``nbflow-avg-bucket4`` the optimizer's
+  case: the variable's four 2.5M quarters averaged by one fused
+  ``MpiAllreduceBucket`` (packing pass with the 1/size scale, one Allreduce).
+  ``mpi4py-chunked`` is the bare call in the messages nbflow sends (at most
+  ``MESSAGE_BYTES`` of nbflow/backends/cpu/mpi.py each), the floor of the
+  same message pattern without nbflow's packing pass. Rounds interleave them; each batch starts after a Barrier and counts
+  the slowest rank; median per call over the rounds. Target: nbflow >= 0.9x
+  mpi4py's calls/s.
+* ``mlp/b128``: the ``mlp`` family's 784-512-512-10 ReLU MLP, SGD lr 0.01, 128
+  examples per rank per step from 8 pre-generated batches, one BLAS/Numba
+  thread per rank: 1 rank (the plain optimizer, no MPI op) vs 2 ranks
+  (DistributedOptimizer). Target: 2 ranks >= 1.6x the samples/s of 1 rank.
+
+A worker is this file run under ``mpiexec -n N python -m mpi4py`` with
+``--worker allreduce|mlp``; rank 0 prints one ``RESULT {json}`` line.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+THREADS = {"OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+# -- workers (run under mpiexec) ---------------------------------------------------------------
+
+def _timed_batches(comm, fns, calls, rounds):
+    """Median seconds per call of each fn; a batch is ``calls`` calls after a Barrier, timed
+    on the slowest rank; rounds interleave the fns."""
+    from mpi4py import MPI
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            comm.Barrier()
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            dt = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
+            times[name].append(dt / calls)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def worker_allreduce(quick):
+    import numpy as np
+    from mpi4py import MPI
+
+    import nbflow as tf
+    import nbflow.distribute as nd
+    comm = MPI.COMM_WORLD
+    n = 1_000_000 if quick else 10_000_000
+    buf = np.ones(n, np.float32)
+    v = tf.Variable(np.ones(n, np.float32))
+    total = nd.allreduce(v, average=False).op
+    quarters = tf.split(tf.convert_to_tensor(v), 4)
+    bucket = nd.allreduce_gradients([(q, None) for q in quarters])[0][0].op
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    from nbflow.backends.cpu.mpi import _message_elements
+    step = _message_elements(4)
+    chunks = [buf[i:i + step] for i in range(0, n, step)]
+
+    def chunked():
+        for c in chunks:
+            comm.Allreduce(MPI.IN_PLACE, c, MPI.SUM)
+    fns = {"mpi4py": lambda: comm.Allreduce(MPI.IN_PLACE, buf, MPI.SUM),
+           "mpi4py-chunked": chunked,
+           "nbflow-sum": lambda: sess.run(total),
+           "nbflow-avg-bucket4": lambda: sess.run(bucket)}
+    for fn in fns.values():  # warm up: plans, kernels
+        fn()
+    per_call = _timed_batches(comm, fns, calls=3 if quick else 10, rounds=3 if quick else 7)
+    return {"case": "allreduce/%dM" % (n // 1_000_000), "ranks": comm.Get_size(),
+            "ms_per_call": {k: v * 1e3 for k, v in per_call.items()},
+            "vs_mpi4py": {k: per_call["mpi4py"] / v for k, v in per_call.items()}}
+
+
+def worker_mlp(quick):
+    import numpy as np
+    from mpi4py import MPI
+
+    import nbflow as tf
+    import nbflow.distribute as nd
+    comm = MPI.COMM_WORLD
+    size, rank = comm.Get_size(), comm.Get_rank()
+    sizes = (784, 32, 32, 10) if quick else (784, 512, 512, 10)
+    batch = 128
+    rng = np.random.default_rng(rank)
+    xs = [rng.standard_normal((batch, 784)).astype(np.float32) for _ in range(8)]
+    ys = [rng.integers(0, 10, batch).astype(np.int64) for _ in range(8)]
+    tf.set_random_seed(0)
+    x = tf.placeholder(tf.float32, [batch, 784])
+    y = tf.placeholder(tf.int64, [batch])
+    h = x
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        w = tf.get_variable("w%d" % i, [a, b], initializer=tf.glorot_uniform_initializer())
+        bias = tf.get_variable("b%d" % i, [b], initializer=tf.zeros_initializer())
+        h = tf.matmul(h, w) + bias
+        if i < len(sizes) - 2:
+            h = tf.nn.relu(h)
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=h))
+    opt = tf.train.GradientDescentOptimizer(0.01)
+    train = (nd.DistributedOptimizer(opt) if size > 1 else opt).minimize(loss)
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    if size > 1:
+        sess.run(nd.broadcast_variables(tf.global_variables()))
+    feeds = [{x: a, y: b} for a, b in zip(xs, ys)]
+    step = [0]
+
+    def one():
+        sess.run([train, loss], feeds[step[0] % 8])
+        step[0] += 1
+    for _ in range(5):
+        one()
+    per_call = _timed_batches(comm, {"step": one}, calls=10 if quick else 50, rounds=3 if quick else 5)
+    return {"case": "mlp/b128", "ranks": size, "ms_per_step": per_call["step"] * 1e3,
+            "samples_per_s": size * batch / per_call["step"]}
+
+
+# -- the launcher -----------------------------------------------------------------------------
+
+def _mpiexec():
+    here = Path(sys.executable).parent / "mpiexec"
+    return str(here) if here.exists() else shutil.which("mpiexec")
+
+
+def launch(n, worker, quick, timeout=600):
+    cmd = [_mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", str(Path(__file__).resolve()),
+           "--worker", worker] + (["--quick"] if quick else [])
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **THREADS)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(ROOT))
+    if out.returncode != 0:
+        raise RuntimeError("%s failed (%d):\n%s%s" % (" ".join(cmd), out.returncode, out.stdout, out.stderr))
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+    return json.loads(lines[-1].split(" ", 1)[1])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes, few calls: a smoke test")
+    p.add_argument("--json", help="write the results here")
+    p.add_argument("--worker", choices=["allreduce", "mlp"], help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        result = (worker_allreduce if args.worker == "allreduce" else worker_mlp)(args.quick)
+        from mpi4py import MPI
+        if MPI.COMM_WORLD.Get_rank() == 0:
+            print("RESULT " + json.dumps(result), flush=True)
+        return result
+    if _mpiexec() is None:
+        sys.exit("benchmarks.distributed: mpiexec not found (pip install nbflow[mpi])")
+    ar = launch(2, "allreduce", args.quick)
+    print("%s over %d ranks (ms per call; calls/s vs mpi4py):" % (ar["case"], ar["ranks"]))
+    for name, ms in ar["ms_per_call"].items():
+        print("  %-20s %8.2f ms  %.2fx" % (name, ms, ar["vs_mpi4py"][name]))
+    worst = min(v for k, v in ar["vs_mpi4py"].items() if k.startswith("nbflow"))
+    print("  target nbflow >= 0.90x mpi4py: %s (%.2fx)" % ("MET" if worst >= 0.9 else "MISS", worst))
+    one, two = launch(1, "mlp", args.quick), launch(2, "mlp", args.quick)
+    ratio = two["samples_per_s"] / one["samples_per_s"]
+    print("mlp/b128 per rank, SGD: 1 rank %.0f samples/s (%.2f ms/step), 2 ranks %.0f samples/s (%.2f ms/step): "
+          "%.2fx" % (one["samples_per_s"], one["ms_per_step"], two["samples_per_s"], two["ms_per_step"], ratio))
+    print("  target 2 ranks >= 1.6x 1 rank: %s" % ("MET" if ratio >= 1.6 else "MISS"))
+    results = {"allreduce": ar, "mlp": [one, two], "mlp_ratio": ratio}
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main()
