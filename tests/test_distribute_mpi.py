@@ -71,7 +71,10 @@ with tf.Session() as sess:
     sess.run(tf.global_variables_initializer())
     sess.run(nd.broadcast_variables([v], root=1))
     out = sess.run([total, mean, g1, g2, g3, v])
-print("RESULT", json.dumps({"rank": r, "size": n, "out": [o.tolist() for o in out]}))
+# one file per rank: lines that several ranks print at once may interleave
+import os
+with open(os.path.join(os.environ["RESULT_DIR"], "rank-%d.json" % r), "w") as f:
+    json.dump({"rank": r, "size": n, "out": [o.tolist() for o in out]}, f)
 """
 
 
@@ -79,10 +82,9 @@ print("RESULT", json.dumps({"rank": r, "size": n, "out": [o.tolist() for o in ou
 def test_collectives_over_three_ranks(tmp_path, message_bytes):
     script = tmp_path / "collectives.py"
     script.write_text(COLLECTIVES)
-    rc, out, _ = _launch(3, script, NBFLOW_MPI_MESSAGE_BYTES=message_bytes)
+    rc, out, _ = _launch(3, script, NBFLOW_MPI_MESSAGE_BYTES=message_bytes, RESULT_DIR=str(tmp_path))
     assert rc == 0, out
-    results = sorted((json.loads(line.split(" ", 1)[1]) for line in out.splitlines()
-                      if line.startswith("RESULT ")), key=lambda d: d["rank"])
+    results = sorted((json.loads(p.read_text()) for p in tmp_path.glob("rank-*.json")), key=lambda d: d["rank"])
     assert [d["rank"] for d in results] == [0, 1, 2] and results[0]["size"] == 3
     base = np.arange(4)
     for d in results:
