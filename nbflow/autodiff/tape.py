@@ -13,6 +13,8 @@ import contextlib
 import enum
 import logging
 
+import numpy as np
+
 from nbflow.autodiff.gradients import gradients as _graph_gradients
 from nbflow.framework import context, nest
 from nbflow.framework.eager_tensor import EagerTensor
@@ -32,6 +34,14 @@ class UnconnectedGradients(enum.Enum):
 
 def _variable_reads(tape, var):
     return tape._reads.get(id(var), ())
+
+
+def _flatten(x):
+    if type(x) is EagerTensor:
+        return [x]
+    if type(x) is list and all(type(t) is EagerTensor or _is_variable(t) for t in x):
+        return list(x)
+    return nest.flatten(x)
 
 
 def _is_variable(x):
@@ -113,7 +123,8 @@ class GradientTape:
         if self._used and not self._persistent:
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
                                "(or jacobians)")
-        unconnected = UnconnectedGradients(unconnected_gradients)
+        unconnected = unconnected_gradients if type(unconnected_gradients) is UnconnectedGradients \
+            else UnconnectedGradients(unconnected_gradients)
         if not context.executing_eagerly():
             grads = self._graph_gradient(target, sources, output_gradients, unconnected)
             if not self._persistent:
@@ -124,8 +135,8 @@ class GradientTape:
         if was_recording:
             self._pop()  # the gradient's own ops are not recorded by this tape
         try:
-            flat_targets = [self._target(t) for t in nest.flatten(target)]
-            flat_sources = nest.flatten(sources)
+            flat_targets = [self._target(t) for t in _flatten(target)]
+            flat_sources = _flatten(sources)
             for s in flat_sources:
                 if s is None:
                     raise ValueError("None is not a valid source: sources must be tensors or variables")
@@ -143,6 +154,8 @@ class GradientTape:
         if not self._persistent:
             self._used = True
             self._release()
+        if type(sources) is EagerTensor or _is_variable(sources):
+            return grads[0]
         return nest.pack_sequence_as(sources, grads)
 
     def _release(self):
@@ -193,7 +206,7 @@ class GradientTape:
         grads = {}  # id(tensor) -> [gradient tensors]
         for t, g in zip(targets, out_grads):
             if g is None:
-                g = array_ops.ones_like(t)
+                g = EagerTensor(np.ones(t._value.shape, t._value.dtype))  # d target / d target
             grads.setdefault(id(t), []).append(g)
         watched = self._watched
         grad_fns = {}
@@ -220,6 +233,8 @@ class GradientTape:
                     out[k] = array_ops.zeros_like(t)
                     zero_fills.add(id(out[k]))
                     filled = True
+            inputs = entry.inputs
+            entry.skip_input_indices = tuple(i for i, t in enumerate(inputs) if id(t) not in watched)
             try:
                 in_grads = fn(entry, *out)
             finally:

@@ -19,11 +19,14 @@ def _refresh():
 class TapeOp:
     """A recorded op, shaped like an Operation for the gradient functions."""
 
-    __slots__ = ("op_def", "attrs", "name", "inputs", "outputs")
+    __slots__ = ("op_def", "attrs", "name", "inputs", "outputs", "skip_input_indices")
 
     def __init__(self, op_def, attrs, name, inputs, outputs):
         self.op_def, self.attrs, self.name = op_def, attrs, name or op_def.type
         self.inputs, self.outputs = tuple(inputs), list(outputs)
+        #: inputs whose gradient nobody needs (set by the tape before it calls the
+        #: gradient function; TF's name): a gradient function may skip them
+        self.skip_input_indices = ()
 
     @property
     def type(self):

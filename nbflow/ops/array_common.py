@@ -6,7 +6,7 @@ binds a kernel.
 """
 import numpy as np
 
-from nbflow.framework import dtypes
+from nbflow.framework import context, dtypes
 from nbflow.framework.graph import Tensor
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops.base import convert_to_tensor
@@ -73,6 +73,20 @@ def _axis_value(v, rank, fail, what="axis", extra=0):
 
 
 _INT32_MIN, _INT32_MAX = int(np.iinfo(np.int32).min), int(np.iinfo(np.int32).max)
+#: eager constants of shapes and axes, shared: eager tensors are immutable values
+_eager_index_constants = {}
+
+
+def _eager_index_constant(values):
+    """An int32 (int64 if needed) eager constant of ``values``: a tuple of ints, or an int (0-d)."""
+    t = _eager_index_constants.get(values)
+    if t is None:
+        small = all(_INT32_MIN <= e <= _INT32_MAX for e in (values if type(values) is tuple else (values,)))
+        if len(_eager_index_constants) > 4096:
+            _eager_index_constants.clear()
+        t = _eager_index_constants[values] = convert_to_tensor(
+            np.array(values, dtype=np.int32 if small else np.int64))
+    return t
 
 
 def _index_tensor(v, name=None):
@@ -80,6 +94,8 @@ def _index_tensor(v, name=None):
     values become int32 (int64 if they need it), int arrays keep int32/int64."""
     if type(v) in (list, tuple) and all(type(e) is int for e in v):
         # the common case (a shape, axes): Python ints
+        if context.executing_eagerly():
+            return _eager_index_constant(tuple(v))
         small = all(_INT32_MIN <= e <= _INT32_MAX for e in v)
         return convert_to_tensor(np.array(v, dtype=np.int32 if small else np.int64), name=name)
     if _is_tensor(v):

@@ -18,7 +18,9 @@ import numpy as np
 from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape, as_shape
 from nbflow.ops import array_shape_ops
-from nbflow.ops.array_common import _check_index_dtype, _ints, _shape_tensor, _shape_value_to_tuple
+from nbflow.ops.array_common import (
+    _check_index_dtype, _eager_index_constant, _ints, _shape_tensor, _shape_value_to_tuple,
+)
 from nbflow.ops.array_range_ops import range_
 from nbflow.ops.array_shape_ops import reshape, shape
 from nbflow.ops.base import Op, apply_op, constant_value, convert_to_tensor, forwards_when_shape_kept
@@ -83,6 +85,14 @@ class Sum(Reduction):
 
 def reduction_axes(x, axis):
     """The axes tensor for ``axis`` (None means all axes)."""
+    if x._is_eager:
+        # eager: shared constants of the axes (nbflow/ops/array_common.py)
+        if axis is None:
+            return _eager_index_constant(tuple(range(x._value.ndim)))
+        if type(axis) is int:
+            return _eager_index_constant(axis)
+        if type(axis) in (list, tuple) and all(type(a) is int for a in axis):
+            return _eager_index_constant(tuple(axis))
     if axis is None:
         rank = x.shape.ndims
         if rank is not None:
@@ -295,8 +305,10 @@ def _kept_shape(op):
 
 def _broadcast_back(op, grad):
     x = op.inputs[0]
-    g = reshape(grad, _kept_shape(op))
     target = list(x.shape.as_tuple()) if x.shape.is_fully_defined() else shape(x)
+    if grad.shape.ndims == 0:
+        return broadcast_to(grad, target)  # a full reduction: the scalar broadcasts as it is
+    g = reshape(grad, _kept_shape(op))
     return broadcast_to(g, target)
 
 

@@ -201,8 +201,9 @@ def _same_attrs(op):
 def _conv2d_grad(op, grad):
     x, f = op.inputs
     a = _same_attrs(op)
-    return (conv2d_backprop_input(_shape_of(x), f, grad, **a),
-            conv2d_backprop_filter(x, _shape_of(f), grad, **a))
+    skip = getattr(op, "skip_input_indices", ())  # set by a GradientTape (eager): see linalg_ops
+    return (None if 0 in skip else conv2d_backprop_input(_shape_of(x), f, grad, **a),
+            None if 1 in skip else conv2d_backprop_filter(x, _shape_of(f), grad, **a))
 
 
 @RegisterGradient("Conv2DBackpropInput")

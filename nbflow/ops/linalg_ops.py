@@ -137,13 +137,22 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
 def _matmul_grad(op, grad):
     a, b = op.inputs
     ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
+    # a GradientTape says which inputs need no gradient (TF's skip_input_indices): eagerly,
+    # an unneeded product is work nothing prunes
+    skip = getattr(op, "skip_input_indices", ())
     if not ta and not tb:
-        return matmul(grad, b, transpose_b=True), matmul(a, grad, transpose_a=True)
-    if not ta and tb:
-        return matmul(grad, b), matmul(grad, a, transpose_a=True)
-    if ta and not tb:
-        return matmul(b, grad, transpose_b=True), matmul(a, grad)
-    return matmul(b, grad, transpose_a=True, transpose_b=True), matmul(grad, a, transpose_a=True, transpose_b=True)
+        ga = lambda: matmul(grad, b, transpose_b=True)  # noqa: E731
+        gb = lambda: matmul(a, grad, transpose_a=True)  # noqa: E731
+    elif not ta and tb:
+        ga = lambda: matmul(grad, b)  # noqa: E731
+        gb = lambda: matmul(grad, a, transpose_a=True)  # noqa: E731
+    elif ta and not tb:
+        ga = lambda: matmul(b, grad, transpose_b=True)  # noqa: E731
+        gb = lambda: matmul(a, grad)  # noqa: E731
+    else:
+        ga = lambda: matmul(b, grad, transpose_a=True, transpose_b=True)  # noqa: E731
+        gb = lambda: matmul(grad, a, transpose_a=True, transpose_b=True)  # noqa: E731
+    return None if 0 in skip else ga(), None if 1 in skip else gb()
 
 
 @RegisterGradient("BatchMatMulV2")

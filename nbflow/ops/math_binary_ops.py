@@ -206,7 +206,8 @@ def _sub_grad(op, grad):
 @RegisterGradient("Mul")
 def _mul_grad(op, grad):
     x, y = op.inputs
-    return _binary_grads(op, multiply(grad, y), multiply(x, grad))
+    skip = getattr(op, "skip_input_indices", ())  # set by a GradientTape (eager): see linalg_ops
+    return _binary_grads(op, None if 0 in skip else multiply(grad, y), None if 1 in skip else multiply(x, grad))
 
 
 @RegisterGradient("RealDiv")

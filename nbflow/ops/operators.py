@@ -8,6 +8,8 @@ from nbflow.framework import eager_tensor as _eager_tensor
 from nbflow.framework.graph import Tensor
 from nbflow.ops import math_ops as M
 from nbflow.ops.array_ops import _slice_helper
+from nbflow.framework.context import _EAGER, _default_graph_stack
+from nbflow.ops import base as _base
 from nbflow.ops.base import apply_op
 from nbflow.ops.linalg_ops import matmul
 from nbflow.ops.variables import Variable
@@ -57,9 +59,12 @@ def _eager_fast(op_cls, name, generic):
     """``a + b`` on two eager tensors goes straight to apply_op (the same op and kernel as
     ``generic``; a dtype mismatch is still the op's error); anything else takes ``generic``."""
     EagerTensor = _eager_tensor.EagerTensor
+    executor, no_attrs = _base._eager_executor, _base._NO_ATTRS
 
     def op(self, other):
         if type(other) is EagerTensor:
+            if _EAGER[0] and not _default_graph_stack:
+                return executor[0](op_cls, [self, other], no_attrs, name)
             return apply_op(op_cls, [self, other], name=name)
         return generic(self, other)
     return op

@@ -145,9 +145,17 @@ _state = context._state
 def execute(op_cls, inputs, attrs, name):
     """Run one op now; returns its EagerTensor(s) (or None for an op with no outputs)."""
     variables = None
+    if type(inputs) is not list and type(inputs) is not tuple:
+        inputs = list(inputs)
+    n_in = len(inputs)
     try:
         # the common case: every input an eager tensor
-        arrays = [t._value for t in inputs]
+        if n_in == 2:
+            arrays = [inputs[0]._value, inputs[1]._value]
+        elif n_in == 1:
+            arrays = [inputs[0]._value]
+        else:
+            arrays = [t._value for t in inputs]
         eager_inputs = inputs
         if op_cls.resource_inputs:
             raise AttributeError
@@ -157,7 +165,6 @@ def execute(op_cls, inputs, attrs, name):
     if akey is not None:
         devices = _state.device_stack
         device = devices[-1] if devices else None
-        n_in = len(arrays)
         if n_in == 2 and not variables:
             a, b = arrays
             key = (op_cls, akey, device, a.dtype, a.shape, b.dtype, b.shape)
