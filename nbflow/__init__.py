@@ -114,6 +114,7 @@ from nbflow.module import Module  # noqa: E402,F401  (tf.Module)
 from nbflow.ops.logging_ops import Print, print_v2 as print  # noqa: E402,F401,A001
 from nbflow import autograph  # noqa: E402,F401  (tf.autograph: to_code, to_graph, experimental.do_not_convert)
 from nbflow.eager import TensorSpec, function  # noqa: E402,F401  (tf.function, TF 2)
+from nbflow import data  # noqa: E402,F401  (tf.data)
 
 
 from nbflow.framework.errors import NotImplementedInNbflowError  # noqa: E402

@@ -9,3 +9,6 @@ from nbflow.keras import losses, optimizers
 from nbflow.keras import activations, backend, initializers, layers, regularizers
 
 __all__ = ["losses", "optimizers", "activations", "backend", "initializers", "layers", "regularizers"]
+
+from nbflow.keras import datasets  # noqa: E402  (tf.keras.datasets: mnist, fashion_mnist; no downloads)
+__all__ += ["datasets"]

@@ -133,3 +133,19 @@ _eager_resources = ResourceManager()
 def eager_resources():
     """The resources of eager mode (eager variables, random streams): one per process."""
     return _eager_resources
+
+
+class IteratorResource:
+    """A dataset iterator's place: the Python iterator of flat elements (nbflow/data)
+    of its last initialization; ``lock`` serializes pulls and restarts."""
+
+    def __init__(self, iterator=None):
+        self.iterator = iterator
+        self.lock = threading.Lock()
+
+    def reset(self, iterator):
+        with self.lock:
+            old, self.iterator = self.iterator, iterator
+        close = getattr(old, "close", None)
+        if close is not None:
+            close()  # a prefetching pipeline stops its thread
