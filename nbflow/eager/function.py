@@ -45,6 +45,11 @@ from nbflow.runtime.session import ConfigProto
 from nbflow.state.resources import eager_resources
 
 
+#: callables ``f(concrete_function)`` told of each call of a traced function from eager code
+#: (tf.summary.trace_on records the graphs called; an empty list costs one test per call)
+call_observers = []
+
+
 # -- AutoGraph: the one place nbflow.autograph is looked for -----------------------------------
 
 def _autograph_convert(fn):
@@ -291,6 +296,9 @@ class Function:
             if concrete is None:
                 concrete = self._lookup_slow(key, args, kwargs, leaves)
             arrays = leaves
+        if call_observers:
+            for observe in call_observers:
+                observe(concrete)
         if tape_state._recording:
             return concrete._call_recorded(arrays, _tensor_leaves(args, kwargs))
         return concrete._call_arrays(arrays)
@@ -576,6 +584,8 @@ class ConcreteFunction:
                 raise ValueError("%s expects shape %s for %s, got %s" % (self.name, ph.shape, ph.name,
                                                                        leaf.shape))
             arrays.append(leaf)
+        for observe in call_observers:
+            observe(self)
         with context.eager_mode():
             if tape_state._recording:
                 return self._call_recorded(arrays, _tensor_leaves(args, kwargs))

@@ -80,7 +80,8 @@ class Module:
 
     # Attributes _flatten never walks (in TF, AutoTrackable's bookkeeping; kept for subclasses that extend it).
     _TF_MODULE_IGNORED_PROPERTIES = frozenset((
-        "_self_unconditional_checkpoint_dependencies", "_self_unconditional_dependency_names"))
+        "_self_unconditional_checkpoint_dependencies", "_self_unconditional_dependency_names",
+        "_pending_restorations"))
 
     def __init__(self, name=None):
         if name is None:
@@ -130,6 +131,21 @@ class Module:
         return _flatten_module(
             self, recursive=recursive, predicate=predicate, attribute_traversal_key=attribute_traversal_key,
             attributes_to_ignore=self._TF_MODULE_IGNORED_PROPERTIES, with_path=with_path)
+
+    # -- tf.train.Checkpoint's object graph (nbflow/train/tracking.py) ----------------------------
+    def _trackable_children(self):
+        """The attributes holding variables, modules or other trackable objects (directly or
+        in lists, tuples and dicts), by attribute name, as TF's AutoTrackable; the checkpoint
+        keeps those that are trackable."""
+        ignored = self._TF_MODULE_IGNORED_PROPERTIES
+        return {k: v for k, v in sorted(vars(self).items())
+                if k not in ignored and k not in ("_name", "_name_scope")}
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        pending = self.__dict__.get("_pending_restorations")
+        if pending and name in pending:  # a value a restore found no object for: restore it now
+            pending.pop(name)(value)
 
     @classmethod
     def with_name_scope(cls, method):

@@ -1,11 +1,14 @@
 """Summary op types (TF 1.x ScalarSummary, HistogramSummary, ImageSummary, AudioSummaryV2,
-TensorSummaryV2, MergeSummary).
+TensorSummaryV2, MergeSummary), and TF 2's write op (WriteSummaryV2).
 
 Each is a stateful op whose output is a 0-d string tensor holding a serialized
 ``Summary`` protocol buffer; its kernel (nbflow/backends/cpu/summary.py) builds
 it when ``Session.run`` fetches it. The tf.summary functions that build these
 ops are in nbflow/summary/summary_ops.py.
 """
+import itertools
+import weakref
+
 from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops.base import Op
@@ -23,6 +26,9 @@ def _check_real(ctx, i, what, allowed=None):
         raise TypeError("%s of %s must be %s, got %s" % (
             what, ctx.name, "one of " + ", ".join(d.name for d in allowed) if allowed else "a real number tensor",
             dt.name))
+
+
+_writer_ids = itertools.count(1)
 
 
 # -- op definitions -----------------------------------------------------------------
@@ -103,3 +109,56 @@ class MergeSummary(_SummaryOp):
         for i in range(len(ctx.input_dtypes)):
             _check_string(ctx, i, "input %d" % i)
         return [(dtypes.string, TensorShape([]))]
+
+
+# -- TF 2 summaries (tf.summary.scalar(..., step=) with a default writer) --------------------
+
+#: id -> the summary writer a WriteSummaryV2 op writes to (registered by nbflow/summary/summary_v2.py;
+#: weak: a closed, dropped writer is gone and its ops write nothing)
+_writers = weakref.WeakValueDictionary()
+
+
+def register_writer(writer):
+    """Make ``writer`` (an object with ``_write_summary(summary_proto, step)``) reachable by
+    the write ops built for it; returns its id (the ops' ``writer_id`` attr)."""
+    wid = next(_writer_ids)
+    _writers[wid] = writer
+    return wid
+
+
+def lookup_writer(writer_id):
+    """The writer registered under ``writer_id``, or None if it has been dropped."""
+    return _writers.get(writer_id)
+
+
+class WriteSummaryV2(Op):
+    """Writes one TF 2 summary (tag, plugin metadata, the data as a tensor) to the writer
+    ``writer_id`` at the step given by input 0, if input 2 (a bool) is true. Inputs: step
+    (int64 scalar), data, should_record (bool scalar). Attrs: writer_id, tag, kind ("scalar",
+    "histogram", "image", "text"), metadata (serialized SummaryMetadata), buckets,
+    max_outputs. Output: a bool scalar, whether it wrote (TF 2's return value)."""
+
+    type = "WriteSummaryV2"
+    stateful = True
+    differentiable = False
+
+    @classmethod
+    def infer(cls, ctx):
+        if not ctx.input_dtypes[0].is_integer:
+            raise TypeError("step of %s must be an integer tensor, got %s" % (ctx.name, ctx.input_dtypes[0].name))
+        if ctx.input_shapes[0].ndims not in (None, 0):
+            raise ctx.error("step must be a scalar, got shape %s" % (ctx.input_shapes[0],))
+        kind = ctx.attrs["kind"]
+        if kind == "text":
+            _check_string(ctx, 1, "data")
+        elif kind == "image":
+            _check_real(ctx, 1, "data", _IMAGE_DTYPES)
+            dims = ctx.dims(1)
+            if dims is not None and (len(dims) != 4 or dims[3] not in (None, 1, 3, 4)):
+                raise ctx.error("image data must be 4-D [k, h, w, c] with c 1, 3 or 4, got %s"
+                                % (ctx.input_shapes[1],))
+        else:
+            _check_real(ctx, 1, "data")
+            if kind == "scalar" and ctx.input_shapes[1].ndims not in (None, 0):
+                raise ctx.error("scalar data must be a scalar, got shape %s" % (ctx.input_shapes[1],))
+        return [(dtypes.bool_, TensorShape([]))]

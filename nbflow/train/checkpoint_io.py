@@ -244,6 +244,51 @@ class _HashingWriter:
         return self._h.hexdigest()
 
 
+def write_checkpoint_files(ckpt, arrays, entries, index_extra=None, write_npz=None):
+    """Write checkpoint ``ckpt``'s data and index files (call holding ``_dir_lock``).
+
+    ``arrays``: {key: C-contiguous array}; ``entries``: the index's tensor records
+    (name, key, dtype, shape); ``index_extra``: more index fields. Both files are
+    complete on disk (as fsync'ed temp files) before either is renamed into place,
+    the index last, so a failure before the renames changes nothing, and a crash
+    between them leaves a data file without an index (debris, removed by the next
+    writer), never an index beside a data file it does not describe."""
+    import time
+
+    parent = os.path.dirname(ckpt)
+    data_name = os.path.basename(ckpt) + DATA_SUFFIX
+    digest = {}
+    write_npz = write_npz or _write_npz
+
+    def write_data(f):
+        h = _HashingWriter(f)
+        write_npz(h, arrays)
+        digest["sha256"], digest["size"] = h.hexdigest(), h.size
+
+    tmp_data = _write_temp(ckpt + DATA_SUFFIX, write_data)
+    index = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "data_file": data_name,
+             "data_sha256": digest["sha256"], "data_size": digest["size"]}
+    index.update(index_extra or {})
+    index["time"] = time.time()
+    index["tensors"] = entries
+    blob = _index_json(index).encode("utf-8")
+    try:
+        tmp_index = _write_temp(ckpt + INDEX_SUFFIX, lambda f: f.write(blob))
+    except BaseException:
+        _remove_quietly(tmp_data)
+        raise
+    try:
+        # Overwriting a prefix: its old index goes first
+        if os.path.lexists(ckpt + INDEX_SUFFIX):
+            os.remove(ckpt + INDEX_SUFFIX)
+        os.replace(tmp_data, ckpt + DATA_SUFFIX)
+        os.replace(tmp_index, ckpt + INDEX_SUFFIX)
+    finally:
+        _remove_quietly(tmp_data)
+        _remove_quietly(tmp_index)
+    _fsync_dir(parent)
+
+
 # ---------------------------------------------------------------------------
 # Reading a checkpoint
 # ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from nbflow.ops import math_ops
 from nbflow.ops.base import constant_value, convert_to_tensor
 from nbflow.ops.data_flow_ops import FIFOQueue
 from nbflow.ops.random_ops import random_shuffle
-from nbflow.summary import scalar as _summary_scalar
+from nbflow.summary.summary_ops import scalar as _summary_scalar
 from nbflow.train.queue_runner import QueueRunner, add_queue_runner
 
 __all__ = ["limit_epochs", "input_producer", "string_input_producer", "batch"]

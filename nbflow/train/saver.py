@@ -26,6 +26,7 @@ from nbflow.ops.control_flow_ops import group
 from nbflow.train.checkpoint_io import (  # noqa: F401  (the public names are re-exported here, as in TF)
     DATA_SUFFIX, FORMAT_NAME, FORMAT_VERSION, INDEX_SUFFIX, META_SUFFIX, CheckpointReader, NewCheckpointReader,
     _dir_lock, _HashingWriter, _fsync_dir, _index_json, _remove_debris, _remove_quietly, _write_npz, _write_temp,
+    write_checkpoint_files,
 )
 from nbflow.train.checkpoint_management import (  # noqa: F401
     CheckpointState, checkpoint_exists, generate_checkpoint_state_proto, get_checkpoint_mtimes,
@@ -243,41 +244,9 @@ class Saver:
     def _write(self, ckpt, arrays, entries, global_step, latest_filename, meta_graph_suffix, write_state):
         """The files of one save (holding the directory's lock where there is one)."""
         parent = os.path.dirname(ckpt)
-        data_name = os.path.basename(ckpt) + DATA_SUFFIX
-        digest = {}
-
-        def write_data(f):
-            h = _HashingWriter(f)
-            _write_npz(h, arrays)
-            digest["sha256"], digest["size"] = h.hexdigest(), h.size
-
-        # Both files are complete on disk (as temp files) before either is renamed
-        # into place, the index last: a failure before the renames changes nothing.
-        tmp_data = _write_temp(ckpt + DATA_SUFFIX, write_data)
-        index = {
-            "format": FORMAT_NAME, "version": FORMAT_VERSION, "data_file": data_name,
-            "data_sha256": digest["sha256"], "data_size": digest["size"],
-            "global_step": None if global_step is None else int(global_step),
-            "time": time.time(), "tensors": entries,
-        }
-        blob = _index_json(index).encode("utf-8")
-        try:
-            tmp_index = _write_temp(ckpt + INDEX_SUFFIX, lambda f: f.write(blob))
-        except BaseException:
-            _remove_quietly(tmp_data)
-            raise
-        try:
-            # Overwriting a prefix: its old index goes first, so that no moment has an
-            # index beside a data file it does not describe (a crash in between
-            # leaves a data file alone, which the next save removes).
-            if os.path.lexists(ckpt + INDEX_SUFFIX):
-                os.remove(ckpt + INDEX_SUFFIX)
-            os.replace(tmp_data, ckpt + DATA_SUFFIX)
-            os.replace(tmp_index, ckpt + INDEX_SUFFIX)
-        finally:
-            _remove_quietly(tmp_data)
-            _remove_quietly(tmp_index)
-        _fsync_dir(parent)
+        write_checkpoint_files(ckpt, arrays, entries,
+                               {"global_step": None if global_step is None else int(global_step)},
+                               write_npz=_write_npz)
 
         if write_state:
             doomed = self._record(ckpt)

@@ -126,3 +126,86 @@ def _summary_op(ctx):
         out[()] = s.SerializeToString() if not isinstance(s, bytes) else s
         return out
     return run
+
+
+# -- TF 2 summaries: tensor summaries with plugin metadata, as TF 2 / TensorBoard write them ---------
+
+DEFAULT_BUCKET_COUNT = 30
+
+
+def histogram_buckets(data, bucket_count=None):
+    """TF 2's histogram tensor: float64 [k, 3] rows (left edge, right edge, count), k equal
+    buckets over [min, max] (the last closed); all-equal data: every edge the value, the count
+    in the last bucket; no data: k rows of zeros."""
+    k = DEFAULT_BUCKET_COUNT if bucket_count is None else max(0, int(bucket_count))
+    data = np.asarray(data, dtype=np.float64).ravel()
+    if k == 0 or data.size == 0:
+        return np.zeros((k, 3))
+    lo, hi = data.min(), data.max()
+    if lo == hi:
+        counts = np.zeros(k)
+        counts[-1] = data.size
+        return np.stack([np.full(k, lo), np.full(k, lo), counts], axis=1)
+    width = (hi - lo) / k
+    idx = np.minimum(np.floor((data - lo) / width).astype(np.int64), k - 1)
+    counts = np.bincount(idx, minlength=k).astype(np.float64)
+    edges = np.linspace(lo, hi, k + 1)
+    return np.stack([edges[:-1], edges[1:], counts], axis=1)
+
+
+def _image_tensor(images, max_outputs):
+    """TF 2's image tensor: strings [width, height, PNG...] of the first ``max_outputs``
+    images (floats in [0, 1] scaled to uint8 with saturation, as convert_image_dtype)."""
+    if images.dtype != np.uint8:
+        images = np.clip(np.asarray(images, dtype=np.float64) * 255.5, 0, 255).astype(np.uint8)
+    n = min(int(max_outputs), images.shape[0])
+    h, w = images.shape[1], images.shape[2]
+    out = [str(w).encode(), str(h).encode()] + [encode_png(images[i]) for i in range(n)]
+    return np.array(out, dtype=object)
+
+
+def v2_summary(kind, tag, data, metadata, buckets=None, max_outputs=3):
+    """The Summary proto TF 2 writes for ``tf.summary.<kind>(tag, data)``: one value with
+    ``metadata`` (a SummaryMetadata, or its serialization) and the data as a tensor."""
+    pb = _summary_pb2()
+    data = np.asarray(data)
+    if kind == "scalar":
+        if data.size != 1:
+            raise errors.InvalidArgumentError(None, None, "tf.summary.scalar(%r): data must be a scalar, got shape %s"
+                                              % (tag, list(data.shape)))
+        tensor = np.asarray(data.reshape(()), dtype=np.float32)
+    elif kind == "histogram":
+        tensor = histogram_buckets(data, buckets)
+    elif kind == "image":
+        if data.ndim != 4 or data.shape[3] not in (1, 3, 4):
+            raise errors.InvalidArgumentError(None, None, "tf.summary.image(%r): data must be [k, h, w, c] with c "
+                                              "1, 3 or 4, got shape %s" % (tag, list(data.shape)))
+        tensor = _image_tensor(data, max_outputs)
+    elif kind == "text":
+        tensor = data.astype(object) if data.dtype != object else data
+    else:
+        raise ValueError("unknown summary kind %r" % (kind,))
+    s = pb.Summary()
+    v = s.value.add(tag=tag)
+    if isinstance(metadata, (bytes, bytearray)):
+        v.metadata.ParseFromString(bytes(metadata))
+    else:
+        v.metadata.CopyFrom(metadata)
+    v.tensor.CopyFrom(tensor_proto(tensor))
+    return s
+
+
+@register_kernel(summary_ops.WriteSummaryV2)
+def _write_summary_v2(ctx):
+    a = ctx.attrs
+    kind, tag, metadata, buckets, max_outputs = a["kind"], a["tag"], a["metadata"], a["buckets"], a["max_outputs"]
+    writer_id = a["writer_id"]
+
+    def run(step, data, should_record):
+        writer = summary_ops.lookup_writer(writer_id)
+        if writer is None or not bool(should_record):
+            return np.bool_(False)
+        summary = v2_summary(kind, tag, data, metadata, buckets if buckets >= 0 else None, max_outputs)
+        writer._write_summary(summary, int(step))
+        return np.bool_(True)
+    return run

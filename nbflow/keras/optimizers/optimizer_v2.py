@@ -64,6 +64,8 @@ class Optimizer:
         self._iterations = {}   # state key -> int64 variable
         self._slots = {}        # variable key -> {slot name: variable}
         self._slot_names = []
+        self._slot_owners = {}  # variable key -> the variable (tf.train.Checkpoint keys slots by it)
+        self._deferred_slots = {}  # (variable key, slot name) -> (value, callback): restored when made
         self._weights = []      # iterations and slots, in creation order
         self._initial_decay = kwargs.get("decay", 0.0)
         self.clipnorm = kwargs.get("clipnorm")
@@ -194,6 +196,10 @@ class Optimizer:
                                     dtype=dtype, validate_shape=validate)
         slots[slot_name] = slot
         self._weights.append(slot)
+        self._slot_owners[_var_key(var)] = var
+        deferred = self._deferred_slots.pop((_var_key(var), slot_name), None)
+        if deferred is not None:
+            self._restore_slot(var, slot_name, *deferred)
         return slot
 
     def get_slot(self, var, slot_name):
@@ -357,6 +363,36 @@ class Optimizer:
     def _apply_op(self, op_cls, args, attrs=None):
         """One fused Apply op on ``args`` (variables first); the update op (graph) or the new value."""
         return _apply_update(op_cls, args, dict(attrs or {}, use_locking=False))
+
+    # -- tf.train.Checkpoint's object graph (nbflow/train/tracking.py) -----------------------------------
+    def _trackable_children(self):
+        """``iter`` and the hyper-parameter variables (made now, eagerly, as a restore needs them)."""
+        with context.init_scope():
+            out = {"iter": self.iterations}
+            for name, value in sorted(self._hyper.items()):
+                if is_number(value):
+                    out[name] = self._hyper_variable(name)
+        return out
+
+    def _trackable_slots(self):
+        """[(variable, slot name, slot variable)] of the eager slots."""
+        return [(self._slot_owners[key], name, slot) for key, slots in self._slots.items()
+                if key in self._slot_owners and _is_eager_variable(self._slot_owners[key])
+                for name, slot in slots.items()]
+
+    def _restore_slot(self, var, slot_name, value, on_restored=None):
+        """Give slot ``slot_name`` of ``var`` the saved ``value`` now, or when ``add_slot`` makes it."""
+        slot = self._slots.get(_var_key(var), {}).get(slot_name)
+        if slot is None:
+            self._deferred_slots[(_var_key(var), slot_name)] = (value, on_restored)
+            return False
+        if tuple(slot.shape.as_list()) != tuple(np.shape(value)):
+            raise ValueError("Cannot restore slot %r of %s: the checkpoint has shape %s, the slot %s"
+                             % (slot_name, var.name, list(np.shape(value)), slot.shape))
+        slot.assign(value)
+        if on_restored is not None:
+            on_restored()
+        return True
 
     # -- serialization ------------------------------------------------------------------------------
     def get_config(self):
