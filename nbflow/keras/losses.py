@@ -1,4 +1,4 @@
-"""``tf.keras.losses``: the loss functions (TF 2 semantics; the loss classes come later).
+"""``tf.keras.losses``: the loss functions and classes (TF 2 semantics).
 
 Each returns the per-example loss, reduced over the last axis (the class axis of
 the cross-entropies). Probabilities (``from_logits=False``) are clipped to
@@ -9,15 +9,24 @@ eagerly and in graphs.
 
 One difference from TF: ``huber`` keeps the dtype of ``y_pred`` (TF casts to
 Keras's floatx, float32).
+
+The classes (``Loss`` and its subclasses, ``LossFunctionWrapper``) call a function,
+then weight and reduce the per-example losses (``losses_utils``); ``get``,
+``serialize`` and ``deserialize`` resolve names as Keras does.
 """
+import inspect
+
 from nbflow.framework import context, dtypes
-from nbflow.framework.graph import Tensor
+from nbflow.framework.graph import Tensor, name_scope
+from nbflow.keras.losses_utils import Reduction, compute_weighted_loss, squeeze_or_expand_dimensions
 from nbflow.ops import array_ops, math_ops, nn_softmax_ops, reduction_ops
 from nbflow.ops.base import convert_to_tensor
 
 __all__ = [
     "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
     "mean_squared_error", "mse", "MSE", "mean_absolute_error", "mae", "MAE", "huber",
+    "Reduction", "Loss", "LossFunctionWrapper", "SparseCategoricalCrossentropy", "CategoricalCrossentropy",
+    "BinaryCrossentropy", "MeanSquaredError", "MeanAbsoluteError", "Huber", "get", "serialize", "deserialize",
 ]
 
 #: Keras's fuzz factor (``tf.keras.backend.epsilon()``)
@@ -154,3 +163,161 @@ def huber(y_true, y_pred, delta=1.0):
 
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+
+
+# -- the loss classes ---------------------------------------------------------------------------
+
+class Loss:
+    """Base of the Keras loss classes: ``loss(y_true, y_pred, sample_weight=None)`` computes
+    the per-example losses with ``call`` (subclasses define it), weights them by
+    ``sample_weight`` (a scalar, one weight per example -- [N] or [N, 1] -- or one per
+    element) and reduces them by ``reduction`` (``Reduction.AUTO``: the weighted sum
+    divided by the number of per-example losses, zero weights included, as Keras)."""
+
+    def __init__(self, reduction=Reduction.AUTO, name=None):
+        Reduction.validate(reduction)
+        self.reduction = reduction
+        self.name = name
+        self._allow_sum_over_batch_size = False
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        with name_scope(self.name or type(self).__name__):
+            losses = self.call(y_true, y_pred)
+            return compute_weighted_loss(losses, sample_weight, reduction=self._get_reduction())
+
+    def call(self, y_true, y_pred):
+        raise NotImplementedError("Must be implemented in subclasses.")
+
+    def _get_reduction(self):
+        return Reduction.SUM_OVER_BATCH_SIZE if self.reduction == Reduction.AUTO else self.reduction
+
+    def get_config(self):
+        return {"reduction": self.reduction, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return "<%s name=%r reduction=%r>" % (type(self).__name__, self.name, self.reduction)
+
+
+class LossFunctionWrapper(Loss):
+    """A loss class around a loss function ``fn(y_true, y_pred, **kwargs)``; ranks of
+    ``y_true``/``y_pred`` are matched first (a trailing size-1 dimension dropped)."""
+
+    def __init__(self, fn, reduction=Reduction.AUTO, name=None, **kwargs):
+        super().__init__(reduction=reduction, name=name)
+        self.fn = fn
+        self._fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        y_pred = convert_to_tensor(y_pred)
+        y_true = convert_to_tensor(y_true)
+        y_pred, y_true = squeeze_or_expand_dimensions(y_pred, y_true)
+        return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def get_config(self):
+        config = dict(self._fn_kwargs)
+        config.update(super().get_config())
+        return config
+
+
+class SparseCategoricalCrossentropy(LossFunctionWrapper):
+    """Integer labels against class scores (``sparse_categorical_crossentropy``)."""
+
+    def __init__(self, from_logits=False, reduction=Reduction.AUTO, name="sparse_categorical_crossentropy"):
+        super().__init__(sparse_categorical_crossentropy, reduction=reduction, name=name, from_logits=from_logits)
+
+
+class CategoricalCrossentropy(LossFunctionWrapper):
+    """One-hot labels against class scores (``categorical_crossentropy``)."""
+
+    def __init__(self, from_logits=False, label_smoothing=0, reduction=Reduction.AUTO,
+                 name="categorical_crossentropy"):
+        super().__init__(categorical_crossentropy, reduction=reduction, name=name, from_logits=from_logits,
+                         label_smoothing=label_smoothing)
+
+
+class BinaryCrossentropy(LossFunctionWrapper):
+    """0/1 labels against probabilities or logits (``binary_crossentropy``)."""
+
+    def __init__(self, from_logits=False, label_smoothing=0, reduction=Reduction.AUTO, name="binary_crossentropy"):
+        super().__init__(binary_crossentropy, reduction=reduction, name=name, from_logits=from_logits,
+                         label_smoothing=label_smoothing)
+
+
+class MeanSquaredError(LossFunctionWrapper):
+    def __init__(self, reduction=Reduction.AUTO, name="mean_squared_error"):
+        super().__init__(mean_squared_error, reduction=reduction, name=name)
+
+
+class MeanAbsoluteError(LossFunctionWrapper):
+    def __init__(self, reduction=Reduction.AUTO, name="mean_absolute_error"):
+        super().__init__(mean_absolute_error, reduction=reduction, name=name)
+
+
+class Huber(LossFunctionWrapper):
+    def __init__(self, delta=1.0, reduction=Reduction.AUTO, name="huber_loss"):
+        super().__init__(huber, reduction=reduction, name=name, delta=delta)
+
+
+# -- get / serialize / deserialize -----------------------------------------------------------------
+
+_FUNCTIONS = {
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+    "categorical_crossentropy": categorical_crossentropy,
+    "binary_crossentropy": binary_crossentropy,
+    "mean_squared_error": mean_squared_error, "mse": mean_squared_error, "MSE": mean_squared_error,
+    "mean_absolute_error": mean_absolute_error, "mae": mean_absolute_error, "MAE": mean_absolute_error,
+    "huber": huber, "huber_loss": huber,
+}
+_CLASSES = {cls.__name__: cls for cls in (
+    Loss, LossFunctionWrapper, SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy,
+    MeanSquaredError, MeanAbsoluteError, Huber)}
+
+
+def serialize(loss):
+    """A loss function's name, or ``{"class_name": ..., "config": ...}`` of a Loss object."""
+    if isinstance(loss, Loss):
+        return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    name = getattr(loss, "__name__", None)
+    if name is None:
+        raise ValueError("Cannot serialize %r" % (loss,))
+    return name
+
+
+def deserialize(name, custom_objects=None):
+    """A loss from its name (a function name or alias: the function; a class name: an
+    instance with default arguments) or a ``{"class_name", "config"}`` dict."""
+    custom_objects = custom_objects or {}
+    if isinstance(name, dict):
+        class_name = name.get("class_name")
+        cls = custom_objects.get(class_name) or _CLASSES.get(class_name)
+        if cls is None:
+            raise ValueError("Unknown loss function: %s" % (class_name,))
+        config = dict(name.get("config", {}))
+        if inspect.isclass(cls):
+            return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
+        return cls
+    obj = custom_objects.get(name) or _FUNCTIONS.get(name) or _CLASSES.get(name)
+    if obj is None:
+        raise ValueError("Unknown loss function: %s" % (name,))
+    return obj() if inspect.isclass(obj) else obj
+
+
+def get(identifier):
+    """A loss from ``identifier``: None; a name ('sparse_categorical_crossentropy', 'mse',
+    'MeanSquaredError' ...); a config dict; a Loss class (instantiated with defaults); a
+    Loss object or any callable (returned as is)."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        return deserialize(identifier)
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if inspect.isclass(identifier) and issubclass(identifier, Loss):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise ValueError("Could not interpret loss function identifier: {}".format(identifier))
