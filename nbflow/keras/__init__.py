@@ -4,6 +4,7 @@
 later; each part is a subpackage or module of its own, so the package grows by
 adding them."""
 from nbflow.keras import losses, optimizers
+from nbflow.keras import callbacks, compile_utils, metrics, utils  # kmetrics: training pieces without layers
 
 # -- layers and their helpers (keras layers work) --
 from nbflow.keras import activations, backend, initializers, layers, regularizers
@@ -12,3 +13,4 @@ __all__ = ["losses", "optimizers", "activations", "backend", "initializers", "la
 
 from nbflow.keras import datasets  # noqa: E402  (tf.keras.datasets: mnist, fashion_mnist; no downloads)
 __all__ += ["datasets"]
+__all__ += ["callbacks", "compile_utils", "metrics", "utils"]  # kmetrics
