@@ -14,3 +14,8 @@ __all__ = ["losses", "optimizers", "activations", "backend", "initializers", "la
 from nbflow.keras import datasets  # noqa: E402  (tf.keras.datasets: mnist, fashion_mnist; no downloads)
 __all__ += ["datasets"]
 __all__ += ["callbacks", "compile_utils", "metrics", "utils"]  # kmetrics
+
+# -- models (keras models work): the functional API, Sequential, Model.fit --
+from nbflow.keras import engine, models  # noqa: E402
+from nbflow.keras.engine import Input, Model, Sequential  # noqa: E402
+__all__ += ["engine", "models", "Input", "Model", "Sequential"]
