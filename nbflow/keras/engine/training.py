@@ -52,6 +52,14 @@ def _numpy(x):
     return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
 
 
+def _rename(metric, name):
+    """A metric's log name (kmetrics' Metric keeps it in ``_metric_name``)."""
+    if hasattr(metric, "_metric_name"):
+        metric._metric_name = name
+    else:
+        metric._name = name
+
+
 def _should_validate(epoch, validation_freq):
     if isinstance(validation_freq, int):
         return (epoch + 1) % validation_freq == 0
@@ -196,7 +204,7 @@ class Model(Layer):
             t_shape = getattr(trues[i], "shape", None) if i < len(trues) else None
             for m in compile_utils.resolve_metrics(ids, losses[i], outs[i].shape, t_shape):
                 if n > 1:
-                    m._name = "%s_%s" % (names[i], m.name)
+                    _rename(m, "%s_%s" % (names[i], m.name))
                 metrics.append((i, m))
         self.__dict__["_compiled_metrics"] = metrics
         self._output_loss_names = ["%s_loss" % names[i] for i in range(n)] if n > 1 else []
