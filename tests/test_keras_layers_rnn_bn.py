@@ -243,3 +243,30 @@ def test_recurrent_unknown_batch_and_time_in_a_graph():
     np.testing.assert_allclose(out, lstm_ref(x, w)[1][0], rtol=1e-5, atol=1e-6)
     out, _ = run_graph(lambda: L.GRU(1), x[:, :1])
     assert out.shape == (2, 1)
+
+
+def test_training_step_with_a_tape_eagerly_and_in_a_tf_function():
+    x = rng.randn(4, 3, 2).astype(np.float32)
+    y = rng.randn(4, 1).astype(np.float32)
+    with eager_mode():
+        tf.keras.backend.clear_session()
+        rnn, head = L.GRU(3), L.Dense(1)
+        opt = tf.keras.optimizers.SGD(0.1)
+
+        def loss_fn():
+            return tf.reduce_mean(tf.square(head(rnn(x)) - y))
+
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                loss = loss_fn()
+            variables = rnn.trainable_variables + head.trainable_variables
+            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+
+        with tf.GradientTape() as tape:
+            first = loss_fn()
+        grads = tape.gradient(first, rnn.trainable_variables)
+        assert all(g is not None for g in grads) and len(grads) == 3
+        losses = [float(step()) for _ in range(20)]
+        assert losses[-1] < losses[0] and abs(losses[0] - float(first)) < 1e-5

@@ -16,7 +16,7 @@ class InputLayer(Layer):
         if sparse or ragged:
             raise NotImplementedError("InputLayer: sparse and ragged inputs are not supported by nbflow")
         if name is None:
-            name = "input_" + str(backend.unique_object_name("input", zero_based=False).rsplit("_", 1)[1])
+            name = backend.unique_object_name("input", zero_based=False)
         if batch_input_shape is None and input_shape is not None:
             batch_input_shape = (batch_size,) + tuple(input_shape)
         super().__init__(name=name, dtype=dtype or backend.floatx(), **kwargs)
