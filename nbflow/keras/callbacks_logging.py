@@ -62,6 +62,10 @@ class CSVLogger(Callback):
         self._writer = None
 
 
+def _is_scalar(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
 def _scalar_summary(tag, value):
     from tensorboard.compat.proto import summary_pb2
 
@@ -126,7 +130,7 @@ class TensorBoard(Callback):
             return
         writer = self._writer("train")
         for name, value in _numpy_logs(logs).items():
-            if name in ("batch", "size") or np.ndim(value):
+            if name in ("batch", "size") or not _is_scalar(value):
                 continue
             writer.add_summary(_scalar_summary("batch_" + name, value), self._train_step)
 
@@ -153,7 +157,7 @@ class TensorBoard(Callback):
                 continue
             writer = self._writer(which)
             for name, value in values.items():
-                if np.ndim(value) == 0 and np.isreal(value):
+                if _is_scalar(value):
                     writer.add_summary(_scalar_summary("epoch_" + name, value), epoch)
             writer.flush()
         if self.histogram_freq and epoch % self.histogram_freq == 0:
