@@ -482,3 +482,20 @@ def test_graph_training_loop_loss_goes_down():
                 break
     assert len(losses) == 160
     assert losses[-1] < 1e-3 < losses[0]
+
+
+def test_graph_prefetch_thread_stops_on_reinit_and_session_close():
+    before = len(_prefetch_threads())
+    it = tf.data.Dataset.range(10 ** 6).prefetch(2).make_initializable_iterator()
+    nxt = it.get_next()
+    sess = tf.Session()
+    sess.run(it.initializer)
+    assert sess.run(nxt) == 0
+    sess.run(it.initializer)          # the old pipeline's thread stops
+    assert sess.run(nxt) == 0
+    assert len(_prefetch_threads()) == before + 1
+    sess.close()
+    deadline = time.time() + 5
+    while len(_prefetch_threads()) > before and time.time() < deadline:
+        time.sleep(0.01)
+    assert len(_prefetch_threads()) == before

@@ -150,6 +150,10 @@ class BaseSession:
     def close(self):
         self._closed = True
         self._plans.clear()
+        # dataset iterators stop their pipelines (a prefetch thread), as TF releases resources
+        resources = self.runtime.resources
+        for handle in resources.handles("iterator"):
+            resources.get(handle).reset(None)
 
     def as_default(self):
         return _default_session(self)
