@@ -270,3 +270,10 @@ def test_tf_function_without_writer_builds_v1_op(eager):
 def test_compat_v2_summary():
     assert tf.compat.v2.summary.scalar is tf.summary.scalar
     assert tf.compat.v2.summary.create_file_writer is tf.summary.create_file_writer
+
+
+def test_histogram_of_nan_raises(eager, tmp_path):
+    w = tf.summary.create_file_writer(str(tmp_path))
+    with w.as_default(step=0):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Nan"):
+            tf.summary.histogram("h", [1.0, float("nan")])

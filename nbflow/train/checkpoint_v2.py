@@ -133,8 +133,9 @@ class Checkpoint:
         parent = os.path.dirname(file_prefix)
         if parent and not os.path.isdir(parent):
             os.makedirs(parent, exist_ok=True)
-        base = os.path.basename(file_prefix).rsplit("-", 1)[0] if "-" in os.path.basename(file_prefix) \
-            else os.path.basename(file_prefix)
+        base, _, number = os.path.basename(file_prefix).rpartition("-")
+        if not (base and number.isdigit()):  # "<base>-<n>" belongs to the family of <base>
+            base = os.path.basename(file_prefix)
         with _dir_lock(parent) as locked:
             if locked:
                 _remove_debris(parent or ".", base)

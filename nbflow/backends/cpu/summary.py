@@ -139,6 +139,9 @@ def histogram_buckets(data, bucket_count=None):
     in the last bucket; no data: k rows of zeros."""
     k = DEFAULT_BUCKET_COUNT if bucket_count is None else max(0, int(bucket_count))
     data = np.asarray(data, dtype=np.float64).ravel()
+    if not np.isfinite(data).all():
+        raise errors.InvalidArgumentError(None, None, "%s in summary histogram data"
+                                          % ("Nan" if np.isnan(data).any() else "Infinity"))
     if k == 0 or data.size == 0:
         return np.zeros((k, 3))
     lo, hi = data.min(), data.max()
