@@ -187,6 +187,8 @@ def _specs_by_scratch_call(layer, inputs, args, kwargs):
 # -- the hook ------------------------------------------------------------------------------------
 def call_symbolic(layer, inputs, args, kwargs):
     """``Layer._call_symbolic``: build from the specs, record a Node, return output KerasTensors."""
+    if not all(_is_kt(x) for x in flatten(inputs) if getattr(x, "_keras_symbolic", False)):
+        raise NotImplementedError("Symbolic inputs other than KerasTensors (tf.keras.Input) are not supported")
     if not layer.built:
         if not context.eager_enabled() and layer._dtype is None:
             first = next((x for x in flatten(inputs) if _is_kt(x)), None)
