@@ -11,3 +11,8 @@ from nbflow.keras import datasets  # tf.keras.datasets: mnist, fashion_mnist; no
 
 __all__ = ["losses", "optimizers", "activations", "backend", "initializers", "layers", "regularizers",
            "callbacks", "compile_utils", "metrics", "utils", "datasets"]
+
+# -- models (keras models work): the functional API, Sequential, Model.fit --
+from nbflow.keras import engine, models  # noqa: E402
+from nbflow.keras.engine import Input, Model, Sequential  # noqa: E402
+__all__ += ["engine", "models", "Input", "Model", "Sequential"]
