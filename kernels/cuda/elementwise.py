@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from nbflow.kernels.cpu.codegen import load_generated
-from nbflow.kernels.cuda.launch import flat, grid_1d
+from nbflow.kernels.cuda.launch import SIMULATOR, flat, grid_1d
 
 _MATH = {
     "np.exp(": "math.exp(", "np.log(": "math.log(", "np.log1p(": "math.log1p(", "np.expm1(": "math.expm1(",
@@ -53,10 +53,12 @@ def translate(expr, compute_dtype):
     for cpu, gpu in _MATH.items():
         expr = expr.replace(cpu, gpu)
     f32 = np.dtype(compute_dtype) == np.float32
-    for name in _ROUND:
-        expr = expr.replace("np.%s(" % name, "libdevice.%s%s(" % (name, "f" if f32 else ""))
+    if not SIMULATOR:  # the simulator runs kernels as Python: numpy's own rounding (its libdevice gives NaN)
+        for name in _ROUND:
+            expr = expr.replace("np.%s(" % name, "libdevice.%s%s(" % (name, "f" if f32 else ""))
+    allowed = _DTYPE_CTORS | (frozenset("np." + n for n in _ROUND) if SIMULATOR else frozenset())
     for mod, name in _ATTR.findall(expr):
-        if (mod == "np" and name not in _DTYPE_CTORS) or mod not in ("np", "math", "libdevice"):
+        if (mod == "np" and name not in allowed and "np." + name not in allowed) or mod not in ("np", "math", "libdevice"):
             raise UnsupportedExpression("no CUDA translation of %s.%s in %r" % (mod, name, expr))
     return expr
 
@@ -149,9 +151,9 @@ def launcher(kernel, in_shapes, patterns, out_shape):
     extra = tuple(shape_args(in_shapes, patterns, out_shape))
     n = extra[0]
     blocks, threads = grid_1d(n)
-    configured = kernel[blocks, threads]
 
     def launch(ins, outs):
         if n:
-            configured(*[flat(a) for a in ins], *[flat(o) for o in outs], *extra)
+            # configured at each call: the simulator's kernel[...] configures the kernel object itself
+            kernel[blocks, threads](*[flat(a) for a in ins], *[flat(o) for o in outs], *extra)
     return launch

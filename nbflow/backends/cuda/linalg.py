@@ -23,13 +23,13 @@ def matmul_kernel(ctx):
         raise ctx.op_error(errors.InvalidArgumentError, str(e)) from None
     dtype = ctx.out_np_dtype(0)
     blocks, threads = K.grid(m, n)
-    configured = K.get_kernel(dtype)[blocks, threads]
+    kernel = K.get_kernel(dtype)  # configured at each call (the simulator's kernel[...] mutates the kernel)
     device, fresh = ctx.device, ctx.fresh_outputs
     out = None if fresh else device.empty((m, n), dtype)
 
     def run(a, b):
         c = device.empty((m, n), dtype) if fresh else out
         if m and n:
-            configured(a.reshape(a.size), b.reshape(b.size), c.reshape(c.size), m, n, k, sam, sak, sbk, sbn)
+            kernel[blocks, threads](a.reshape(a.size), b.reshape(b.size), c.reshape(c.size), m, n, k, sam, sak, sbk, sbn)
         return c
     return run

@@ -24,14 +24,14 @@ def bind_reduction(device, kind, in_shape, axes, out_shape, dtype, fresh=False):
     kernel = K.get_kernel(kind, dtype)
     n_out, count, kd, ks, rd, rs = K.plan(in_shape, axes)
     dev = [device.from_host(a) for a in (kd, ks, rd, rs)]
-    configured = kernel[K.blocks_for(n_out), K.THREADS]
+    blocks = K.blocks_for(n_out)
     out = None if fresh else device.empty(out_shape, dtype)
 
     def run(x, *_):
         o = device.empty(out_shape, dtype) if fresh else out
         flat_x = x.reshape(x.size) if x.ndim != 1 else x
         if n_out:
-            configured(flat_x, o.reshape(o.size) if o.ndim != 1 else o, n_out, count, *dev)
+            kernel[blocks, K.THREADS](flat_x, o.reshape(o.size) if o.ndim != 1 else o, n_out, count, *dev)
         return o
     return run
 
