@@ -52,6 +52,7 @@ from nbflow.ops import eager_variables as _eager_variables  # noqa: E402,F401  (
 from nbflow.autodiff.tape import GradientTape, UnconnectedGradients  # noqa: E402,F401
 from nbflow.framework.context import executing_eagerly, init_scope  # noqa: E402,F401
 from nbflow import compat, nn, losses, metrics, train, summary, layers, test  # noqa: E402
+from nbflow import config  # noqa: E402,F401  (tf.config: list_physical_devices)
 from nbflow import contrib  # noqa: E402,F401  (tf.contrib: rnn, layers, framework.arg_scope, seq2seq.sequence_loss)
 from nbflow.platform import tf_logging as logging  # noqa: E402,F401  (tf.logging; stdlib logging is untouched)
 

@@ -2,6 +2,7 @@
 import numpy as np
 
 from nbflow.autodiff.gradients import gradients
+from nbflow.backends import cuda as _cuda
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops.constant_op import placeholder
 from nbflow.runtime.session import get_default_session
@@ -86,8 +87,25 @@ def compute_gradient_error(x, x_shape, y, y_shape, x_init_value=None, delta=1e-3
 
 
 def is_gpu_available(cuda_only=False, min_cuda_compute_capability=None):
-    return False
+    """Whether a GPU device is registered (numba-cuda and a GPU, or the simulator
+    testing mode). ``min_cuda_compute_capability=(major, minor)`` is checked on a real GPU."""
+    if not _cuda.gpu_count():
+        return False
+    if min_cuda_compute_capability is not None and not _cuda.support.status().simulator:
+        from numba import cuda
+        return tuple(cuda.get_current_device().compute_capability) >= tuple(min_cuda_compute_capability)
+    return True
+
+
+def is_built_with_cuda():
+    """numba-cuda (the ``nbflow[cuda]`` extra) is installed."""
+    return _cuda.is_built_with_cuda()
+
+
+def is_built_with_gpu_support():
+    return is_built_with_cuda()
 
 
 def gpu_device_name():
-    return ""
+    """``'/device:GPU:0'`` when a GPU is available, else ``''``."""
+    return "/device:GPU:0" if _cuda.gpu_count() else ""

@@ -1,12 +1,16 @@
 """Devices a session can place ops on, and moving arrays between them.
 
-The CPU (the host) is always present. A GPU device plugs in here (device
-arrays, host<->device copies); CUDA kernels come with the GPU milestone.
-Tests register a fake device type to exercise placement and copies.
+The CPU (the host) is always present. Other device types plug in here:
+``register_device_type`` (tests register a fake device to exercise placement
+and copies) or, for a backend whose devices must be detected (the GPU:
+nbflow/backends/cuda/), ``register_device_probe``: the probe runs once, the
+first time a session asks for the devices, so ``import nbflow`` never
+initializes a driver.
 """
 import abc
 
 _extra_device_types = {}
+_probes = []  # callables run once, at the first local_devices(), that may register device types
 
 
 class Device(abc.ABC):
@@ -29,6 +33,12 @@ class Device(abc.ABC):
     @abc.abstractmethod
     def from_host(self, array):
         """This device's copy of a host (numpy) array."""
+
+    def copier_from(self, src, shape, dtype):
+        """``copy(array on src) -> this device's copy``, bound once per transfer
+        (a device may preallocate the destination, or use pinned host buffers)."""
+        to_host, from_host = src.to_host, self.from_host
+        return lambda a: from_host(to_host(a))
 
     def __repr__(self):
         return "<Device %s>" % self.name
@@ -57,8 +67,20 @@ def unregister_device_type(device_type):
     _extra_device_types.pop(device_type.upper(), None)
 
 
+def register_device_probe(probe):
+    """``probe()`` runs once, at the next ``local_devices()``, and may call
+    ``register_device_type`` (the GPU backend detects its devices this way)."""
+    _probes.append(probe)
+
+
+def _run_probes():
+    while _probes:
+        _probes.pop(0)()
+
+
 def local_devices():
     """The devices of this process, host first."""
+    _run_probes()
     devices = [CPUDevice(0)]
     for dtype, (factory, count) in _extra_device_types.items():
         devices.extend(factory(i) for i in range(count))

@@ -11,7 +11,9 @@ per device covers every ``ElementwiseOp`` through its scalar expression.
 from nbflow.ops.base import Op, op_class
 
 _kernels = {}          # (op class, device type) -> factory
+_accepts = {}          # (op class, device type) -> accepts(op) -> bool, for factories that take only some ops
 _fused_binders = {}    # device type -> binder of fused element-wise groups
+_fused_reductions = {}  # device type -> its binder also does full sums/means
 
 
 def _as_op_class(op):
@@ -22,8 +24,12 @@ def _as_op_class(op):
     raise TypeError("register_kernel expects an Op class or a registered op type name, got %r" % (op,))
 
 
-def register_kernel(*ops, device="CPU"):
-    """Decorator: ``@register_kernel(MatMul, "BatchMatMul", device="CPU")``."""
+def register_kernel(*ops, device="CPU", accepts=None):
+    """Decorator: ``@register_kernel(MatMul, "BatchMatMul", device="CPU")``.
+
+    ``accepts(op) -> bool``, when given, says which graph ops the factory can
+    run (dtypes, attrs): placement treats the others as having no kernel on
+    that device (the GPU's element-wise kernel takes no float16, no string)."""
     device = device.upper()
 
     def deco(factory):
@@ -32,12 +38,15 @@ def register_kernel(*ops, device="CPU"):
             if key in _kernels and _kernels[key] is not factory:
                 raise KeyError("Two %s kernels registered for op %s" % (device, key[0].__name__))
             _kernels[key] = factory
+            if accepts is not None:
+                _accepts[key] = accepts
         return factory
     return deco
 
 
 def unregister_kernel(op, device="CPU"):
     _kernels.pop((_as_op_class(op), device.upper()), None)
+    _accepts.pop((_as_op_class(op), device.upper()), None)
 
 
 def kernel_factory(op_def, device_type):
@@ -52,8 +61,17 @@ def kernel_factory(op_def, device_type):
     return None
 
 
-def has_kernel(op_def, device_type):
-    return kernel_factory(op_def, device_type) is not None
+def has_kernel(op_def, device_type, op=None):
+    """Whether ``op_def`` has a ``device_type`` kernel (for the graph ``op``, when given)."""
+    device_type = device_type.upper()
+    for klass in op_def.__mro__:
+        key = (klass, device_type)
+        if key in _kernels:
+            accepts = _accepts.get(key)
+            return op is None or accepts is None or bool(accepts(op))
+        if klass is Op:
+            break
+    return False
 
 
 def device_types_with_kernel(op_def):
@@ -62,10 +80,16 @@ def device_types_with_kernel(op_def):
     return sorted(d for d in types if kernel_factory(op_def, d) is not None)
 
 
-def register_fused_binder(device_type, binder):
-    """``binder(group, ...)`` builds one generated kernel for a fused element-wise group."""
+def register_fused_binder(device_type, binder, reductions=True):
+    """``binder(group, ...)`` builds one generated kernel for a fused element-wise group.
+    ``reductions``: the binder also computes full sums/means of members in its loop."""
     _fused_binders[device_type.upper()] = binder
+    _fused_reductions[device_type.upper()] = bool(reductions)
 
 
 def fused_binder(device_type):
     return _fused_binders.get(device_type.upper())
+
+
+def fuses_reductions(device_type):
+    return _fused_reductions.get(device_type.upper(), False)

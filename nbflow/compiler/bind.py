@@ -52,10 +52,13 @@ def _bind_unit(program, position, unit, used_outside, fetched):
     if isinstance(unit, Group):
         device = program.placement[unit.ops[0]]
         binder = registry.fused_binder(device.device_type)
-        return binder(unit, program.slot_of, program.slot_shapes, program.initial, used_outside, fetched,
+        unit.device = device
+        return binder(unit, program.slots_on(device), program.slot_shapes, program.initial, used_outside, fetched,
                       alloc if device is host else None)
     if isinstance(unit, TransferUnit):
-        return (unit.copy, (unit.src_slot,), unit.dst_slot, 1), set()
+        # a copy that makes a new host array each run (device -> host) needs no copy when fetched
+        fresh = {unit.dst_slot} if getattr(unit.copy, "fresh", False) and unit.dst_slot in fetched else set()
+        return (unit.copy, (unit.src_slot,), unit.dst_slot, 1), fresh
     op, ctx = unit.op, unit.ctx
     device = program.placement[op]
     if op.op_def.pooled_outputs and device is host:

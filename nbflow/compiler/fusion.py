@@ -25,6 +25,8 @@ class Group:
         self.ops = []
         self.members = set()
         self.source_path = None
+        #: the Device the group runs on (set when it is bound)
+        self.device = None
         self.inputs = []
         self.outputs = []
         self.deps = set()  # groups this one depends on through ops outside it
@@ -68,7 +70,7 @@ def _fusible(op, ctx, device_type):
     return all(d not in unfusible for d in ctx.input_dtypes) and op.outputs[0].dtype not in unfusible
 
 
-def find_groups(units, fusible_op, alias_op, device_type="CPU"):
+def find_groups(units, fusible_op, alias_op, device_type="CPU", reductions=True):
     """Map each fused op to its Group (groups of two or more ops only).
 
     ``units``: the plan's run units (KernelUnit, TransferUnit) in topological
@@ -78,7 +80,8 @@ def find_groups(units, fusible_op, alias_op, device_type="CPU"):
     ``fusible_op(op)`` says whether an op may join a group (placed on
     ``device_type``, whose backend binds the group's generated kernel).
     An op joins the group of a producer with its shape when that keeps the
-    group convex; producer groups it joins together are merged.
+    group convex; producer groups it joins together are merged. ``reductions``:
+    full sums/means of a member join its group (the device's binder does them).
     """
     group_of = {}
     depends_on = {}  # unit key -> set of groups it depends on, directly or not
@@ -126,7 +129,7 @@ def find_groups(units, fusible_op, alias_op, device_type="CPU"):
             target.add(op, flat)
             target.deps |= dep - {target}
             group_of[key] = target
-        elif op is not None and fusible_op(op) and _full_reduction(op, ctx):
+        elif reductions and op is not None and fusible_op(op) and _full_reduction(op, ctx):
             # A sum/mean over everything a group computes: accumulate in its loop.
             p = producer.get(ins[0])
             g = _root(group_of[p]) if p in group_of else None
@@ -186,12 +189,15 @@ def fusion_pass(program):
     for device in program.env.devices:
         if registry.fused_binder(device.device_type) is not None:
             groups.update(find_groups(program.units, lambda op, d=device: program.placement[op] is d,
-                                      program.alias_op, device.device_type))
+                                      program.alias_op, device.device_type,
+                                      registry.fuses_reductions(device.device_type)))
     program.groups = groups
     program.fused_groups = list({id(g): g for g in groups.values()}.values())
     slot_of = program.slot_of
     for g in program.fused_groups:
+        g.device = program.placement[g.ops[0]]
+        reads = program.slots_on(g.device)  # inputs from another device: their copies
         g.out_slots = [slot_of[op.outputs[0]] for op in g.ops]
         produced = set(g.out_slots)
-        g.in_slots = [slot_of[t] for op in g.ops for t in op.inputs if slot_of[t] not in produced]
+        g.in_slots = [reads[t] for op in g.ops for t in op.inputs if reads[t] not in produced]
         program.note("fusion", "%s: %d ops in one kernel" % (g, len(g.ops)))

@@ -10,6 +10,7 @@ and memory here, fold, identity and cse inside resolve. Each pass notes what
 it did in ``program.log`` (shown by ``nbflow.explain``).
 """
 import nbflow.backends.cpu  # noqa: F401  (registers the CPU kernels)
+import nbflow.backends.cuda  # noqa: F401  (a probe: GPU devices and kernels when numba-cuda and a GPU are present)
 from nbflow.compiler.bind import bind_pass
 from nbflow.compiler.emit import emit_pass
 from nbflow.compiler.fusion import fusion_pass

@@ -2,7 +2,8 @@
 
 Rules, as TensorFlow's: an explicit ``tf.device`` wins; an op without one that
 reads or updates a variable is colocated with that variable; otherwise the
-default device (the CPU until a GPU kernel set exists). With
+default device: the first GPU when one is present and has a kernel for the
+op (as TF), else the CPU. With
 ``allow_soft_placement`` an impossible request (absent device, or no kernel of
 that op for that device type) falls back to the CPU and is logged; without it
 it is an InvalidArgumentError naming the op.
@@ -21,13 +22,15 @@ def place(ops, devices, config):
     by_name = {(d.device_type, d.index): d for d in devices}
     host = devices[0]
     soft = bool(getattr(config, "allow_soft_placement", False))
+    default = _default_accelerator(devices)
     placed = {}
     for op in ops:
         request = op.device
         if not request:
             request = _colocated_request(op, placed)
         if not request:
-            placed[op] = host
+            accel_ok = default is not None and registry.has_kernel(op.op_def, default.device_type, op)
+            placed[op] = default if accel_ok else host
             continue
         spec = DeviceSpec.from_string(request) if isinstance(request, str) else request
         device, why = _resolve(op, spec, by_name)
@@ -47,6 +50,14 @@ def place(ops, devices, config):
     return placed
 
 
+def _default_accelerator(devices):
+    """The device ops without a request go to when it has their kernel: GPU:0 if present."""
+    for d in devices:
+        if d.device_type == "GPU" and d.index == 0:
+            return d
+    return None
+
+
 def _colocated_request(op, placed):
     """Readers and updaters of a resource (a variable) go where the resource is."""
     for t in op.inputs:
@@ -64,7 +75,7 @@ def _resolve(op, spec, by_name):
     device = by_name.get((dtype, index))
     if device is None:
         return None, "no devices matching that specification are registered in this process"
-    if not registry.has_kernel(op.op_def, dtype):
+    if not registry.has_kernel(op.op_def, dtype, op):
         return None, "no supported kernel for %s devices is available" % dtype
     return device, None
 

@@ -37,11 +37,15 @@ class TransferUnit:
     control_inputs = ()
     outputs = ()
 
-    def __init__(self, src, dst, src_slot, dst_slot):
+    def __init__(self, src, dst, src_slot, dst_slot, shape=None, dtype=None):
         self.src_slot, self.dst_slot = src_slot, dst_slot
+        self.src, self.dst = src, dst
         self.name = "transfer %s -> %s" % (src.name, dst.name)
-        to_host, from_host = src.to_host, dst.from_host
-        self.copy = lambda a: from_host(to_host(a))
+        # the device that is not the host does the copy (it may preallocate its buffers)
+        if dst.is_host and not src.is_host and hasattr(src, "copier_to_host"):
+            self.copy = src.copier_to_host(shape, dtype)
+        else:
+            self.copy = dst.copier_from(src, shape, dtype)
 
     def io(self):
         return (self.src_slot,), (self.dst_slot,), True
@@ -68,6 +72,7 @@ class Program:
         self.slot_shapes = []    # slot -> TensorShape (concrete where known)
         self.initial = []        # slot -> value known before running (folded), else None
         self.slot_device = []    # slot -> Device holding the value
+        self.slot_dtypes = []    # slot -> DType of the value (None when not known)
         self.transfer_slot = {}  # (slot, device) -> the slot of its copy on that device
         self.alias_op = {}       # ops that run as another op (CSE) or not at all (forwarded)
         self.units = []          # run units in topological order
@@ -91,14 +96,29 @@ class Program:
     def note(self, pass_name, line):
         self.log.setdefault(pass_name, []).append(line)
 
-    def new_slot(self, shape, value, device, tensor=None):
+    def new_slot(self, shape, value, device, tensor=None, dtype=None):
         sl = len(self.slot_shapes)
         if tensor is not None:
             self.slot_of[tensor] = sl
+            dtype = tensor.dtype
+        self.slot_dtypes.append(dtype)
         self.slot_shapes.append(shape)
         self.initial.append(value)
         self.slot_device.append(device)
         return sl
+
+    def slot_dtype(self, slot):
+        """The numpy dtype of a slot's value when known (for preallocated copies), else None."""
+        d = self.slot_dtypes[slot]
+        try:
+            return d.as_numpy_dtype if d is not None else None
+        except (AttributeError, TypeError):
+            return None
+
+    def slots_on(self, device):
+        """``tensor -> slot`` of its value on ``device``: its copy there if the
+        transfer pass made one, else its own slot (what a fused group reads)."""
+        return _SlotsOn(self.slot_of, self.transfer_slot, device)
 
     def on_device(self, slot, device):
         """The slot holding ``slot``'s value on ``device`` (adding a copy when needed)."""
@@ -109,13 +129,30 @@ class Program:
         if key not in self.transfer_slot:
             value = self.initial[slot]
             if value is not None:  # a constant: copy it once, now
-                t = self.new_slot(self.slot_shapes[slot], device.from_host(src.to_host(value)), device)
+                t = self.new_slot(self.slot_shapes[slot], device.from_host(src.to_host(value)), device,
+                                  dtype=self.slot_dtypes[slot])
             else:
-                t = self.new_slot(self.slot_shapes[slot], None, device)
-                self.units.append(TransferUnit(src, device, slot, t))
+                t = self.new_slot(self.slot_shapes[slot], None, device, dtype=self.slot_dtypes[slot])
+                shape = self.slot_shapes[slot]
+                shape = shape.as_tuple() if shape.is_fully_defined() else None
+                self.units.append(TransferUnit(src, device, slot, t, shape, self.slot_dtype(slot)))
                 self.note("transfer", "copy of slot %d: %s -> %s" % (slot, src.name, device.name))
             self.transfer_slot[key] = t
         return self.transfer_slot[key]
+
+
+class _SlotsOn:
+    __slots__ = ("slot_of", "transfer_slot", "device")
+
+    def __init__(self, slot_of, transfer_slot, device):
+        self.slot_of, self.transfer_slot, self.device = slot_of, transfer_slot, device
+
+    def __getitem__(self, tensor):
+        sl = self.slot_of[tensor]
+        return self.transfer_slot.get((sl, self.device), sl)
+
+    def __contains__(self, tensor):
+        return tensor in self.slot_of
 
 
 class CompileEnv:

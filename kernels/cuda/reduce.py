@@ -1,0 +1,113 @@
+"""CUDA reductions (Sum, Mean, Max, Min, Prod) over any axes: a shared-memory tree.
+
+One block per output element (grid-stride over outputs): its threads stride
+over the reduced elements, combine into a shared array of ``THREADS``
+partial results, and halve it in log2(THREADS) barrier-separated steps. The
+input's index is computed from the output index and the reduced index through
+the kept and reduced dims and strides (small int64 device arrays), so one
+kernel per (reduction, dtype) serves every shape and axis set.
+"""
+import numpy as np
+
+from nbflow.kernels.cpu.codegen import load_generated
+from nbflow.kernels.cuda.launch import MAX_BLOCKS, THREADS
+
+_COMBINE = {
+    "sum": "a + b", "mean": "a + b", "prod": "a * b",
+    "max": "a if (a >= b) | (a != a) else b", "min": "a if (a <= b) | (a != a) else b",
+}
+_kernels = {}
+
+_TEMPLATE = '''import numpy as np
+from numba import cuda
+
+THREADS = {threads}
+
+
+@cuda.jit
+def kernel(x, out, n_out, count, kdims, kstrides, rdims, rstrides):
+    partial = cuda.shared.array(THREADS, dtype=np.{dtype})
+    tid = cuda.threadIdx.x
+    o = cuda.blockIdx.x
+    while o < n_out:
+        base = 0
+        r = o
+        for d in range(kdims.shape[0] - 1, -1, -1):
+            base += (r % kdims[d]) * kstrides[d]
+            r = r // kdims[d]
+        a = {init}
+        k = tid
+        while k < count:
+            off = base
+            r = k
+            for d in range(rdims.shape[0] - 1, -1, -1):
+                off += (r % rdims[d]) * rstrides[d]
+                r = r // rdims[d]
+            b = x[off]
+            a = {combine}
+            k += THREADS
+        partial[tid] = a
+        cuda.syncthreads()
+        s = THREADS // 2
+        while s > 0:
+            if tid < s:
+                a = partial[tid]
+                b = partial[tid + s]
+                partial[tid] = {combine}
+            cuda.syncthreads()
+            s = s // 2
+        if tid == 0:
+            out[o] = {final}
+        cuda.syncthreads()
+        o += cuda.gridDim.x
+'''
+
+
+def _init(kind, dtype):
+    T = "np." + np.dtype(dtype).name
+    if kind in ("sum", "mean"):
+        return "%s(0)" % T
+    if kind == "prod":
+        return "%s(1)" % T
+    if np.dtype(dtype).kind == "f":
+        return "%s(-np.inf)" % T if kind == "max" else "%s(np.inf)" % T
+    info = np.iinfo(dtype)
+    return "%s(%d)" % (T, info.min if kind == "max" else info.max)
+
+
+def generate_source(kind, dtype):
+    T = "np." + np.dtype(dtype).name
+    final = "%s(partial[0] / %s(count))" % (T, T) if kind == "mean" else "partial[0]"
+    return _TEMPLATE.format(threads=THREADS, dtype=np.dtype(dtype).name, init=_init(kind, dtype),
+                            combine=_COMBINE[kind], final=final)
+
+
+def get_kernel(kind, dtype):
+    key = (kind, np.dtype(dtype).str)
+    k = _kernels.get(key)
+    if k is None:
+        k = _kernels[key] = load_generated(generate_source(kind, dtype), "cuda_red").kernel
+    return k
+
+
+def plan(in_shape, axes):
+    """(n_out, count, kdims, kstrides, rdims, rstrides) as numpy arrays (at least one entry each)."""
+    nd = len(in_shape)
+    axes = sorted({int(a) % nd for a in axes}) if nd else []
+    strides, acc = [0] * nd, 1
+    for k in range(nd - 1, -1, -1):
+        strides[k] = acc
+        acc *= in_shape[k]
+    kept = [k for k in range(nd) if k not in axes]
+    kd = [in_shape[k] for k in kept] or [1]
+    ks = [strides[k] for k in kept] or [0]
+    rd = [in_shape[k] for k in axes] or [1]
+    rs = [strides[k] for k in axes] or [0]
+    n_out = int(np.prod(kd, dtype=np.int64))
+    count = int(np.prod(rd, dtype=np.int64))
+    as64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+    return n_out, count, as64(kd), as64(ks), as64(rd), as64(rs)
+
+
+def blocks_for(n_out):
+    return max(1, min(n_out, MAX_BLOCKS * (64 if THREADS > 32 else 1)))

@@ -1,0 +1,36 @@
+"""GPU Const and Placeholder, and the shape ops that are views: Reshape, ExpandDims,
+Squeeze (C-contiguous device arrays)."""
+import numpy as np
+
+from nbflow.backends import registry
+from nbflow.backends.registry import register_kernel
+from nbflow.ops import array_shape_ops as S
+from nbflow.ops import constant_op
+
+
+@register_kernel(S.Reshape, S.ExpandDims, S.Squeeze, device="GPU")
+def reshape_kernel(ctx):
+    out = ctx.output_shapes[0]
+    if not out.is_fully_defined():
+        raise NotImplementedError("GPU %s needs its output shape when the plan is built" % ctx.op_def.type)
+    shp = out.as_tuple()
+    return lambda x, *_: x.reshape(shp) if shp != tuple(x.shape) else x
+
+
+def _numeric_const(op):
+    d = op.outputs[0].dtype
+    return not d.is_string if hasattr(d, "is_string") else d.name != "string"
+
+
+@register_kernel(constant_op.Const, device="GPU", accepts=_numeric_const)
+def const_kernel(ctx):
+    """Usually folded into a constant slot (copied to the device once); else its device copy."""
+    value = ctx.device.from_host(np.asarray(ctx.attrs["value"]))
+    return lambda: value
+
+
+@register_kernel(constant_op.Placeholder, device="GPU")
+def placeholder_kernel(ctx):
+    """A fed placeholder runs no kernel (its value is copied to where it is read);
+    an unfed one raises the CPU kernel's error."""
+    return registry.kernel_factory(constant_op.Placeholder, "CPU")(ctx)

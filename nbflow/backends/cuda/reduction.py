@@ -1,0 +1,63 @@
+"""GPU reductions: Sum, Mean, Max, Min, Prod over any axes (floating point), and BiasAddGrad.
+
+A shared-memory tree per output element (nbflow/kernels/cuda/reduce.py). The
+axes must be known when the plan is built (a constant, or folded from
+shapes); integer and boolean reductions stay on the host.
+"""
+import numpy as np
+
+from nbflow.backends.registry import register_kernel
+from nbflow.kernels.cuda import reduce as K
+from nbflow.ops import nn_misc_ops
+from nbflow.ops import reduction_ops as R
+from nbflow.ops.broadcast_ops import normalize_axes
+
+_KIND = {R.Sum: "sum", R.Mean: "mean", R.Max: "max", R.Min: "min", R.Prod: "prod"}
+
+
+def _float_op(op):
+    return op.inputs[0].dtype.is_floating and op.inputs[0].dtype.as_numpy_dtype in (np.float32, np.float64)
+
+
+def bind_reduction(device, kind, in_shape, axes, out_shape, dtype, fresh=False):
+    """``run(x) -> out`` reducing a C-contiguous device array over ``axes``."""
+    kernel = K.get_kernel(kind, dtype)
+    n_out, count, kd, ks, rd, rs = K.plan(in_shape, axes)
+    dev = [device.from_host(a) for a in (kd, ks, rd, rs)]
+    blocks = K.blocks_for(n_out)
+    out = None if fresh else device.empty(out_shape, dtype)
+
+    def run(x, *_):
+        o = device.empty(out_shape, dtype) if fresh else out
+        flat_x = x.reshape(x.size) if x.ndim != 1 else x
+        if n_out:
+            kernel[blocks, K.THREADS](flat_x, o.reshape(o.size) if o.ndim != 1 else o, n_out, count, *dev)
+        return o
+    return run
+
+
+@register_kernel(R.Sum, R.Mean, R.Max, R.Min, R.Prod, device="GPU", accepts=_float_op)
+def reduction_kernel(ctx):
+    x_shape = ctx.input_shapes[0].as_tuple()
+    axes = ctx.value(1)
+    if axes is None or x_shape is None or None in x_shape or not ctx.output_shapes[0].is_fully_defined():
+        raise NotImplementedError("GPU %s needs its axes and shapes when the plan is built" % ctx.op_def.type)
+    axes = normalize_axes(axes, len(x_shape))
+    kind = _KIND[next(c for c in ctx.op_def.__mro__ if c in _KIND)]
+    return bind_reduction(ctx.device, kind, x_shape, axes, ctx.output_shapes[0].as_tuple(), ctx.out_np_dtype(0),
+                          ctx.fresh_outputs)
+
+
+def _bias_grad_ok(op):
+    fmt = op.attrs.get("data_format") or "NHWC"
+    fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+    return _float_op(op) and not fmt.startswith("NC")
+
+
+@register_kernel(nn_misc_ops.BiasAddGrad, device="GPU", accepts=_bias_grad_ok)
+def bias_add_grad_kernel(ctx):
+    x_shape = ctx.input_shapes[0].as_tuple()
+    if x_shape is None or None in x_shape:
+        raise NotImplementedError("GPU BiasAddGrad needs its input shape when the plan is built")
+    return bind_reduction(ctx.device, "sum", x_shape, list(range(len(x_shape) - 1)), (x_shape[-1],),
+                          ctx.out_np_dtype(0), ctx.fresh_outputs)
