@@ -7,6 +7,7 @@ True exactly when ``restore(p)`` works, for every prefix that has a file in the
 folder; after the next save, no debris is left: no temp files, no data file
 without its index, no index without its data file.
 """
+import json
 import os
 import random
 import re
@@ -74,14 +75,21 @@ def _prefixes(d):
 
 
 def _debris(d):
+    """Temp files, data files no index names, indexes whose data file is missing. A prefix
+    written over keeps its data as <prefix>.npz or <prefix>.alt.npz, whichever its index names."""
     files = set(os.listdir(d))
     bad = sorted(f for f in files if ".tmp-" in f)
+    named = {}
+    for f in files:
+        if f.endswith(".index") and ".tmp-" not in f:
+            with open(os.path.join(d, f)) as fh:
+                named[f] = json.load(fh)["data_file"]
     for f in files:
         if ".tmp-" in f:
             continue
-        if f.endswith(".npz") and f[:-4] + ".index" not in files:
+        if f.endswith(".npz") and f not in named.values():
             bad.append(f)
-        if f.endswith(".index") and f[:-6] + ".npz" not in files:
+        if f.endswith(".index") and named[f] not in files:
             bad.append(f)
     return bad
 

@@ -37,6 +37,9 @@ FORMAT_NAME = "nbflow-checkpoint"
 FORMAT_VERSION = 1
 INDEX_SUFFIX = ".index"
 DATA_SUFFIX = ".npz"
+#: the data file's other name: a prefix written over (Keras' save_weights to one path)
+#: alternates between the two, so its old data file stays until the new index names the new one
+ALT_DATA_SUFFIX = ".alt.npz"
 META_SUFFIX = ".meta"
 _TF_DATA_SUFFIX = ".data-00000-of-00001"
 
@@ -178,9 +181,13 @@ def _remove_debris(directory, base, state_names=("checkpoint",)):
             if target.endswith((DATA_SUFFIX, INDEX_SUFFIX)) or target in state_names:
                 removed.append(f)
             continue
-        if f.endswith(DATA_SUFFIX) and family.match(f[: -len(DATA_SUFFIX)]):
-            if f[: -len(DATA_SUFFIX)] + INDEX_SUFFIX not in present:
+        suffix = ALT_DATA_SUFFIX if f.endswith(ALT_DATA_SUFFIX) else DATA_SUFFIX
+        if f.endswith(suffix) and family.match(f[: -len(suffix)]):
+            stem = f[: -len(suffix)]
+            if stem + INDEX_SUFFIX not in present:
                 removed.append(f)
+            elif _indexed_data_name(os.path.join(directory, stem)) not in (None, f):
+                removed.append(f)  # the other name of an overwritten prefix: its index names the new one
         elif f.endswith(INDEX_SUFFIX) and family.match(f[: -len(INDEX_SUFFIX)]):
             prefix = os.path.join(directory, f[: -len(INDEX_SUFFIX)])
             try:
@@ -192,6 +199,16 @@ def _remove_debris(directory, base, state_names=("checkpoint",)):
     for f in removed:
         _remove_quietly(os.path.join(directory, f))
     return removed
+
+
+def _indexed_data_name(prefix):
+    """The data file name an nbflow index names, or None (no index, or not ours)."""
+    try:
+        with open(prefix + INDEX_SUFFIX, "rb") as f:
+            index = json.loads(f.read().decode("utf-8"))
+        return os.path.basename(index["data_file"]) if index.get("format") == FORMAT_NAME else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        return None
 
 
 def _write_npz(fileobj, arrays):
@@ -252,11 +269,18 @@ def write_checkpoint_files(ckpt, arrays, entries, index_extra=None, write_npz=No
     complete on disk (as fsync'ed temp files) before either is renamed into place,
     the index last, so a failure before the renames changes nothing, and a crash
     between them leaves a data file without an index (debris, removed by the next
-    writer), never an index beside a data file it does not describe."""
+    writer), never an index beside a data file it does not describe. Writing over an
+    existing prefix puts the new data under the other name (``ALT_DATA_SUFFIX``) and
+    renames the index over the old one: at every moment the prefix is the old
+    checkpoint or the new one, whole."""
     import time
 
     parent = os.path.dirname(ckpt)
-    data_name = os.path.basename(ckpt) + DATA_SUFFIX
+    # Overwriting a prefix: the new data goes under the name the old index does not
+    # use, so the old checkpoint stays whole until the index (one rename) switches over
+    old_data = _indexed_data_name(ckpt) if os.path.lexists(ckpt + INDEX_SUFFIX) else None
+    base = os.path.basename(ckpt)
+    data_name = base + (ALT_DATA_SUFFIX if old_data == base + DATA_SUFFIX else DATA_SUFFIX)
     digest = {}
     write_npz = write_npz or _write_npz
 
@@ -265,7 +289,7 @@ def write_checkpoint_files(ckpt, arrays, entries, index_extra=None, write_npz=No
         write_npz(h, arrays)
         digest["sha256"], digest["size"] = h.hexdigest(), h.size
 
-    tmp_data = _write_temp(ckpt + DATA_SUFFIX, write_data)
+    tmp_data = _write_temp(os.path.join(parent, data_name), write_data)
     index = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "data_file": data_name,
              "data_sha256": digest["sha256"], "data_size": digest["size"]}
     index.update(index_extra or {})
@@ -278,14 +302,13 @@ def write_checkpoint_files(ckpt, arrays, entries, index_extra=None, write_npz=No
         _remove_quietly(tmp_data)
         raise
     try:
-        # Overwriting a prefix: its old index goes first
-        if os.path.lexists(ckpt + INDEX_SUFFIX):
-            os.remove(ckpt + INDEX_SUFFIX)
-        os.replace(tmp_data, ckpt + DATA_SUFFIX)
-        os.replace(tmp_index, ckpt + INDEX_SUFFIX)
+        os.replace(tmp_data, os.path.join(parent, data_name))
+        os.replace(tmp_index, ckpt + INDEX_SUFFIX)  # the switch: old data + old index -> new + new
     finally:
         _remove_quietly(tmp_data)
         _remove_quietly(tmp_index)
+    if old_data is not None and old_data != data_name:
+        _remove_quietly(os.path.join(parent, old_data))
     _fsync_dir(parent)
 
 

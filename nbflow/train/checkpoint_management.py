@@ -10,7 +10,7 @@ import logging
 import os
 
 from nbflow.train.checkpoint_io import (
-    DATA_SUFFIX, INDEX_SUFFIX, CheckpointReader, _atomic_write, _dir_lock, _fsync_dir, checkpoint_problem,
+    ALT_DATA_SUFFIX, DATA_SUFFIX, INDEX_SUFFIX, CheckpointReader, _atomic_write, _dir_lock, _fsync_dir, checkpoint_problem,
 )
 
 __all__ = [
@@ -265,7 +265,7 @@ def remove_checkpoint(checkpoint_prefix, checkpoint_format_version=None, meta_gr
     so a crash part-way leaves a data file without an index (which the next save in
     the directory removes), never an index that names a missing data file."""
     with _dir_lock(os.path.dirname(checkpoint_prefix)):
-        for suffix in (INDEX_SUFFIX, DATA_SUFFIX, "." + meta_graph_suffix):
+        for suffix in (INDEX_SUFFIX, DATA_SUFFIX, ALT_DATA_SUFFIX, "." + meta_graph_suffix):
             try:
                 os.remove(checkpoint_prefix + suffix)
             except OSError:
