@@ -11,7 +11,8 @@ from nbflow.data import structure
 from nbflow.data.structure import TensorSpec
 from nbflow.eager.function import Function, _autograph_convert
 from nbflow.framework.graph import Tensor
-from nbflow.ops.base import convert_to_tensor
+from nbflow.ops.base import apply_op, constant_from_array, convert_to_tensor
+from nbflow.ops.elementwise import ElementwiseOp
 
 
 def _to_tensors(value):
@@ -35,6 +36,8 @@ class TracedFunction:
     returns the flat arrays of its result."""
 
     def __init__(self, fn, input_spec, name="dataset_fn", autograph=True, wrap_output=None):
+        self._args = (fn, input_spec, name, autograph, wrap_output)
+        self._batched = None
         self.trace_count = 0
         self._unpack = unpack_args(input_spec)
         signature = list(input_spec) if self._unpack else [input_spec]
@@ -73,3 +76,71 @@ class TracedFunction:
             plan = c._plan(c._plans, key, c._elements, lambda: c._feeds(feeds))
         values = c._run(plan, feeds, c._n_fetch)
         return [values[k] for _, k in c._template]
+
+    # -- map and batch fused: one run of the function per batch --------------------------------------
+    def batched(self):
+        """The function for whole batches when that is the same as running it per element
+        and stacking (TF's map_and_batch fusion with map vectorization), else None.
+
+        That holds when every op between the element's tensors and the outputs is
+        element-wise (or an Identity) and numpy broadcasting keeps the batch dimension
+        apart: the operands that depend on the element have one rank, the others
+        (constants) no more than it, and every output depends on the element. Such a
+        function computes each position of a batch exactly as it computes that element.
+        The batched function replays the element trace's ops on batched placeholders: the
+        user's Python function is still traced once."""
+        if self._batched is None:
+            graph = self._concrete.graph
+            ok = self._args[4] is None and _vectorizable(graph, self._concrete.outputs)
+            self._batched = self._replay_batched(graph) if ok else False
+        return self._batched or None
+
+    def _replay_batched(self, graph):
+        ops = [op for op in graph.get_operations() if op.type != "Placeholder"]
+        element_inputs = list(graph.inputs)
+        structured = self.output_structure
+
+        def replay(*args):
+            mapping = dict(zip(element_inputs, args))
+            for op in ops:
+                if op.type == "Const":
+                    outs = [constant_from_array(op.attrs["value"])]
+                else:
+                    outs = apply_op(op.op_def, [mapping[t] for t in op.inputs], dict(op.attrs), name=op.name)
+                    outs = outs if isinstance(outs, list) else [outs]
+                mapping.update(zip(op.outputs, outs))
+            return structure.map_structure(lambda t: mapping[t], structured)
+
+        spec = self._args[1]
+        batched_spec = structure.map_structure(lambda s: structure.with_batch(s, None), spec)
+        if not self._unpack:
+            return TracedFunction(lambda x: replay(*structure.flatten(x)), batched_spec, "batched", False)
+        return TracedFunction(lambda *xs: replay(*[t for x in xs for t in structure.flatten(x)]),
+                              batched_spec, "batched", False)
+
+
+def _vectorizable(graph, outputs):
+    """Whether ``graph`` (a traced per-element function) maps over a batch position by position."""
+    if graph.variable_captures or graph.stateful_ops or graph.captures:
+        return False
+    batched = {}  # tensor -> its per-element rank, for tensors that depend on the element
+    for t in graph.inputs:
+        if t.shape.ndims is None:
+            return False
+        batched[t] = t.shape.ndims
+    for op in graph.get_operations():
+        if op.type in ("Placeholder", "Const"):
+            continue
+        if op.type != "Identity" and not issubclass(op.op_def, ElementwiseOp):
+            return False
+        ranks_in = [batched[t] for t in op.inputs if t in batched]
+        if not ranks_in:
+            return False  # constant work: keep the plain path
+        other = [t.shape.ndims for t in op.inputs if t not in batched]
+        if len(set(ranks_in)) != 1 or any(r is None or r > ranks_in[0] for r in other):
+            return False
+        for out in op.outputs:
+            if out.shape.ndims != ranks_in[0]:
+                return False
+            batched[out] = ranks_in[0]
+    return bool(outputs) and all(t in batched for t in outputs)

@@ -140,7 +140,14 @@ class BatchDataset(_Unary):
         return _batch_card(self._input._cardinality(), self._batch_size, self._drop)
 
     def _iter(self, env):
-        ix = self._input._indexed(env)
+        inner = self._input
+        if type(self) is BatchDataset and type(inner) is MapDataset and inner._fn.batched() is not None:
+            # map + batch fused: the map's function once per batch (see TracedFunction.batched)
+            ix = inner._input._indexed(env)
+            if ix is not None:
+                fn = inner._fn.batched()
+                return (fn(b) for b in self._gather_batches(*ix))
+        ix = inner._indexed(env)
         if ix is not None:
             return self._gather_batches(*ix)
         return self._stack_batches(env)
