@@ -55,28 +55,32 @@ class Dense(KernelBiasLayer):
         rank = inputs.shape.ndims
         if rank is not None and rank < 2:
             raise _rank_error(self, "min_ndim=2", inputs.shape)
-        if rank == 2:
-            outputs = matmul(inputs, self.kernel)
-        else:
-            # tensordot over the last axis: [..., d] -> [-1, d] @ kernel -> [..., units]
-            last = self.kernel.shape.as_tuple()[0]
-            dims = inputs.shape.as_tuple()
-            with name_scope("Tensordot"):
-                prod = matmul(A.reshape(inputs, [-1, last]), self.kernel)
-                if dims is not None and None not in dims[:-1]:
-                    out_shape = list(dims[:-1]) + [self.units]
-                else:
-                    out_shape = A.concat([A.shape(inputs)[:-1], np.array([self.units], dtype=np.int32)], 0)
-                outputs = A.reshape(prod, out_shape)
-            if dims is not None:
-                outputs.set_shape(TensorShape(list(dims[:-1]) + [self.units]))
-        return self._bias_and_activation(outputs)
+        return self._bias_and_activation(dense_product(inputs, self.kernel, self.units))
 
     def compute_output_shape(self, input_shape):
         input_shape = TensorShape(input_shape)
         if input_shape.ndims is None or input_shape.as_tuple()[-1] is None:
             raise ValueError("The innermost dimension of input_shape must be defined, but saw: %s" % input_shape)
         return TensorShape(list(input_shape.as_tuple()[:-1]) + [self.units])
+
+
+def dense_product(inputs, kernel, units):
+    """``inputs @ kernel`` over the last axis (tf.layers' and tf.keras' Dense): a MatMul for
+    rank 2, else TF's Tensordot ([..., d] -> [-1, d] @ kernel -> [..., units])."""
+    if inputs.shape.ndims == 2:
+        return matmul(inputs, kernel)
+    last = kernel.shape.as_tuple()[0]
+    dims = inputs.shape.as_tuple()
+    with name_scope("Tensordot"):
+        prod = matmul(A.reshape(inputs, [-1, last]), kernel)
+        if dims is not None and None not in dims[:-1]:
+            out_shape = list(dims[:-1]) + [units]
+        else:
+            out_shape = A.concat([A.shape(inputs)[:-1], np.array([units], dtype=np.int32)], 0)
+        outputs = A.reshape(prod, out_shape)
+    if dims is not None:
+        outputs.set_shape(TensorShape(list(dims[:-1]) + [units]))
+    return outputs
 
 
 def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None,

@@ -2,16 +2,16 @@
 import numpy as np
 
 from nbflow.framework import dtypes
-from nbflow.framework.graph import Tensor, name_scope
+from nbflow.framework.graph import Tensor
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.keras import activations, initializers, regularizers
 from nbflow.keras.layers.base_layer import InputSpec, Layer
 from nbflow.layers.base import constant_bool
+from nbflow.layers.core import dense_product
 from nbflow.ops import array_ops as A
 from nbflow.ops import math_ops as M
 from nbflow.ops import nn_ops
 from nbflow.ops.base import convert_to_tensor
-from nbflow.ops.linalg_ops import matmul
 
 __all__ = ["Dense", "Activation", "Dropout", "Flatten", "Reshape", "KernelBiasMixin", "serialize_or_none"]
 
@@ -95,22 +95,7 @@ class Dense(KernelBiasMixin, Layer):
         self.built = True
 
     def call(self, inputs):
-        rank = inputs.shape.ndims
-        if rank == 2:
-            outputs = matmul(inputs, self.kernel)
-        else:
-            last = self.kernel.shape.as_tuple()[0]
-            dims = inputs.shape.as_tuple()
-            with name_scope("Tensordot"):
-                prod = matmul(A.reshape(inputs, [-1, last]), self.kernel)
-                if dims is not None and None not in dims[:-1]:
-                    out_shape = list(dims[:-1]) + [self.units]
-                else:
-                    out_shape = A.concat([A.shape(inputs)[:-1], np.array([self.units], dtype=np.int32)], 0)
-                outputs = A.reshape(prod, out_shape)
-            if dims is not None:
-                outputs.set_shape(TensorShape(list(dims[:-1]) + [self.units]))
-        return self._bias_and_activation(outputs)
+        return self._bias_and_activation(dense_product(inputs, self.kernel, self.units))
 
     def compute_output_shape(self, input_shape):
         input_shape = TensorShape(input_shape)
