@@ -160,31 +160,9 @@ class BatchNormalization(Layer):
         return self._moments_call(inputs, value, tensor)
 
     def _fused_call(self, inputs, value, tensor):
-        pdt = self._param_dtype
-        c = self.moving_mean.shape.as_tuple()[0]
-        gamma = self.gamma if self.gamma is not None else A.ones([c], dtype=pdt)
-        beta = self.beta if self.beta is not None else A.zeros([c], dtype=pdt)
-        gamma, beta = convert_to_tensor(gamma), convert_to_tensor(beta)
-
-        def train():
-            return fused_batch_norm(inputs, gamma, beta, epsilon=self.epsilon, data_format="NHWC")
-
-        def infer():
-            return fused_batch_norm(inputs, gamma, beta, mean=convert_to_tensor(self.moving_mean),
-                                    variance=convert_to_tensor(self.moving_variance), epsilon=self.epsilon,
-                                    is_training=False, data_format="NHWC")
-
-        if tensor is None:
-            output, mean, variance = train() if value else infer()
-        else:
-            yt, mt, vt = train()
-            yi, mi, vi = infer()
-            output = M.where_v2(tensor, yt, yi)
-            mean = M.where_v2(tensor, mt, mi)
-            variance = M.where_v2(tensor, vt, vi)
+        output, mean, variance = fused_nhwc_call(self, inputs, value, tensor)
         if value or tensor is not None:
             self._add_updates(mean, variance, tensor)
-        output.set_shape(inputs.shape)
         return output
 
     def _moments_call(self, inputs, value, tensor):
@@ -260,3 +238,30 @@ def batch_normalization(inputs, axis=-1, momentum=0.99, epsilon=1e-3, center=Tru
         renorm_momentum=renorm_momentum, fused=fused, trainable=trainable, virtual_batch_size=virtual_batch_size,
         adjustment=adjustment, name=name, _reuse=reuse, _scope=name)
     return layer.apply(inputs, training=training)
+
+
+def fused_nhwc_call(layer, inputs, value, tensor):
+    """The fused kernel's batch normalization of NHWC ``inputs`` for a layer with
+    ``gamma``/``beta`` (or None), ``moving_mean``/``moving_variance``, ``epsilon`` and
+    ``_param_dtype`` (tf.layers' and tf.keras' BatchNormalization): (output, the
+    batch's mean and variance). ``value``: training as a Python bool, or ``tensor``: a
+    bool tensor choosing between the training and the inference result."""
+    c = layer.moving_mean.shape.as_tuple()[0]
+    gamma = convert_to_tensor(layer.gamma) if layer.gamma is not None else A.ones([c], dtype=layer._param_dtype)
+    beta = convert_to_tensor(layer.beta) if layer.beta is not None else A.zeros([c], dtype=layer._param_dtype)
+
+    def train():
+        return fused_batch_norm(inputs, gamma, beta, epsilon=layer.epsilon, data_format="NHWC")
+
+    def infer():
+        return fused_batch_norm(inputs, gamma, beta, mean=convert_to_tensor(layer.moving_mean),
+                                variance=convert_to_tensor(layer.moving_variance), epsilon=layer.epsilon,
+                                is_training=False, data_format="NHWC")
+
+    if tensor is None:
+        output, mean, variance = train() if value else infer()
+    else:
+        (yt, mt, vt), (yi, mi, vi) = train(), infer()
+        output, mean, variance = M.where_v2(tensor, yt, yi), M.where_v2(tensor, mt, mi), M.where_v2(tensor, vt, vi)
+    output.set_shape(inputs.shape)
+    return output, mean, variance

@@ -23,12 +23,13 @@ from nbflow.keras import initializers, regularizers
 from nbflow.keras.layers.base_layer import InputSpec, Layer
 from nbflow.keras.layers.core import serialize_or_none
 from nbflow.layers.base import constant_bool
+from nbflow.layers.normalization import fused_nhwc_call
 from nbflow.ops import array_ops as A
 from nbflow.ops import math_ops as M
 from nbflow.ops import state_ops
 from nbflow.ops.base import convert_to_tensor
 from nbflow.ops.nn_impl import batch_normalization as nn_batch_normalization
-from nbflow.ops.nn_impl import fused_batch_norm, moments
+from nbflow.ops.nn_impl import moments
 
 __all__ = ["BatchNormalization"]
 
@@ -138,27 +139,9 @@ class BatchNormalization(Layer):
         return self._moments_call(inputs, value, tensor)
 
     def _fused_call(self, inputs, value, tensor):
-        pdt = self._param_dtype
-        c = self.moving_mean.shape.as_tuple()[0]
-        gamma = convert_to_tensor(self.gamma) if self.gamma is not None else A.ones([c], dtype=pdt)
-        beta = convert_to_tensor(self.beta) if self.beta is not None else A.zeros([c], dtype=pdt)
-
-        def train():
-            return fused_batch_norm(inputs, gamma, beta, epsilon=self.epsilon, data_format="NHWC")
-
-        def infer():
-            return fused_batch_norm(inputs, gamma, beta, mean=convert_to_tensor(self.moving_mean),
-                                    variance=convert_to_tensor(self.moving_variance), epsilon=self.epsilon,
-                                    is_training=False, data_format="NHWC")
-
-        if tensor is None:
-            output, mean, variance = train() if value else infer()
-        else:
-            (yt, mt, vt), (yi, mi, vi) = train(), infer()
-            output, mean, variance = M.where_v2(tensor, yt, yi), M.where_v2(tensor, mt, mi), M.where_v2(tensor, vt, vi)
+        output, mean, variance = fused_nhwc_call(self, inputs, value, tensor)
         if value or tensor is not None:
             self._update(mean, variance, tensor)
-        output.set_shape(inputs.shape)
         return output
 
     def _moments_call(self, inputs, value, tensor):
