@@ -90,29 +90,7 @@ class Conv2DTranspose(KernelBiasLayer):
         if inputs.shape.ndims is not None and inputs.shape.ndims != 4:
             raise ValueError("Input 0 of layer %s is incompatible with the layer: expected ndim=4, found ndim=%d. "
                              "Full shape received: %s" % (self.name, inputs.shape.ndims, inputs.shape))
-        dims = inputs.shape.as_tuple() if inputs.shape.ndims is not None else (None,) * 4
-        out_h, out_w = self._out_lengths(dims)
-        output_shape = [dims[0], out_h, out_w, self.filters]
-        if any(d is None for d in output_shape):
-            # lengths known only when the graph runs: computed from tf.shape(inputs), as keras does
-            shape = A.shape(inputs)
-            pads = self.output_padding or (None, None)
-            dynamic = [shape[0]]
-            for i in range(2):
-                if output_shape[1 + i] is not None:
-                    dynamic.append(convert_to_tensor(output_shape[1 + i], dtype=dtypes.int32))
-                    continue
-                k = self.kernel_size[i] + (self.kernel_size[i] - 1) * (self.dilation_rate[i] - 1)
-                s = self.strides[i]
-                if pads[i] is None:
-                    extra = max(k - s, 0) if self.padding == "valid" else 0
-                    dynamic.append(shape[1 + i] * s + extra)
-                else:
-                    pad = k // 2 if self.padding == "same" else 0
-                    dynamic.append((shape[1 + i] - 1) * s + (k - 2 * pad + pads[i]))
-            dynamic.append(convert_to_tensor(self.filters, dtype=dtypes.int32))
-            output_shape = A.stack(dynamic)
-        outputs = nn_conv2d_transpose(inputs, self.kernel, output_shape, strides=[1] + list(self.strides) + [1],
+        outputs = nn_conv2d_transpose(inputs, self.kernel, transpose_output_shape(self, inputs), strides=[1] + list(self.strides) + [1],
                                       padding=self.padding.upper(),
                                       dilations=[1] + list(self.dilation_rate) + [1], data_format="NHWC",
                                       name="conv2d_transpose")
@@ -143,3 +121,29 @@ def conv2d_transpose(inputs, filters, kernel_size, strides=(1, 1), padding="vali
                             bias_constraint=bias_constraint, trainable=trainable, name=name, _reuse=reuse,
                             _scope=name)
     return layer.apply(inputs)
+
+
+def transpose_output_shape(layer, inputs):
+    """A 2-D transposed convolution's output shape (tf.layers' and tf.keras'
+    Conv2DTranspose, NHWC): a list when the input's static shape gives it, else a
+    tensor computed from ``tf.shape(inputs)`` when the graph runs, as Keras does."""
+    dims = inputs.shape.as_tuple() if inputs.shape.ndims is not None else (None,) * 4
+    output_shape = [dims[0]] + list(layer._out_lengths(dims)) + [layer.filters]
+    if None not in output_shape:
+        return output_shape
+    shape = A.shape(inputs)
+    pads = layer.output_padding or (None, None)
+    dynamic = [shape[0]]
+    for i in range(2):
+        if output_shape[1 + i] is not None:
+            dynamic.append(convert_to_tensor(output_shape[1 + i], dtype=dtypes.int32))
+            continue
+        k = layer.kernel_size[i] + (layer.kernel_size[i] - 1) * (layer.dilation_rate[i] - 1)
+        s = layer.strides[i]
+        if pads[i] is None:
+            dynamic.append(shape[1 + i] * s + (max(k - s, 0) if layer.padding == "valid" else 0))
+        else:
+            pad = k // 2 if layer.padding == "same" else 0
+            dynamic.append((shape[1 + i] - 1) * s + (k - 2 * pad + pads[i]))
+    dynamic.append(convert_to_tensor(layer.filters, dtype=dtypes.int32))
+    return A.stack(dynamic)

@@ -1,13 +1,10 @@
 """``Conv2D`` and ``Conv2DTranspose`` (channels_last, NHWC), on the Conv2D and
 Conv2DBackpropInput ops; shapes and argument rules as tf.layers' (nbflow/layers/)."""
-from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.keras.layers.base_layer import InputSpec, Layer
 from nbflow.keras.layers.core import KernelBiasMixin
 from nbflow.layers.base import normalize_padding, normalize_tuple
-from nbflow.layers.convolutional_transpose import deconv_output_length
-from nbflow.ops import array_ops as A
-from nbflow.ops.base import convert_to_tensor
+from nbflow.layers.convolutional_transpose import deconv_output_length, transpose_output_shape
 from nbflow.ops.conv_ops import _out_and_pad
 from nbflow.ops.conv_ops import conv2d as nn_conv2d
 from nbflow.ops.conv_ops import conv2d_transpose as nn_conv2d_transpose
@@ -112,26 +109,7 @@ class Conv2DTranspose(_Conv2DBase):
 
     def call(self, inputs):
         self._check_input(inputs.shape)
-        dims = inputs.shape.as_tuple()
-        output_shape = [dims[0]] + self._out_lengths(dims) + [self.filters]
-        if None in output_shape:
-            shape = A.shape(inputs)
-            pads = self.output_padding or (None, None)
-            dynamic = [shape[0]]
-            for i in range(2):
-                if output_shape[1 + i] is not None:
-                    dynamic.append(convert_to_tensor(output_shape[1 + i], dtype=dtypes.int32))
-                    continue
-                k = self.kernel_size[i] + (self.kernel_size[i] - 1) * (self.dilation_rate[i] - 1)
-                s = self.strides[i]
-                if pads[i] is None:
-                    dynamic.append(shape[1 + i] * s + (max(k - s, 0) if self.padding == "valid" else 0))
-                else:
-                    pad = k // 2 if self.padding == "same" else 0
-                    dynamic.append((shape[1 + i] - 1) * s + (k - 2 * pad + pads[i]))
-            dynamic.append(convert_to_tensor(self.filters, dtype=dtypes.int32))
-            output_shape = A.stack(dynamic)
-        outputs = nn_conv2d_transpose(inputs, self.kernel, output_shape, strides=[1] + list(self.strides) + [1],
+        outputs = nn_conv2d_transpose(inputs, self.kernel, transpose_output_shape(self, inputs), strides=[1] + list(self.strides) + [1],
                                       padding=self.padding.upper(), dilations=[1] + list(self.dilation_rate) + [1],
                                       data_format="NHWC", name="conv2d_transpose")
         outputs.set_shape(self.compute_output_shape(inputs.shape))
