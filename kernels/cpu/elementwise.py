@@ -22,7 +22,9 @@ arithmetic, comparisons, selects, casts and the correctly rounded functions
 (``_PY_SAFE``), no transcendentals (numpy's and Numba's may differ in the last
 bit), no fused reductions (the compiled loop may reassociate the sum).
 """
+import os
 import re
+import threading
 import types
 
 import numpy as np
@@ -36,6 +38,36 @@ TINY_ELEMENTS = 16
 #: few microseconds of Python per call, about what compiling it costs once
 COMPILE_AFTER_CALLS = 10000
 
+#: outputs of at least this many elements use the parallel variant of their
+#: kernel (its flat loop split into one contiguous block per thread, ``prange``)
+#: when more than one thread is allowed. Measured on the 2-core development
+#: machine (benchmarks: docs/BENCHMARKS.md, "parallel element-wise kernels"):
+#: serial vs 2-thread time of the cheapest kind of kernel, the memory-bound
+#: chain ``(relu(x*1.5-0.25)*y - z)**2`` on float32 (3 inputs, 1 output):
+#: 32K elements 2.5 vs 4.4 us (0.56x), 64K 8.4 vs 5.0 us (1.7x), 1M 180 vs 71 us;
+#: a compute-bound kernel (``2*exp(-1e-7*t)*cos(3e-6*t)``) already wins at 2K
+#: (6.8 vs 6.3 us) and is 2.0x from 128K. The fixed cost of a parallel call
+#: (workqueue layer) is about 2.5 us.
+#: Override: ``NBFLOW_PARALLEL_MIN_ELEMENTS``.
+PARALLEL_MIN_ELEMENTS = 1 << 16
+
+
+def parallel_min_elements():
+    """The parallel threshold in elements (``NBFLOW_PARALLEL_MIN_ELEMENTS`` overrides it)."""
+    v = os.environ.get("NBFLOW_PARALLEL_MIN_ELEMENTS")
+    return int(v) if v else PARALLEL_MIN_ELEMENTS
+
+
+def thread_count(requested=None):
+    """Threads a parallel kernel splits its loop over: ``requested`` (a
+    session's ``intra_op_parallelism_threads``; 0 or None: all), capped by
+    Numba's thread count (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``)."""
+    import numba
+
+    n = numba.get_num_threads()
+    return min(requested, n) if requested else n
+
+
 _kernels = {}
 _tiered = {}
 _paths = {}
@@ -43,7 +75,7 @@ _paths = {}
 
 def source_path(kernel):
     """The file holding a generated kernel's source (for explain())."""
-    return _paths.get(id(kernel))
+    return getattr(kernel, "source_path", None) or _paths.get(id(kernel))
 
 
 def call_cell(kernel):
@@ -138,21 +170,33 @@ def _np_name(dtype):
     return "np." + np.dtype(dtype).name if np.dtype(dtype) != np.bool_ else "np.bool_"
 
 
-def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_ndim, sums=()):
+def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_ndim, sums=(), parallel=False):
     """Source of one kernel. ``statements``: lines over x0..xn defining temps;
     ``outputs``: one expression per output; ``sums``: (expression, dtype, mean?)
-    per full reduction computed in the same loop (flat kernels only)."""
+    per full reduction computed in the same loop (flat kernels only).
+
+    ``parallel`` (flat kernels only): the kernel takes one more argument, the
+    number of blocks ``nt``, and runs ``prange(nt)`` over contiguous blocks of
+    the flat loop (each block's inner loop is the serial one, which vectorizes);
+    sums are accumulated per block and added up (``prange`` reduction)."""
     n_in, n_out = len(in_dtypes), len(out_dtypes)
     args = ["in%d" % i for i in range(n_in)] + ["out%d" % i for i in range(n_out)] + \
         ["red%d" % i for i in range(len(sums))]
     flat = all(p in ("scalar", "full") for p in patterns)
     if sums and not flat:
         raise ValueError("fused reductions need a flat kernel")
+    if parallel and not flat:
+        raise ValueError("parallel kernels need a flat loop")
+    if parallel:
+        args.append("nt")
     # Reassociation lets the reduction loop vectorize (several partial sums).
     flags = ", fastmath={'reassoc', 'nsz'}" if sums else ""
+    if parallel:
+        flags += ", parallel=True"
     lines = [
         "import math",
         "import numpy as np",
+    ] + (["from numba import prange"] if parallel else []) + [
         "from nbflow.kernels.jit import njit",
         "from nbflow.kernels.cpu import fastmath",
         "from nbflow.kernels.cpu.views import first, flat",
@@ -180,13 +224,31 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
                 raise ValueError("a reduction-only kernel needs a full-size input")
             bound = "a%d.shape[0]" % full[0]
         lines.append("    n = %s" % bound)
-        lines.append("    for i in range(n):")
-        indent = "        "
+        if parallel:
+            lines.append("    for c in prange(nt):")
+            lines.append("        lo = n * c // nt")
+            lines.append("        hi = n * (c + 1) // nt")
+            # Sliced views, indexed from 0: indexing the whole arrays from
+            # ``lo`` kept the loop from vectorizing (2.5x slower than serial).
+            for i, p in enumerate(patterns):
+                if p == "full":
+                    lines.append("        b%d = a%d[lo:hi]" % (i, i))
+            for j in range(n_out):
+                lines.append("        q%d = o%d[lo:hi]" % (j, j))
+            for j, (_, dt, _) in enumerate(sums):
+                lines.append("        p%d = %s(0)" % (j, _np_name(dt)))
+            lines.append("        for i in range(hi - lo):")
+            indent = "            "
+            acc, src, dst = "p", "b", "q"
+        else:
+            lines.append("    for i in range(n):")
+            indent = "        "
+            acc, src, dst = "r", "a", "o"
         for i, p in enumerate(patterns):
             if p == "full":
-                body.append("x%d = a%d[i]" % (i, i))
-        store = ["o%d[i] = %s" % (j, "y%d" % j) for j in range(n_out)]
-        store += ["r%d += %s" % (j, e) for j, (e, _, _) in enumerate(sums)]
+                body.append("x%d = %s%d[i]" % (i, src, i))
+        store = ["%s%d[i] = %s" % (dst, j, "y%d" % j) for j in range(n_out)]
+        store += ["%s%d += %s" % (acc, j, e) for j, (e, _, _) in enumerate(sums)]
     else:
         for i, p in enumerate(patterns):
             if p == "scalar":
@@ -209,6 +271,8 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
     body += ["y%d = %s(%s)" % (j, _np_name(out_dtypes[j]), e) for j, e in enumerate(outputs)]
     body += store
     lines += [indent + b for b in body]
+    if parallel:
+        lines += ["        r%d += p%d" % (j, j) for j in range(len(sums))]
     for j, (_, dt, mean) in enumerate(sums):
         value = "r%d" % j
         if mean:
@@ -217,12 +281,18 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
     return "\n".join(lines) + "\n"
 
 
-def get_kernel(statements, outputs, in_dtypes, in_shapes, out_dtypes, out_shape=None, sums=()):
+def get_kernel(statements, outputs, in_dtypes, in_shapes, out_dtypes, out_shape=None, sums=(), threads=1):
     """Return ``(kernel, out_shape)`` for concrete input shapes.
 
     ``out_shape`` defaults to the inputs' broadcast shape; a larger shape the
     inputs broadcast to may be given (that is ``broadcast_to``). ``sums``:
-    (expression, dtype, is_mean) of full reductions done in the same loop."""
+    (expression, dtype, is_mean) of full reductions done in the same loop.
+
+    ``threads``: how many threads the kernel may use (1: serial; 0 or None:
+    all of Numba's). With more than one, a flat kernel whose iteration space
+    has at least ``parallel_min_elements()`` elements is the parallel variant
+    (compiled only then, cached in its own generated file), called through a
+    closure that passes its block count."""
     if out_shape is None:
         out_shape = broadcast_shape(in_shapes) if in_shapes else ()
     out_shape = tuple(out_shape)
@@ -230,13 +300,12 @@ def get_kernel(statements, outputs, in_dtypes, in_shapes, out_dtypes, out_shape=
     sums = tuple((e, np.dtype(d).str, bool(m)) for e, d, m in sums)
     key = (tuple(statements), tuple(outputs), tuple(np.dtype(d).str for d in in_dtypes), patterns,
            tuple(np.dtype(d).str for d in out_dtypes), len(out_shape), sums)
-    k = _kernels.get(key)
-    if k is None:
-        src = generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, len(out_shape), sums)
-        mod = load_generated(src, "ew")
-        k = mod.kernel
-        _kernels[key] = k
-        _paths[id(k)] = mod.__file__
+    nt = thread_count(threads) if threads != 1 else 1
+    size = _size(out_shape) if out_shape else max((_size(s) for s in in_shapes), default=1)
+    if nt > 1 and size >= parallel_min_elements() and all(p in ("scalar", "full") for p in patterns):
+        return _parallel_kernel(key, statements, outputs, in_dtypes, patterns, out_dtypes, out_shape, sums, nt), \
+            out_shape
+    k = _serial_kernel(key, statements, outputs, in_dtypes, patterns, out_dtypes, out_shape, sums)
     if _size(out_shape) <= TINY_ELEMENTS:
         t = _tiered.get(key)
         if t is None:
@@ -247,6 +316,50 @@ def get_kernel(statements, outputs, in_dtypes, in_shapes, out_dtypes, out_shape=
         if t:
             return t, out_shape
     return k, out_shape
+
+
+def _serial_kernel(key, statements, outputs, in_dtypes, patterns, out_dtypes, out_shape, sums):
+    k = _kernels.get(key)
+    if k is None:
+        src = generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, len(out_shape), sums)
+        mod = load_generated(src, "ew")
+        k = mod.kernel
+        _kernels[key] = k
+        _paths[id(k)] = mod.__file__
+    return k
+
+
+_parallel = {}
+_launch = threading.Lock()
+
+
+def _parallel_kernel(key, statements, outputs, in_dtypes, patterns, out_dtypes, out_shape, sums, nt):
+    """The parallel variant of a flat kernel, bound to ``nt`` blocks."""
+    k = _parallel.get(key)
+    if k is None:
+        src = generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, len(out_shape), sums,
+                              parallel=True)
+        mod = load_generated(src, "ewp")
+        k = mod.kernel
+        _parallel[key] = k
+        _paths[id(k)] = mod.__file__
+
+    serial = _serial_kernel(key, statements, outputs, in_dtypes, patterns, out_dtypes, out_shape, sums)
+    acquire, release = _launch.acquire, _launch.release
+
+    def parallel_kernel(*args):
+        # Numba's workqueue layer aborts the process when two threads launch
+        # parallel kernels at once: a kernel called while another thread's
+        # parallel kernel runs (a tf.data/prefetch thread) runs serially.
+        if acquire(False):
+            try:
+                return k(*args, nt)
+            finally:
+                release()
+        return serial(*args)
+    parallel_kernel.parallel_threads = nt
+    parallel_kernel.source_path = _paths[id(k)]
+    return parallel_kernel
 
 
 def _size(shape):

@@ -53,6 +53,7 @@ def _bind_unit(program, position, unit, used_outside, fetched):
         device = program.placement[unit.ops[0]]
         binder = registry.fused_binder(device.device_type)
         unit.device = device
+        unit.threads = program.options.threads  # intra_op_parallelism_threads (0: all)
         return binder(unit, program.slots_on(device), program.slot_shapes, program.initial, used_outside, fetched,
                       alloc if device is host else None)
     if isinstance(unit, TransferUnit):

@@ -100,11 +100,11 @@ def bind_group(group, slot_of, slot_shapes, slot_values, used_outside, fetched_s
     in_shapes = [slot_shapes[slot_of[t]].as_tuple() for t in in_tensors]
     out_np = [t.dtype.as_numpy_dtype for t in out_tensors]
     kernel, _ = ew_kernels.get_kernel(statements, [name_of[slot_of[t]] for t in out_tensors], in_np, in_shapes,
-                                      out_np, group.shape, sums)
+                                      out_np, group.shape, sums, threads=getattr(group, "threads", 1))
+    group.source_path = ew_kernels.source_path(kernel)
     if group.reductions:
         return _bind_with_reductions(group, kernel, in_tensors, out_tensors, slot_of, out_np, alloc)
     group.inputs, group.outputs = in_tensors, out_tensors
-    group.source_path = ew_kernels.source_path(kernel)
     in_slots = tuple(slot_of[t] for t in in_tensors)
     out_slots = tuple(slot_of[t] for t in out_tensors)
     fresh = tuple(sl in fetched_slots for sl in out_slots)
