@@ -48,8 +48,14 @@ COMPILE_AFTER_CALLS = 10000
 #: a compute-bound kernel (``2*exp(-1e-7*t)*cos(3e-6*t)``) already wins at 2K
 #: (6.8 vs 6.3 us) and is 2.0x from 128K. The fixed cost of a parallel call
 #: (workqueue layer) is about 2.5 us.
+#: But the parallel variant is a second kernel to compile: 0.5-0.6 s cold (50 ms
+#: from the cache), paid once per machine and then once per process. At 64K
+#: elements it saves ~3.4 us a call (150,000 calls to repay a cold compile); at 1M
+#: ~110 us (5,000 calls). The threshold is therefore 1M elements: an MNIST MLP's
+#: 128x512 groups stay serial (no cold-start cost for the README's main command),
+#: the 10M-element chains of the benchmarks go parallel.
 #: Override: ``NBFLOW_PARALLEL_MIN_ELEMENTS``.
-PARALLEL_MIN_ELEMENTS = 1 << 16
+PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
 def parallel_min_elements():
