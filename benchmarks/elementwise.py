@@ -8,7 +8,7 @@ Implementations: nbflow (Session.run with the arrays fed through
 placeholders, result fetched), numpy (the expression as written, one
 temporary per operation), a hand-written single-loop ``@njit`` kernel with
 a preallocated output (``njit-loop``: the bandwidth reference a fused kernel
-should reach), PyTorch, and ``jax.jit`` of the same expression (XLA fuses it
+should reach), the same loop over ``prange`` (``njit-prange``: every core), PyTorch, and ``jax.jit`` of the same expression (XLA fuses it
 into one loop too): the inputs are placed on the CPU device with
 ``jax.device_put`` and the function is compiled before timing; each step
 calls it and waits with ``block_until_ready()`` (like nbflow, it returns a
@@ -19,8 +19,12 @@ numbers. Ratios are speed ratios (>1 = faster than the baseline).
 Targets (issue 3): the fused chain at least 1.8x ``jax.jit``, the wave
 faster than ``jax.jit``.
 """
-import numpy as np
-from numba import njit
+import os
+
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")  # as nbflow sets it (fork-safe)
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
 
 from benchmarks.harness import Case, Impl, Skip, Target, jax_or_skip, nbflow_session, torch_or_skip
 
@@ -41,6 +45,22 @@ def chain_loop(x, y, z, s, b, out):
 @njit(cache=True)
 def wave_loop(t, a, b, w, out):
     for i in range(t.size):
+        out[i] = a * np.exp(-b * t[i]) * np.cos(w * t[i])
+
+
+@njit(cache=True, parallel=True)
+def chain_prange(x, y, z, s, b, out):
+    zero = np.float32(0.0)
+    for i in prange(x.size):
+        t = x[i] * s + b
+        t = t if t > zero else zero
+        u = t * y[i] - z[i]
+        out[i] = u * u
+
+
+@njit(cache=True, parallel=True)
+def wave_prange(t, a, b, w, out):
+    for i in prange(t.size):
         out[i] = a * np.exp(-b * t[i]) * np.cos(w * t[i])
 
 
@@ -146,6 +166,26 @@ def cases(quick):
             return a * np.exp(-b * t) * np.cos(w * t)
         return step
 
+    def prange_chain():
+        x, y, z, _ = arrays()
+        out = np.empty_like(x)
+        s, b = np.float32(S), np.float32(B)
+
+        def step():
+            chain_prange(x, y, z, s, b, out)
+            return out
+        return step
+
+    def prange_wave():
+        _, _, _, t = arrays()
+        out = np.empty_like(t)
+        a, b, w = np.float32(A), np.float32(BETA), np.float32(W)
+
+        def step():
+            wave_prange(t, a, b, w, out)
+            return out
+        return step
+
     def loop_wave():
         _, _, _, t = arrays()
         out = np.empty_like(t)
@@ -180,14 +220,20 @@ def cases(quick):
     return [
         Case("elementwise/chain", "elementwise", "(relu(x*s+b)*y - z)**2 on %d float32" % n,
              [Impl("nbflow", nb_chain), Impl("numpy", np_chain), Impl("njit-loop", loop_chain),
-              Impl("torch", torch_chain), Impl("jax", jax_chain, note="jax.jit, inputs on the device")],
-             unit="GB/s", work=4 * 4 * n / 1e9, baselines=("numpy", "torch", "njit-loop", "jax"),
-             targets=[Target("nbflow", "fused chain vs jax.jit", versus="jax", min_ratio=1.8)],
+              Impl("njit-prange", prange_chain), Impl("torch", torch_chain),
+              Impl("jax", jax_chain, note="jax.jit, inputs on the device")],
+             unit="GB/s", work=4 * 4 * n / 1e9, baselines=("numpy", "torch", "njit-loop", "njit-prange", "jax"),
+             targets=[Target("nbflow", "fused chain vs jax.jit", versus="jax", min_ratio=1.8),
+                      Target("nbflow", "fused chain within 1.1x of a prange loop (issue 16)", versus="njit-prange",
+                             min_ratio=1 / 1.1)],
              reference="numpy", rtol=1e-5, atol=1e-5),
         Case("elementwise/wave", "elementwise", "A*exp(-b*t)*cos(w*t) on %d float32" % n,
              [Impl("nbflow", nb_wave), Impl("numpy", np_wave), Impl("njit-loop", loop_wave),
-              Impl("torch", torch_wave), Impl("jax", jax_wave, note="jax.jit, input on the device")],
-             unit="GB/s", work=2 * 4 * n / 1e9, baselines=("numpy", "torch", "njit-loop", "jax"),
-             targets=[Target("nbflow", "damped wave vs jax.jit", versus="jax", min_ratio=1.0)],
+              Impl("njit-prange", prange_wave), Impl("torch", torch_wave),
+              Impl("jax", jax_wave, note="jax.jit, input on the device")],
+             unit="GB/s", work=2 * 4 * n / 1e9, baselines=("numpy", "torch", "njit-loop", "njit-prange", "jax"),
+             targets=[Target("nbflow", "damped wave vs jax.jit", versus="jax", min_ratio=1.0),
+                      Target("nbflow", "damped wave >= 2x a prange loop with numpy's exp/cos (issue 16)",
+                             versus="njit-prange", min_ratio=2.0)],
              reference="numpy", rtol=1e-4, atol=1e-5),
     ]
