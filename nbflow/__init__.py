@@ -113,9 +113,7 @@ from nbflow import random  # noqa: E402,F401  (tf.random; after the star imports
 from nbflow.module import Module  # noqa: E402,F401  (tf.Module)
 # tf.print and tf.Print; imported by name (a star import would shadow the builtin print in this module).
 from nbflow.ops.logging_ops import Print, print_v2 as print  # noqa: E402,F401,A001
-from nbflow import autograph  # noqa: E402,F401  (tf.autograph: to_code, to_graph, experimental.do_not_convert)
 from nbflow.eager import TensorSpec, function  # noqa: E402,F401  (tf.function, TF 2)
-from nbflow import data  # noqa: E402,F401  (tf.data)
 
 
 from nbflow.framework.errors import NotImplementedInNbflowError  # noqa: E402
@@ -127,18 +125,21 @@ _NOT_YET = {
 }
 
 
+#: tf.<name> -> the module behind it, imported on first use
+_LAZY = {
+    "app": "nbflow.platform.app", "flags": "nbflow.platform.flags",  # absl's
+    "keras": "nbflow.keras", "data": "nbflow.data",
+    "autograph": "nbflow.autograph",  # (tf.function imports it when it converts a function)
+}
+
+
 def __getattr__(name):
     from nbflow.framework import protos as _protos
 
-    if name in ("app", "flags"):  # tf.app.run, tf.app.flags = tf.flags: absl's (imported on first use)
+    if name in _LAZY:  # imported on first use: they cost import time every program would pay
         import importlib
 
-        value = globals()[name] = importlib.import_module("nbflow.platform." + name)
-        return value
-    if name == "keras":  # tf.keras (imported on first use)
-        import importlib
-
-        value = globals()[name] = importlib.import_module("nbflow.keras")
+        value = globals()[name] = importlib.import_module(_LAZY[name])
         return value
     if name in _protos.PROTOS:  # tf.NodeDef, tf.GraphDef, tf.Summary ... (imported on first use)
         value = globals()[name] = _protos.get(name)

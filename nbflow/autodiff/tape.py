@@ -17,7 +17,7 @@ import numpy as np
 
 from nbflow.autodiff.gradients import gradients as _graph_gradients
 from nbflow.framework import context, nest
-from nbflow.framework.eager_tensor import EagerTensor
+from nbflow.framework.eager_tensor import EagerTensor, is_eager_variable
 from nbflow.framework.graph import get_default_graph
 from nbflow.framework.tape_state import _tapes, _refresh, zero_fills
 from nbflow.ops import array_ops, math_ops
@@ -44,8 +44,7 @@ def _flatten(x):
     return nest.flatten(x)
 
 
-def _is_variable(x):
-    return hasattr(x, "_eager_resource")
+_is_variable = is_eager_variable
 
 
 class GradientTape:
@@ -276,59 +275,41 @@ class GradientTape:
         return self._jacobian(target, source, unconnected_gradients, batch=True)
 
     def _jacobian(self, target, sources, unconnected_gradients, batch):
+        """One gradient per (per-example) target element, with a one-hot output gradient,
+        stacked: ``jacobian`` over the whole target, ``batch_jacobian`` (``batch``) with
+        the one-hot repeated for every example of the first dimension."""
         if self._used and not self._persistent:
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
                                "(or jacobians)")
-        import numpy as np
-
         target = self._target(target)
         flat_sources = nest.flatten(sources)
         shape = tuple(target.shape.as_list())
+        if batch and not shape:
+            raise ValueError("Need first dimension of target shape (%s) and source shape to match." % (target.shape,))
+        lead = shape[:1] if batch else ()            # the dims every row keeps (the batch)
+        inner = int(np.prod(shape[len(lead):], dtype=np.int64))
         persistent, self._persistent = self._persistent, True
         resume = not self._recording_now
-        if resume:  # the reshapes below are recorded, as TF's jacobian does
+        if resume:  # the reshape below is recorded, as TF's jacobian does
             self._push()
         try:
-            if batch:
-                if not shape:
-                    raise ValueError("Need first dimension of target shape (%s) and source shape to match."
-                                     % (target.shape,))
-                batch_size, inner = shape[0], int(np.prod(shape[1:], dtype=np.int64))
-                flat_target = array_ops.reshape(target, [batch_size, inner])
-                rows = []
-                for j in range(inner):
-                    mask = np.zeros((batch_size, inner), dtype=target.dtype.as_numpy_dtype)
-                    mask[:, j] = 1
-                    rows.append(self.gradient(flat_target, flat_sources, output_gradients=mask,
-                                              unconnected_gradients=unconnected_gradients))
-                result = []
-                for k, s in enumerate(flat_sources):
-                    parts = [row[k] if row[k] is not None else None for row in rows]
-                    if any(p is None for p in parts):
-                        result.append(None)
-                        continue
-                    stacked = array_ops.stack(parts, axis=1)  # [B, inner, *source.shape[1:]]
-                    result.append(array_ops.reshape(
-                        stacked, [batch_size] + list(shape[1:]) + s.shape.as_list()[1:]))
-            else:
-                size = int(np.prod(shape, dtype=np.int64))
-                flat_target = array_ops.reshape(target, [size])
-                rows = []
-                for j in range(size):
-                    onehot = np.zeros(size, dtype=target.dtype.as_numpy_dtype)
-                    onehot[j] = 1
-                    rows.append(self.gradient(flat_target, flat_sources, output_gradients=onehot,
-                                              unconnected_gradients=unconnected_gradients))
-                result = []
-                for k, s in enumerate(flat_sources):
-                    parts = [row[k] for row in rows]
-                    if any(p is None for p in parts):
-                        result.append(None)
-                        continue
-                    if not parts:
-                        result.append(array_ops.zeros(list(shape) + s.shape.as_list(), dtype=s.dtype))
-                        continue
-                    result.append(array_ops.reshape(array_ops.stack(parts), list(shape) + s.shape.as_list()))
+            flat_target = array_ops.reshape(target, list(lead) + [inner])
+            rows = []
+            for j in range(inner):
+                onehot = np.zeros(lead + (inner,), dtype=target.dtype.as_numpy_dtype)
+                onehot[..., j] = 1
+                rows.append(self.gradient(flat_target, flat_sources, output_gradients=onehot,
+                                          unconnected_gradients=unconnected_gradients))
+            result = []
+            for k, s in enumerate(flat_sources):
+                parts = [row[k] for row in rows]
+                out_shape = list(shape) + s.shape.as_list()[len(lead):]
+                if any(p is None for p in parts):
+                    result.append(None)
+                elif not parts:
+                    result.append(array_ops.zeros(out_shape, dtype=s.dtype))
+                else:
+                    result.append(array_ops.reshape(array_ops.stack(parts, axis=len(lead)), out_shape))
         finally:
             self._persistent = persistent
             if resume and self._recording_now:
@@ -337,7 +318,6 @@ class GradientTape:
             self._used = True
             self._release()
         return nest.pack_sequence_as(sources, result)
-
 
 def _sum(gs):
     if not gs:

@@ -10,6 +10,7 @@ its value is read from the iterator's environment when the pipeline runs.
 import numpy as np
 
 from nbflow.eager.tensor_spec import TensorSpec
+from nbflow.framework.eager_tensor import is_eager_variable
 from nbflow.framework import dtypes
 from nbflow.framework.eager_tensor import EagerTensor
 from nbflow.framework.graph import Tensor
@@ -96,7 +97,7 @@ def to_component(value, dtype=None):
     dtype = dtypes.as_dtype(dtype) if dtype is not None else None
     if type(value) is EagerTensor:
         arr = value._value
-    elif hasattr(value, "_eager_resource"):      # an eager variable: its value now
+    elif is_eager_variable(value):      # an eager variable: its value now
         arr = np.array(value._eager_resource.read(), copy=True)
     elif isinstance(value, Tensor):
         if dtype is not None and value.dtype is not dtype:

@@ -36,7 +36,7 @@ class TracedFunction:
     returns the flat arrays of its result."""
 
     def __init__(self, fn, input_spec, name="dataset_fn", autograph=True, wrap_output=None):
-        self._args = (fn, input_spec, name, autograph, wrap_output)
+        self._input_spec, self._wraps_output = input_spec, wrap_output is not None
         self._batched = None
         self.trace_count = 0
         self._unpack = unpack_args(input_spec)
@@ -91,7 +91,7 @@ class TracedFunction:
         user's Python function is still traced once."""
         if self._batched is None:
             graph = self._concrete.graph
-            ok = self._args[4] is None and _vectorizable(graph, self._concrete.outputs)
+            ok = not self._wraps_output and _vectorizable(graph, self._concrete.outputs)
             self._batched = self._replay_batched(graph) if ok else False
         return self._batched or None
 
@@ -111,8 +111,7 @@ class TracedFunction:
                 mapping.update(zip(op.outputs, outs))
             return structure.map_structure(lambda t: mapping[t], structured)
 
-        spec = self._args[1]
-        batched_spec = structure.map_structure(lambda s: structure.with_batch(s, None), spec)
+        batched_spec = structure.map_structure(lambda s: structure.with_batch(s, None), self._input_spec)
         if not self._unpack:
             return TracedFunction(lambda x: replay(*structure.flatten(x)), batched_spec, "batched", False)
         return TracedFunction(lambda *xs: replay(*[t for x in xs for t in structure.flatten(x)]),

@@ -32,6 +32,7 @@ from nbflow.autodiff.gradients import gradients
 from nbflow.backends.devices import local_devices
 from nbflow.eager.func_graph import FuncGraph, placeholder_for
 from nbflow.eager.tensor_spec import TensorSpec
+from nbflow.framework.eager_tensor import is_eager_variable
 from nbflow.framework import context, dtypes, errors, nest, tape_state
 from nbflow.framework.context import _EAGER, _default_graph_stack
 from nbflow.framework.eager_tensor import EagerTensor, dtype_of
@@ -124,7 +125,7 @@ def _encode_other(x, leaves):
     if isinstance(x, TensorSpec):
         leaves.append(x)
         return (np.dtype(x.dtype.as_numpy_dtype), x.shape.as_tuple())
-    if hasattr(x, "_eager_resource"):
+    if is_eager_variable(x):
         return ("variable", x._handle)
     if isinstance(x, Tensor):
         raise TypeError("A graph tensor (%r) was passed to a tf.function called eagerly" % (x,))
@@ -338,10 +339,9 @@ class Function:
         specs = concrete._specs
         arrays = []
         for x, spec in zip(flat, specs):
-            npd = spec.dtype.as_numpy_dtype
             if type(x) is EagerTensor:
                 v = x._value
-            elif hasattr(x, "_eager_resource"):
+            elif is_eager_variable(x):
                 v = x._eager_resource.read()
             else:
                 try:
@@ -471,7 +471,7 @@ class ConcreteFunction:
         fetch, index = [], {}
         template = []  # per flat output: ("t", fetch index) or ("v", a Python value)
         for o in nest.flatten(structured_outputs):
-            if hasattr(o, "_eager_resource"):
+            if is_eager_variable(o):
                 o = graph.read_variable(o)
             elif type(o) is EagerTensor:
                 o = graph.capture_eager_tensor(o)

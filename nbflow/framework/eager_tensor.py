@@ -5,8 +5,6 @@ converts and compares as TF 2's eager tensors do. Ops on it run at once
 through ``apply_op`` (nbflow/ops/base.py) and the eager executor
 (nbflow/runtime/eager.py): the same Op classes and kernels as graph mode.
 """
-import numpy as np
-
 from nbflow.framework import context, dtypes
 from nbflow.framework.graph import Tensor
 from nbflow.framework.tensor_shape import TensorShape
@@ -22,6 +20,12 @@ def dtype_of(np_dtype):
     if d is None:
         d = _DTYPE_OF[np_dtype] = dtypes.as_dtype(np_dtype)
     return d
+
+
+def is_eager_variable(x):
+    """An eager ``tf.Variable`` (nbflow/ops/eager_variables.py): its value is a resource
+    behind a handle (``_eager_resource``), which the eager executor passes to ref inputs."""
+    return getattr(x, "_eager_resource", None) is not None
 
 
 def _numpy_text(value, is_repr):

@@ -153,20 +153,26 @@ class Flatten(Layer):
         self.data_format = normalize_data_format(data_format, "Flatten")
 
     def call(self, inputs):
-        shape = inputs.shape
-        if shape.ndims is None:
-            return A.reshape(inputs, A.stack([A.shape(inputs)[0], -1]))
-        if shape.ndims == 0:
-            raise _rank_error(self, "min_ndim=1", shape)
-        if shape.ndims == 1:
-            return A.expand_dims(inputs, 1)
-        dims = shape.as_tuple()
-        rest = dims[1:]
-        if None not in rest:
-            return A.reshape(inputs, [-1, int(np.prod(rest, dtype=np.int64))])
-        if dims[0] is not None:
-            return A.reshape(inputs, [dims[0], -1])
+        return flatten_batch(self, inputs)
+
+
+def flatten_batch(layer, inputs):
+    """[N, ...] -> [N, prod(...)], a rank-1 input -> [N, 1] (tf.layers' and tf.keras' Flatten);
+    the static shape is kept where it is known."""
+    shape = inputs.shape
+    if shape.ndims is None:
         return A.reshape(inputs, A.stack([A.shape(inputs)[0], -1]))
+    if shape.ndims == 0:
+        raise _rank_error(layer, "min_ndim=1", shape)
+    if shape.ndims == 1:
+        return A.expand_dims(inputs, 1)
+    dims = shape.as_tuple()
+    rest = dims[1:]
+    if None not in rest:
+        return A.reshape(inputs, [-1, int(np.prod(rest, dtype=np.int64))])
+    if dims[0] is not None:
+        return A.reshape(inputs, [dims[0], -1])
+    return A.reshape(inputs, A.stack([A.shape(inputs)[0], -1]))
 
     def compute_output_shape(self, input_shape):
         dims = TensorShape(input_shape).as_tuple()

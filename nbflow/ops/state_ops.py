@@ -8,6 +8,7 @@ to the variable's handle.
 """
 import numpy as np
 
+from nbflow.framework.eager_tensor import is_eager_variable
 from nbflow.framework import dtypes
 from nbflow.framework.graph import Tensor
 from nbflow.framework.tensor_shape import TensorShape
@@ -128,7 +129,7 @@ class ReportUninitializedVariables(Op):
 
 
 def _ref(v, op_type=None):
-    if getattr(v, "_eager_resource", None) is not None:
+    if is_eager_variable(v):
         # an eager variable: the eager executor passes its handle to the kernel; in a
         # tf.function's trace, its captured ref (a VariableV2 op on its handle)
         return v._ref()

@@ -20,6 +20,7 @@ the body's gradient ops, and accumulates gradients of captured tensors.
 import numpy as np
 
 from nbflow.ops.gradient_registry import RegisterGradient, gradients
+from nbflow.framework.eager_tensor import is_eager_variable
 from nbflow.framework import context, dtypes, nest
 from nbflow.framework.graph import Tensor, get_default_graph, name_scope
 from nbflow.framework.tensor_shape import TensorShape, as_shape
@@ -390,7 +391,7 @@ def _eager_while(cond, body, loop_vars, maximum_iterations, return_same_structur
     """tf.while_loop when executing eagerly: a Python loop (as TF 2)."""
     splat = isinstance(loop_vars, (list, tuple))
     single = splat and len(loop_vars) == 1 and not return_same_structure
-    current = nest.map_structure(lambda v: convert_to_tensor(v) if not hasattr(v, "_eager_resource") else v,
+    current = nest.map_structure(lambda v: convert_to_tensor(v) if not is_eager_variable(v) else v,
                                  loop_vars)
     i = 0
     while maximum_iterations is None or i < int(maximum_iterations):

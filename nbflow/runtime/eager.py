@@ -19,6 +19,7 @@ import numpy as np
 from nbflow.backends import registry
 from nbflow.backends.context import KernelContext
 from nbflow.compiler.resolve import kernel_error
+from nbflow.framework.eager_tensor import is_eager_variable
 from nbflow.framework import context, errors, tape_state
 from nbflow.framework.eager_tensor import HOST_DEVICE, EagerTensor, dtype_of
 from nbflow.framework.tensor_shape import TensorShape
@@ -130,7 +131,7 @@ def _op_name(op_cls, attrs):
 def _as_eager(t, op_cls, i):
     if type(t) is EagerTensor:
         return t
-    if hasattr(t, "_eager_resource"):  # a variable used as a value
+    if is_eager_variable(t):  # a variable used as a value
         return t.value()
     if isinstance(t, base.Tensor):
         raise TypeError("An op outside of the function building code is being passed a \"Graph\" tensor (%r, "
@@ -236,7 +237,7 @@ def _gather_inputs(op_cls, inputs):
     arrays, variables = [], None
     eager_inputs = list(inputs)
     for i, t in enumerate(eager_inputs):
-        if res_inputs and i in res_inputs and hasattr(t, "_eager_resource"):
+        if res_inputs and i in res_inputs and is_eager_variable(t):
             if variables is None:
                 variables = {}
             variables[i] = t

@@ -86,10 +86,10 @@ class SummaryWriter:
         """Nothing to do: the event file is created with the writer."""
 
     def flush(self):
-        pass
+        """Nothing buffered (the no-op writer; file writers override it)."""
 
     def close(self):
-        pass
+        """Nothing open (the no-op writer; file writers override it)."""
 
 
 class _NoopWriter(SummaryWriter):

@@ -348,10 +348,10 @@ class _NoRestoreStatus:
         return self
 
     def run_restore_ops(self, session=None):
-        pass
+        """Nothing to run: no checkpoint was given (TF's status does nothing either)."""
 
     def initialize_or_restore(self, session=None):
-        pass
+        """Nothing to restore: the variables keep their initial values (eagerly, already set)."""
 
 
 # ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from nbflow.autodiff.gradients import gradients
 from nbflow.autodiff.tape import GradientTape
 from nbflow.framework import context, dtypes
+from nbflow.framework.eager_tensor import is_eager_variable
 from nbflow.framework.graph import GraphKeys, Operation, Tensor, control_dependencies, get_default_graph, name_scope
 from nbflow.ops import array_ops, init_ops, math_ops, state_ops, variable_scope
 from nbflow.ops.base import apply_op, convert_to_tensor
@@ -68,8 +69,7 @@ def _apply_update(op_cls, args, attrs, name=None):
 _VALID_DTYPES = (dtypes.float16, dtypes.float32, dtypes.float64)
 
 
-def _is_eager_variable(v):
-    return getattr(v, "_eager_resource", None) is not None
+_is_eager_variable = is_eager_variable
 
 
 def _var_op_name(var):

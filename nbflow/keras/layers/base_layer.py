@@ -55,6 +55,7 @@ import threading
 import numpy as np
 
 from nbflow.framework import context, dtypes, nest
+from nbflow.framework.eager_tensor import is_eager_variable
 from nbflow.framework.graph import GraphKeys, Tensor, control_dependencies, get_default_graph, name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.keras import backend, initializers, regularizers
@@ -108,8 +109,7 @@ class InputSpec:
         return "InputSpec(%s)" % ", ".join("%s=%s" % (k, v) for k, v in vars(self).items() if v)
 
 
-def _is_eager_variable(v):
-    return hasattr(v, "handle") and hasattr(v, "numpy")
+_is_eager_variable = is_eager_variable
 
 
 def _init_scope():

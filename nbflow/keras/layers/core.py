@@ -7,7 +7,7 @@ from nbflow.framework.tensor_shape import TensorShape
 from nbflow.keras import activations, initializers, regularizers
 from nbflow.keras.layers.base_layer import InputSpec, Layer
 from nbflow.layers.base import constant_bool
-from nbflow.layers.core import dense_product
+from nbflow.layers.core import _rank_error, dense_product, flatten_batch
 from nbflow.ops import array_ops as A
 from nbflow.ops import math_ops as M
 from nbflow.ops import nn_ops
@@ -59,11 +59,6 @@ class KernelBiasMixin:
             "activity_regularizer": serialize_or_none(self.activity_regularizer, regularizers),
             "kernel_constraint": self.kernel_constraint, "bias_constraint": self.bias_constraint,
         }
-
-
-def _rank_error(layer, expected, shape):
-    return ValueError("Input 0 of layer %s is incompatible with the layer: expected %s, found ndim=%s. Full shape "
-                      "received: %s" % (layer.name, expected, shape.ndims, shape))
 
 
 class Dense(KernelBiasMixin, Layer):
@@ -181,18 +176,7 @@ class Flatten(Layer):
         self.data_format = "channels_last"
 
     def call(self, inputs):
-        shape = inputs.shape
-        if shape.ndims is None:
-            return A.reshape(inputs, A.stack([A.shape(inputs)[0], -1]))
-        if shape.ndims == 0:
-            raise _rank_error(self, "min_ndim=1", shape)
-        if shape.ndims == 1:
-            return A.expand_dims(inputs, 1)
-        dims = shape.as_tuple()
-        rest = dims[1:]
-        if None not in rest:
-            return A.reshape(inputs, [-1 if dims[0] is None else dims[0], int(np.prod(rest, dtype=np.int64))])
-        return A.reshape(inputs, A.stack([A.shape(inputs)[0], -1]))
+        return flatten_batch(self, inputs)
 
     def compute_output_shape(self, input_shape):
         dims = TensorShape(input_shape).as_tuple()

@@ -29,9 +29,12 @@ class LearningRateSchedule:
         return cls(**config)
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ^ (step / decay_steps)`` (the exponent floored
-    when ``staircase``)."""
+class _RateDecay(LearningRateSchedule):
+    """A decay of ``initial_learning_rate`` by ``decay_rate`` over ``decay_steps``: tf.train's
+    function ``_decay_fn`` (nbflow/train/learning_rate_decay.py) of the step."""
+
+    _decay_fn = None
+    _default_name = None
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
         self.initial_learning_rate = initial_learning_rate
@@ -41,12 +44,20 @@ class ExponentialDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        return _decay.exponential_decay(self.initial_learning_rate, step, self.decay_steps, self.decay_rate,
-                                        staircase=self.staircase, name=self.name or "ExponentialDecay")
+        return type(self)._decay_fn(self.initial_learning_rate, step, self.decay_steps, self.decay_rate,
+                                    staircase=self.staircase, name=self.name or self._default_name)
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_RateDecay):
+    """``initial_learning_rate * decay_rate ^ (step / decay_steps)`` (the exponent floored
+    when ``staircase``)."""
+
+    _decay_fn = staticmethod(_decay.exponential_decay)
+    _default_name = "ExponentialDecay"
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -72,24 +83,12 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (the ratio floored
     when ``staircase``)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-
-    def __call__(self, step):
-        return _decay.inverse_time_decay(self.initial_learning_rate, step, self.decay_steps, self.decay_rate,
-                                         staircase=self.staircase, name=self.name or "InverseTimeDecay")
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+    _decay_fn = staticmethod(_decay.inverse_time_decay)
+    _default_name = "InverseTimeDecay"
 
 
 class PolynomialDecay(LearningRateSchedule):
