@@ -19,8 +19,9 @@ _LOCAL_JOBS = (None, "localhost")
 
 def place(ops, devices, config):
     """Map each op to a Device."""
-    by_name = {(d.device_type, d.index): d for d in devices}
     host = devices[0]
+    by_name = {(d.device_type, d.index): d for d in devices if d.job == host.job}
+    remote = {(d.job, d.task): d for d in devices if d.job != host.job}  # ps tasks (tf.Session(server.target))
     soft = bool(getattr(config, "allow_soft_placement", False))
     default = _default_accelerator(devices)
     placed = {}
@@ -33,7 +34,7 @@ def place(ops, devices, config):
             placed[op] = default if accel_ok else host
             continue
         spec = DeviceSpec.from_string(request) if isinstance(request, str) else request
-        device, why = _resolve(op, spec, by_name)
+        device, why = _resolve(op, spec, by_name, host, remote)
         if device is None:
             if not soft:
                 raise errors.InvalidArgumentError(
@@ -44,6 +45,10 @@ def place(ops, devices, config):
                   % (op.name, op.type, spec.to_string(), why, host.name), file=sys.stderr)
             device = host
         placed[op] = device
+        if remote:
+            ref_device = _remote_ref_device(op, placed, remote)
+            if ref_device is not None:
+                placed[op] = ref_device
     if getattr(config, "log_device_placement", False):
         for op in ops:
             print("%s: (%s): %s" % (op.name, op.type, placed[op].name), file=sys.stderr)
@@ -66,10 +71,31 @@ def _colocated_request(op, placed):
     return ""
 
 
-def _resolve(op, spec, by_name):
-    if spec.job not in _LOCAL_JOBS or spec.replica not in (None, 0) or spec.task not in (None, 0):
-        return None, "no devices matching that specification are registered in this process " \
-                     "(distributed jobs are not available in a local session)"
+def _remote_ref_device(op, placed, remote):
+    """The ps task holding a variable ``op`` updates through a ref input (an ApplyX's var and
+    slots, Assign's ref): the op runs there whatever its device request, as TF colocates
+    ref edges -- an update elsewhere would change a copy."""
+    refs = set(op.op_def.resource_inputs) | set(range(getattr(op.op_def, "n_refs", 0)))
+    for i in sorted(refs):
+        if i >= len(op.inputs):
+            continue
+        src = op.inputs[i].op
+        while src.type == "Identity" and src.inputs:
+            src = src.inputs[0].op
+        device = placed.get(src)
+        if device is not None and device in remote.values():
+            return device
+    return None
+
+
+def _resolve(op, spec, by_name, host, remote):
+    own_job = (None, "localhost") if host.job is None else (None, host.job)
+    own_task = (None, host.task)
+    if spec.job not in own_job or spec.replica not in (None, 0) or spec.task not in own_task:
+        if host.job is None:
+            return None, "no devices matching that specification are registered in this process " \
+                         "(distributed jobs run in a tf.Session(server.target); docs/DISTRIBUTED.md)"
+        return _resolve_remote(op, spec, remote, host)
     dtype = spec.device_type or "CPU"
     index = spec.device_index if spec.device_index is not None else 0
     device = by_name.get((dtype, index))
@@ -77,6 +103,19 @@ def _resolve(op, spec, by_name):
         return None, "no devices matching that specification are registered in this process"
     if not registry.has_kernel(op.op_def, dtype, op):
         return None, "no supported kernel for %s devices is available" % dtype
+    return device, None
+
+
+def _resolve_remote(op, spec, remote, host):
+    """A device of another task: the CPU of a ps task (its rank runs the op)."""
+    device = remote.get((spec.job, spec.task if spec.task is not None else 0))
+    if device is None or spec.replica not in (None, 0):
+        return None, "this process is /job:%s/task:%d, and ops run only on its own devices or on the tasks of " \
+                     "the ps job (docs/DISTRIBUTED.md)" % (host.job, host.task)
+    if spec.device_type not in (None, "CPU") or spec.device_index not in (None, 0):
+        return None, "a ps task has one device, its CPU:0"
+    if not registry.has_kernel(op.op_def, "CPU", op):
+        return None, "no supported kernel for CPU devices is available"
     return device, None
 
 

@@ -108,3 +108,18 @@ def broadcast(tensors, root=0, name=None):
         return []
     out = apply_op(MpiBroadcast, ts, {"root": int(root)}, name=name or "MpiBroadcast")
     return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+class PsSegment(Op):
+    """Ops placed on one ps task that run there as one request (compiler/remote.py makes
+    it; it is never built by user code). Attrs: ``rank`` (the ps task's MPI rank),
+    ``task`` (its device name), ``segment`` (the pickled description of the ops,
+    runtime/ps_server.py rebuilds them) and ``output_specs`` [(DType, TensorShape)]."""
+
+    type = "_PsSegment"
+    stateful = True
+    differentiable = False
+
+    @classmethod
+    def infer(cls, ctx):
+        return list(ctx.attrs["output_specs"])
