@@ -103,11 +103,19 @@ def recv_arrays(comm, source, tag, described, buffers=None):
     return out
 
 
+import os  # noqa: E402
+_WAIT = os.environ.get("NBFLOW_PS_WAIT", "poll")
+_CAP = float(os.environ.get("NBFLOW_PS_WAIT_CAP", "1e-4"))
+
+
 def wait_for_message(comm, source, tag, status=None):
     """Wait until a message from ``source`` (ANY_SOURCE allowed) on ``tag`` can be received,
     without mpich's busy-polling: spin on Iprobe for about 50 us, then sleep between probes
     (20 us growing to 1 ms), so a waiting rank leaves its core to ranks that compute."""
     import time
+    if _WAIT == "block":
+        comm.Probe(source=source, tag=tag, status=status)
+        return
     iprobe = comm.Iprobe
     spin_until = time.perf_counter() + 5e-5
     while time.perf_counter() < spin_until:
@@ -116,7 +124,7 @@ def wait_for_message(comm, source, tag, status=None):
     pause = 2e-5
     while not iprobe(source=source, tag=tag, status=status):
         time.sleep(pause)
-        pause = min(pause * 2, 1e-3)
+        pause = min(pause * 2, _CAP)
 
 
 import threading  # noqa: E402

@@ -74,7 +74,9 @@ def remote_pass(program):
             if op not in own:
                 continue
             for t in op.outputs:
-                outside = any(c not in member_set for c in consumers.get(t, ()))
+                # a consumer in a segment holding its own copy of this (variable) op needs nothing sent
+                outside = any(c not in member_set and op not in extended.get(home.get(c), ())
+                              for c in consumers.get(t, ()))
                 if (outside or t in fetched) and t not in outputs:
                     outputs.append(t)
         needed = outputs or any(not _is_variable_source(op) or op in targets for op in own)
@@ -194,6 +196,8 @@ def describe_segment(members, inputs, outputs, device):
             raise errors.InvalidArgumentError(
                 None, op, "%s (%s) is placed on %s but cannot be sent there: %s: %s. Place it on the worker "
                 "(docs/DISTRIBUTED.md)" % (op.name, op.type, device.name, type(e).__name__, e)) from None
+    # the ops to run: all but the variable ops themselves (running one alone would read it)
     desc = {"inputs": [(t.dtype, t.shape) for t in inputs], "ops": ops,
+            "targets": [j for j, op in enumerate(members) if not _is_variable_source(op)],
             "outputs": [(at[t.op], t.value_index) for t in outputs]}
     return pickle.dumps(desc, protocol=pickle.HIGHEST_PROTOCOL)

@@ -55,7 +55,7 @@ class PsState:
             for op_def, name, attrs, refs, ctrl, specs in desc["ops"]:
                 inputs = [feeds[r[1]] if r[0] == "in" else ops[r[1]].outputs[r[2]] for r in refs]
                 ops.append(graph.create_op(op_def, inputs, attrs, specs, name, [ops[j] for j in ctrl]))
-        fetches = [ops[j].outputs[i] for j, i in desc["outputs"]] + ops
+        fetches = [ops[j].outputs[i] for j, i in desc["outputs"]] + [ops[j] for j in desc["targets"]]
         session = Session(graph=graph)
         session.runtime.resources = self.resources  # every segment shares the task's variables
         return session, fetches, feeds, len(desc["outputs"])
