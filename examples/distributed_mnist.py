@@ -45,6 +45,18 @@ def load_mnist():
             (x_test.reshape(-1, 784).astype(np.float32) / 255.0, y_test.astype(np.int64)))
 
 
+def shift_images(xb, rng, max_shift):
+    """Each 28x28 image of the batch moved by up to ``max_shift`` pixels each way (zeros
+    come in): an MLP on the 8,000 bundled digits stalls near 95% held-out without it."""
+    if not max_shift:
+        return xb
+    n = len(xb)
+    padded = np.pad(xb.reshape(n, 28, 28), ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    rows = rng.randint(0, 2 * max_shift + 1, n)[:, None] + np.arange(28)
+    cols = rng.randint(0, 2 * max_shift + 1, n)[:, None] + np.arange(28)
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]].reshape(n, 784)
+
+
 def _null_scope():
     return tf.device("")
 
@@ -163,7 +175,8 @@ def train_ps(args):
                 order, at = rng.permutation(mine), 0
             idx = order[at:at + args.batch_size]
             at += args.batch_size
-            _, batch_loss, step = sess.run([train_op, loss, global_step], {x: x_train[idx], y: y_train[idx]})
+            feed = {x: shift_images(x_train[idx], rng, args.shift), y: y_train[idx]}
+            _, batch_loss, step = sess.run([train_op, loss, global_step], feed)
             my_steps += 1
             if is_chief and (my_steps % args.log_every == 0):
                 print("global step %4d: loss %.4f (worker 0)" % (step, batch_loss), flush=True)
@@ -200,9 +213,11 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=0, help="worker tasks (mode ps)")
     p.add_argument("--placement", choices=["deck", "setter"], default="deck",
                    help="mode ps: explicit tf.device scopes (deck) or tf.train.replica_device_setter")
+    p.add_argument("--shift", type=int, default=None,
+                   help="mode ps: move training images by up to this many pixels (default 2)")
     p.add_argument("--checkpoint", help="mode ps: the chief saves the variables here at the end")
     p.add_argument("--restore", help="evaluate this checkpoint in one process (no MPI) and exit")
-    p.add_argument("--steps", type=int, default=300, help="training steps")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default 300; mode ps: 1000 global steps)")
     p.add_argument("--batch-size", type=int, default=128, help="examples per rank per step")
     p.add_argument("--hidden", type=int, default=None, help="hidden units (default 256; 512 in mode ps)")
     p.add_argument("--layers", type=int, default=None, help="hidden layers (default 1; 2 in mode ps)")
@@ -217,6 +232,10 @@ def main(argv=None):
         args.hidden = 512 if ps_mode or args.restore else 256
     if args.layers is None:
         args.layers = 2 if ps_mode or args.restore else 1
+    if args.shift is None:
+        args.shift = 2 if ps_mode else 0
+    if args.steps is None:
+        args.steps = 1000 if ps_mode else 300
     if args.restore:
         return evaluate_checkpoint(args)
     mode = args.mode or ("ps" if args.ps or args.workers else "allreduce")
