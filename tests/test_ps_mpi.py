@@ -159,3 +159,56 @@ def test_a_cluster_larger_than_the_mpi_job_is_a_clear_error(tmp_path):
     assert rc != 0
     assert "the cluster has 3 tasks (ps: 1, worker: 2) but this MPI job has 2 rank(s)" in out
     assert "mpiexec -n 3" in out
+
+
+MONITORED = """
+import json, os, sys
+import numpy as np
+import nbflow as tf
+cluster = tf.train.ClusterSpec({"ps": ["ps0:1"], "worker": ["w0:1", "w1:1"]})
+job, task = tf.train.task_for_rank(cluster)
+server = tf.train.Server(cluster, job_name=job, task_index=task)
+if job == "ps":
+    server.join()
+    sys.exit(0)
+with tf.device(tf.train.replica_device_setter(cluster=cluster, worker_device="/job:worker/task:%d" % task)):
+    step = tf.train.get_or_create_global_step()
+    w = tf.Variable(np.zeros(4, np.float32), name="w")
+    train = tf.train.AdamOptimizer(0.1).minimize(tf.reduce_sum(tf.square(w - 3.0)), global_step=step)
+runs = 0
+with tf.train.MonitoredTrainingSession(master=server.target, is_chief=task == 0,
+                                       checkpoint_dir=os.environ["CKPT_DIR"] if task == 0 else None,
+                                       hooks=[tf.train.StopAtStepHook(last_step=60)]) as sess:
+    while not sess.should_stop():
+        sess.run(train)
+        runs += 1
+print("worker", task, "runs", runs, flush=True)
+"""
+
+RESTORE = """
+import os
+import numpy as np
+import nbflow as tf
+step = tf.train.get_or_create_global_step()
+w = tf.Variable(np.zeros(4, np.float32), name="w")
+tf.train.AdamOptimizer(0.1).minimize(tf.reduce_sum(tf.square(w - 3.0)), global_step=step)
+with tf.Session() as sess:
+    tf.train.Saver().restore(sess, tf.train.latest_checkpoint(os.environ["CKPT_DIR"]))
+    print("RESTORED", int(sess.run(step)), float(sess.run(w)[0]), flush=True)
+"""
+
+
+def test_monitored_training_session_on_a_cluster_and_its_checkpoint_in_one_process(tmp_path):
+    script = tmp_path / "monitored.py"
+    script.write_text(MONITORED)
+    rc, out, _ = _launch(3, script, timeout=PS_LIMIT, CKPT_DIR=str(tmp_path))
+    assert rc == 0, out
+    runs = {int(line.split()[1]): int(line.split()[3]) for line in out.splitlines() if line.startswith("worker ")}
+    assert sorted(runs) == [0, 1] and runs[0] > 0 and runs[1] > 0, out
+    assert 60 <= runs[0] + runs[1] <= 62, out  # each run one step; a worker may pass the mark once
+    restore = tmp_path / "restore.py"
+    restore.write_text(RESTORE)
+    rc, out1, _ = _run([sys.executable, str(restore)], CKPT_DIR=str(tmp_path))
+    assert rc == 0, out1
+    line = [ln for ln in out1.splitlines() if ln.startswith("RESTORED")][0].split()
+    assert int(line[1]) >= 60 and 0.5 < float(line[2]) < 4.5, out1  # Adam moved w from 0 toward 3
