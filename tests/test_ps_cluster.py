@@ -185,3 +185,32 @@ def test_optimizer_slots_live_beside_their_variable():
     assert devices["w/Adam"] == devices["w/Adam_1"] == devices["w"] == "/job:ps/task:0"
     assert devices["b/Adam"] == devices["b/Adam_1"] == devices["b"] == "/job:ps/task:1"
     assert devices["beta1_power"] == devices["beta2_power"] == devices["b"]  # colocated with the first var
+
+
+# -- SyncReplicasOptimizer (the MPI job: tests/test_ps_mpi.py) ----------------------------------
+
+def test_sync_replicas_in_one_process_and_its_limits(no_local_task):
+    cluster_target._state["task"] = None
+    with tf.Graph().as_default():
+        step = tf.train.get_or_create_global_step()
+        w = tf.Variable(np.ones(2, np.float32))
+        opt = tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.5), replicas_to_aggregate=1)
+        train = opt.minimize(tf.reduce_sum(w), global_step=step)
+        hook = opt.make_session_run_hook(is_chief=True)
+        with tf.train.MonitoredTrainingSession(hooks=[hook, tf.train.StopAtStepHook(last_step=2)]) as sess:
+            while not sess.should_stop():
+                sess.run(train)
+            np.testing.assert_allclose(sess.run(w), [0.0, 0.0])
+        with pytest.raises(NotImplementedError, match="no token queue"):
+            opt.get_init_tokens_op()
+        with pytest.raises(ValueError, match="is_chief=False"):
+            opt.make_session_run_hook(is_chief=False).begin()
+    with tf.Graph().as_default():
+        step = tf.train.get_or_create_global_step()
+        w = tf.Variable(1.0)
+        backup = tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.5), replicas_to_aggregate=2,
+                                                total_num_replicas=3)
+        with pytest.raises(NotImplementedError, match="backup workers are not supported"):
+            backup.minimize(w * 2.0, global_step=step)
+        with pytest.raises(ValueError, match="Global step is required"):
+            tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.5), 1).minimize(w * 2.0)

@@ -212,3 +212,43 @@ def test_monitored_training_session_on_a_cluster_and_its_checkpoint_in_one_proce
     assert rc == 0, out1
     line = [ln for ln in out1.splitlines() if ln.startswith("RESTORED")][0].split()
     assert int(line[1]) >= 60 and 0.5 < float(line[2]) < 4.5, out1  # Adam moved w from 0 toward 3
+
+
+SYNC = """
+import json, os, sys
+import numpy as np
+import nbflow as tf
+cluster = tf.train.ClusterSpec({"ps": ["ps0:1"], "worker": ["w0:1", "w1:1"]})
+job, task = tf.train.task_for_rank(cluster)
+server = tf.train.Server(cluster, job_name=job, task_index=task)
+if job == "ps":
+    server.join()
+    sys.exit(0)
+with tf.device(tf.train.replica_device_setter(cluster=cluster, worker_device="/job:worker/task:%d" % task)):
+    step = tf.train.get_or_create_global_step()
+    w = tf.Variable(np.zeros(3, np.float32), name="w")
+    x = tf.placeholder(tf.float32, [3])
+    opt = tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.5), replicas_to_aggregate=2,
+                                         total_num_replicas=2)
+    train = opt.minimize(tf.reduce_sum(w * x), global_step=step)
+hooks = [opt.make_session_run_hook(task == 0), tf.train.StopAtStepHook(last_step=10)]
+mine = np.full(3, 1.0 if task == 0 else 3.0, np.float32)  # the average gradient is 2
+seen = []
+with tf.train.MonitoredTrainingSession(master=server.target, is_chief=task == 0, hooks=hooks) as sess:
+    while not sess.should_stop():
+        sess.run(train, {x: mine})
+        seen.append(sess.run(w).tolist())
+print("SYNC", task, json.dumps(seen), flush=True)
+"""
+
+
+def test_sync_replicas_applies_the_average_once_per_step(tmp_path):
+    script = tmp_path / "sync.py"
+    script.write_text(SYNC)
+    rc, out, _ = _launch(3, script, timeout=PS_LIMIT)
+    assert rc == 0, out
+    seen = {int(ln.split()[1]): json.loads(ln.split(" ", 2)[2]) for ln in out.splitlines() if ln.startswith("SYNC")}
+    assert sorted(seen) == [0, 1], out
+    for task, values in seen.items():
+        # after each synchronous step every worker sees w -= 0.5 * mean(1, 3): -1, -2, ..., -10
+        assert values == [[-float(k)] * 3 for k in range(1, 11)], (task, values)

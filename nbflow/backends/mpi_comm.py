@@ -31,6 +31,25 @@ def communicator():
     return comm
 
 
+_groups = {}
+
+
+def register_group(name, comm):
+    """A named communicator MPI ops can use through their ``group`` attr (tf.train.Server
+    registers "job": the ranks of this task's job, e.g. the workers, for SyncReplicasOptimizer)."""
+    _groups[name] = comm
+
+
+def group_communicator(name):
+    """The communicator of the ``group`` attr ("" or None: ``communicator()``)."""
+    if not name:
+        return communicator()
+    if name not in _groups:
+        raise RuntimeError("no MPI group %r: create tf.train.Server(cluster, job_name, task_index) on every rank "
+                           "first (docs/DISTRIBUTED.md)" % name)
+    return _groups[name]
+
+
 def set_communicator(comm):
     """Use ``comm`` (an mpi4py ``Comm``) for MPI ops bound from now on; None: back to COMM_WORLD.
     Plans already compiled keep the communicator they were bound with."""

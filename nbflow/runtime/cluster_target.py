@@ -28,9 +28,13 @@ LAUNCH_HINT = ("create tf.train.Server(cluster, job_name, task_index) on every r
                "(docs/DISTRIBUTED.md)")
 
 
-def register_local_task(task):
+def register_local_task(task, job_comm=None):
+    """This process is ``task``; ``job_comm``: the communicator of its job's ranks (MPI ops
+    with ``group="job"``, e.g. SyncReplicasOptimizer's among the workers)."""
     _state["task"] = task
     mpi_comm.set_ps_channel(task.comm)
+    if job_comm is not None:
+        mpi_comm.register_group("job", job_comm)
 
 
 def local_task():

@@ -217,9 +217,11 @@ class Server:
         self._config = config
         self._address = cluster.task_address(job_name, task_index)
         self._joined = False
+        channel = comm.Dup()  # collective: every rank creates its Server
+        job_comm = comm.Split(cluster._job_order.index(job_name), rank)  # the ranks of my job, by task index
         cluster_target.register_local_task(cluster_target.LocalTask(
             job_name, task_index, self._address, dict(cluster._ranks),
-            {(j, i): a for j, tasks in cluster._jobs.items() for i, a in tasks.items()}, comm.Dup()))
+            {(j, i): a for j, tasks in cluster._jobs.items() for i, a in tasks.items()}, channel), job_comm)
         if job_name == PS_JOB:
             atexit.register(self._serve_if_not_joined)
         else:

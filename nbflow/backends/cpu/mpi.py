@@ -118,7 +118,7 @@ def _allreduce(ctx):
     a scale after the sum would be a second one; exact for power-of-two sizes) then sums in
     place; a single input summed goes straight from its array into the output buffer."""
     MPI = mpi_comm.mpi()
-    comm = mpi_comm.communicator()
+    comm = mpi_comm.group_communicator(ctx.attrs.get("group"))
     size = comm.Get_size()
     in_place, op_sum = MPI.IN_PLACE, MPI.SUM
     average = bool(ctx.attrs.get("average", True))
@@ -146,7 +146,7 @@ def _allreduce(ctx):
 
 @register_kernel(M.MpiBroadcast)
 def _broadcast(ctx):
-    comm = mpi_comm.communicator()
+    comm = mpi_comm.group_communicator(ctx.attrs.get("group"))
     root = int(ctx.attrs.get("root", 0))
     if not 0 <= root < comm.Get_size():
         raise ctx.run_error("MpiBroadcast: root %d is not a rank of a communicator of size %d"
