@@ -5,6 +5,12 @@ MPI op is bound or ``nbflow.distribute`` asks for the rank, so nbflow imports
 and runs without it. The communicator is ``MPI.COMM_WORLD`` unless
 ``set_communicator`` (``nbflow.distribute.set_communicator``) gave another.
 """
+import os
+import threading
+import time
+
+import numpy as np
+
 _state = {"comm": None, "MPI": None}
 
 INSTALL_HINT = ("nbflow.distribute needs mpi4py and an MPI library: pip install nbflow[mpi] "
@@ -100,14 +106,12 @@ def send_arrays(comm, dest, tag, arrays):
 
 
 def _contiguous(a):
-    import numpy as np
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 def recv_arrays(comm, source, tag, described, buffers=None):
     """The arrays a header described; ``buffers``: preallocated receive arrays (or None per
     entry) used when their dtype and shape match."""
-    import numpy as np
     out = []
     for i, d in enumerate(described):
         if isinstance(d, tuple):
@@ -122,7 +126,6 @@ def recv_arrays(comm, source, tag, described, buffers=None):
     return out
 
 
-import os  # noqa: E402
 _WAIT = os.environ.get("NBFLOW_PS_WAIT", "poll")
 _CAP = float(os.environ.get("NBFLOW_PS_WAIT_CAP", "1e-4"))
 
@@ -130,8 +133,9 @@ _CAP = float(os.environ.get("NBFLOW_PS_WAIT_CAP", "1e-4"))
 def wait_for_message(comm, source, tag, status=None):
     """Wait until a message from ``source`` (ANY_SOURCE allowed) on ``tag`` can be received,
     without mpich's busy-polling: spin on Iprobe for about 50 us, then sleep between probes
-    (20 us growing to 1 ms), so a waiting rank leaves its core to ranks that compute."""
-    import time
+    (20 us doubling up to ``NBFLOW_PS_WAIT_CAP``, 100 us by default), so a waiting rank leaves
+    its core to ranks that compute; ``NBFLOW_PS_WAIT=block``: mpich's blocking (busy) probe.
+    Measurements: docs/DISTRIBUTED.md, "Waiting"."""
     if _WAIT == "block":
         comm.Probe(source=source, tag=tag, status=status)
         return
@@ -145,8 +149,6 @@ def wait_for_message(comm, source, tag, status=None):
         time.sleep(pause)
         pause = min(pause * 2, _CAP)
 
-
-import threading  # noqa: E402
 
 #: one request/reply exchange with a ps at a time in this process
 ps_lock = threading.Lock()

@@ -14,8 +14,6 @@ from nbflow.backends import registry
 from nbflow.framework import errors
 from nbflow.framework.device import DeviceSpec
 
-_LOCAL_JOBS = (None, "localhost")
-
 
 def place(ops, devices, config):
     """Map each op to a Device."""

@@ -47,7 +47,7 @@ def remote_pass(program):
         return
     fed = {t for t, _, _ in program.feeds}
     index = {op: i for i, op in enumerate(program.ops)}
-    segments = _segments(program.ops, placement, fed, index)
+    segments = _segments(program.ops, placement, fed)
     home = {op: key for key, members in segments.items() for op in members}
     extended = {key: _with_variable_copies(members, placement, fed, index) for key, members in segments.items()}
     fetched = set(program.fetch_tensors)
@@ -62,27 +62,17 @@ def remote_pass(program):
         device = key[0]
         own = set(segments[key])
         member_set = set(members)
-        inputs, outputs, controls = [], [], []
-        for op in members:
-            for t in op.inputs:
-                if (t in fed or t.op not in member_set) and t not in inputs:
-                    inputs.append(t)
-            for c in op.control_inputs:
-                if c not in member_set and c not in controls:
-                    controls.append(c)
-        for op in members:
-            if op not in own:
-                continue
-            for t in op.outputs:
-                # a consumer in a segment holding its own copy of this (variable) op needs nothing sent
-                outside = any(c not in member_set and op not in extended.get(home.get(c), ())
-                              for c in consumers.get(t, ()))
-                if (outside or t in fetched) and t not in outputs:
-                    outputs.append(t)
+        # dicts as ordered sets: the values crossing into and out of the segment, in op order
+        inputs = list(dict.fromkeys(t for op in members for t in op.inputs if t in fed or t.op not in member_set))
+        controls = list(dict.fromkeys(c for op in members for c in op.control_inputs if c not in member_set))
+        # a consumer in a segment holding its own copy of this (variable) op needs nothing sent
+        outputs = [t for op in members if op in own for t in op.outputs
+                   if t in fetched or any(c not in member_set and op not in extended.get(home.get(c), ())
+                                          for c in consumers.get(t, ()))]
         needed = outputs or any(not _is_variable_source(op) or op in targets for op in own)
         if not needed:
             continue
-        name = "ps_segment_%d/%s" % (n, device.name)
+        name = "ps_segment_%d(%s)" % (n, device.name)
         attrs = {"rank": device.rank, "task": device.name, "output_specs": [(t.dtype, t.shape) for t in outputs],
                  "segment": describe_segment(members, inputs, outputs, device)}
         seg = SegmentOp(name, inputs, outputs, controls, attrs, members)
@@ -102,7 +92,7 @@ def remote_pass(program):
     program.ops = _reorder(program.ops, seg_ops, home, program.alias_op, fed, index)
 
 
-def _segments(ops, placement, fed, index):
+def _segments(ops, placement, fed):
     """(device, level) -> the ops of one ps task with one level, in topological order."""
     level = {}
     for op in ops:
