@@ -1,7 +1,6 @@
 """nbflow.distribute in one process: helpers, the MPI ops on a communicator of one
 rank, DistributedOptimizer's wrapping and gradient fusion, and the ImportError
 without mpi4py. Real multi-rank jobs: tests/test_distribute_mpi.py."""
-import re
 import sys
 
 import numpy as np
