@@ -92,7 +92,8 @@ def _resolve(op, spec, by_name, host, remote):
     if spec.job not in own_job or spec.replica not in (None, 0) or spec.task not in own_task:
         if host.job is None:
             return None, "no devices matching that specification are registered in this process " \
-                         "(distributed jobs run in a tf.Session(server.target); docs/DISTRIBUTED.md)"
+                         "(distributed jobs are not available in a local session: they run in a " \
+                         "tf.Session(server.target); docs/DISTRIBUTED.md)"
         return _resolve_remote(op, spec, remote, host)
     dtype = spec.device_type or "CPU"
     index = spec.device_index if spec.device_index is not None else 0
