@@ -14,7 +14,8 @@ worker. Ranks 0..P-1 are the ps tasks (``server.join()``), ranks P..P+W-1 the
 workers; each worker trains asynchronously on its shard of the training set
 until the shared global step reaches ``--steps``; worker 0 (the chief)
 initializes the variables, the others wait for them; the chief prints the
-held-out accuracy and, with ``--checkpoint``, saves the ps variables.
+held-out accuracy once every worker has finished and, with ``--checkpoint``,
+saves the ps variables.
 
 ``--mode allreduce``: every rank draws the same global batch of
 ``--batch-size`` x ranks indices (one shared seed) and trains on its own
@@ -158,13 +159,16 @@ def train_ps(args):
         with tf.device(worker_device):
             train_op = make_optimizer(args.optimizer, args.lr).minimize(loss, global_step=global_step)
     is_chief = task == 0
-    ready = [tf.is_variable_initialized(v) for v in tf.global_variables()]
-    saver = tf.train.Saver() if args.checkpoint else None
+    saver = tf.train.Saver() if args.checkpoint else None  # the model's variables, not the counter below
+    with tf.device("/job:ps/task:0"):  # how many workers have finished (kept out of the checkpoint)
+        finished = tf.Variable(0, name="workers_finished", trainable=False, collections=[])
+        finish = finished.assign_add(1)
+    ready = [tf.is_variable_initialized(v) for v in tf.global_variables() + [finished]]
     mine = nd.shard_indices(len(x_train), task, args.workers)  # this worker's shard
     rng = np.random.RandomState(args.seed + task)
     with tf.Session(server.target) as sess:
         if is_chief:
-            sess.run(tf.global_variables_initializer())
+            sess.run([tf.global_variables_initializer(), finished.initializer])
         else:
             while not all(sess.run(ready)):  # the chief initializes (as MonitoredTrainingSession)
                 time.sleep(0.05)
@@ -182,8 +186,11 @@ def train_ps(args):
                 print("global step %4d: loss %.4f (worker 0)" % (step, batch_loss), flush=True)
         elapsed = time.perf_counter() - start
         print("worker %d: %d steps, %.2f ms/step" % (task, my_steps, 1e3 * elapsed / max(my_steps, 1)), flush=True)
+        sess.run(finish)
         if not is_chief:
             return None
+        while sess.run(finished) < args.workers:  # the others' last updates land before we evaluate
+            time.sleep(0.05)
         acc = sess.run(accuracy, {x: x_test, y: y_test})
         if saver is not None:
             print("saved", saver.save(sess, args.checkpoint), flush=True)
