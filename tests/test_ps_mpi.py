@@ -252,3 +252,41 @@ def test_sync_replicas_applies_the_average_once_per_step(tmp_path):
     for task, values in seen.items():
         # after each synchronous step every worker sees w -= 0.5 * mean(1, 3): -1, -2, ..., -10
         assert values == [[-float(k)] * 3 for k in range(1, 11)], (task, values)
+
+
+VALUES = """
+import json, os
+import numpy as np
+import nbflow as tf
+cluster = tf.train.ClusterSpec({"ps": ["a:1"], "worker": ["b:1"]})
+job, task = tf.train.task_for_rank(cluster)
+server = tf.train.Server(cluster, job, task)
+if job == "ps":
+    server.join()
+else:
+    with tf.device("/job:ps/task:0"):
+        w = tf.Variable(np.zeros(3, np.float32), name="w")
+        greeting = tf.constant("hello")
+        x = tf.placeholder(tf.float32, [None])
+        total = tf.reduce_sum(x) + tf.reduce_sum(w)
+        count = tf.size(x)
+    with tf.Session(server.target) as sess:
+        w.load(np.array([1, 2, 3], np.float32), sess)  # a fed value crosses to the ps
+        out = {"w": sess.run(w).tolist(), "greeting": sess.run(greeting).decode(),
+               "totals": [[float(v) for v in sess.run([total, count], {x: np.ones(n, np.float32)})] for n in (2, 5)],
+               "devices": sess.list_devices()}
+    with open(os.path.join(os.environ["RESULT_DIR"], "values.json"), "w") as f:
+        json.dump(out, f)
+"""
+
+
+def test_values_of_every_kind_cross_to_and_from_the_ps(tmp_path):
+    script = tmp_path / "values.py"
+    script.write_text(VALUES)
+    rc, out, _ = _launch(2, script, timeout=PS_LIMIT, RESULT_DIR=str(tmp_path))
+    assert rc == 0, out
+    r = json.loads((tmp_path / "values.json").read_text())
+    assert r["w"] == [1.0, 2.0, 3.0]
+    assert r["greeting"] == "hello"  # a string travels in the header
+    assert r["totals"] == [[8.0, 2.0], [11.0, 5.0]]  # a fed shape known only at run time, twice
+    assert r["devices"] == ["/job:worker/replica:0/task:0/device:CPU:0", "/job:ps/replica:0/task:0/device:CPU:0"]
