@@ -60,18 +60,24 @@ with tf.device(tf.train.replica_device_setter(cluster=cluster, worker_device="/j
     opt = tf.train.MomentumOptimizer(0.0, 0.0)  # the slots are what is checked here
     sgd = tf.train.GradientDescentOptimizer(0.5)
     train = tf.group(sgd.minimize(loss, global_step=step), opt.minimize(loss))
+with tf.device("/job:ps/task:1"):
+    finished = tf.Variable(0, name="finished", collections=[])
+    finish = finished.assign_add(1)
 devices = {v.op.name: v.device for v in tf.global_variables() + [never]}
-ready = [tf.is_variable_initialized(v) for v in tf.global_variables()]
+ready = [tf.is_variable_initialized(v) for v in tf.global_variables() + [finished]]
+polling = os.path.join(os.environ["RESULT_DIR"], "worker-1-polls")
 with tf.Session(server.target) as sess:
     if task == 0:
-        time.sleep(1.0)  # worker 1 must wait for the chief
-        sess.run(tf.global_variables_initializer())
+        deadline = time.time() + 60
+        while not os.path.exists(polling) and time.time() < deadline:
+            time.sleep(0.05)  # initialize only once worker 1 is waiting
+        sess.run([tf.global_variables_initializer(), finished.initializer])
     else:
-        polls = 0
+        first = all(sess.run(ready))
+        open(polling, "w").close()
+        assert not first, "worker 1 found the variables initialized before the chief ran"
         while not all(sess.run(ready)):
-            polls += 1
             time.sleep(0.05)
-        assert polls > 0, "worker 1 found the variables initialized before the chief ran"
     for i in range(40):
         sess.run(train, {x: np.ones(5, np.float32)})
     try:
@@ -79,7 +85,9 @@ with tf.Session(server.target) as sess:
         error = None
     except tf.errors.FailedPreconditionError as e:
         error = e.message
-    time.sleep(1.0)  # both workers are done: the values are final
+    sess.run(finish)
+    while sess.run(finished) < 2:  # both workers are done: the values are final
+        time.sleep(0.05)
     out = {"devices": devices, "a": sess.run(a).tolist(), "b": sess.run(b).tolist(), "step": int(sess.run(step)),
            "error": error}
 with open(os.path.join(os.environ["RESULT_DIR"], "worker-%d.json" % task), "w") as f:
