@@ -7,7 +7,8 @@ A segment is convex (a path leaving the task and coming back raises the level
 by two), so it runs as one request: its inputs go to the ps in one message, the
 ps runs its ops (its own Session over its ResourceManager: runtime/ps_server.py)
 and sends back the values the worker needs. A training step of an MLP is then
-two requests per ps task: the variable reads, and the updates.
+two requests per ps task (the variable reads, then the updates), plus the
+global step's increment, which waits for every task's updates.
 
 A variable op (a resource with no inputs, as VariableV2) read by several
 segments of its task is copied into each: the copy names the same resource on
