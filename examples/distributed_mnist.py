@@ -11,8 +11,9 @@ servers, the layout of the course deck: the variables under
 ``--placement setter``: ``tf.train.replica_device_setter``), the model under
 ``tf.device("/job:worker/task:i")``, a ``tf.Session(server.target)`` per
 worker. Ranks 0..P-1 are the ps tasks (``server.join()``), ranks P..P+W-1 the
-workers; each worker trains asynchronously on its shard of the training set
-until the shared global step reaches ``--steps``; worker 0 (the chief)
+workers; each worker trains asynchronously (``--sync``: in lockstep, by
+``tf.train.SyncReplicasOptimizer``) on its shard of the training set until
+the shared global step reaches ``--steps``; worker 0 (the chief)
 initializes the variables, the others wait for them; the chief prints the
 held-out accuracy once every worker has finished and, with ``--checkpoint``,
 saves the ps variables.
@@ -136,6 +137,14 @@ def ps_cluster(ps, workers):
                                  "worker": ["localhost:%d" % (2222 + ps + i) for i in range(workers)]})
 
 
+def ps_optimizer(args):
+    """The optimizer; with --sync, TF's SyncReplicasOptimizer over every worker."""
+    opt = make_optimizer(args.optimizer, args.lr)
+    if args.sync:
+        opt = tf.train.SyncReplicasOptimizer(opt, replicas_to_aggregate=args.workers, total_num_replicas=args.workers)
+    return opt
+
+
 def train_ps(args):
     cluster = ps_cluster(args.ps, args.workers)
     job, task = tf.train.task_for_rank(cluster)
@@ -149,7 +158,7 @@ def train_ps(args):
         with tf.device(tf.train.replica_device_setter(cluster=cluster, worker_device=worker_device)):
             x, y, loss, accuracy, variables = build_mlp(args.hidden, args.seed, layers=args.layers)
             global_step = tf.train.get_or_create_global_step()
-            train_op = make_optimizer(args.optimizer, args.lr).minimize(loss, global_step=global_step)
+            train_op = ps_optimizer(args).minimize(loss, global_step=global_step)
     else:  # the deck's layout: explicit devices
         x, y, loss, accuracy, variables = build_mlp(
             args.hidden, args.seed, layer_device=lambda k: "/job:ps/task:%d" % (k % args.ps),
@@ -157,7 +166,7 @@ def train_ps(args):
         with tf.device("/job:ps/task:0"):
             global_step = tf.train.get_or_create_global_step()
         with tf.device(worker_device):
-            train_op = make_optimizer(args.optimizer, args.lr).minimize(loss, global_step=global_step)
+            train_op = ps_optimizer(args).minimize(loss, global_step=global_step)
     is_chief = task == 0
     saver = tf.train.Saver() if args.checkpoint else None  # the model's variables, not the counter below
     with tf.device("/job:ps/task:0"):  # how many workers have finished (kept out of the checkpoint)
@@ -181,6 +190,7 @@ def train_ps(args):
             at += args.batch_size
             feed = {x: shift_images(x_train[idx], rng, args.shift), y: y_train[idx]}
             _, batch_loss, step = sess.run([train_op, loss, global_step], feed)
+            step += 1  # the fetched value was read before this step's update
             my_steps += 1
             if is_chief and (my_steps % args.log_every == 0):
                 print("global step %4d: loss %.4f (worker 0)" % (step, batch_loss), flush=True)
@@ -222,6 +232,9 @@ def main(argv=None):
                    help="mode ps: explicit tf.device scopes (deck) or tf.train.replica_device_setter")
     p.add_argument("--shift", type=int, default=None,
                    help="mode ps: move training images by up to this many pixels (default 2)")
+    p.add_argument("--sync", action="store_true",
+                   help="mode ps: synchronous steps (tf.train.SyncReplicasOptimizer: each step averages one "
+                        "gradient from every worker)")
     p.add_argument("--checkpoint", help="mode ps: the chief saves the variables here at the end")
     p.add_argument("--restore", help="evaluate this checkpoint in one process (no MPI) and exit")
     p.add_argument("--steps", type=int, default=None, help="training steps (default 300; mode ps: 1000 global steps)")

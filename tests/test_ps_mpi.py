@@ -298,3 +298,12 @@ def test_values_of_every_kind_cross_to_and_from_the_ps(tmp_path):
     assert r["greeting"] == "hello"  # a string travels in the header
     assert r["totals"] == [[8.0, 2.0], [11.0, 5.0]]  # a fed shape known only at run time, twice
     assert r["devices"] == ["/job:worker/replica:0/task:0/device:CPU:0", "/job:ps/replica:0/task:0/device:CPU:0"]
+
+
+def test_ps_example_in_sync_mode_runs_the_workers_in_lockstep():
+    rc, out, _ = _launch(3, EXAMPLE, "--ps", "1", "--workers", "2", "--sync", "--steps", "30", "--log-every", "10",
+                         timeout=PS_LIMIT)
+    assert rc == 0, out
+    assert "worker 0: 30 steps" in out and "worker 1: 30 steps" in out, out
+    assert "global step   30:" in out  # one global step per synchronous step of both workers
+    assert _accuracy(out) > 0.5
