@@ -10,22 +10,27 @@ class axis -- the usual last-axis case. ``softmax_mid`` takes an
 axis of a C-contiguous array is a reshape away from this form) with
 ``inner > 1``, and works on whole contiguous ``inner`` lines at a time.
 
-The rows are processed in blocks of whole rows (``BLOCK`` elements, at
-least one row), each in vectorizable passes that stay in the L1 cache: the
-row maxima, each row shifted by its maximum into the output, ``exp`` of the
-whole block in one flat loop (so a short row -- 10 classes -- still runs
-vector code), then per row the sum of the exponentials and a scale pass
-(``shifted - log(sum)`` for log-softmax). Subtracting the maximum first
-(log-sum-exp) keeps any logits finite; a row containing NaN gives NaN, a row
-of -inf gives NaN (as TF and numpy do).
+Rows of at least ``WIDE`` (64) classes run row by row, in passes that keep
+the row in the L1 cache: the row maximum (eight running maxima, so the
+compares vectorize), ``exp(x - max)`` from the input straight into the output,
+the sum, one scale pass (``(x - max) - log(sum)`` for log-softmax). Shorter
+rows run in blocks of whole rows (``BLOCK`` elements, at least one row):
+each row shifted by its maximum into the output, then ``exp`` of the whole
+block in one flat loop (so a 10-class row still runs vector code), then per
+row the sum and the scale pass. Subtracting the maximum first (log-sum-exp)
+keeps any logits finite; a row containing NaN gives NaN, a row of -inf gives
+NaN (as TF and numpy do).
 
-Precision: float32 uses ``fastmath.exp32`` (branch-free, vectorizes; relative
-error < 2.5e-7, see docs/ARCHITECTURE.md) instead of scalar libm ``expf``;
-float64 keeps libm ``exp``. The exponentials are summed in float64 (an
-intentional widening) in a loop compiled with ``fastmath={'reassoc'}`` so
-that it vectorizes (several partial sums: the rounding of the float64 sum
-changes, nothing else). The exp loops may fuse multiply-adds (``contract``),
-which only removes roundings. Results are stored in the output's dtype.
+Precision: float32 uses ``fastmath.exp_nonpos32`` (exp32 for arguments <= 0:
+branch-free, vectorizes; relative error < 2.5e-7, see docs/ARCHITECTURE.md)
+instead of scalar libm ``expf``; float64 keeps libm ``exp``. Sums are
+blocked (``_row_sum``): chunks of ``SUM_CHUNK`` elements summed in the
+input's dtype by a loop compiled with ``fastmath={'reassoc'}`` (it vectorizes
+into 64 float32 partial sums), the chunk sums added in float64 -- the error
+does not grow with the row's length, and float32 rows are summed at float32
+vector width (accumulating in float64 halved it). The exp loops may fuse
+multiply-adds (``contract``), which only removes roundings. Results are
+stored in the output's dtype.
 
 Large inputs (``rows * n >= PARALLEL_MIN_ELEMENTS``) run the ``*_parallel``
 twin of a kernel, which splits the blocks across Numba's threads and calls
@@ -35,9 +40,11 @@ bit-identical); see ``run_rows``.
 Compile time counts (a first run compiles every kernel it meets): each serial
 kernel is one function with its blocks written out, calling only the small
 helpers whose ``fastmath`` flags must stay confined to one loop
-(``_row_sum64``, ``_exp_inplace``, ...) and ``_shift_row``; a separate block
-function, a row-max function of its own, or ``inline='always'`` each measured
-slower to compile (sparse_softmax_xent: 0.75 s of CPU against 1.1 s). As with a
+(``_row_sum``, ``_exp_inplace``, ...), ``_row_max`` and ``_shift_rows``; a separate block
+function or ``inline='always'`` each measured slower to compile. The two
+paths (wide and short rows) cost compile time: sparse_softmax_xent cold 1.05 s
+of CPU against 0.7 s with the block path alone (paid once: the kernel cache
+keeps them), for 1.3-1.5x on wide rows. As with a
 multi-threaded BLAS call, a thread that waits for a busy core stalls the
 call on a loaded machine; ``numba.set_num_threads(1)`` (or
 ``NUMBA_NUM_THREADS=1``) keeps every call serial.
@@ -47,7 +54,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import intrinsic, overload
 
-from nbflow.kernels.cpu.fastmath import exp32
+from nbflow.kernels.cpu.fastmath import exp32, exp_nonpos32
 from nbflow.kernels.cpu.views import flat as _flat
 from nbflow.kernels.jit import njit
 
@@ -78,48 +85,51 @@ def _exp_overload(v):
     return lambda v: np.exp(v)
 
 
+#: elements per float32 partial sum of ``_row_sum``: each is summed in float32
+#: (vectorized: 64 lanes of 16 elements), the partial sums in float64 -- a
+#: blocked summation whose error does not grow with the row's length.
+SUM_CHUNK = 1024
+
+
 @njit(cache=True, fastmath={"reassoc"})
-def _row_sum64(x, r):
-    """Sum of row r of a (rows, n) array, accumulated in float64. Reassociation
-    is allowed in this loop only: it vectorizes with several partial sums."""
-    s = 0.0
-    for j in range(x.shape[1]):
-        s += x[r, j]
-    return s
+def _row_sum(v):
+    """Sum of a 1-D array as a float64: chunks of SUM_CHUNK summed in the
+    array's dtype, the chunk sums in float64. Reassociation is allowed in this
+    function only: the chunk loop vectorizes with several partial sums."""
+    n = v.shape[0]
+    total = 0.0
+    j0 = 0
+    while j0 < n:
+        # a sliced chunk: the same loop over range(j0, min(n, j0 + SUM_CHUNK)) did not vectorize (7x slower)
+        c = v[j0:j0 + SUM_CHUNK]
+        s = v.dtype.type(0)
+        for j in range(c.shape[0]):
+            s += c[j]
+        total += s
+        j0 += SUM_CHUNK
+    return total
 
 
 @njit(cache=True)
-def _shift_row(x, r, out):
-    """out[r] = x[r] - max(x[r]) (a row of non-positive numbers, or NaN), n >= 1.
-
-    The maximum is taken with eight independent running maxima, so the
-    compares vectorize (a single running maximum is a serial dependency
-    chain). NaN entries are skipped there; they still make the row NaN
-    through exp and the sum."""
-    n = x.shape[1]
-    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = x[r, 0]
+def _row_max(v):
+    """max of a 1-D array, n >= 1, NaN entries skipped (they still make a
+    softmax row NaN through exp and the sum). Eight independent running maxima,
+    so the compares vectorize (one running maximum is a serial dependency chain)."""
+    n = v.shape[0]
+    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = v[0]
     j = 0
     while j + 8 <= n:
-        v = x[r, j]
-        m0 = _larger(v, m0)
-        v = x[r, j + 1]
-        m1 = _larger(v, m1)
-        v = x[r, j + 2]
-        m2 = _larger(v, m2)
-        v = x[r, j + 3]
-        m3 = _larger(v, m3)
-        v = x[r, j + 4]
-        m4 = _larger(v, m4)
-        v = x[r, j + 5]
-        m5 = _larger(v, m5)
-        v = x[r, j + 6]
-        m6 = _larger(v, m6)
-        v = x[r, j + 7]
-        m7 = _larger(v, m7)
+        m0 = _larger(v[j], m0)
+        m1 = _larger(v[j + 1], m1)
+        m2 = _larger(v[j + 2], m2)
+        m3 = _larger(v[j + 3], m3)
+        m4 = _larger(v[j + 4], m4)
+        m5 = _larger(v[j + 5], m5)
+        m6 = _larger(v[j + 6], m6)
+        m7 = _larger(v[j + 7], m7)
         j += 8
     while j < n:
-        v = x[r, j]
-        m0 = _larger(v, m0)
+        m0 = _larger(v[j], m0)
         j += 1
     m0 = _larger(m1, m0)
     m2 = _larger(m3, m2)
@@ -127,26 +137,54 @@ def _shift_row(x, r, out):
     m6 = _larger(m7, m6)
     m0 = _larger(m2, m0)
     m4 = _larger(m6, m4)
-    mx = _larger(m4, m0)
-    for j in range(n):
-        out[r, j] = x[r, j] - mx
+    return _larger(m4, m0)
+
+
+def _exp_shifted(src, m, dst):
+    """dst = exp(src - m) over 1-D arrays of one size, m >= max(src)."""
+    dst[:] = np.exp(src - m)
+
+
+@overload(_exp_shifted, jit_options={"fastmath": {"contract"}})
+def _exp_shifted_overload(src, m, dst):
+    # one function per dtype, the exp written into the loop (a separate _exp
+    # overload would be one more function to compile)
+    if src.dtype == types.float32:
+        def impl32(src, m, dst):
+            for i in range(src.shape[0]):
+                dst[i] = exp_nonpos32(src[i] - m)
+        return impl32
+
+    def impl(src, m, dst):
+        for i in range(src.shape[0]):
+            dst[i] = np.exp(src[i] - m)
+    return impl
+
+
+@njit(cache=True)
+def _shift_rows(x, out, r0, r1):
+    """out[r] = x[r] - max(x[r]) for rows r0..r1 (rows of non-positive numbers, or NaN)."""
+    for r in range(r0, r1):
+        xr = x[r]
+        orow = out[r]
+        mx = _row_max(xr)
+        for j in range(xr.shape[0]):
+            orow[j] = xr[j] - mx
 
 
 def _exp_inplace(a):
-    """a = exp(a) over a flat array (a block of whole rows: one loop, however
-    short the rows are, so it vectorizes -- a 10-class row is shorter than
-    one vector iteration)."""
+    """a = exp(a) over a flat array of non-positive numbers (a block of shifted
+    rows: one loop, however short the rows are, so it vectorizes -- a 10-class
+    row is shorter than one vector iteration)."""
     a[:] = np.exp(a)
 
 
 @overload(_exp_inplace, jit_options={"fastmath": {"contract"}})
 def _exp_inplace_overload(a):
-    # one function per dtype, exp32 written into the loop (a separate _exp
-    # overload would be one more function to compile)
     if a.dtype == types.float32:
         def impl32(a):
             for i in range(a.shape[0]):
-                a[i] = exp32(a[i])
+                a[i] = exp_nonpos32(a[i])
         return impl32
 
     def impl(a):
@@ -155,42 +193,30 @@ def _exp_inplace_overload(a):
     return impl
 
 
-def _exp_into(src, dst):
-    """dst = exp(src) over flat arrays of one size."""
-    dst[:] = np.exp(src)
-
-
-@overload(_exp_into, jit_options={"fastmath": {"contract"}})
-def _exp_into_overload(src, dst):
-    if src.dtype == types.float32:
-        def impl32(src, dst):
-            for i in range(src.shape[0]):
-                dst[i] = exp32(src[i])
-        return impl32
-
-    def impl(src, dst):
-        for i in range(src.shape[0]):
-            dst[i] = np.exp(src[i])
-    return impl
-
-
 @njit(cache=True, fastmath={"reassoc"})
-def _label_sums(shifted, lab, r):
-    """(sum of lab[r], sum of lab[r] * shifted[r]) in float64; zero labels are
+def _label_sums(x, m, lab):
+    """(sum of lab, sum of lab * (x - m)) of one row in float64; zero labels are
     skipped (they contribute nothing, even where a logit is -inf)."""
     sl = 0.0
     sd = 0.0
-    for j in range(shifted.shape[1]):
-        lb = lab[r, j]
-        if lb != 0:
-            sl += lb
-            sd += lb * shifted[r, j]
+    for j in range(x.shape[0]):
+        lb = lab[j]
+        t = lb * (x[j] - m)
+        # a select, not a branch: the loop vectorizes
+        sd += t if lb != 0 else x.dtype.type(0)
+        sl += lb
     return sl, sd
 
 
-#: elements per block of whole rows (16 KB of float32): a block's input, output
-#: and scratch stay in the L1 cache between the passes.
+#: elements per block of whole short rows (16 KB of float32): a block's input,
+#: output and scratch stay in the L1 cache between the passes.
 BLOCK = 4096
+
+#: rows at least this long run row by row: the maximum, then exp(x - max) from
+#: the input straight into the output (the row is still in L1), the sum and one
+#: scale pass -- a pass fewer than shifting first. Shorter rows are shifted a
+#: block of rows at a time so that exp runs as one long vector loop.
+WIDE = 64
 
 
 # -- softmax ---------------------------------------------------------------------------------
@@ -199,33 +225,67 @@ BLOCK = 4096
 def softmax_rows(x, out, log):
     """out[r] = softmax(x[r]) (log_softmax when ``log``) for each row of (rows, n), n >= 1.
 
-    Per block of rows: shift by the row maxima, exp of the whole block in one
-    loop (in place, or into ``exps`` for log-softmax, which keeps the shifted
-    values), then sum and scale per row."""
+    Wide rows (n >= WIDE) run row by row: max, exp(x - max) into the output
+    (into ``exps`` for log-softmax, which then writes (x - max) - log(sum)),
+    sum, scale. Short rows run a block of rows at a time: shift by the row
+    maxima, exp of the whole block in one loop, then per row sum and scale."""
     rows, n = x.shape
-    per = BLOCK // n
-    if per < 1:
-        per = 1
+    if n >= WIDE:
+        exps = np.empty(n if log else 0, dtype=out.dtype)
+        for r in range(rows):
+            xr = x[r]
+            orow = out[r]
+            mx = _row_max(xr)
+            if log:
+                _exp_shifted(xr, mx, exps)
+                ls = out.dtype.type(np.log(_row_sum(exps)))
+                for j in range(n):
+                    orow[j] = (xr[j] - mx) - ls
+            else:
+                _exp_shifted(xr, mx, orow)
+                inv = out.dtype.type(1.0 / _row_sum(orow))
+                for j in range(n):
+                    orow[j] = orow[j] * inv
+        return
+    per = BLOCK // n if n <= BLOCK else 1
     exps = np.empty((per if log else 0, n), dtype=out.dtype)
     flat = _flat(out)
     for r0 in range(0, rows, per):
-        r1 = r0 + per
-        if r1 > rows:
-            r1 = rows
-        for r in range(r0, r1):
-            _shift_row(x, r, out)
+        r1 = min(rows, r0 + per)
+        _shift_rows(x, out, r0, r1)
         if log:
             _exp_into(flat[r0 * n:r1 * n], _flat(exps))
             for r in range(r0, r1):
-                ls = out.dtype.type(np.log(_row_sum64(exps, r - r0)))
+                ls = out.dtype.type(np.log(_row_sum(exps[r - r0])))
+                orow = out[r]
                 for j in range(n):
-                    out[r, j] = out[r, j] - ls
+                    orow[j] = orow[j] - ls
         else:
             _exp_inplace(flat[r0 * n:r1 * n])
             for r in range(r0, r1):
-                inv = out.dtype.type(1.0 / _row_sum64(out, r))
+                orow = out[r]
+                inv = out.dtype.type(1.0 / _row_sum(orow))
                 for j in range(n):
-                    out[r, j] = out[r, j] * inv
+                    orow[j] = orow[j] * inv
+
+
+def _exp_into(src, dst):
+    """dst = exp(src) over flat arrays of one size, src <= 0."""
+    dst[:] = np.exp(src)
+
+
+@overload(_exp_into, jit_options={"fastmath": {"contract"}})
+def _exp_into_overload(src, dst):
+    if src.dtype == types.float32:
+        def impl32(src, dst):
+            for i in range(src.shape[0]):
+                dst[i] = exp_nonpos32(src[i])
+        return impl32
+
+    def impl(src, dst):
+        for i in range(src.shape[0]):
+            dst[i] = np.exp(src[i])
+    return impl
 
 
 @njit(cache=True, parallel=True)
@@ -282,36 +342,55 @@ def softmax_mid(x, out, log):
 # -- fused cross-entropies ---------------------------------------------------------------------
 
 @njit(cache=True)
+def _xent_finish(back, s):
+    """back = back / s (the softmax of the row), returns log(s)."""
+    inv = back.dtype.type(1.0 / s)
+    for j in range(back.shape[0]):
+        back[j] = back[j] * inv
+    return np.log(s)
+
+
+@njit(cache=True)
 def softmax_xent(logits, labels, loss, backprop):
     """Fused softmax cross-entropy over rows of (batch, classes), classes >= 1.
 
     loss[r] = sum_j labels[r, j] * (logsumexp(logits[r]) - logits[r, j]);
     backprop[r] = softmax(logits[r]) - labels[r] (the gradient w.r.t. logits).
-    Per block of rows, as softmax_rows; the loss is computed as
-    log(s) * sum(lab) - sum(lab * shifted), the label sums taken before exp
-    overwrites the shifted logits (``sums``: a (rows per block, 2) scratch)."""
+    The loss is computed as log(s) * sum(lab) - sum(lab * (x - max)), the
+    label sums taken from the logits before exp. Wide rows row by row, short
+    rows a block at a time, as softmax_rows."""
     rows, n = logits.shape
-    per = BLOCK // n
-    if per < 1:
-        per = 1
+    if n >= WIDE:
+        for r in range(rows):
+            xr = logits[r]
+            lr = labels[r]
+            br = backprop[r]
+            mx = _row_max(xr)
+            sl, sd = _label_sums(xr, mx, lr)
+            _exp_shifted(xr, mx, br)
+            ls = _xent_finish(br, _row_sum(br))
+            for j in range(n):
+                br[j] = br[j] - lr[j]
+            loss[r] = ls * sl - sd
+        return
+    per = BLOCK // n if n <= BLOCK else 1
     sums = np.empty((per, 2), dtype=np.float64)
     flat = _flat(backprop)
     for r0 in range(0, rows, per):
-        r1 = r0 + per
-        if r1 > rows:
-            r1 = rows
+        r1 = min(rows, r0 + per)
+        _shift_rows(logits, backprop, r0, r1)
         for r in range(r0, r1):
-            _shift_row(logits, r, backprop)
-            sl, sd = _label_sums(backprop, labels, r)
+            sl, sd = _label_sums(backprop[r], backprop.dtype.type(0), labels[r])
             sums[r - r0, 0] = sl
             sums[r - r0, 1] = sd
         _exp_inplace(flat[r0 * n:r1 * n])
         for r in range(r0, r1):
-            s = _row_sum64(backprop, r)
-            inv = backprop.dtype.type(1.0 / s)
+            br = backprop[r]
+            lr = labels[r]
+            ls = _xent_finish(br, _row_sum(br))
             for j in range(n):
-                backprop[r, j] = backprop[r, j] * inv - labels[r, j]
-            loss[r] = np.log(s) * sums[r - r0, 0] - sums[r - r0, 1]
+                br[j] = br[j] - lr[j]
+            loss[r] = ls * sums[r - r0, 0] - sums[r - r0, 1]
 
 
 @njit(cache=True, parallel=True)
@@ -330,32 +409,37 @@ def sparse_softmax_xent(logits, labels, loss, backprop):
     """Softmax cross-entropy with integer class labels, rows of (batch, classes).
 
     Returns -1, or the index of the first label outside [0, classes) (nothing
-    is meaningful in the outputs then: the caller raises). Per block of rows,
-    as softmax_rows; ``loss[r]`` holds the shifted target logit until the
-    row's sum is known."""
+    is meaningful in the outputs then: the caller raises). Wide rows row by
+    row, short rows a block at a time, as softmax_rows; on the short-row path
+    ``loss[r]`` holds the shifted target logit until the row's sum is known."""
     rows, n = logits.shape
     for r in range(rows):
         if labels[r] < 0 or labels[r] >= n:
             return r
-    per = BLOCK // n
-    if per < 1:
-        per = 1
+    if n >= WIDE:
+        for r in range(rows):
+            xr = logits[r]
+            br = backprop[r]
+            t = labels[r]
+            mx = _row_max(xr)
+            _exp_shifted(xr, mx, br)
+            ls = _xent_finish(br, _row_sum(br))
+            br[t] -= 1
+            loss[r] = ls - (xr[t] - mx)
+        return -1
+    per = BLOCK // n if n <= BLOCK else 1
     flat = _flat(backprop)
     for r0 in range(0, rows, per):
-        r1 = r0 + per
-        if r1 > rows:
-            r1 = rows
+        r1 = min(rows, r0 + per)
+        _shift_rows(logits, backprop, r0, r1)
         for r in range(r0, r1):
-            _shift_row(logits, r, backprop)
             loss[r] = backprop[r, labels[r]]
         _exp_inplace(flat[r0 * n:r1 * n])
         for r in range(r0, r1):
-            s = _row_sum64(backprop, r)
-            inv = backprop.dtype.type(1.0 / s)
-            for j in range(n):
-                backprop[r, j] = backprop[r, j] * inv
-            backprop[r, labels[r]] -= 1
-            loss[r] = np.log(s) - loss[r]
+            br = backprop[r]
+            ls = _xent_finish(br, _row_sum(br))
+            br[labels[r]] -= 1
+            loss[r] = ls - loss[r]
     return -1
 
 
@@ -372,6 +456,7 @@ def sparse_softmax_xent_parallel(logits, labels, loss, backprop):
         r1 = min(rows, r0 + per)
         sparse_softmax_xent(logits[r0:r1], labels[r0:r1], loss[r0:r1], backprop[r0:r1])
     return -1
+
 
 
 # -- choosing the serial or the parallel kernel ---------------------------------------------
