@@ -11,8 +11,8 @@ axis of a C-contiguous array is a reshape away from this form) with
 ``inner > 1``, and works on whole contiguous ``inner`` lines at a time.
 
 Rows of at least ``WIDE`` (64) classes run row by row, in passes that keep
-the row in the L1 cache: the row maximum (eight running maxima, so the
-compares vectorize), ``exp(x - max)`` from the input straight into the output,
+the row in the L1 cache: the row maximum (``reduce.max_nonan``: vmaxps; a
+NaN in the row makes it NaN through exp and the sum anyway), ``exp(x - max)`` from the input straight into the output,
 the sum, one scale pass (``(x - max) - log(sum)`` for log-softmax). Shorter
 rows run in blocks of whole rows (``BLOCK`` elements, at least one row):
 each row shifted by its maximum into the output, then ``exp`` of the whole
@@ -24,7 +24,7 @@ NaN (as TF and numpy do).
 Precision: float32 uses ``fastmath.exp_nonpos32`` (exp32 for arguments <= 0:
 branch-free, vectorizes; relative error < 2.5e-7, see docs/ARCHITECTURE.md)
 instead of scalar libm ``expf``; float64 keeps libm ``exp``. Sums are
-blocked (``_row_sum``): chunks of ``SUM_CHUNK`` elements summed in the
+blocked (``reduce.sum_run``): chunks of ``SUM_CHUNK`` elements summed in the
 input's dtype by a loop compiled with ``fastmath={'reassoc'}`` (it vectorizes
 into 64 float32 partial sums), the chunk sums added in float64 -- the error
 does not grow with the row's length, and float32 rows are summed at float32
@@ -40,7 +40,7 @@ bit-identical); see ``run_rows``.
 Compile time counts (a first run compiles every kernel it meets): each serial
 kernel is one function with its blocks written out, calling only the small
 helpers whose ``fastmath`` flags must stay confined to one loop
-(``_row_sum``, ``_exp_inplace``, ...), ``_row_max`` and ``_shift_rows``; a separate block
+(``reduce.sum_run``, ``_exp_inplace``, ...), ``reduce.max_nonan`` and ``_shift_rows``; a separate block
 function or ``inline='always'`` each measured slower to compile. The two
 paths (wide and short rows) cost compile time: sparse_softmax_xent cold 1.05 s
 of CPU against 0.7 s with the block path alone (paid once: the kernel cache
@@ -52,26 +52,15 @@ call on a loaded machine; ``numba.set_num_threads(1)`` (or
 import numba
 import numpy as np
 from numba import prange, types
-from numba.extending import intrinsic, overload
+from numba.extending import overload
 
 from nbflow.kernels.cpu.fastmath import exp32, exp_nonpos32
+from nbflow.kernels.cpu.reduce import max_nonan, sum_run
 from nbflow.kernels.cpu.views import flat as _flat
 from nbflow.kernels.jit import njit
 
 
 # -- helpers shared by the softmax-like kernels ------------------------------------------
-
-@intrinsic
-def _larger(typingctx, v, m):
-    """``v if v > m else m`` (m when either is NaN) as one select instruction."""
-    if not isinstance(v, types.Float) or v != m:
-        return None
-
-    def codegen(context, builder, sig, args):
-        a, b = args
-        return builder.select(builder.fcmp_ordered(">", a, b), a, b)
-    return v(v, m), codegen
-
 
 def _exp(v):
     """exp of one scalar: ``exp32`` for float32, libm for float64 (see the overload)."""
@@ -83,61 +72,6 @@ def _exp_overload(v):
     if v == types.float32:
         return lambda v: exp32(v)
     return lambda v: np.exp(v)
-
-
-#: elements per float32 partial sum of ``_row_sum``: each is summed in float32
-#: (vectorized: 64 lanes of 16 elements), the partial sums in float64 -- a
-#: blocked summation whose error does not grow with the row's length.
-SUM_CHUNK = 1024
-
-
-@njit(cache=True, fastmath={"reassoc"})
-def _row_sum(v):
-    """Sum of a 1-D array as a float64: chunks of SUM_CHUNK summed in the
-    array's dtype, the chunk sums in float64. Reassociation is allowed in this
-    function only: the chunk loop vectorizes with several partial sums."""
-    n = v.shape[0]
-    total = 0.0
-    j0 = 0
-    while j0 < n:
-        # a sliced chunk: the same loop over range(j0, min(n, j0 + SUM_CHUNK)) did not vectorize (7x slower)
-        c = v[j0:j0 + SUM_CHUNK]
-        s = v.dtype.type(0)
-        for j in range(c.shape[0]):
-            s += c[j]
-        total += s
-        j0 += SUM_CHUNK
-    return total
-
-
-@njit(cache=True)
-def _row_max(v):
-    """max of a 1-D array, n >= 1, NaN entries skipped (they still make a
-    softmax row NaN through exp and the sum). Eight independent running maxima,
-    so the compares vectorize (one running maximum is a serial dependency chain)."""
-    n = v.shape[0]
-    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = v[0]
-    j = 0
-    while j + 8 <= n:
-        m0 = _larger(v[j], m0)
-        m1 = _larger(v[j + 1], m1)
-        m2 = _larger(v[j + 2], m2)
-        m3 = _larger(v[j + 3], m3)
-        m4 = _larger(v[j + 4], m4)
-        m5 = _larger(v[j + 5], m5)
-        m6 = _larger(v[j + 6], m6)
-        m7 = _larger(v[j + 7], m7)
-        j += 8
-    while j < n:
-        m0 = _larger(v[j], m0)
-        j += 1
-    m0 = _larger(m1, m0)
-    m2 = _larger(m3, m2)
-    m4 = _larger(m5, m4)
-    m6 = _larger(m7, m6)
-    m0 = _larger(m2, m0)
-    m4 = _larger(m6, m4)
-    return _larger(m4, m0)
 
 
 def _exp_shifted(src, m, dst):
@@ -167,7 +101,7 @@ def _shift_rows(x, out, r0, r1):
     for r in range(r0, r1):
         xr = x[r]
         orow = out[r]
-        mx = _row_max(xr)
+        mx = max_nonan(xr)
         for j in range(xr.shape[0]):
             orow[j] = xr[j] - mx
 
@@ -235,15 +169,15 @@ def softmax_rows(x, out, log):
         for r in range(rows):
             xr = x[r]
             orow = out[r]
-            mx = _row_max(xr)
+            mx = max_nonan(xr)
             if log:
                 _exp_shifted(xr, mx, exps)
-                ls = out.dtype.type(np.log(_row_sum(exps)))
+                ls = out.dtype.type(np.log(sum_run(exps)))
                 for j in range(n):
                     orow[j] = (xr[j] - mx) - ls
             else:
                 _exp_shifted(xr, mx, orow)
-                inv = out.dtype.type(1.0 / _row_sum(orow))
+                inv = out.dtype.type(1.0 / sum_run(orow))
                 for j in range(n):
                     orow[j] = orow[j] * inv
         return
@@ -256,7 +190,7 @@ def softmax_rows(x, out, log):
         if log:
             _exp_into(flat[r0 * n:r1 * n], _flat(exps))
             for r in range(r0, r1):
-                ls = out.dtype.type(np.log(_row_sum(exps[r - r0])))
+                ls = out.dtype.type(np.log(sum_run(exps[r - r0])))
                 orow = out[r]
                 for j in range(n):
                     orow[j] = orow[j] - ls
@@ -264,7 +198,7 @@ def softmax_rows(x, out, log):
             _exp_inplace(flat[r0 * n:r1 * n])
             for r in range(r0, r1):
                 orow = out[r]
-                inv = out.dtype.type(1.0 / _row_sum(orow))
+                inv = out.dtype.type(1.0 / sum_run(orow))
                 for j in range(n):
                     orow[j] = orow[j] * inv
 
@@ -365,10 +299,10 @@ def softmax_xent(logits, labels, loss, backprop):
             xr = logits[r]
             lr = labels[r]
             br = backprop[r]
-            mx = _row_max(xr)
+            mx = max_nonan(xr)
             sl, sd = _label_sums(xr, mx, lr)
             _exp_shifted(xr, mx, br)
-            ls = _xent_finish(br, _row_sum(br))
+            ls = _xent_finish(br, sum_run(br))
             for j in range(n):
                 br[j] = br[j] - lr[j]
             loss[r] = ls * sl - sd
@@ -387,7 +321,7 @@ def softmax_xent(logits, labels, loss, backprop):
         for r in range(r0, r1):
             br = backprop[r]
             lr = labels[r]
-            ls = _xent_finish(br, _row_sum(br))
+            ls = _xent_finish(br, sum_run(br))
             for j in range(n):
                 br[j] = br[j] - lr[j]
             loss[r] = ls * sums[r - r0, 0] - sums[r - r0, 1]
@@ -421,9 +355,9 @@ def sparse_softmax_xent(logits, labels, loss, backprop):
             xr = logits[r]
             br = backprop[r]
             t = labels[r]
-            mx = _row_max(xr)
+            mx = max_nonan(xr)
             _exp_shifted(xr, mx, br)
-            ls = _xent_finish(br, _row_sum(br))
+            ls = _xent_finish(br, sum_run(br))
             br[t] -= 1
             loss[r] = ls - (xr[t] - mx)
         return -1
@@ -437,7 +371,7 @@ def sparse_softmax_xent(logits, labels, loss, backprop):
         _exp_inplace(flat[r0 * n:r1 * n])
         for r in range(r0, r1):
             br = backprop[r]
-            ls = _xent_finish(br, _row_sum(br))
+            ls = _xent_finish(br, sum_run(br))
             br[labels[r]] -= 1
             loss[r] = ls - loss[r]
     return -1
