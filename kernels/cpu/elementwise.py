@@ -30,6 +30,7 @@ import types
 import numpy as np
 
 from nbflow.kernels.cpu import views
+from nbflow.kernels.cpu.threads import cooperate
 from nbflow.kernels.cpu.codegen import load_generated
 
 #: outputs of at most this many elements run as Python until ``COMPILE_AFTER_CALLS``
@@ -374,6 +375,7 @@ def _parallel_kernel(key, statements, outputs, in_dtypes, patterns, out_dtypes, 
         _paths[id(k)] = mod.__file__
 
     serial = _serial_kernel(key, statements, outputs, in_dtypes, patterns, out_dtypes, out_shape, sums)
+    cooperate()  # BLAS single-threaded from now on (kernels/cpu/threads.py)
     acquire, release = _launch.acquire, _launch.release
 
     def parallel_kernel(*args):

@@ -56,6 +56,7 @@ from numba.extending import overload
 
 from nbflow.kernels.cpu.fastmath import exp32, exp_nonpos32
 from nbflow.kernels.cpu.reduce import max_nonan, sum_run
+from nbflow.kernels.cpu.threads import cooperate
 from nbflow.kernels.cpu.views import flat as _flat
 from nbflow.kernels.jit import njit
 
@@ -410,6 +411,7 @@ def run_rows(serial, parallel, rows, n, *args):
     a parallel kernel at the same time -- which Numba's default "workqueue"
     threading layer does not support."""
     if rows > 1 and rows * n >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
+        cooperate()  # BLAS single-threaded from now on (kernels/cpu/threads.py)
         return parallel(*args)
     return serial(*args)
 

@@ -12,6 +12,7 @@ import numpy as np
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import reduce as K
 from nbflow.kernels.cpu import scan as S
+from nbflow.kernels.cpu.threads import cooperate
 from nbflow.ops import broadcast_ops, reduction_ops as R
 from nbflow.ops.broadcast_ops import normalize_axes
 from nbflow.ops.reduction_ops import _one_axis
@@ -40,7 +41,10 @@ def _threads(size):
     """Threads for a reduction of ``size`` elements: 1 below the threshold."""
     if size < PARALLEL_MIN_ELEMENTS:
         return 1
-    return numba.get_num_threads()
+    n = numba.get_num_threads()
+    if n > 1:
+        cooperate()  # BLAS single-threaded from now on (kernels/cpu/threads.py)
+    return n
 
 
 def _float_sum(x, out):
