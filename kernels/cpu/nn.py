@@ -40,7 +40,7 @@ bit-identical); see ``run_rows``.
 Compile time counts (a first run compiles every kernel it meets): each serial
 kernel is one function with its blocks written out, calling only the small
 helpers whose ``fastmath`` flags must stay confined to one loop
-(``reduce.sum_run``, ``_exp_inplace``, ...), ``reduce.max_nonan`` and ``_shift_rows``; a separate block
+(``reduce.sum_run``, ``_exp_inplace``, ...), ``reduce.max_nonan`` and ``_shift_row``; a separate block
 function or ``inline='always'`` each measured slower to compile. The two
 paths (wide and short rows) cost compile time: sparse_softmax_xent cold 1.05 s
 of CPU against 0.7 s with the block path alone (paid once: the kernel cache
@@ -52,7 +52,7 @@ call on a loaded machine; ``numba.set_num_threads(1)`` (or
 import numba
 import numpy as np
 from numba import prange, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 from nbflow.kernels.cpu.fastmath import exp32, exp_nonpos32
 from nbflow.kernels.cpu.reduce import max_nonan, sum_run
@@ -62,6 +62,18 @@ from nbflow.kernels.jit import njit
 
 
 # -- helpers shared by the softmax-like kernels ------------------------------------------
+
+@intrinsic
+def _larger(typingctx, v, m):
+    """``v if v > m else m`` (m when either is NaN) as one select instruction."""
+    if not isinstance(v, types.Float) or v != m:
+        return None
+
+    def codegen(context, builder, sig, args):
+        a, b = args
+        return builder.select(builder.fcmp_ordered(">", a, b), a, b)
+    return v(v, m), codegen
+
 
 def _exp(v):
     """exp of one scalar: ``exp32`` for float32, libm for float64 (see the overload)."""
@@ -96,15 +108,58 @@ def _exp_shifted_overload(src, m, dst):
     return impl
 
 
+@njit(cache=True, fastmath={"reassoc"})
+def _row_sum64(x, r):
+    """Sum of row r of a (rows, n) array, accumulated in float64. Reassociation
+    is allowed in this loop only: it vectorizes with several partial sums."""
+    s = 0.0
+    for j in range(x.shape[1]):
+        s += x[r, j]
+    return s
+
+
 @njit(cache=True)
-def _shift_rows(x, out, r0, r1):
-    """out[r] = x[r] - max(x[r]) for rows r0..r1 (rows of non-positive numbers, or NaN)."""
-    for r in range(r0, r1):
-        xr = x[r]
-        orow = out[r]
-        mx = max_nonan(xr)
-        for j in range(xr.shape[0]):
-            orow[j] = xr[j] - mx
+def _shift_row(x, r, out):
+    """out[r] = x[r] - max(x[r]) (a row of non-positive numbers, or NaN), n >= 1.
+
+    The maximum is taken with eight independent running maxima, so the
+    compares vectorize (a single running maximum is a serial dependency
+    chain). NaN entries are skipped there; they still make the row NaN
+    through exp and the sum."""
+    n = x.shape[1]
+    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = x[r, 0]
+    j = 0
+    while j + 8 <= n:
+        v = x[r, j]
+        m0 = _larger(v, m0)
+        v = x[r, j + 1]
+        m1 = _larger(v, m1)
+        v = x[r, j + 2]
+        m2 = _larger(v, m2)
+        v = x[r, j + 3]
+        m3 = _larger(v, m3)
+        v = x[r, j + 4]
+        m4 = _larger(v, m4)
+        v = x[r, j + 5]
+        m5 = _larger(v, m5)
+        v = x[r, j + 6]
+        m6 = _larger(v, m6)
+        v = x[r, j + 7]
+        m7 = _larger(v, m7)
+        j += 8
+    while j < n:
+        v = x[r, j]
+        m0 = _larger(v, m0)
+        j += 1
+    m0 = _larger(m1, m0)
+    m2 = _larger(m3, m2)
+    m4 = _larger(m5, m4)
+    m6 = _larger(m7, m6)
+    m0 = _larger(m2, m0)
+    m4 = _larger(m6, m4)
+    mx = _larger(m4, m0)
+    for j in range(n):
+        out[r, j] = x[r, j] - mx
 
 
 def _exp_inplace(a):
@@ -140,6 +195,20 @@ def _label_sums(x, m, lab):
         # a select, not a branch: the loop vectorizes
         sd += t if lb != 0 else x.dtype.type(0)
         sl += lb
+    return sl, sd
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def _label_sums_shifted(shifted, lab, r):
+    """(sum of lab[r], sum of lab[r] * shifted[r]) in float64; zero labels are
+    skipped (they contribute nothing, even where a logit is -inf)."""
+    sl = 0.0
+    sd = 0.0
+    for j in range(shifted.shape[1]):
+        lb = lab[r, j]
+        if lb != 0:
+            sl += lb
+            sd += lb * shifted[r, j]
     return sl, sd
 
 
@@ -187,21 +256,20 @@ def softmax_rows(x, out, log):
     flat = _flat(out)
     for r0 in range(0, rows, per):
         r1 = min(rows, r0 + per)
-        _shift_rows(x, out, r0, r1)
+        for r in range(r0, r1):
+            _shift_row(x, r, out)
         if log:
             _exp_into(flat[r0 * n:r1 * n], _flat(exps))
             for r in range(r0, r1):
-                ls = out.dtype.type(np.log(sum_run(exps[r - r0])))
-                orow = out[r]
+                ls = out.dtype.type(np.log(_row_sum64(exps, r - r0)))
                 for j in range(n):
-                    orow[j] = orow[j] - ls
+                    out[r, j] = out[r, j] - ls
         else:
             _exp_inplace(flat[r0 * n:r1 * n])
             for r in range(r0, r1):
-                orow = out[r]
-                inv = out.dtype.type(1.0 / sum_run(orow))
+                inv = out.dtype.type(1.0 / _row_sum64(out, r))
                 for j in range(n):
-                    orow[j] = orow[j] * inv
+                    out[r, j] = out[r, j] * inv
 
 
 def _exp_into(src, dst):
@@ -313,19 +381,18 @@ def softmax_xent(logits, labels, loss, backprop):
     flat = _flat(backprop)
     for r0 in range(0, rows, per):
         r1 = min(rows, r0 + per)
-        _shift_rows(logits, backprop, r0, r1)
         for r in range(r0, r1):
-            sl, sd = _label_sums(backprop[r], backprop.dtype.type(0), labels[r])
+            _shift_row(logits, r, backprop)
+            sl, sd = _label_sums_shifted(backprop, labels, r)
             sums[r - r0, 0] = sl
             sums[r - r0, 1] = sd
         _exp_inplace(flat[r0 * n:r1 * n])
         for r in range(r0, r1):
-            br = backprop[r]
-            lr = labels[r]
-            ls = _xent_finish(br, sum_run(br))
+            s = _row_sum64(backprop, r)
+            inv = backprop.dtype.type(1.0 / s)
             for j in range(n):
-                br[j] = br[j] - lr[j]
-            loss[r] = ls * sums[r - r0, 0] - sums[r - r0, 1]
+                backprop[r, j] = backprop[r, j] * inv - labels[r, j]
+            loss[r] = np.log(s) * sums[r - r0, 0] - sums[r - r0, 1]
 
 
 @njit(cache=True, parallel=True)
@@ -366,15 +433,17 @@ def sparse_softmax_xent(logits, labels, loss, backprop):
     flat = _flat(backprop)
     for r0 in range(0, rows, per):
         r1 = min(rows, r0 + per)
-        _shift_rows(logits, backprop, r0, r1)
         for r in range(r0, r1):
+            _shift_row(logits, r, backprop)
             loss[r] = backprop[r, labels[r]]
         _exp_inplace(flat[r0 * n:r1 * n])
         for r in range(r0, r1):
-            br = backprop[r]
-            ls = _xent_finish(br, sum_run(br))
-            br[labels[r]] -= 1
-            loss[r] = ls - loss[r]
+            s = _row_sum64(backprop, r)
+            inv = backprop.dtype.type(1.0 / s)
+            for j in range(n):
+                backprop[r, j] = backprop[r, j] * inv
+            backprop[r, labels[r]] -= 1
+            loss[r] = np.log(s) - loss[r]
     return -1
 
 
