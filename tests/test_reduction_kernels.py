@@ -16,7 +16,7 @@ def _run(fetches, feed):
 
 @pytest.fixture(params=["serial", "parallel"])
 def threads(request, monkeypatch):
-    """Every float sum serial (threshold as shipped: the test arrays are small), or parallel
+    """The shipped threshold (most test arrays are below it: serial), or every float sum parallel
     (threshold 0, two Numba threads)."""
     if request.param == "parallel":
         if numba.config.NUMBA_NUM_THREADS < 2:
