@@ -12,25 +12,28 @@ axis of a C-contiguous array is a reshape away from this form) with
 
 Rows of at least ``WIDE`` (64) classes run row by row, in passes that keep
 the row in the L1 cache: the row maximum (``reduce.max_nonan``: vmaxps; a
-NaN in the row makes it NaN through exp and the sum anyway), ``exp(x - max)`` from the input straight into the output,
-the sum, one scale pass (``(x - max) - log(sum)`` for log-softmax). Shorter
-rows run in blocks of whole rows (``BLOCK`` elements, at least one row):
-each row shifted by its maximum into the output, then ``exp`` of the whole
-block in one flat loop (so a 10-class row still runs vector code), then per
-row the sum and the scale pass. Subtracting the maximum first (log-sum-exp)
-keeps any logits finite; a row containing NaN gives NaN, a row of -inf gives
-NaN (as TF and numpy do).
+NaN in the row makes it NaN through exp and the sum anyway), ``exp(x - max)``
+from the input straight into the output, the sum, one scale pass
+(``(x - max) - log(sum)`` for log-softmax). Shorter rows run in blocks of
+whole rows (``BLOCK`` elements, at least one row), with the 2-D row helpers
+(``_shift_row``, ``_row_sum64``: slicing a 10-element row per call cost more
+than its work): each row shifted by its maximum into the output, then
+``exp`` of the whole block in one flat loop (so a 10-class row still runs
+vector code), then per row the sum and the scale pass. Subtracting the
+maximum first (log-sum-exp) keeps any logits finite; a row containing NaN
+gives NaN, a row of -inf gives NaN (as TF and numpy do).
 
 Precision: float32 uses ``fastmath.exp_nonpos32`` (exp32 for arguments <= 0:
 branch-free, vectorizes; relative error < 2.5e-7, see docs/ARCHITECTURE.md)
-instead of scalar libm ``expf``; float64 keeps libm ``exp``. Sums are
-blocked (``reduce.sum_run``): chunks of ``SUM_CHUNK`` elements summed in the
+instead of scalar libm ``expf``; float64 keeps libm ``exp``. Wide rows are
+summed blocked (``reduce.sum_run``): chunks of 1024 elements summed in the
 input's dtype by a loop compiled with ``fastmath={'reassoc'}`` (it vectorizes
 into 64 float32 partial sums), the chunk sums added in float64 -- the error
 does not grow with the row's length, and float32 rows are summed at float32
-vector width (accumulating in float64 halved it). The exp loops may fuse
-multiply-adds (``contract``), which only removes roundings. Results are
-stored in the output's dtype.
+vector width (accumulating in float64 halved it). Short rows are summed in
+float64 (``_row_sum64``). The exp loops may fuse multiply-adds
+(``contract``), which only removes roundings. Results are stored in the
+output's dtype.
 
 Large inputs (``rows * n >= PARALLEL_MIN_ELEMENTS``) run the ``*_parallel``
 twin of a kernel, which splits the blocks across Numba's threads and calls
@@ -40,8 +43,9 @@ bit-identical); see ``run_rows``.
 Compile time counts (a first run compiles every kernel it meets): each serial
 kernel is one function with its blocks written out, calling only the small
 helpers whose ``fastmath`` flags must stay confined to one loop
-(``reduce.sum_run``, ``_exp_inplace``, ...), ``reduce.max_nonan`` and ``_shift_row``; a separate block
-function or ``inline='always'`` each measured slower to compile. The two
+(``reduce.sum_run``, ``_row_sum64``, ``_exp_inplace``, ...),
+``reduce.max_nonan`` and ``_shift_row``; a separate block function or
+``inline='always'`` each measured slower to compile. The two
 paths (wide and short rows) cost compile time: sparse_softmax_xent cold 1.05 s
 of CPU against 0.7 s with the block path alone (paid once: the kernel cache
 keeps them), for 1.3-1.5x on wide rows. As with a
