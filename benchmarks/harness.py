@@ -17,10 +17,15 @@ Timing of one implementation:
    agreement check);
 4. calibration: the number of calls per batch doubles until one batch takes
    at least ``min_batch_s`` (that batch is the first timed one);
-5. ``repeats`` timed batches with the garbage collector off, interleaved
-   across the case's implementations (one batch of each per round, so a
-   change in machine load hits all of them alike); the reported time per
-   iteration is the median over batches (min and max are kept too).
+5. ``repeats`` (at least 5) timed rounds with the garbage collector off,
+   interleaved across the case's implementations (one batch of each per
+   round, so a change in machine load hits all of them alike). A round's
+   batch is timed as ``SUB_BATCHES`` equal sub-batches and the round's value
+   is their median time per iteration (one preempted sub-batch does not move
+   it); the reported time per iteration is the median of the per-round
+   medians, and ``spread`` = (max - min) / median of them: how stable the
+   implementation is from round to round (issue 16 asks nbflow's to be no
+   larger than PyTorch's).
 """
 import gc
 import math
@@ -76,7 +81,7 @@ class Case:
 class Settings:
     quick: bool = False
     min_batch_s: float = 0.2
-    repeats: int = 7
+    repeats: int = 8  # the calibration batch and 7 rounds
     warmup: int = 3
     max_warmup_s: float = 2.0
 
@@ -109,11 +114,30 @@ class Result:
     outputs: list = field(default_factory=list, repr=False)  # not serialized
 
 
+#: sub-batches per timed round (their median is the round's time per iteration)
+SUB_BATCHES = 5
+
+
 def _timed_batch(step, n):
     t0 = time.perf_counter()
     for _ in range(n):
         step()
     return time.perf_counter() - t0
+
+
+def _round_median(step, n):
+    """Median time per iteration over SUB_BATCHES sub-batches of a round's ``n`` calls."""
+    k = min(SUB_BATCHES, n)
+    per = [_timed_batch(step, n // k + (1 if i < n % k else 0)) / (n // k + (1 if i < n % k else 0))
+           for i in range(k)]
+    return statistics.median(per)
+
+
+def spread(result):
+    """(max - min) / median of a result's per-round medians (None if not measured)."""
+    if result.sec_per_iter is None:
+        return None
+    return (result.max_sec_per_iter - result.min_sec_per_iter) / result.sec_per_iter
 
 
 def prepare(step, settings, keep=1):
@@ -160,7 +184,7 @@ def measure(step, settings, keep=1):
     times = [t]
     with _gc_off():
         for _ in range(settings.repeats - 1):
-            times.append(_timed_batch(step, n) / n)
+            times.append(_round_median(step, n))
     return first, kept, times, n
 
 
@@ -240,11 +264,13 @@ def run_case(case, settings, impl_filter=None, log=None):
                     continue
                 try:
                     with _gc_off():
-                        times.append(_timed_batch(step, res.iters_per_batch) / res.iters_per_batch)
+                        times.append(_round_median(step, res.iters_per_batch))
                 except Exception as e:
                     res.status, res.reason = "error", "%s: %s" % (type(e).__name__, e)
         for res, _, _, times in live:
             if res.status == "ok":
+                if len(times) > 2:
+                    times = times[1:]  # the calibration batch: timed whole, before the rounds
                 res.sec_per_iter = statistics.median(times)
                 res.min_sec_per_iter = min(times)
                 res.max_sec_per_iter = max(times)

@@ -10,7 +10,7 @@ Families (rates: GB/s = bytes of inputs + outputs per second; matmul in GFLOP/s)
 
 * unary:   exp, tanh, relu on 1M float32
 * binary:  add of two 1M float32; (1024, 1024) * (1024,) (row broadcast)
-* reduce:  reduce_sum of a (2048, 2048) float32 over axis 0, axis 1, all
+* reduce:  reduce_sum of a (2048, 2048) float32 over axis 0, axis 1, all; of 16M float32
 * matmul:  512x512 @ 512x512; 128x784 @ 784x512
 * softmax: tf.nn.softmax on (128, 10) and (1024, 1000)
 * xent:    tf.nn.sparse_softmax_cross_entropy_with_logits (per-example losses)
@@ -207,6 +207,8 @@ def cases(quick):
     vec2 = _cached(lambda: (rng.standard_normal(n, dtype=F32), rng.standard_normal(n, dtype=F32)))
     rowb = _cached(lambda: (rng.standard_normal((side, side), dtype=F32), rng.standard_normal(side, dtype=F32)))
     mat = _cached(lambda: (rng.standard_normal((rside, rside), dtype=F32),))
+    big = 1 << (14 if quick else 24)
+    bigvec = _cached(lambda: (rng.standard_normal(big, dtype=F32),))
     sq = _cached(lambda: (rng.standard_normal((mm, mm), dtype=F32), rng.standard_normal((mm, mm), dtype=F32)))
     mlp = _cached(lambda: (rng.random((128, 784), dtype=F32), rng.standard_normal((784, 512), dtype=F32)))
 
@@ -230,6 +232,9 @@ def cases(quick):
         _case("reduce/sum_all", "reduce_sum of all of (%d, %d) float32" % (rside, rside), mat,
               lambda tf, x: tf.reduce_sum(x), lambda x: x.sum(), lambda t, x: x.sum(),
               "GB/s", 4 * rside * rside / 1e9, rtol=1e-4, atol=1e-2),
+        _case("reduce/sum_16M", "reduce_sum of all of %d float32 (issue 16's full reduction)" % big, bigvec,
+              lambda tf, x: tf.reduce_sum(x), lambda x: x.sum(), lambda t, x: x.sum(),
+              "GB/s", 4 * big / 1e9, rtol=1e-4, atol=1e-1),
         _case("matmul/%dx%dx%d" % (mm, mm, mm), "matmul (%d, %d) @ (%d, %d) float32" % (mm, mm, mm, mm), sq,
               lambda tf, a, b: tf.matmul(a, b), np.matmul, lambda t, a, b: a @ b, "GFLOP/s",
               2 * mm ** 3 / 1e9, rtol=1e-4, atol=1e-3),

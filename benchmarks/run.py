@@ -83,13 +83,15 @@ def fmt_ratio(r):
 
 
 def table(results, baselines):
+    from benchmarks import harness
+
     head = ["benchmark", "impl", "first call", "time/iter", "spread", "rate"] + ["vs " + b for b in baselines] + ["check"]
     rows = []
     for r in results:
         if r.status != "ok":
             rows.append([r.case, r.impl, "-", r.status, "", r.reason] + [""] * len(baselines) + [""])
             continue
-        spread = (r.max_sec_per_iter - r.min_sec_per_iter) / r.sec_per_iter
+        spread = harness.spread(r)
         rows.append([r.case, r.impl, fmt_ms(r.first_call_ms) + " ms", fmt_time(r.sec_per_iter),
                      "%.0f%%" % (100 * spread), fmt_rate(r.rate, r.unit)] + [fmt_ratio(r.ratios.get(b)) if b != r.impl else "1.00x"
                                                   for b in baselines] + [r.check])
@@ -216,6 +218,11 @@ def main(argv=None):
                 baselines.append(b)
     print()
     print(table(all_results, baselines))
+    stability = stability_table(all_results)
+    if stability:
+        print()
+        print("Spread of the per-round medians (max - min) / median, nbflow vs torch:")
+        print(stability)
     if all_targets:
         print()
         print("Targets:")
@@ -229,8 +236,9 @@ def main(argv=None):
               machine["cpu"], machine["cores"], machine["numpy"], machine["numba"], machine["torch"] or "-",
               machine["threads"].get("torch_intra_op", "-"), machine["threads"]["numba"],
               load_before and load_before[0], machine["load_average_after"] and machine["load_average_after"][0]))
-    print("time/iter: median of %d timed batches; spread: (max - min) / median; vs X: speed ratio "
-          "(X's time / this time, > 1 = faster than X)" % settings.repeats)
+    print("time/iter: median of the per-round medians (%d alternated rounds, each the median of %d "
+          "sub-batches); spread: (max - min) / median of them; vs X: speed ratio "
+          "(X's time / this time, > 1 = faster than X)" % (max(1, settings.repeats - 1), harness.SUB_BATCHES))
 
     doc = {
         "schema": "nbflow-benchmarks/1",
@@ -271,7 +279,27 @@ def _result_json(r):
                                     "first_call_ms", "sec_per_iter", "min_sec_per_iter", "max_sec_per_iter",
                                     "iters_per_batch", "batches", "rate", "ratios", "check")}
     d["ms_per_iter"] = r.sec_per_iter * 1e3 if r.sec_per_iter is not None else None
+    from benchmarks import harness
+
+    d["spread"] = harness.spread(r)
     return d
+
+
+def stability_table(results):
+    """Per case with both: nbflow's spread of per-round medians against PyTorch's (issue 16:
+    nbflow's no larger)."""
+    from benchmarks import harness
+
+    by_case = {}
+    for r in results:
+        if r.status == "ok" and r.impl in ("nbflow", "torch"):
+            by_case.setdefault(r.case, {})[r.impl] = harness.spread(r)
+    lines = []
+    for case, d in by_case.items():
+        if len(d) == 2:
+            lines.append("%-32s nbflow %5.1f%%  torch %5.1f%%  %s" % (
+                case, 100 * d["nbflow"], 100 * d["torch"], "ok" if d["nbflow"] <= d["torch"] else "nbflow wider"))
+    return "\n".join(lines)
 
 
 def _json_default(o):

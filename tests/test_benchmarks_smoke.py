@@ -252,3 +252,26 @@ def test_coldstart_runs_only_when_named():
     assert proc.returncode == 0, proc.stderr[-3000:]
     names = [line.split()[0] for line in proc.stdout.splitlines() if line.strip()]
     assert names == ["coldstart/first-step", "coldstart/mnist"]
+
+
+def test_scaling_quick_reports_every_workload(tmp_path):
+    # benchmarks/scaling.py: fresh processes at 1 thread and at 2; no speed is asserted
+    path = tmp_path / "scaling.json"
+    numba_cache = tempfile.mkdtemp(prefix="nbflow-test-scaling-numba-")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.scaling", "--quick", "--threads", "2",
+                               "--json", str(path)], cwd=ROOT, env=dict(_env(), NUMBA_CACHE_DIR=numba_cache),
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        shutil.rmtree(numba_cache, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(path) as f:
+        doc = json.load(f)
+    assert doc["schema"] == "nbflow-scaling/1" and doc["threads"] == 2
+    from benchmarks import scaling
+
+    assert [r["workload"] for r in doc["rows"]] == [w[0] for w in scaling.WORKLOADS]
+    for r in doc["rows"]:
+        assert r["t1"] > 0 and r["tn"] > 0 and abs(r["speedup"] - r["t1"] / r["tn"]) < 1e-9, r
+        assert r["workload"] in proc.stdout
+    assert "speed-up" in proc.stdout

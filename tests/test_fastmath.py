@@ -43,6 +43,25 @@ def test_exp_relative_error():
     assert special[3] == np.inf and special[4] == 0.0 and special[5] == 1.0
 
 
+@njit(error_model="numpy")
+def _apply_exp_nonpos(x, out):
+    for i in range(x.shape[0]):
+        out[i] = fm.exp_nonpos32(x[i])
+
+
+def test_exp_nonpos_matches_exp32_on_its_domain():
+    # softmax's exp: arguments <= 0 (logits minus their row maximum) or NaN
+    x = np.concatenate([RNG.uniform(-90, 0, 200_000), [0.0, -0.0, -87.33, -87.34, -88.0, -np.inf, np.nan]])
+    x = x.astype(np.float32)
+    got = np.empty_like(x)
+    _apply_exp_nonpos(x, got)
+    np.testing.assert_array_equal(got, _run(0, x))  # bit-identical to exp32 for x <= 0
+    ref = np.exp(x[:200_000].astype(np.float64))
+    keep = ref > np.finfo(np.float32).tiny
+    assert np.max(np.abs(got[:200_000][keep] - ref[keep]) / ref[keep]) < 2.5e-7
+    assert got[-2] == 0.0 and np.isnan(got[-1]) and got[-7] == 1.0
+
+
 def test_log_error():
     x = np.exp(RNG.uniform(-80, 80, 200_000)).astype(np.float32)
     ref = np.log(x.astype(np.float64))

@@ -239,6 +239,42 @@ def test_softmax_wide_rows(dtype):
 
 
 @pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 1000, 300_000])
+def test_softmax_and_xent_row_lengths_against_float64(dtype, n):
+    # both kernel paths (short rows in blocks, wide rows (kernels/cpu/nn.py WIDE) row by row),
+    # a row of one, and a row much longer than a summation chunk (SUM_CHUNK): the float32 sums
+    # are blocked, so the error must not grow with the row's length
+    npd = dtype.as_numpy_dtype
+    rows = 3 if n > 10_000 else 7
+    x = tf.placeholder(dtype, [None, n])
+    sl = tf.placeholder(tf.int64, [None])
+    lb = tf.placeholder(dtype, [None, n])
+    sparse = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=sl, logits=x)
+    dense = tf.nn.softmax_cross_entropy_with_logits_v2(labels=lb, logits=x)
+    fetches = [tf.nn.softmax(x), tf.nn.log_softmax(x), sparse, tf.gradients(sparse, x)[0], dense,
+               tf.gradients(dense, x)[0]]
+    rng = np.random.RandomState(n % 1000)
+    v = (rng.randn(rows, n) * 4).astype(npd)
+    idx = rng.randint(0, n, size=rows)
+    lab = np_softmax(rng.randn(rows, n)).astype(npd)
+    s, ls, sp, gsp, de, gde = _run(fetches, {x: v, sl: idx, lb: lab})
+    vd, labd = v.astype(np.float64), lab.astype(np.float64)
+    ref_ls = np_log_softmax(vd)
+    ref_s = np.exp(ref_ls)
+    f32 = dtype is tf.float32
+    np.testing.assert_allclose(s, ref_s, rtol=3e-5 if f32 else 1e-12, atol=1e-37)
+    np.testing.assert_allclose(ls, ref_ls, rtol=3e-6 if f32 else 1e-12, atol=2e-6 if f32 else 1e-13)
+    np.testing.assert_allclose(s.astype(np.float64).sum(axis=1), 1.0, rtol=2e-6 if f32 else 1e-13)
+    np.testing.assert_allclose(sp, -ref_ls[np.arange(rows), idx], rtol=2e-6 if f32 else 1e-12,
+                               atol=2e-6 if f32 else 1e-13)
+    onehot = np.zeros((rows, n))
+    onehot[np.arange(rows), idx] = 1
+    np.testing.assert_allclose(gsp, ref_s - onehot, rtol=3e-5 if f32 else 1e-12, atol=1e-7 if f32 else 1e-15)
+    np.testing.assert_allclose(de, -(labd * ref_ls).sum(1), rtol=2e-6 if f32 else 1e-12)
+    np.testing.assert_allclose(gde, ref_s - labd, rtol=3e-5 if f32 else 1e-12, atol=1e-7 if f32 else 1e-15)
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
 def test_softmax_extreme_rows(dtype):
     npd = dtype.as_numpy_dtype
     x = tf.placeholder(dtype, [None, 10])
@@ -344,15 +380,27 @@ def test_parallel_row_kernels_match_serial(parallel_rows):
     idx = rng.randint(0, 23, size=400)
     labels = np_softmax(rng.randn(400, 23)).astype(np.float32)
     feed = {x: v, lb: labels, sl: idx}
+    # wide rows (the row-by-row path, kernels/cpu/nn.py WIDE), 41 blocks of rows
+    xw = tf.placeholder(tf.float32, [None, 100])
+    lbw = tf.placeholder(tf.float32, [None, 100])
+    slw = tf.placeholder(tf.int64, [None])
+    fetches += [tf.nn.softmax(xw), tf.nn.log_softmax(xw),
+                tf.nn.softmax_cross_entropy_with_logits_v2(labels=lbw, logits=xw),
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=slw, logits=xw)]
+    vw = (rng.randn(1640, 100) * 5).astype(np.float32)
+    feed.update({xw: vw, lbw: np_softmax(rng.randn(1640, 100)).astype(np.float32),
+                 slw: rng.randint(0, 100, size=1640)})
     par = _run(fetches, feed)
     assert sorted(set(parallel_rows)) == ["softmax_rows_parallel", "softmax_xent_parallel",
                                           "sparse_softmax_xent_parallel"]
+    assert len(parallel_rows) == 8  # every row op of both widths
     from nbflow.kernels.cpu import nn as K
 
     K.PARALLEL_MIN_ELEMENTS = 1 << 62  # monkeypatch restores it
     del parallel_rows[:]
     ser = _run(fetches, feed)
     assert parallel_rows == []
+    np.testing.assert_allclose(par[4], np_softmax(vw.astype(np.float64)), rtol=3e-5, atol=1e-37)
     for p, s in zip(par, ser):
         np.testing.assert_array_equal(p, s)  # the same per-row code: bit-identical
     vd = v[8:].astype(np.float64)

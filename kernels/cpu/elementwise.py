@@ -30,6 +30,7 @@ import types
 import numpy as np
 
 from nbflow.kernels.cpu import views
+from nbflow.kernels.cpu.threads import cooperate
 from nbflow.kernels.cpu.codegen import load_generated
 
 #: outputs of at most this many elements run as Python until ``COMPILE_AFTER_CALLS``
@@ -183,8 +184,12 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
 
     ``parallel`` (flat kernels only): the kernel takes one more argument, the
     number of blocks ``nt``, and runs ``prange(nt)`` over contiguous blocks of
-    the flat loop (each block's inner loop is the serial one, which vectorizes);
-    sums are accumulated per block and added up (``prange`` reduction)."""
+    the flat loop (each block's inner loop is the serial one, which vectorizes).
+
+    Float sums are blocked, as kernels/cpu/reduce.py ``sum_run``: the loop runs
+    over chunks of ``SUM_CHUNK`` elements (sliced views), each chunk summed in
+    the sum's dtype (reassociated: vectorized), the chunk sums added in float64
+    (a ``prange`` reduction when parallel; the blocks are whole chunks)."""
     n_in, n_out = len(in_dtypes), len(out_dtypes)
     args = ["in%d" % i for i in range(n_in)] + ["out%d" % i for i in range(n_out)] + \
         ["red%d" % i for i in range(len(sums))]
@@ -206,6 +211,7 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
         "from nbflow.kernels.jit import njit",
         "from nbflow.kernels.cpu import fastmath",
         "from nbflow.kernels.cpu.views import first, flat",
+    ] + (["from nbflow.kernels.cpu.reduce import SUM_CHUNK"] if sums else []) + [
         "",
         "",
         "@njit(cache=True, error_model='numpy'%s)" % flags,
@@ -221,7 +227,8 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
         for j in range(n_out):
             lines.append("    o%d = flat(out%d)" % (j, j))
         for j, (_, dt, _) in enumerate(sums):
-            lines.append("    r%d = %s(0)" % (j, _np_name(dt)))
+            # float sums are blocked: chunks of SUM_CHUNK in the dtype, their sums in float64
+            lines.append("    r%d = %s" % (j, "0.0" if np.dtype(dt).kind == "f" else "%s(0)" % _np_name(dt)))
         if n_out:
             bound = "o0.shape[0]"
         else:
@@ -230,26 +237,41 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
                 raise ValueError("a reduction-only kernel needs a full-size input")
             bound = "a%d.shape[0]" % full[0]
         lines.append("    n = %s" % bound)
+        indent = "    "
+        lo, hi = "0", "n"
         if parallel:
             lines.append("    for c in prange(nt):")
-            lines.append("        lo = n * c // nt")
-            lines.append("        hi = n * (c + 1) // nt")
+            if sums:  # blocks of whole chunks: the serial kernel's chunks
+                lines.append("        units = (n + SUM_CHUNK - 1) // SUM_CHUNK")
+                lines.append("        lo = min(n, units * c // nt * SUM_CHUNK)")
+                lines.append("        hi = min(n, units * (c + 1) // nt * SUM_CHUNK)")
+            else:
+                lines.append("        lo = n * c // nt")
+                lines.append("        hi = n * (c + 1) // nt")
+            indent = "        "
+            lo, hi = "lo", "hi"
+        if sums:
+            lines.append(indent + "for k in range(%s, %s, SUM_CHUNK):" % (lo, hi))
+            indent += "    "
+            lines.append(indent + "m = min(SUM_CHUNK, %s - k)" % hi)
+            lo, hi = "k", "k + m"
+            for j, (_, dt, _) in enumerate(sums):
+                lines.append(indent + "p%d = %s(0)" % (j, _np_name(dt)))
+        if parallel or sums:
             # Sliced views, indexed from 0: indexing the whole arrays from
             # ``lo`` kept the loop from vectorizing (2.5x slower than serial).
             for i, p in enumerate(patterns):
                 if p == "full":
-                    lines.append("        b%d = a%d[lo:hi]" % (i, i))
+                    lines.append(indent + "b%d = a%d[%s:%s]" % (i, i, lo, hi))
             for j in range(n_out):
-                lines.append("        q%d = o%d[lo:hi]" % (j, j))
-            for j, (_, dt, _) in enumerate(sums):
-                lines.append("        p%d = %s(0)" % (j, _np_name(dt)))
-            lines.append("        for i in range(hi - lo):")
-            indent = "            "
-            acc, src, dst = "p", "b", "q"
+                lines.append(indent + "q%d = o%d[%s:%s]" % (j, j, lo, hi))
+            lines.append(indent + ("for i in range(m):" if sums else "for i in range(%s - %s):" % (hi, lo)))
+            src, dst = "b", "q"
         else:
-            lines.append("    for i in range(n):")
-            indent = "        "
-            acc, src, dst = "r", "a", "o"
+            lines.append(indent + "for i in range(n):")
+            src, dst = "a", "o"
+        indent += "    "
+        acc = "p"
         for i, p in enumerate(patterns):
             if p == "full":
                 body.append("x%d = %s%d[i]" % (i, src, i))
@@ -277,12 +299,14 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
     body += ["y%d = %s(%s)" % (j, _np_name(out_dtypes[j]), e) for j, e in enumerate(outputs)]
     body += store
     lines += [indent + b for b in body]
-    if parallel:
-        lines += ["        r%d += p%d" % (j, j) for j in range(len(sums))]
+    if sums:
+        # after the chunk's loop: its sums into the totals (a prange reduction when parallel)
+        ind = "            " if parallel else "        "
+        lines += [ind + "r%d += p%d" % (j, j) for j in range(len(sums))]
     for j, (_, dt, mean) in enumerate(sums):
-        value = "r%d" % j
+        value = "%s(r%d)" % (_np_name(dt), j)
         if mean:
-            value = "r%d / %s(n) if n else %s(np.nan)" % (j, _np_name(dt), _np_name(dt))
+            value = "%s(r%d / n) if n else %s(np.nan)" % (_np_name(dt), j, _np_name(dt))
         lines.append("    flat(red%d)[0] = %s" % (j, value))
     return "\n".join(lines) + "\n"
 
@@ -351,6 +375,7 @@ def _parallel_kernel(key, statements, outputs, in_dtypes, patterns, out_dtypes, 
         _paths[id(k)] = mod.__file__
 
     serial = _serial_kernel(key, statements, outputs, in_dtypes, patterns, out_dtypes, out_shape, sums)
+    cooperate()  # BLAS single-threaded from now on (kernels/cpu/threads.py)
     acquire, release = _launch.acquire, _launch.release
 
     def parallel_kernel(*args):

@@ -10,22 +10,30 @@ class axis -- the usual last-axis case. ``softmax_mid`` takes an
 axis of a C-contiguous array is a reshape away from this form) with
 ``inner > 1``, and works on whole contiguous ``inner`` lines at a time.
 
-The rows are processed in blocks of whole rows (``BLOCK`` elements, at
-least one row), each in vectorizable passes that stay in the L1 cache: the
-row maxima, each row shifted by its maximum into the output, ``exp`` of the
-whole block in one flat loop (so a short row -- 10 classes -- still runs
-vector code), then per row the sum of the exponentials and a scale pass
-(``shifted - log(sum)`` for log-softmax). Subtracting the maximum first
-(log-sum-exp) keeps any logits finite; a row containing NaN gives NaN, a row
-of -inf gives NaN (as TF and numpy do).
+Rows of at least ``WIDE`` (64) classes run row by row, in passes that keep
+the row in the L1 cache: the row maximum (``reduce.max_nonan``: vmaxps; a
+NaN in the row makes it NaN through exp and the sum anyway), ``exp(x - max)``
+from the input straight into the output, the sum, one scale pass
+(``(x - max) - log(sum)`` for log-softmax). Shorter rows run in blocks of
+whole rows (``BLOCK`` elements, at least one row), with the 2-D row helpers
+(``_shift_row``, ``_row_sum64``: slicing a 10-element row per call cost more
+than its work): each row shifted by its maximum into the output, then
+``exp`` of the whole block in one flat loop (so a 10-class row still runs
+vector code), then per row the sum and the scale pass. Subtracting the
+maximum first (log-sum-exp) keeps any logits finite; a row containing NaN
+gives NaN, a row of -inf gives NaN (as TF and numpy do).
 
-Precision: float32 uses ``fastmath.exp32`` (branch-free, vectorizes; relative
-error < 2.5e-7, see docs/ARCHITECTURE.md) instead of scalar libm ``expf``;
-float64 keeps libm ``exp``. The exponentials are summed in float64 (an
-intentional widening) in a loop compiled with ``fastmath={'reassoc'}`` so
-that it vectorizes (several partial sums: the rounding of the float64 sum
-changes, nothing else). The exp loops may fuse multiply-adds (``contract``),
-which only removes roundings. Results are stored in the output's dtype.
+Precision: float32 uses ``fastmath.exp_nonpos32`` (exp32 for arguments <= 0:
+branch-free, vectorizes; relative error < 2.5e-7, see docs/ARCHITECTURE.md)
+instead of scalar libm ``expf``; float64 keeps libm ``exp``. Wide rows are
+summed blocked (``reduce.sum_run``): chunks of 1024 elements summed in the
+input's dtype by a loop compiled with ``fastmath={'reassoc'}`` (it vectorizes
+into 64 float32 partial sums), the chunk sums added in float64 -- the error
+does not grow with the row's length, and float32 rows are summed at float32
+vector width (accumulating in float64 halved it). Short rows are summed in
+float64 (``_row_sum64``). The exp loops may fuse multiply-adds
+(``contract``), which only removes roundings. Results are stored in the
+output's dtype.
 
 Large inputs (``rows * n >= PARALLEL_MIN_ELEMENTS``) run the ``*_parallel``
 twin of a kernel, which splits the blocks across Numba's threads and calls
@@ -35,9 +43,12 @@ bit-identical); see ``run_rows``.
 Compile time counts (a first run compiles every kernel it meets): each serial
 kernel is one function with its blocks written out, calling only the small
 helpers whose ``fastmath`` flags must stay confined to one loop
-(``_row_sum64``, ``_exp_inplace``, ...) and ``_shift_row``; a separate block
-function, a row-max function of its own, or ``inline='always'`` each measured
-slower to compile (sparse_softmax_xent: 0.75 s of CPU against 1.1 s). As with a
+(``reduce.sum_run``, ``_row_sum64``, ``_exp_inplace``, ...),
+``reduce.max_nonan`` and ``_shift_row``; a separate block function or
+``inline='always'`` each measured slower to compile. The two
+paths (wide and short rows) cost compile time: sparse_softmax_xent cold 1.05 s
+of CPU against 0.7 s with the block path alone (paid once: the kernel cache
+keeps them), for 1.3-1.5x on wide rows. As with a
 multi-threaded BLAS call, a thread that waits for a busy core stalls the
 call on a loaded machine; ``numba.set_num_threads(1)`` (or
 ``NUMBA_NUM_THREADS=1``) keeps every call serial.
@@ -47,7 +58,9 @@ import numpy as np
 from numba import prange, types
 from numba.extending import intrinsic, overload
 
-from nbflow.kernels.cpu.fastmath import exp32
+from nbflow.kernels.cpu.fastmath import exp32, exp_nonpos32
+from nbflow.kernels.cpu.reduce import max_nonan, sum_run
+from nbflow.kernels.cpu.threads import cooperate
 from nbflow.kernels.cpu.views import flat as _flat
 from nbflow.kernels.jit import njit
 
@@ -76,6 +89,27 @@ def _exp_overload(v):
     if v == types.float32:
         return lambda v: exp32(v)
     return lambda v: np.exp(v)
+
+
+def _exp_shifted(src, m, dst):
+    """dst = exp(src - m) over 1-D arrays of one size, m >= max(src)."""
+    dst[:] = np.exp(src - m)
+
+
+@overload(_exp_shifted, jit_options={"fastmath": {"contract"}})
+def _exp_shifted_overload(src, m, dst):
+    # one function per dtype, the exp written into the loop (a separate _exp
+    # overload would be one more function to compile)
+    if src.dtype == types.float32:
+        def impl32(src, m, dst):
+            for i in range(src.shape[0]):
+                dst[i] = exp_nonpos32(src[i] - m)
+        return impl32
+
+    def impl(src, m, dst):
+        for i in range(src.shape[0]):
+            dst[i] = np.exp(src[i] - m)
+    return impl
 
 
 @njit(cache=True, fastmath={"reassoc"})
@@ -133,20 +167,18 @@ def _shift_row(x, r, out):
 
 
 def _exp_inplace(a):
-    """a = exp(a) over a flat array (a block of whole rows: one loop, however
-    short the rows are, so it vectorizes -- a 10-class row is shorter than
-    one vector iteration)."""
+    """a = exp(a) over a flat array of non-positive numbers (a block of shifted
+    rows: one loop, however short the rows are, so it vectorizes -- a 10-class
+    row is shorter than one vector iteration)."""
     a[:] = np.exp(a)
 
 
 @overload(_exp_inplace, jit_options={"fastmath": {"contract"}})
 def _exp_inplace_overload(a):
-    # one function per dtype, exp32 written into the loop (a separate _exp
-    # overload would be one more function to compile)
     if a.dtype == types.float32:
         def impl32(a):
             for i in range(a.shape[0]):
-                a[i] = exp32(a[i])
+                a[i] = exp_nonpos32(a[i])
         return impl32
 
     def impl(a):
@@ -155,27 +187,23 @@ def _exp_inplace_overload(a):
     return impl
 
 
-def _exp_into(src, dst):
-    """dst = exp(src) over flat arrays of one size."""
-    dst[:] = np.exp(src)
-
-
-@overload(_exp_into, jit_options={"fastmath": {"contract"}})
-def _exp_into_overload(src, dst):
-    if src.dtype == types.float32:
-        def impl32(src, dst):
-            for i in range(src.shape[0]):
-                dst[i] = exp32(src[i])
-        return impl32
-
-    def impl(src, dst):
-        for i in range(src.shape[0]):
-            dst[i] = np.exp(src[i])
-    return impl
+@njit(cache=True, fastmath={"reassoc"})
+def _label_sums(x, m, lab):
+    """(sum of lab, sum of lab * (x - m)) of one row in float64; zero labels are
+    skipped (they contribute nothing, even where a logit is -inf)."""
+    sl = 0.0
+    sd = 0.0
+    for j in range(x.shape[0]):
+        lb = lab[j]
+        t = lb * (x[j] - m)
+        # a select, not a branch: the loop vectorizes
+        sd += t if lb != 0 else x.dtype.type(0)
+        sl += lb
+    return sl, sd
 
 
 @njit(cache=True, fastmath={"reassoc"})
-def _label_sums(shifted, lab, r):
+def _label_sums_shifted(shifted, lab, r):
     """(sum of lab[r], sum of lab[r] * shifted[r]) in float64; zero labels are
     skipped (they contribute nothing, even where a logit is -inf)."""
     sl = 0.0
@@ -188,9 +216,15 @@ def _label_sums(shifted, lab, r):
     return sl, sd
 
 
-#: elements per block of whole rows (16 KB of float32): a block's input, output
-#: and scratch stay in the L1 cache between the passes.
+#: elements per block of whole short rows (16 KB of float32): a block's input,
+#: output and scratch stay in the L1 cache between the passes.
 BLOCK = 4096
+
+#: rows at least this long run row by row: the maximum, then exp(x - max) from
+#: the input straight into the output (the row is still in L1), the sum and one
+#: scale pass -- a pass fewer than shifting first. Shorter rows are shifted a
+#: block of rows at a time so that exp runs as one long vector loop.
+WIDE = 64
 
 
 # -- softmax ---------------------------------------------------------------------------------
@@ -199,19 +233,33 @@ BLOCK = 4096
 def softmax_rows(x, out, log):
     """out[r] = softmax(x[r]) (log_softmax when ``log``) for each row of (rows, n), n >= 1.
 
-    Per block of rows: shift by the row maxima, exp of the whole block in one
-    loop (in place, or into ``exps`` for log-softmax, which keeps the shifted
-    values), then sum and scale per row."""
+    Wide rows (n >= WIDE) run row by row: max, exp(x - max) into the output
+    (into ``exps`` for log-softmax, which then writes (x - max) - log(sum)),
+    sum, scale. Short rows run a block of rows at a time: shift by the row
+    maxima, exp of the whole block in one loop, then per row sum and scale."""
     rows, n = x.shape
-    per = BLOCK // n
-    if per < 1:
-        per = 1
+    if n >= WIDE:
+        exps = np.empty(n if log else 0, dtype=out.dtype)
+        for r in range(rows):
+            xr = x[r]
+            orow = out[r]
+            mx = max_nonan(xr)
+            if log:
+                _exp_shifted(xr, mx, exps)
+                ls = out.dtype.type(np.log(sum_run(exps)))
+                for j in range(n):
+                    orow[j] = (xr[j] - mx) - ls
+            else:
+                _exp_shifted(xr, mx, orow)
+                inv = out.dtype.type(1.0 / sum_run(orow))
+                for j in range(n):
+                    orow[j] = orow[j] * inv
+        return
+    per = BLOCK // n if n <= BLOCK else 1
     exps = np.empty((per if log else 0, n), dtype=out.dtype)
     flat = _flat(out)
     for r0 in range(0, rows, per):
-        r1 = r0 + per
-        if r1 > rows:
-            r1 = rows
+        r1 = min(rows, r0 + per)
         for r in range(r0, r1):
             _shift_row(x, r, out)
         if log:
@@ -226,6 +274,25 @@ def softmax_rows(x, out, log):
                 inv = out.dtype.type(1.0 / _row_sum64(out, r))
                 for j in range(n):
                     out[r, j] = out[r, j] * inv
+
+
+def _exp_into(src, dst):
+    """dst = exp(src) over flat arrays of one size, src <= 0."""
+    dst[:] = np.exp(src)
+
+
+@overload(_exp_into, jit_options={"fastmath": {"contract"}})
+def _exp_into_overload(src, dst):
+    if src.dtype == types.float32:
+        def impl32(src, dst):
+            for i in range(src.shape[0]):
+                dst[i] = exp_nonpos32(src[i])
+        return impl32
+
+    def impl(src, dst):
+        for i in range(src.shape[0]):
+            dst[i] = np.exp(src[i])
+    return impl
 
 
 @njit(cache=True, parallel=True)
@@ -282,27 +349,45 @@ def softmax_mid(x, out, log):
 # -- fused cross-entropies ---------------------------------------------------------------------
 
 @njit(cache=True)
+def _xent_finish(back, s):
+    """back = back / s (the softmax of the row), returns log(s)."""
+    inv = back.dtype.type(1.0 / s)
+    for j in range(back.shape[0]):
+        back[j] = back[j] * inv
+    return np.log(s)
+
+
+@njit(cache=True)
 def softmax_xent(logits, labels, loss, backprop):
     """Fused softmax cross-entropy over rows of (batch, classes), classes >= 1.
 
     loss[r] = sum_j labels[r, j] * (logsumexp(logits[r]) - logits[r, j]);
     backprop[r] = softmax(logits[r]) - labels[r] (the gradient w.r.t. logits).
-    Per block of rows, as softmax_rows; the loss is computed as
-    log(s) * sum(lab) - sum(lab * shifted), the label sums taken before exp
-    overwrites the shifted logits (``sums``: a (rows per block, 2) scratch)."""
+    The loss is computed as log(s) * sum(lab) - sum(lab * (x - max)), the
+    label sums taken from the logits before exp. Wide rows row by row, short
+    rows a block at a time, as softmax_rows."""
     rows, n = logits.shape
-    per = BLOCK // n
-    if per < 1:
-        per = 1
+    if n >= WIDE:
+        for r in range(rows):
+            xr = logits[r]
+            lr = labels[r]
+            br = backprop[r]
+            mx = max_nonan(xr)
+            sl, sd = _label_sums(xr, mx, lr)
+            _exp_shifted(xr, mx, br)
+            ls = _xent_finish(br, sum_run(br))
+            for j in range(n):
+                br[j] = br[j] - lr[j]
+            loss[r] = ls * sl - sd
+        return
+    per = BLOCK // n if n <= BLOCK else 1
     sums = np.empty((per, 2), dtype=np.float64)
     flat = _flat(backprop)
     for r0 in range(0, rows, per):
-        r1 = r0 + per
-        if r1 > rows:
-            r1 = rows
+        r1 = min(rows, r0 + per)
         for r in range(r0, r1):
             _shift_row(logits, r, backprop)
-            sl, sd = _label_sums(backprop, labels, r)
+            sl, sd = _label_sums_shifted(backprop, labels, r)
             sums[r - r0, 0] = sl
             sums[r - r0, 1] = sd
         _exp_inplace(flat[r0 * n:r1 * n])
@@ -330,21 +415,28 @@ def sparse_softmax_xent(logits, labels, loss, backprop):
     """Softmax cross-entropy with integer class labels, rows of (batch, classes).
 
     Returns -1, or the index of the first label outside [0, classes) (nothing
-    is meaningful in the outputs then: the caller raises). Per block of rows,
-    as softmax_rows; ``loss[r]`` holds the shifted target logit until the
-    row's sum is known."""
+    is meaningful in the outputs then: the caller raises). Wide rows row by
+    row, short rows a block at a time, as softmax_rows; on the short-row path
+    ``loss[r]`` holds the shifted target logit until the row's sum is known."""
     rows, n = logits.shape
     for r in range(rows):
         if labels[r] < 0 or labels[r] >= n:
             return r
-    per = BLOCK // n
-    if per < 1:
-        per = 1
+    if n >= WIDE:
+        for r in range(rows):
+            xr = logits[r]
+            br = backprop[r]
+            t = labels[r]
+            mx = max_nonan(xr)
+            _exp_shifted(xr, mx, br)
+            ls = _xent_finish(br, sum_run(br))
+            br[t] -= 1
+            loss[r] = ls - (xr[t] - mx)
+        return -1
+    per = BLOCK // n if n <= BLOCK else 1
     flat = _flat(backprop)
     for r0 in range(0, rows, per):
-        r1 = r0 + per
-        if r1 > rows:
-            r1 = rows
+        r1 = min(rows, r0 + per)
         for r in range(r0, r1):
             _shift_row(logits, r, backprop)
             loss[r] = backprop[r, labels[r]]
@@ -374,6 +466,7 @@ def sparse_softmax_xent_parallel(logits, labels, loss, backprop):
     return -1
 
 
+
 # -- choosing the serial or the parallel kernel ---------------------------------------------
 
 #: rows * n from which the ``*_parallel`` kernels are used: about 0.5 ms of float32
@@ -391,6 +484,7 @@ def run_rows(serial, parallel, rows, n, *args):
     a parallel kernel at the same time -- which Numba's default "workqueue"
     threading layer does not support."""
     if rows > 1 and rows * n >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
+        cooperate()  # BLAS single-threaded from now on (kernels/cpu/threads.py)
         return parallel(*args)
     return serial(*args)
 

@@ -6,11 +6,13 @@ one contiguous block are moved last first. ArgMax/ArgMin and the scans use the
 same view around their one axis. float16 inputs are computed in float32 and
 rounded back (Numba has no float16 arithmetic on the CPU).
 """
+import numba
 import numpy as np
 
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import reduce as K
 from nbflow.kernels.cpu import scan as S
+from nbflow.kernels.cpu.threads import cooperate
 from nbflow.ops import broadcast_ops, reduction_ops as R
 from nbflow.ops.broadcast_ops import normalize_axes
 from nbflow.ops.reduction_ops import _one_axis
@@ -28,16 +30,76 @@ def _same(kernel):
     return lambda np_dtype: kernel
 
 
+#: elements from which a float sum runs its ``*_parallel`` kernel (when Numba
+#: has more than one thread). A sum streams its input once: while the input
+#: sits in the L3 cache (32 MB here) one core sums it at ~100 GB/s and a second
+#: thread did not pay -- 4M float32 measured 176/185 us parallel vs 160/155 us
+#: serial -- while 16M float32 from memory took 0.95 vs 1.32 ms (1.38x).
+#: See docs/ARCHITECTURE.md "Parallel fused kernels".
+PARALLEL_MIN_ELEMENTS = 1 << 23
+#: a run shorter than this is summed by ``sum_mid``'s plain loop (a call per row would cost more)
+_MIN_RUN = 16
+
+
+def _threads(size):
+    """Threads for a reduction of ``size`` elements: 1 below the threshold."""
+    if size < PARALLEL_MIN_ELEMENTS:
+        return 1
+    n = numba.get_num_threads()
+    if n > 1:
+        cooperate()  # BLAS single-threaded from now on (kernels/cpu/threads.py)
+    return n
+
+
+def _float_sum(x, out):
+    """Blocked float sum of (outer, r, inner) ``x`` into (outer, inner) ``out`` (kernels/cpu/reduce.py)."""
+    o, r, n = x.shape
+    nt = _threads(x.size)
+    if n == 1:
+        if r < _MIN_RUN:
+            K.sum_mid(x, out)
+        elif o == 1:
+            v = x.reshape(r)
+            out[0, 0] = K.sum_flat_parallel(v, nt) if nt > 1 and r >= 2 * K.SUM_CHUNK else K.sum_run(v)
+        elif nt > 1:
+            K.sum_rows_parallel(x.reshape(o, r), out.reshape(o))
+        else:
+            K.sum_rows(x.reshape(o, r), out.reshape(o))
+    elif nt > 1 and (o > 1 or n >= 2 * 256):
+        # tiles small enough that every thread gets one, at least 256 columns
+        tile = n if o >= nt else min(K.TILE, max(256, -(-n // nt)))
+        K.sum_cols_parallel(x, out, tile)
+    else:
+        K.sum_cols(x, out)
+
+
+def _sum_for(np_dtype):
+    return _float_sum if np_dtype.kind == "f" else K.sum_mid
+
+
+def _extreme_for(np_dtype, want_max):
+    if np_dtype.kind == "f":
+        limit = np_dtype.type(-np.inf if want_max else np.inf)
+    else:
+        info = np.iinfo(np_dtype)
+        limit = np_dtype.type(info.min if want_max else info.max)
+    mid = K.max_mid if want_max else K.min_mid
+
+    def extreme(x, out):
+        o, r, n = x.shape
+        if np_dtype.kind == "f" and n == 1 and r >= _MIN_RUN:
+            K.extreme_rows(x.reshape(o, r), out.reshape(o), want_max)
+        else:
+            mid(x, out, limit)
+    return extreme
+
+
 def _max_for(np_dtype):
-    low = -np.inf if np_dtype.kind == "f" else np.iinfo(np_dtype).min
-    low = np_dtype.type(low)
-    return lambda x, out: K.max_mid(x, out, low)
+    return _extreme_for(np_dtype, True)
 
 
 def _min_for(np_dtype):
-    high = np.inf if np_dtype.kind == "f" else np.iinfo(np_dtype).max
-    high = np_dtype.type(high)
-    return lambda x, out: K.min_mid(x, out, high)
+    return _extreme_for(np_dtype, False)
 
 
 def _euclidean_norm_for(np_dtype):
@@ -51,8 +113,10 @@ def _euclidean_norm_for(np_dtype):
 
 
 def _mean_for(np_dtype):
+    total = _sum_for(np_dtype)
+
     def mean(x, out):
-        K.sum_mid(x, out)
+        total(x, out)
         n = x.shape[1]
         if np_dtype.kind == "f":
             np.divide(out, np_dtype.type(n) if n else np_dtype.type(np.nan), out=out)
@@ -122,7 +186,7 @@ def _reduction(ctx, kernel_for):
 
 @register_kernel(broadcast_ops.Sum)
 def _sum(ctx):
-    return _reduction(ctx, _same(K.sum_mid))
+    return _reduction(ctx, _sum_for)
 
 
 @register_kernel(R.Prod)

@@ -1,0 +1,60 @@
+"""One set of threads: BLAS runs single-threaded once nbflow runs parallel Numba kernels.
+
+numpy's and SciPy's OpenBLAS each keep a pool of one thread per core, and
+Numba's parallel kernels have their own. An OpenBLAS worker does not sleep
+when its call returns: it spins, waiting for the next call, for a long while
+(OpenBLAS's thread timeout). A parallel Numba kernel that starts then gets a
+core shared with a spinning BLAS thread, and finishes when its slowest block
+does -- step times that depend on where the threads happened to land, the
+bimodal 20 vs 35 ms LeNet steps of issue 16. Measured on the 2-core machine
+(LeNet b64 SGD, fresh processes alternated; docs/BENCHMARKS.md): with BLAS
+limited to one thread while Numba keeps two, steps were as fast as the best
+default processes and stayed there under load, where two BLAS threads made
+some processes 4-7x slower; Numba single-threaded with BLAS on two threads
+was the worst of the four combinations under load.
+
+So the first time a parallel Numba kernel is bound or chosen (``cooperate``),
+every BLAS pool loaded in the process is limited to ``NBFLOW_BLAS_THREADS``
+threads (default 1) with threadpoolctl, for the rest of the process -- numpy
+calls outside nbflow included, as TF's ``intra_op_parallelism_threads`` governs
+its matrix products too. ``NBFLOW_BLAS_THREADS=0`` leaves BLAS as it is; so
+does a BLAS thread count the user chose (``OPENBLAS_NUM_THREADS``,
+``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` in the environment). Sessions
+whose kernels never run in parallel (``intra_op_parallelism_threads=1``,
+small tensors) never touch BLAS.
+"""
+import os
+import threading
+
+_lock = threading.Lock()
+_state = {"done": False, "limit": None}
+
+
+def blas_limit():
+    """The BLAS thread count ``cooperate`` applies (None: BLAS is left alone)."""
+    setting = os.environ.get("NBFLOW_BLAS_THREADS", "").strip()
+    if setting:
+        n = int(setting)
+        if n < 0:
+            raise ValueError("NBFLOW_BLAS_THREADS must be >= 0, got %r" % setting)
+        return n or None
+    if any(os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+        return None
+    return 1
+
+
+def cooperate():
+    """Limit BLAS's threads (see the module) once per process; later calls cost one dict lookup."""
+    if _state["done"]:
+        return _state["limit"]
+    with _lock:
+        if not _state["done"]:
+            limit = blas_limit()
+            if limit is not None:
+                import scipy.linalg.cython_blas  # noqa: F401  Numba's np.dot runs SciPy's BLAS: load its pool too
+                from threadpoolctl import threadpool_limits
+
+                threadpool_limits(limits=limit, user_api="blas")
+            _state["limit"] = limit
+            _state["done"] = True
+    return _state["limit"]
