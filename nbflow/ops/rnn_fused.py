@@ -1,0 +1,123 @@
+"""An LSTM cell over a whole sequence as one BlockLSTM op (block_rnn_ops.py).
+
+``dynamic_rnn`` and ``static_rnn`` call :func:`fused_lstm_config` first: a cell
+whose step BlockLSTM computes exactly (``BasicLSTMCell``; ``LSTMCell`` without
+projection, with or without peepholes and cell clipping; ``LSTMBlockCell``;
+tanh activation, a Python-number forget bias, float32/float64) runs as one
+op instead of a While loop (or T unrolled copies) of the cell's ops. The
+variables are the cell's own, created in the cell's scope as its first call
+would (same names, shapes, [input + hidden, 4 hidden] kernel, gates i, j, f,
+o), and the results -- outputs, final state, ``sequence_length`` semantics,
+gradients -- equal the step-by-step path's (tests/test_rnn_fused.py).
+
+``sequence_length`` as TF's LSTMBlockFusedCell handles it: the op runs up to
+the longest length, the outputs past each entry's length are multiplied by
+zero, and the final state is gathered at each entry's last step (the initial
+state for length 0).
+
+:func:`unfused_rnn` turns the dispatch off (the reference path in tests).
+"""
+import contextlib
+
+from nbflow.framework import dtypes
+from nbflow.framework.tensor_shape import TensorShape
+from nbflow.ops import array_ops, math_ops
+from nbflow.ops.block_rnn_ops import block_lstm
+from nbflow.ops.reduction_ops import reduce_max
+from nbflow.ops.rnn_cell_base import LSTMStateTuple, StepSpec
+
+__all__ = ["unfused_rnn", "fused_lstm_config", "fused_lstm_sequence"]
+
+_ENABLED = [True]
+
+
+@contextlib.contextmanager
+def unfused_rnn():
+    """Within this block, dynamic_rnn and static_rnn build every cell step by step."""
+    _ENABLED.append(False)
+    try:
+        yield
+    finally:
+        _ENABLED.pop()
+
+
+def fused_lstm_config(cell, dtype, flat_state):
+    """BlockLSTM's attrs for ``cell`` on inputs of ``dtype`` from the state tensors
+    ``flat_state``, or None when the cell cannot run as one BlockLSTM (then the
+    caller builds it step by step, and reports any error the cell raises)."""
+    if not _ENABLED[-1] or dtype not in (dtypes.float32, dtypes.float64):
+        return None
+    if any(s.dtype != dtype or s.shape.ndims not in (None, 2) for s in flat_state):
+        return None
+    config = getattr(cell, "_block_lstm_config", None)
+    config = config() if config is not None else None
+    if config is None or (cell._dtype is not None and cell._dtype != dtype):
+        return None
+    return config
+
+
+def _split_state(cell, state):
+    if cell._state_is_tuple:
+        c, h = state
+        return c, h
+    return array_ops.split(state, 2, axis=1)
+
+
+def _final(seq, first, index, batch_range):
+    """seq [T, B, H] with ``first`` [B, H] prepended, at time ``index`` [B] (or a scalar) per entry."""
+    full = array_ops.concat([array_ops.expand_dims(first, 0), seq], 0)
+    if batch_range is None:
+        return full[index]
+    return array_ops.gather_nd(full, array_ops.stack([index, batch_range], axis=1))
+
+
+def fused_lstm_sequence(cell, config, x, state, lengths=None, scope=None):
+    """``cell`` over the time-major ``x`` [T, B, I] from ``state``, as one BlockLSTM.
+
+    ``lengths``: int32 [B] or None. Returns (outputs [T, B, H], final state in
+    the cell's state structure). ``x`` may be a list of T [B, I] tensors
+    (static_rnn): the outputs are then a list too, both built in the cell's
+    name scope, as the cell's own ops would be."""
+    step_list = isinstance(x, (list, tuple))
+    dtype = x[0].dtype if step_list else x.dtype
+    batch_static, depth = (x[0].shape if step_list else x.shape[1:]).as_tuple()
+    with cell._call_scope(StepSpec(TensorShape([batch_static, depth]), dtype), scope):
+        if step_list:
+            x = array_ops.stack(x)
+        steps_static = x.shape.as_tuple()[0]
+        kernel, bias, peepholes = cell._block_lstm_weights()
+        n = cell._num_units
+        c0, h0 = _split_state(cell, state)
+        if peepholes is None:
+            zeros = array_ops.zeros([n], dtype=x.dtype)
+            peepholes = (zeros, zeros, zeros)
+        time_steps = array_ops.shape(x)[0]
+        if lengths is None:
+            steps = math_ops.cast(time_steps, dtypes.int64)
+        else:
+            lengths = math_ops.minimum(math_ops.maximum(lengths, 0), time_steps)
+            steps = math_ops.cast(math_ops.maximum(reduce_max(lengths), 0), dtypes.int64)
+        _, cs, _, _, _, _, h = block_lstm(steps, x, c0, h0, kernel, *peepholes, bias, **config)
+        if lengths is None:
+            outputs = h
+            if steps_static:  # the last step's state
+                c_final, h_final = cs[steps_static - 1], h[steps_static - 1]
+            else:  # possibly no step at all: the state is the initial one
+                c_final, h_final = _final(cs, c0, time_steps, None), _final(h, h0, time_steps, None)
+        else:
+            keep = math_ops.less(array_ops.expand_dims(array_ops.range(time_steps), 1),
+                                 array_ops.expand_dims(lengths, 0))
+            outputs = h * array_ops.expand_dims(math_ops.cast(keep, x.dtype), 2)
+            batch_range = array_ops.range(array_ops.shape(x)[1])
+            c_final, h_final = _final(cs, c0, lengths, batch_range), _final(h, h0, lengths, batch_range)
+        for t in (c_final, h_final):
+            t.set_shape(TensorShape([batch_static, n]))
+        outputs.set_shape(TensorShape([steps_static, batch_static, n]))
+        if cell._state_is_tuple:
+            final = LSTMStateTuple(c_final, h_final)
+        else:
+            final = array_ops.concat([c_final, h_final], 1)
+        if step_list:
+            outputs = array_ops.unstack(outputs, num=steps_static)
+        return outputs, final
+
