@@ -1,0 +1,216 @@
+"""dynamic_rnn / static_rnn over LSTM cells as one BlockLSTM (nbflow/ops/rnn_fused.py): the same variables,
+outputs, final states and gradients as the step-by-step path (``unfused_rnn``), and finite differences."""
+import numpy as np
+import pytest
+
+import nbflow as tf
+from nbflow.framework import context
+from nbflow.ops.rnn_fused import unfused_rnn
+
+RNG = np.random.RandomState(7)
+
+
+def _op_types(tensors):
+    """Op types the graph holds between the fetches and their inputs (graph walk)."""
+    seen, stack, types = set(), [t.op for t in tf.nest.flatten(tensors)], []
+    while stack:
+        op = stack.pop()
+        if op in seen:
+            continue
+        seen.add(op)
+        types.append(op.type)
+        stack.extend(t.op for t in op.inputs)
+    return types
+
+
+def _build(make_cell, run, fused, scope, x, **kwargs):
+    cell = make_cell()
+    with tf.variable_scope(scope):
+        if fused:
+            outputs, state = run(cell, x, **kwargs)
+        else:
+            with unfused_rnn():
+                outputs, state = run(cell, x, **kwargs)
+    variables = tf.trainable_variables(scope)
+    return outputs, state, variables
+
+
+def _dynamic(cell, x, **kwargs):
+    return tf.nn.dynamic_rnn(cell, x, **kwargs)
+
+
+def _static(cell, x, **kwargs):
+    return tf.nn.static_rnn(cell, tf.unstack(x, axis=1), **kwargs)
+
+
+def _compare(make_cell, run, x_value, x_dtype, feeds=None, extra_xs=(), tol=None, **kwargs):
+    """Build fused and unfused, copy the fused variables into the unfused ones,
+    check both give the same outputs, final states and gradients."""
+    # unknown batch (and time, where the inputs are not a Python list of steps)
+    shape = [None, x_value.shape[1] if run is _static else None, x_value.shape[2]]
+    tag = "_%d" % len(tf.trainable_variables())
+    dtype = x_dtype
+    x = tf.placeholder(dtype, shape)
+    built = [_build(make_cell, run, fused, scope, x, **kwargs) for fused, scope in ((True, "fused" + tag),
+                                                                                      (False, "unfused" + tag))]
+    assert "BlockLSTM" in _op_types(built[0][:2]) and "BlockLSTM" not in _op_types(built[1][:2])
+    names = [[v.op.name.split("/", 1)[1] for v in b[2]] for b in built]
+    assert names[0] == names[1] and [v.shape.as_list() for v in built[0][2]] == [v.shape.as_list()
+                                                                                  for v in built[1][2]]
+    fetches = []
+    weights = None
+    for outputs, state, variables in built:
+        out = tf.stack(outputs, 1) if isinstance(outputs, list) else outputs
+        flat_state = tf.nest.flatten(state)
+        if weights is None:
+            weights = RNG.randn(*x_value.shape[:2], out.shape.as_list()[-1]).astype(dtype.as_numpy_dtype)
+        w = tf.constant(weights)
+        loss = tf.reduce_sum(out * w) + sum(tf.reduce_sum(s * (k + 2.0)) for k, s in enumerate(flat_state))
+        xs = list(variables) + [x] + list(extra_xs)
+        fetches.append([out, flat_state, tf.gradients(loss, xs)])
+    feed = {x: x_value}
+    feed.update(feeds or {})
+    tol = tol or (1e-5 if dtype == tf.float32 else 1e-11)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for a, b in zip(built[0][2], built[1][2]):
+            b.load(sess.run(a), sess)
+        got, want = sess.run(fetches, feed)
+    assert len(tf.nest.flatten(got)) == len(tf.nest.flatten(want))
+    for g, w_ in zip(tf.nest.flatten(got), tf.nest.flatten(want)):
+        assert g.shape == w_.shape and g.dtype == w_.dtype
+        np.testing.assert_allclose(g, w_, rtol=tol, atol=tol)
+    return got
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+@pytest.mark.parametrize("time_major", [False, True])
+def test_dynamic_rnn_basic_lstm(dtype, time_major):
+    xv = RNG.randn(5, 3, 4) if time_major else RNG.randn(3, 5, 4)
+    _compare(lambda: tf.nn.rnn_cell.BasicLSTMCell(6, forget_bias=0.5), _dynamic, xv.astype(dtype.as_numpy_dtype),
+             dtype, dtype=dtype, time_major=time_major)
+
+
+@pytest.mark.parametrize("run", [_dynamic, _static])
+def test_sequence_length_outputs_zero_and_state_copied(run):
+    lengths = tf.placeholder(tf.int32, [None])
+    lv = np.array([5, 2, 0, 7, 3], np.int32)  # 0 steps and more than T (= 5)
+    if run is _static:
+        lv = np.minimum(lv, 5)  # static_rnn's steps past T do not exist
+    got = _compare(lambda: tf.nn.rnn_cell.BasicLSTMCell(3), run, RNG.randn(5, 5, 2), tf.float64,
+                   feeds={lengths: lv}, dtype=tf.float64, sequence_length=lengths)
+    out = got[0]
+    assert np.all(out[2] == 0) and np.all(out[1, 2:] == 0) and np.all(out[4, 3:] == 0) and np.all(out[0] != 0)
+
+
+def test_lstm_cell_peepholes_clip_and_initial_state():
+    c0, h0 = tf.placeholder(tf.float64, [None, 4]), tf.placeholder(tf.float64, [None, 4])
+    feeds = {c0: RNG.randn(2, 4) * 3, h0: RNG.randn(2, 4)}
+    make = lambda: tf.nn.rnn_cell.LSTMCell(4, use_peepholes=True, cell_clip=0.3,  # noqa: E731
+                                           initializer=tf.random_uniform_initializer(-1, 1))
+    got = _compare(make, _dynamic, RNG.randn(2, 6, 3) * 2, tf.float64, feeds=feeds, extra_xs=[c0, h0],
+                   initial_state=tf.nn.rnn_cell.LSTMStateTuple(c0, h0))
+    assert np.isclose(np.max(np.abs(got[1][0])), 0.3)  # the clip was active
+    lengths = tf.placeholder(tf.int64, [None])
+    feeds[lengths] = [6, 1]
+    _compare(make, _static, RNG.randn(2, 6, 3) * 2, tf.float64, feeds=feeds, extra_xs=[c0, h0],
+             initial_state=(c0, h0), sequence_length=lengths)
+
+
+def test_state_not_tuple_and_plain_tuple_initial_state():
+    _compare(lambda: tf.nn.rnn_cell.BasicLSTMCell(3, state_is_tuple=False), _dynamic, RNG.randn(2, 4, 3),
+             tf.float64, dtype=tf.float64)
+    c0 = tf.placeholder(tf.float32, [None, 3])
+    x = tf.placeholder(tf.float32, [None, 4, 2])
+    _, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, initial_state=(c0, c0))
+    assert type(state) is tuple  # dynamic_rnn returns the initial state's structure, as the While path does
+
+
+def test_batch_one_time_one_and_no_steps():
+    for shape in ((1, 1, 2), (1, 4, 2), (3, 1, 2)):
+        _compare(lambda: tf.nn.rnn_cell.BasicLSTMCell(3), _dynamic, RNG.randn(*shape), tf.float64,
+                 dtype=tf.float64)
+    # no time step at all (unknown T at graph time): outputs [B, 0, H], the state is the initial one
+    x = tf.placeholder(tf.float64, [None, None, 2])
+    c0 = tf.placeholder(tf.float64, [None, 3])
+    out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, initial_state=(c0, c0 * 2))
+    g = tf.gradients(tf.reduce_sum(state[0]) + tf.reduce_sum(state[1]), c0)[0]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        cv = RNG.randn(2, 3)
+        o, s, gv = sess.run([out, state, g], {x: np.zeros((2, 0, 2)), c0: cv})
+    assert o.shape == (2, 0, 3)
+    np.testing.assert_array_equal(s[0], cv)
+    np.testing.assert_array_equal(s[1], cv * 2)
+    np.testing.assert_array_equal(gv, np.full((2, 3), 3.0))
+
+
+def test_fused_dynamic_rnn_finite_differences():
+    x = tf.placeholder(tf.float64, [3, 2, 3])
+    c0 = tf.placeholder(tf.float64, [2, 4])
+    cell = tf.nn.rnn_cell.LSTMCell(4, use_peepholes=True)
+    lengths = tf.constant([3, 1])
+    out, state = tf.nn.dynamic_rnn(cell, x, initial_state=(c0, c0), time_major=True, sequence_length=lengths)
+    assert "BlockLSTM" in _op_types([out])
+    xv, cv = RNG.randn(3, 2, 3), RNG.randn(2, 4)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for target, shape in ((out, [3, 2, 4]), (state[0], [2, 4]), (state[1], [2, 4])):
+            err_x = tf.test.compute_gradient_error(x, [3, 2, 3], target, shape, x_init_value=xv,
+                                                   extra_feed_dict={c0: cv})
+            err_c = tf.test.compute_gradient_error(c0, [2, 4], target, shape, x_init_value=cv,
+                                                   extra_feed_dict={x: xv})
+            assert err_x < 1e-6 and err_c < 1e-6
+
+
+def test_cells_that_stay_step_by_step():
+    x = tf.placeholder(tf.float32, [None, 3, 2])
+
+    class MyLSTM(tf.nn.rnn_cell.BasicLSTMCell):
+        pass
+
+    for cell in (tf.nn.rnn_cell.GRUCell(3), tf.nn.rnn_cell.LSTMCell(3, num_proj=2),
+                 tf.nn.rnn_cell.BasicLSTMCell(3, activation=tf.nn.relu), MyLSTM(3),
+                 tf.nn.rnn_cell.LSTMCell(3, cell_clip=0.0),
+                 tf.nn.rnn_cell.BasicLSTMCell(3, forget_bias=tf.constant(1.0)),
+                 tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.GRUCell(3)])):
+        out, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32, scope=cell.name)
+        assert "BlockLSTM" not in _op_types([out]), cell
+    x16 = tf.placeholder(tf.float16, [None, 3, 2])
+    out, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x16, dtype=tf.float16, scope="half")
+    assert "BlockLSTM" not in _op_types([out])
+
+
+def test_one_op_in_the_plan_and_names():
+    x = tf.placeholder(tf.float32, [None, 4, 2])
+    out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32)
+    assert [v.op.name for v in tf.trainable_variables()] == ["rnn/basic_lstm_cell/kernel",
+                                                             "rnn/basic_lstm_cell/bias"]
+    assert out.shape.as_list() == [None, 4, 3] and state.h.shape.as_list() == [None, 3]
+    types = _op_types([out, state])
+    assert types.count("BlockLSTM") == 1 and "While" not in types
+    grads = tf.gradients(tf.reduce_sum(out), tf.trainable_variables())
+    assert _op_types(grads).count("BlockLSTMGrad") == 1 and "WhileGrad" not in _op_types(grads)
+
+
+def test_eager_dynamic_rnn_matches_graph():
+    xv = RNG.randn(2, 3, 2).astype(np.float32)
+    with tf.Graph().as_default():
+        cell = tf.nn.rnn_cell.BasicLSTMCell(3)
+        out, state = tf.nn.dynamic_rnn(cell, tf.constant(xv), dtype=tf.float32)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            kernel = sess.run(cell.weights[0])
+            want = sess.run([out, state.h])
+    with context.eager_mode():
+        cell = tf.nn.rnn_cell.BasicLSTMCell(3)
+        cell.build(tf.TensorShape([2, 2]))
+        cell._kernel.assign(kernel)
+        cell.built = True
+        with tf.GradientTape() as tape:
+            out, state = tf.nn.dynamic_rnn(cell, xv, dtype=tf.float32)
+            loss = tf.reduce_sum(state.h)
+        grad = tape.gradient(loss, cell._kernel)
+        np.testing.assert_allclose(out.numpy(), want[0], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(state.h.numpy(), want[1], rtol=1e-6, atol=1e-7)
+        assert grad.shape == (5, 12) and np.all(np.isfinite(grad.numpy()))
