@@ -67,8 +67,12 @@ def make_batches(cfg, seed=1):
 
 # -- nbflow --------------------------------------------------------------------------
 
-def nbflow_setup(cfg, rnn="dynamic"):
+def nbflow_setup(cfg, rnn="dynamic", fused=True):
+    """``fused=False``: the cell step by step (dynamic_rnn's While loop of the cell's
+    ops, or static_rnn's unrolled copies), the path before BlockLSTM."""
     def setup():
+        import contextlib
+
         import nbflow
 
         require(nbflow, "nn.rnn_cell.BasicLSTMCell", "nn.%s_rnn" % rnn, "layers.dense",
@@ -81,7 +85,12 @@ def nbflow_setup(cfg, rnn="dynamic"):
             x = tf.placeholder(tf.float32, [None, t, v], name="x")
             y = tf.placeholder(tf.int64, [None], name="y")
             cell = tf.nn.rnn_cell.BasicLSTMCell(h, forget_bias=FORGET_BIAS)
-            with tf.variable_scope("rnn", initializer=tf.constant_initializer(params[0])):
+            if fused:
+                path = contextlib.nullcontext()
+            else:
+                from nbflow.ops.rnn_fused import unfused_rnn
+                path = unfused_rnn()
+            with path, tf.variable_scope("rnn", initializer=tf.constant_initializer(params[0])):
                 if rnn == "dynamic":
                     _, state = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32, scope="rnn")
                 else:
@@ -142,8 +151,10 @@ def cases(quick):
         "lstm/b%d/t%d" % (cfg["batch"], cfg["steps"]), "lstm",
         "char-LSTM: one-hot [%d, %d, %d] -> LSTM %d -> dense %d, softmax cross-entropy, Adam lr %g: one "
         "training step" % (cfg["batch"], cfg["steps"], cfg["vocab"], cfg["hidden"], cfg["vocab"], LR),
-        [Impl("nbflow", nbflow_setup(cfg, "dynamic"), note="BasicLSTMCell over tf.nn.dynamic_rnn"),
-         Impl("nbflow-static", nbflow_setup(cfg, "static"), note="BasicLSTMCell over tf.nn.static_rnn"),
+        [Impl("nbflow", nbflow_setup(cfg, "dynamic"), note="BasicLSTMCell over tf.nn.dynamic_rnn (one BlockLSTM)"),
+         Impl("nbflow-static", nbflow_setup(cfg, "static"), note="BasicLSTMCell over tf.nn.static_rnn (one BlockLSTM)"),
+         Impl("nbflow-unfused", nbflow_setup(cfg, "dynamic", fused=False),
+              note="dynamic_rnn's While loop over the cell's ops (unfused_rnn(): the path before BlockLSTM)"),
          Impl("torch", torch_setup(cfg), note="nn.LSTM + nn.Linear")],
         unit="steps/s", work=1.0, baselines=("torch",),
         targets=[Target("nbflow", "char-LSTM training steps/s vs PyTorch", versus="torch",

@@ -70,22 +70,44 @@ def _contiguous(arrays):
     return [np.ascontiguousarray(a) for a in arrays]
 
 
+def _acts_source(ctx, np_t):
+    """get(shape) -> the [7, T, B, H] buffer of the seven outputs: kept from step to
+    step in a plan, a new one per call where outputs must be fresh (eager)."""
+    if ctx.fresh_outputs:
+        return lambda shape: np.empty(shape, np_t)
+    return _workspace(lambda shape: np.empty(shape, np_t))
+
+
+def _as_acts(outputs, shape, copy_into):
+    """The forward outputs as one [7, T, B, H] array: the buffer they are views of
+    (what the BlockLSTM kernel returns), else a copy into ``copy_into(shape)``."""
+    base = outputs[0].base
+    if (isinstance(base, np.ndarray) and base.shape == shape and base.flags.c_contiguous
+            and all(a.base is base and a.__array_interface__["data"][0] == base[k].__array_interface__["data"][0]
+                    for k, a in enumerate(outputs))):
+        return base
+    acts = copy_into(shape)
+    for k, a in enumerate(outputs):
+        acts[k] = a
+    return acts
+
+
 @register_kernel(block_rnn_ops.BlockLSTM)
 def _block_lstm(ctx):
     np_t = ctx.out_np_dtype(0)
     forget_bias, cell_clip, use_peephole = _scalars(ctx, np_t)
-    sources = [ctx.buffer_source(k) for k in range(7)]
+    acts_for = _acts_source(ctx, np_t)
     workspace = _workspace(lambda key: (np.empty((key[0], key[1], 4 * key[2]), np_t),
                                         np.empty((key[1], 4 * key[2]), np_t)))
 
     def run(seq_len_max, x, cs_prev, h_prev, w, wci, wcf, wco, b):
         nt, nb, ni, n, steps = _check_inputs(ctx, seq_len_max, x, cs_prev, h_prev, w, wci, wcf, wco, b)
-        outs = _outputs(sources, [(nt, nb, n)] * 7, np_t)
+        acts = acts_for((7, nt, nb, n))
         xw, hw = workspace((nt, nb, n))
         x, cs_prev, h_prev, w, wci, wcf, wco, b = _contiguous((x, cs_prev, h_prev, w, wci, wcf, wco, b))
-        K.block_lstm_forward(x, cs_prev, h_prev, w, wci, wcf, wco, b, forget_bias, cell_clip, use_peephole, steps,
-                             xw, hw, *outs)
-        return tuple(outs)
+        K.block_lstm_forward(x, cs_prev, h_prev, w[:ni], w[ni:], wci, wcf, wco, b, forget_bias, cell_clip,
+                             use_peephole, steps, xw, hw, acts)
+        return tuple(acts)
     return run
 
 
@@ -97,17 +119,22 @@ def _block_lstm_grad(ctx):
     want_x_grad = 0 in ctx.used_outputs
     workspace = _workspace(lambda key: (np.empty((key[0], key[1], 4 * key[2]), np_t),
                                         np.empty((key[1], key[2]), np_t), np.empty((key[2], 4 * key[2]), np_t)))
+    acts_copy = _workspace(lambda shape: np.empty(shape, np_t))
 
     def run(seq_len_max, x, cs_prev, h_prev, w, wci, wcf, wco, b, i, cs, f, o, ci, co, h, cs_grad, h_grad):
         nt, nb, ni, n, steps = _check_inputs(ctx, seq_len_max, x, cs_prev, h_prev, w, wci, wcf, wco, b)
-        for k, v in enumerate((i, cs, f, o, ci, co, h, cs_grad, h_grad)):
+        forward = (i, cs, f, o, ci, co, h)
+        for k, v in enumerate(forward + (cs_grad, h_grad)):
             if v.shape != (nt, nb, n):
                 raise ctx.op_error(errors.InvalidArgumentError, "input %d of BlockLSTMGrad must have the shape %s "
                                    "of the forward outputs, got %s" % (9 + k, (nt, nb, n), v.shape))
         outs = _outputs(sources, [(nt, nb, ni), (nb, n), (nb, n), (ni + n, 4 * n), (n,), (n,), (n,), (4 * n,)],
                         np_t)
-        dgates, dh_step, w_tmp = workspace((nt, nb, n))
-        arrays = _contiguous((x, cs_prev, h_prev, w, wci, wcf, wco, i, cs, f, o, ci, co, h, cs_grad, h_grad))
-        K.block_lstm_backward(*arrays, cell_clip, use_peephole, steps, want_x_grad, dgates, dh_step, w_tmp, *outs)
+        dgates, dh, w_tmp = workspace((nt, nb, n))
+        acts = _as_acts(forward, (7, nt, nb, n), acts_copy)
+        x, cs_prev, h_prev, w, wci, wcf, wco, cs_grad, h_grad = _contiguous(
+            (x, cs_prev, h_prev, w, wci, wcf, wco, cs_grad, h_grad))
+        K.block_lstm_backward(x, cs_prev, h_prev, w[:ni], w[ni:], wci, wcf, wco, acts, cs_grad, h_grad, cell_clip,
+                              use_peephole, steps, want_x_grad, dgates, dh, w_tmp, *outs)
         return tuple(outs)
     return run
