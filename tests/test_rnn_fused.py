@@ -53,7 +53,11 @@ def _compare(make_cell, run, x_value, x_dtype, feeds=None, extra_xs=(), tol=None
     x = tf.placeholder(dtype, shape)
     built = [_build(make_cell, run, fused, scope, x, **kwargs) for fused, scope in ((True, "fused" + tag),
                                                                                       (False, "unfused" + tag))]
-    assert "BlockLSTM" in _op_types(built[0][:2]) and "BlockLSTM" not in _op_types(built[1][:2])
+    # fused: one BlockLSTM; step by step: none (a While body's ops are not graph inputs), or one per step
+    # (LSTMBlockCell unrolled by static_rnn)
+    assert _op_types(built[0][:2]).count("BlockLSTM") == 1
+    n_unfused = _op_types(built[1][:2]).count("BlockLSTM")
+    assert n_unfused == 0 or n_unfused == x_value.shape[1] > 1
     names = [[v.op.name.split("/", 1)[1] for v in b[2]] for b in built]
     assert names[0] == names[1] and [v.shape.as_list() for v in built[0][2]] == [v.shape.as_list()
                                                                                   for v in built[1][2]]
@@ -214,3 +218,62 @@ def test_eager_dynamic_rnn_matches_graph():
         np.testing.assert_allclose(out.numpy(), want[0], rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(state.h.numpy(), want[1], rtol=1e-6, atol=1e-7)
         assert grad.shape == (5, 12) and np.all(np.isfinite(grad.numpy()))
+
+
+# -- tf.contrib.rnn.LSTMBlockCell / LSTMBlockFusedCell --------------------------------------------
+
+@pytest.mark.parametrize("run", [_dynamic, _static])
+def test_lstm_block_cell_fused_and_step_by_step(run):
+    lengths = tf.placeholder(tf.int32, [None])
+    make = lambda: tf.contrib.rnn.LSTMBlockCell(3, forget_bias=0.3, cell_clip=0.5, use_peephole=True)  # noqa: E731
+    _compare(make, run, RNG.randn(3, 4, 2), tf.float64, feeds={lengths: [4, 1, 3]}, dtype=tf.float64,
+             sequence_length=lengths)
+    names = [v.op.name for v in tf.trainable_variables("fused")]
+    assert names == ["fused_0/rnn/lstm_cell/" + n for n in ("kernel", "bias", "w_i_diag", "w_f_diag", "w_o_diag")]
+
+
+def test_lstm_block_cell_equals_lstm_cell():
+    x = tf.placeholder(tf.float32, [None, 3])
+    state = tf.nn.rnn_cell.LSTMStateTuple(tf.placeholder(tf.float32, [None, 4]), tf.placeholder(tf.float32, [None, 4]))
+    block = tf.contrib.rnn.LSTMBlockCell(4, use_peephole=True)
+    plain = tf.nn.rnn_cell.LSTMCell(4, use_peepholes=True, name="plain")
+    with tf.variable_scope("a"):
+        hb, sb = block(x, state)
+    with tf.variable_scope("b"):
+        hp, sp = plain(x, state)
+    assert [v.op.name for v in block.weights] == ["a/lstm_cell/kernel", "a/lstm_cell/bias", "a/lstm_cell/w_i_diag",
+                                                  "a/lstm_cell/w_f_diag", "a/lstm_cell/w_o_diag"]
+    assert block.state_size == (4, 4) and block.output_size == 4
+    feed = {x: RNG.randn(2, 3), state.c: RNG.randn(2, 4), state.h: RNG.randn(2, 4)}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        names = {v.op.name.split("/")[-1]: v for v in plain.weights}
+        for v in block.weights:
+            names[v.op.name.split("/")[-1]].load(sess.run(v), sess)
+        a, b = sess.run([[hb, sb], [hp, sp]], feed)
+    for u, v in zip(tf.nest.flatten(a), tf.nest.flatten(b)):
+        np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-6)
+
+
+def test_lstm_block_fused_cell_equals_dynamic_rnn():
+    x = tf.placeholder(tf.float64, [5, None, 2])
+    lengths = tf.placeholder(tf.int64, [None])
+    fused = tf.contrib.rnn.LSTMBlockFusedCell(3, forget_bias=0.0)
+    out_f, st_f = fused(x, dtype=tf.float64, sequence_length=lengths)
+    assert [v.op.name for v in fused.weights] == ["lstm_fused_cell/kernel", "lstm_fused_cell/bias"]
+    assert out_f.shape.as_list() == [5, None, 3] and isinstance(st_f, tf.nn.rnn_cell.LSTMStateTuple)
+    cell = tf.nn.rnn_cell.LSTMCell(3, forget_bias=0.0)
+    with unfused_rnn():
+        out_d, st_d = tf.nn.dynamic_rnn(cell, x, dtype=tf.float64, sequence_length=lengths, time_major=True)
+    feed = {x: RNG.randn(5, 3, 2), lengths: [5, 0, 2]}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for a, b in zip(fused.weights, cell.weights):
+            b.load(sess.run(a), sess)
+        a, b = sess.run([[out_f, st_f], [out_d, st_d]], feed)
+    for u, v in zip(tf.nest.flatten(a), tf.nest.flatten(b)):
+        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="initial_state or dtype"):
+        fused(x)
+    with pytest.raises(TypeError, match="runs a whole sequence"):
+        fused.call(x[0], None)
