@@ -170,3 +170,26 @@ def test_bad_inputs_name_the_op():
         with pytest.raises(tf.errors.InvalidArgumentError, match="lstm_run") as e:
             sess.run(outs[6], {cp: c[:, :4]})
         assert "cell size" in str(e.value)
+
+
+def test_gradient_op_from_separate_arrays():
+    """BlockLSTMGrad fed forward outputs that are not views of one buffer (copied into one)."""
+    from nbflow.ops.base import apply_op
+    from nbflow.ops.block_rnn_ops import BlockLSTMGrad
+
+    rng = np.random.default_rng(7)
+    args = _inputs(rng, 3, 2, 3, 4, np.float64)
+    outs = block_lstm(np.int64(3), *args, cell_clip=-1.0)
+    hg = rng.standard_normal((3, 2, 4))
+    inputs = outs[0].op.inputs[1:]
+    want = tf.gradients(outs[6], [inputs[k] for k in (0, 1, 2, 3, 7)], grad_ys=tf.constant(hg))
+    with tf.Session() as sess:
+        fwd = sess.run(list(outs))
+        want = sess.run(want)
+    consts = [tf.constant(np.int64(3))] + [tf.constant(a) for a in args] + [tf.constant(v.copy()) for v in fwd]
+    got = apply_op(BlockLSTMGrad, consts + [tf.constant(np.zeros_like(hg)), tf.constant(hg)],
+                   {"forget_bias": 1.0, "cell_clip": -1.0, "use_peephole": False, "T": tf.float64})
+    with tf.Session() as sess:
+        got = sess.run(got)
+    for k, w_ in zip((0, 1, 2, 3, 7), want):
+        np.testing.assert_allclose(got[k], w_, rtol=1e-12, atol=1e-12)
