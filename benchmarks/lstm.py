@@ -10,8 +10,11 @@ One iteration is one full training step (forward over the 40 steps,
 backpropagation through time, Adam update) in
 
 * nbflow: the TF 1.x program -- ``tf.nn.rnn_cell.BasicLSTMCell`` over
-  ``tf.nn.dynamic_rnn`` (one While op; implementation ``nbflow``) or over
-  ``tf.nn.static_rnn`` (the cell unrolled 40 times; ``nbflow-static``),
+  ``tf.nn.dynamic_rnn`` (implementation ``nbflow``) or over
+  ``tf.nn.static_rnn`` (``nbflow-static``), both of which run the cell as one
+  fused BlockLSTM op (nbflow/ops/rnn_fused.py); ``nbflow-unfused`` is the
+  path before it, dynamic_rnn's While loop over the cell's ops
+  (``unfused_rnn()``),
   ``tf.layers.dense``, ``tf.nn.sparse_softmax_cross_entropy_with_logits`` +
   ``tf.reduce_mean``, ``tf.train.AdamOptimizer(0.01).minimize(loss)``,
   ``sess.run([train_op, loss], feed_dict=...)``;
@@ -36,7 +39,7 @@ LR = 0.01
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 FORGET_BIAS = 1.0
 N_BATCHES = 8
-TARGET_VS_TORCH = 1.0
+TARGET_VS_TORCH = 1.3  # issue 16: the char-LSTM step >= 1.3x nn.LSTM
 
 FULL = dict(batch=128, steps=40, vocab=59, hidden=128)
 QUICK = dict(batch=4, steps=5, vocab=11, hidden=8)  # --quick: a smoke test, not a measurement

@@ -43,7 +43,7 @@ def _static(cell, x, **kwargs):
     return tf.nn.static_rnn(cell, tf.unstack(x, axis=1), **kwargs)
 
 
-def _compare(make_cell, run, x_value, x_dtype, feeds=None, extra_xs=(), tol=None, **kwargs):
+def _compare(make_cell, run, x_value, x_dtype, feeds=None, extra_xs=(), tol=None, op_type="BlockLSTM", **kwargs):
     """Build fused and unfused, copy the fused variables into the unfused ones,
     check both give the same outputs, final states and gradients."""
     # unknown batch (and time, where the inputs are not a Python list of steps)
@@ -55,8 +55,8 @@ def _compare(make_cell, run, x_value, x_dtype, feeds=None, extra_xs=(), tol=None
                                                                                       (False, "unfused" + tag))]
     # fused: one BlockLSTM; step by step: none (a While body's ops are not graph inputs), or one per step
     # (LSTMBlockCell unrolled by static_rnn)
-    assert _op_types(built[0][:2]).count("BlockLSTM") == 1
-    n_unfused = _op_types(built[1][:2]).count("BlockLSTM")
+    assert _op_types(built[0][:2]).count(op_type) == 1
+    n_unfused = _op_types(built[1][:2]).count(op_type)
     assert n_unfused == 0 or n_unfused == x_value.shape[1] > 1
     names = [[v.op.name.split("/", 1)[1] for v in b[2]] for b in built]
     assert names[0] == names[1] and [v.shape.as_list() for v in built[0][2]] == [v.shape.as_list()
@@ -173,13 +173,13 @@ def test_cells_that_stay_step_by_step():
     class MyLSTM(tf.nn.rnn_cell.BasicLSTMCell):
         pass
 
-    for cell in (tf.nn.rnn_cell.GRUCell(3), tf.nn.rnn_cell.LSTMCell(3, num_proj=2),
+    for cell in (tf.nn.rnn_cell.GRUCell(3, activation=tf.nn.relu), tf.nn.rnn_cell.LSTMCell(3, num_proj=2),
                  tf.nn.rnn_cell.BasicLSTMCell(3, activation=tf.nn.relu), MyLSTM(3),
                  tf.nn.rnn_cell.LSTMCell(3, cell_clip=0.0),
                  tf.nn.rnn_cell.BasicLSTMCell(3, forget_bias=tf.constant(1.0)),
                  tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.GRUCell(3)])):
         out, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32, scope=cell.name)
-        assert "BlockLSTM" not in _op_types([out]), cell
+        assert "BlockLSTM" not in _op_types([out]) and "BlockGRU" not in _op_types([out]), cell
     x16 = tf.placeholder(tf.float16, [None, 3, 2])
     out, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x16, dtype=tf.float16, scope="half")
     assert "BlockLSTM" not in _op_types([out])

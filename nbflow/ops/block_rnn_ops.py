@@ -21,7 +21,7 @@ from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops.base import Op, apply_op, constant_value, convert_to_tensor
 from nbflow.ops.gradient_registry import GradientNotImplemented, RegisterGradient
 
-__all__ = ["block_lstm"]
+__all__ = ["block_lstm", "block_gru"]
 
 _FLOATS = (dtypes.float32, dtypes.float64)
 _INPUTS = ("seq_len_max", "x", "cs_prev", "h_prev", "w", "wci", "wcf", "wco", "b")
@@ -161,3 +161,104 @@ def block_lstm(seq_len_max, x, cs_prev, h_prev, w, wci, wcf, wco, b, forget_bias
     attrs = {"forget_bias": float(forget_bias), "cell_clip": float(cell_clip), "use_peephole": bool(use_peephole),
              "T": x.dtype}
     return tuple(apply_op(BlockLSTM, tensors, attrs, name=name or "BlockLSTM"))
+
+
+# -- BlockGRU (nbflow's: TF has a one-step GRUBlockCell op, no sequence op) -------------------
+
+_GRU_INPUTS = ("seq_len_max", "x", "h_prev", "w_ru", "w_c", "b_ru", "b_c")
+BLOCK_GRU_OUTPUTS = ("r", "u", "c", "h")
+
+
+def _gru_dims(ctx):
+    """(T, B, I, H) from the inputs of a BlockGRU (or the first seven of its gradient)."""
+    if ctx.input_dtypes[0] is not dtypes.int64:
+        raise TypeError("seq_len_max of '%s' must be int64, got %s" % (ctx.name, ctx.input_dtypes[0].name))
+    _check_rank(ctx, 0, 0, "seq_len_max")
+    t = ctx.input_dtypes[1]
+    if t not in _FLOATS:
+        raise TypeError("x of '%s' must be float32 or float64, got %s" % (ctx.name, t.name))
+    for k in range(2, 7):
+        if ctx.input_dtypes[k] is not t:
+            raise TypeError("%s of '%s' has dtype %s, x has %s" % (_GRU_INPUTS[k], ctx.name,
+                                                                   ctx.input_dtypes[k].name, t.name))
+    steps, batch, depth = _check_rank(ctx, 1, 3, "x")
+    b, hidden = _check_rank(ctx, 2, 2, "h_prev")
+    batch = _merge(ctx, batch, b, "batch size (h_prev.dims(0))")
+    rows_ru, cols_ru = _check_rank(ctx, 3, 2, "w_ru")
+    rows_c, cols_c = _check_rank(ctx, 4, 2, "w_c")
+    (n_bru,) = _check_rank(ctx, 5, 1, "b_ru")
+    (n_bc,) = _check_rank(ctx, 6, 1, "b_c")
+    for d, div, what in ((cols_ru, 2, "w_ru.dims(1)"), (cols_c, 1, "w_c.dims(1)"), (n_bru, 2, "b_ru.dims(0)"),
+                         (n_bc, 1, "b_c.dims(0)")):
+        if d is not None and d % div:
+            raise ctx.error("%s must be %d * cell size, got %d" % (what, div, d))
+        hidden = _merge(ctx, hidden, None if d is None else d // div, "cell size (%s)" % what)
+    for rows, what in ((rows_ru, "w_ru"), (rows_c, "w_c")):
+        if rows is not None and depth is not None and hidden is not None and rows != depth + hidden:
+            raise ctx.error("%s.dims(0) must be input size + cell size = %d + %d, got %d"
+                            % (what, depth, hidden, rows))
+    return steps, batch, depth, hidden
+
+
+class BlockGRU(Op):
+    """(seq_len_max, x [T, B, I], h_prev [B, H], w_ru [I + H, 2H], w_c [I + H, H],
+    b_ru [2H], b_c [H]) -> r, u, c, h, each [T, B, H]: TF's GRUCell over the
+    first seq_len_max steps (later outputs zero). Kernels: kernels/cpu/gru.py."""
+
+    type = "BlockGRU"
+    outputs_alias_inputs = False
+
+    @classmethod
+    def infer(cls, ctx):
+        steps, batch, _, hidden = _gru_dims(ctx)
+        return [(ctx.input_dtypes[1], TensorShape([steps, batch, hidden]))] * 4
+
+
+class BlockGRUGrad(Op):
+    """Inputs: BlockGRU's seven, its four outputs, then h_grad. Outputs: the
+    gradients of x, h_prev, w_ru, w_c, b_ru, b_c."""
+
+    type = "BlockGRUGrad"
+    outputs_alias_inputs = False
+
+    @classmethod
+    def infer(cls, ctx):
+        steps, batch, depth, hidden = _gru_dims(ctx)
+        t = ctx.input_dtypes[1]
+        seq = TensorShape([steps, batch, hidden])
+        for k in range(7, 12):
+            if ctx.input_dtypes[k] is not t:
+                raise TypeError("input %d of '%s' has dtype %s, x has %s" % (k, ctx.name, ctx.input_dtypes[k].name,
+                                                                            t.name))
+            if not ctx.input_shapes[k].is_compatible_with(seq):
+                raise ctx.error("input %d must have the shape %s of the forward outputs, got %s"
+                                % (k, seq, ctx.input_shapes[k]))
+        rows = None if depth is None or hidden is None else depth + hidden
+        two = None if hidden is None else 2 * hidden
+        return [(t, TensorShape([steps, batch, depth])), (t, TensorShape([batch, hidden])),
+                (t, TensorShape([rows, two])), (t, TensorShape([rows, hidden])), (t, TensorShape([two])),
+                (t, TensorShape([hidden]))]
+
+
+@RegisterGradient("BlockGRU")
+def _block_gru_grad(op, *grads):
+    for name, g in zip(BLOCK_GRU_OUTPUTS, grads):
+        if name != "h" and g is not None and not _is_zero(g):
+            raise NotImplementedError("BlockGRU '%s': a gradient through its output '%s' is not supported "
+                                      "(only h is differentiable)" % (op.name, name))
+    outs = apply_op(BlockGRUGrad, list(op.inputs) + list(op.outputs) + [grads[3]], {"T": op.attrs["T"]},
+                    name="BlockGRUGrad")
+    return [None] + list(outs)
+
+
+GradientNotImplemented("BlockGRUGrad", "second derivatives through the fused GRU (BlockGRU) are not "
+                                       "implemented; build the cell unfused for them")
+
+
+def block_gru(seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c, name=None):
+    """nbflow's fused GRU layer op; returns ``(r, u, c, h)``, each [T, B, H]."""
+    x = convert_to_tensor(x, name="x")
+    tensors = [convert_to_tensor(seq_len_max, dtype=dtypes.int64, name="seq_len_max"), x]
+    for what, v in zip(_GRU_INPUTS[2:], (h_prev, w_ru, w_c, b_ru, b_c)):
+        tensors.append(convert_to_tensor(v, dtype=x.dtype if not hasattr(v, "dtype") else None, name=what))
+    return tuple(apply_op(BlockGRU, tensors, {"T": x.dtype}, name=name or "BlockGRU"))

@@ -18,7 +18,7 @@ from nbflow.ops.rnn_cell_base import (
     _BIAS_VARIABLE_NAME, _WEIGHTS_VARIABLE_NAME, LayerRNNCell, LSTMStateTuple, _check_rank2, _input_depth,
     _unique_object_name, _zero_state_tensors,
 )
-from nbflow.ops.rnn_fused import fused_lstm_sequence
+from nbflow.ops.rnn_fused import fused_rnn_sequence
 
 __all__ = ["LSTMBlockCell", "LSTMBlockFusedCell"]
 
@@ -126,8 +126,8 @@ class LSTMBlockFusedCell(_BlockLSTMBase):
             if not lengths.dtype.is_integer:
                 raise TypeError("sequence_length must be an integer vector, got %s" % lengths.dtype.name)
             lengths = math_ops.cast(lengths, dtypes.int32)
-        outputs, final = fused_lstm_sequence(self, self._block_lstm_attrs(), x, LSTMStateTuple(c0, h0), lengths,
-                                             scope=scope)
+        outputs, final = fused_rnn_sequence(self, ("lstm", self._block_lstm_attrs()), x, LSTMStateTuple(c0, h0),
+                                            lengths, scope=scope)
         outputs.set_shape(TensorShape([x.shape[0], x.shape[1], self._num_units]))
         return outputs, final
 

@@ -7,8 +7,8 @@ each batch entry's outputs are zero and its state is copied through once
 its length is reached, as in TF (TF wraps each step in a ``cond``; here
 every step runs and ``Select`` picks, with the same results).
 
-An LSTM cell that BlockLSTM computes exactly runs as that one op over the
-stacked inputs instead of T copies of the cell (rnn_fused.py).
+An LSTM or GRU cell that BlockLSTM / BlockGRU computes exactly runs as that
+one op over the stacked inputs instead of T copies of the cell (rnn_fused.py).
 """
 from nbflow.framework import dtypes
 from nbflow.framework import nest
@@ -16,7 +16,7 @@ from nbflow.framework.tensor_shape import Dimension, dimension_value
 from nbflow.ops import array_ops, math_ops
 from nbflow.ops.base import convert_to_tensor
 from nbflow.ops.rnn_cell_base import _concat, assert_like_rnncell
-from nbflow.ops.rnn_fused import fused_lstm_config, fused_lstm_sequence
+from nbflow.ops.rnn_fused import fused_rnn_config, fused_rnn_sequence
 from nbflow.ops.variable_scope import variable_scope
 
 __all__ = ["static_rnn", "static_bidirectional_rnn"]
@@ -138,10 +138,10 @@ def _fused_static_rnn(cell, inputs, state, sequence_length):
     inputs = [convert_to_tensor(x) for x in inputs]
     if any(x.dtype != inputs[0].dtype or x.shape.ndims != 2 for x in inputs):
         return None
-    config = fused_lstm_config(cell, inputs[0].dtype, nest.flatten(state))
-    if config is None:
+    plan = fused_rnn_config(cell, inputs[0].dtype, nest.flatten(state))
+    if plan is None:
         return None
-    return fused_lstm_sequence(cell, config, inputs, state, sequence_length)
+    return fused_rnn_sequence(cell, plan, inputs, state, sequence_length)
 
 
 def _rnn_step(time, sequence_length, zero_output, state, new_output_and_state):

@@ -108,6 +108,17 @@ class GRUCell(LayerRNNCell):
         new_h = u * state + (1 - u) * c
         return new_h, new_h
 
+    def _block_gru_config(self):
+        """BlockGRU's attrs (none) when a sequence of this cell's steps is one
+        BlockGRU (rnn_fused.py), else None."""
+        if type(self) is not GRUCell or self._activation is not math_ops.tanh:
+            return None
+        return {}
+
+    def _block_gru_weights(self):
+        """(gate kernel, gate bias, candidate kernel, candidate bias), once built."""
+        return self._gate_kernel, self._gate_bias, self._candidate_kernel, self._candidate_bias
+
 
 class BasicLSTMCell(LayerRNNCell):
     """LSTM without peepholes or projection (Zaremba et al. 2014). One matmul of

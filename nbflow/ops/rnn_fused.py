@@ -1,10 +1,12 @@
-"""An LSTM cell over a whole sequence as one BlockLSTM op (block_rnn_ops.py).
+"""An LSTM or GRU cell over a whole sequence as one BlockLSTM / BlockGRU op
+(block_rnn_ops.py).
 
-``dynamic_rnn`` and ``static_rnn`` call :func:`fused_lstm_config` first: a cell
+``dynamic_rnn`` and ``static_rnn`` call :func:`fused_rnn_config` first: a cell
 whose step BlockLSTM computes exactly (``BasicLSTMCell``; ``LSTMCell`` without
 projection, with or without peepholes and cell clipping; ``LSTMBlockCell``;
-tanh activation, a Python-number forget bias, float32/float64) runs as one
-op instead of a While loop (or T unrolled copies) of the cell's ops. The
+tanh activation, a Python-number forget bias, float32/float64), or BlockGRU
+(``GRUCell`` with tanh), runs as one op instead of a While loop (or T
+unrolled copies) of the cell's ops. The
 variables are the cell's own, created in the cell's scope as its first call
 would (same names, shapes, [input + hidden, 4 hidden] kernel, gates i, j, f,
 o), and the results -- outputs, final state, ``sequence_length`` semantics,
@@ -22,11 +24,11 @@ import contextlib
 from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import array_ops, math_ops
-from nbflow.ops.block_rnn_ops import block_lstm
+from nbflow.ops.block_rnn_ops import block_gru, block_lstm
 from nbflow.ops.reduction_ops import reduce_max
 from nbflow.ops.rnn_cell_base import LSTMStateTuple, StepSpec
 
-__all__ = ["unfused_rnn", "fused_lstm_config", "fused_lstm_sequence"]
+__all__ = ["unfused_rnn", "fused_rnn_config", "fused_rnn_sequence"]
 
 _ENABLED = [True]
 
@@ -41,19 +43,23 @@ def unfused_rnn():
         _ENABLED.pop()
 
 
-def fused_lstm_config(cell, dtype, flat_state):
-    """BlockLSTM's attrs for ``cell`` on inputs of ``dtype`` from the state tensors
-    ``flat_state``, or None when the cell cannot run as one BlockLSTM (then the
-    caller builds it step by step, and reports any error the cell raises)."""
+def fused_rnn_config(cell, dtype, flat_state):
+    """``(kind, attrs)`` -- "lstm" with BlockLSTM's attrs, or "gru" -- for ``cell`` on
+    inputs of ``dtype`` from the state tensors ``flat_state``; None when the cell
+    cannot run as one fused op (then the caller builds it step by step, and
+    reports any error the cell raises)."""
     if not _ENABLED[-1] or dtype not in (dtypes.float32, dtypes.float64):
         return None
     if any(s.dtype != dtype or s.shape.ndims not in (None, 2) for s in flat_state):
         return None
-    config = getattr(cell, "_block_lstm_config", None)
-    config = config() if config is not None else None
-    if config is None or (cell._dtype is not None and cell._dtype != dtype):
-        return None
-    return config
+    for kind in ("lstm", "gru"):
+        config = getattr(cell, "_block_%s_config" % kind, None)
+        config = config() if config is not None else None
+        if config is not None:
+            if cell._dtype is not None and cell._dtype != dtype:
+                return None
+            return kind, config
+    return None
 
 
 def _split_state(cell, state):
@@ -71,53 +77,77 @@ def _final(seq, first, index, batch_range):
     return array_ops.gather_nd(full, array_ops.stack([index, batch_range], axis=1))
 
 
-def fused_lstm_sequence(cell, config, x, state, lengths=None, scope=None):
-    """``cell`` over the time-major ``x`` [T, B, I] from ``state``, as one BlockLSTM.
+def _steps(x, lengths):
+    """(T as a tensor, seq_len_max int64, lengths clipped to [0, T] or None)."""
+    time_steps = array_ops.shape(x)[0]
+    if lengths is None:
+        return time_steps, math_ops.cast(time_steps, dtypes.int64), None
+    lengths = math_ops.minimum(math_ops.maximum(lengths, 0), time_steps)
+    return time_steps, math_ops.cast(math_ops.maximum(reduce_max(lengths), 0), dtypes.int64), lengths
+
+
+def _outputs_and_finals(x, h, pairs, time_steps, lengths):
+    """The outputs (``h``, zero past each entry's length) and the final value of
+    each (sequence [T, B, H], initial [B, H]) in ``pairs``: at the last step, or
+    each entry's last step, or the initial value where no step ran."""
+    steps_static, batch_static = x.shape.as_tuple()[:2]
+    if lengths is None:
+        outputs = h
+        if steps_static:  # the last step's values
+            finals = [seq[steps_static - 1] for seq, _ in pairs]
+        else:  # possibly no step at all: the initial values
+            finals = [_final(seq, first, time_steps, None) for seq, first in pairs]
+    else:
+        keep = math_ops.less(array_ops.expand_dims(array_ops.range(time_steps), 1),
+                             array_ops.expand_dims(lengths, 0))
+        outputs = h * array_ops.expand_dims(math_ops.cast(keep, x.dtype), 2)
+        batch_range = array_ops.range(array_ops.shape(x)[1])
+        finals = [_final(seq, first, lengths, batch_range) for seq, first in pairs]
+    n = h.shape.as_tuple()[2]
+    for t in finals:
+        t.set_shape(TensorShape([batch_static, n]))
+    outputs.set_shape(TensorShape([steps_static, batch_static, n]))
+    return outputs, finals
+
+
+def _lstm(cell, config, x, state, lengths):
+    kernel, bias, peepholes = cell._block_lstm_weights()
+    c0, h0 = _split_state(cell, state)
+    if peepholes is None:
+        zeros = array_ops.zeros([cell._num_units], dtype=x.dtype)
+        peepholes = (zeros, zeros, zeros)
+    time_steps, steps, lengths = _steps(x, lengths)
+    _, cs, _, _, _, _, h = block_lstm(steps, x, c0, h0, kernel, *peepholes, bias, **config)
+    outputs, (c_final, h_final) = _outputs_and_finals(x, h, [(cs, c0), (h, h0)], time_steps, lengths)
+    if cell._state_is_tuple:
+        return outputs, LSTMStateTuple(c_final, h_final)
+    return outputs, array_ops.concat([c_final, h_final], 1)
+
+
+def _gru(cell, config, x, state, lengths):
+    gate_kernel, gate_bias, candidate_kernel, candidate_bias = cell._block_gru_weights()
+    time_steps, steps, lengths = _steps(x, lengths)
+    _, _, _, h = block_gru(steps, x, state, gate_kernel, candidate_kernel, gate_bias, candidate_bias)
+    outputs, (h_final,) = _outputs_and_finals(x, h, [(h, state)], time_steps, lengths)
+    return outputs, h_final
+
+
+def fused_rnn_sequence(cell, plan, x, state, lengths=None, scope=None):
+    """``cell`` over the time-major ``x`` [T, B, I] from ``state``, as one BlockLSTM
+    or BlockGRU (``plan`` from :func:`fused_rnn_config`).
 
     ``lengths``: int32 [B] or None. Returns (outputs [T, B, H], final state in
     the cell's state structure). ``x`` may be a list of T [B, I] tensors
     (static_rnn): the outputs are then a list too, both built in the cell's
     name scope, as the cell's own ops would be."""
+    kind, config = plan
     step_list = isinstance(x, (list, tuple))
     dtype = x[0].dtype if step_list else x.dtype
     batch_static, depth = (x[0].shape if step_list else x.shape[1:]).as_tuple()
     with cell._call_scope(StepSpec(TensorShape([batch_static, depth]), dtype), scope):
         if step_list:
             x = array_ops.stack(x)
-        steps_static = x.shape.as_tuple()[0]
-        kernel, bias, peepholes = cell._block_lstm_weights()
-        n = cell._num_units
-        c0, h0 = _split_state(cell, state)
-        if peepholes is None:
-            zeros = array_ops.zeros([n], dtype=x.dtype)
-            peepholes = (zeros, zeros, zeros)
-        time_steps = array_ops.shape(x)[0]
-        if lengths is None:
-            steps = math_ops.cast(time_steps, dtypes.int64)
-        else:
-            lengths = math_ops.minimum(math_ops.maximum(lengths, 0), time_steps)
-            steps = math_ops.cast(math_ops.maximum(reduce_max(lengths), 0), dtypes.int64)
-        _, cs, _, _, _, _, h = block_lstm(steps, x, c0, h0, kernel, *peepholes, bias, **config)
-        if lengths is None:
-            outputs = h
-            if steps_static:  # the last step's state
-                c_final, h_final = cs[steps_static - 1], h[steps_static - 1]
-            else:  # possibly no step at all: the state is the initial one
-                c_final, h_final = _final(cs, c0, time_steps, None), _final(h, h0, time_steps, None)
-        else:
-            keep = math_ops.less(array_ops.expand_dims(array_ops.range(time_steps), 1),
-                                 array_ops.expand_dims(lengths, 0))
-            outputs = h * array_ops.expand_dims(math_ops.cast(keep, x.dtype), 2)
-            batch_range = array_ops.range(array_ops.shape(x)[1])
-            c_final, h_final = _final(cs, c0, lengths, batch_range), _final(h, h0, lengths, batch_range)
-        for t in (c_final, h_final):
-            t.set_shape(TensorShape([batch_static, n]))
-        outputs.set_shape(TensorShape([steps_static, batch_static, n]))
-        if cell._state_is_tuple:
-            final = LSTMStateTuple(c_final, h_final)
-        else:
-            final = array_ops.concat([c_final, h_final], 1)
+        outputs, final = (_lstm if kind == "lstm" else _gru)(cell, config, x, state, lengths)
         if step_list:
-            outputs = array_ops.unstack(outputs, num=steps_static)
+            outputs = array_ops.unstack(outputs, num=x.shape.as_tuple()[0])
         return outputs, final
-

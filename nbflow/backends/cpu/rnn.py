@@ -1,4 +1,4 @@
-"""CPU kernels of BlockLSTM and BlockLSTMGrad (nbflow/ops/block_rnn_ops.py).
+"""CPU kernels of BlockLSTM, BlockGRU and their gradients (nbflow/ops/block_rnn_ops.py).
 
 The run-time checks repeat the graph-time ones for dimensions that were
 unknown then; the loops are kernels/cpu/rnn.py. Workspaces (the input
@@ -9,6 +9,7 @@ import numpy as np
 
 from nbflow.backends.registry import register_kernel
 from nbflow.framework import errors
+from nbflow.kernels.cpu import gru as G
 from nbflow.kernels.cpu import rnn as K
 from nbflow.ops import block_rnn_ops
 
@@ -136,5 +137,75 @@ def _block_lstm_grad(ctx):
             (x, cs_prev, h_prev, w, wci, wcf, wco, cs_grad, h_grad))
         K.block_lstm_backward(x, cs_prev, h_prev, w[:ni], w[ni:], wci, wcf, wco, acts, cs_grad, h_grad, cell_clip,
                               use_peephole, steps, want_x_grad, dgates, dh, w_tmp, *outs)
+        return tuple(outs)
+    return run
+
+
+# -- BlockGRU ---------------------------------------------------------------------------------
+
+def _check_gru_inputs(ctx, seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c):
+    """(T, B, I, H, steps) after checking the shapes the graph could not."""
+    fail = ctx.run_error
+    if np.ndim(seq_len_max) != 0:
+        raise fail("seq_len_max must be a scalar, got shape %s" % (np.shape(seq_len_max),))
+    if x.ndim != 3:
+        raise fail("x must be 3D, got shape %s" % (x.shape,))
+    nt, nb, ni = x.shape
+    if h_prev.ndim != 2 or h_prev.shape[0] != nb:
+        raise fail("h_prev must be [batch_size %d, cell_size], got shape %s" % (nb, h_prev.shape))
+    n = h_prev.shape[1]
+    for what, v, shape in (("w_ru", w_ru, (ni + n, 2 * n)), ("w_c", w_c, (ni + n, n)), ("b_ru", b_ru, (2 * n,)),
+                           ("b_c", b_c, (n,))):
+        if v.shape != shape:
+            raise fail("%s must have the shape %s (input size %d, cell size %d), got %s"
+                       % (what, shape, ni, n, v.shape))
+    steps = int(seq_len_max)
+    if not 0 <= steps <= nt:
+        raise fail("seq_len_max must be in [0, %d] (the time steps of x), got %d" % (nt, steps))
+    return nt, nb, ni, n, steps
+
+
+@register_kernel(block_rnn_ops.BlockGRU)
+def _block_gru(ctx):
+    np_t = ctx.out_np_dtype(0)
+    acts_for = _acts_source(ctx, np_t)
+    workspace = _workspace(lambda key: (
+        np.empty((key[0], key[1], 2 * key[2]), np_t), np.empty((key[0], key[1], key[2]), np_t),
+        np.empty((key[1], 2 * key[2]), np_t), np.empty((key[1], key[2]), np_t), np.empty((key[1], key[2]), np_t)))
+
+    def run(seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c):
+        nt, nb, ni, n, steps = _check_gru_inputs(ctx, seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c)
+        acts = acts_for((4, nt, nb, n))
+        x, h_prev, w_ru, w_c, b_ru, b_c = _contiguous((x, h_prev, w_ru, w_c, b_ru, b_c))
+        G.block_gru_forward(x, h_prev, w_ru[:ni], w_ru[ni:], w_c[:ni], w_c[ni:], b_ru, b_c, steps,
+                            *workspace((nt, nb, n)), acts)
+        return tuple(acts)
+    return run
+
+
+@register_kernel(block_rnn_ops.BlockGRUGrad)
+def _block_gru_grad(ctx):
+    np_t = ctx.out_np_dtype(0)
+    sources = [ctx.buffer_source(k) for k in range(6)]
+    want_x_grad = 0 in ctx.used_outputs
+    workspace = _workspace(lambda key: (
+        np.empty((key[0], key[1], 2 * key[2]), np_t), np.empty((key[0], key[1], key[2]), np_t),
+        np.empty((key[0], key[1], key[2]), np_t), np.empty((key[1], key[2]), np_t),
+        np.empty((key[1], key[2]), np_t), np.empty((key[1], key[2]), np_t), np.empty((key[2], 2 * key[2]), np_t),
+        np.empty((key[0], key[1], key[3]) if want_x_grad else (0, 0, 0), np_t)))
+    acts_copy = _workspace(lambda shape: np.empty(shape, np_t))
+
+    def run(seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c, r, u, c, h, h_grad):
+        nt, nb, ni, n, steps = _check_gru_inputs(ctx, seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c)
+        forward = (r, u, c, h)
+        for k, v in enumerate(forward + (h_grad,)):
+            if v.shape != (nt, nb, n):
+                raise ctx.op_error(errors.InvalidArgumentError, "input %d of BlockGRUGrad must have the shape %s "
+                                   "of the forward outputs, got %s" % (7 + k, (nt, nb, n), v.shape))
+        outs = _outputs(sources, [(nt, nb, ni), (nb, n), (ni + n, 2 * n), (ni + n, n), (2 * n,), (n,)], np_t)
+        acts = _as_acts(forward, (4, nt, nb, n), acts_copy)
+        x, h_prev, w_ru, w_c, h_grad = _contiguous((x, h_prev, w_ru, w_c, h_grad))
+        G.block_gru_backward(x, h_prev, w_ru[:ni], w_ru[ni:], w_c[:ni], w_c[ni:], acts, h_grad, steps, want_x_grad,
+                             *workspace((nt, nb, n, ni)), *outs)
         return tuple(outs)
     return run
