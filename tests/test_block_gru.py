@@ -109,3 +109,28 @@ def test_gru_cell_time_major_initial_state():
     _compare(lambda: tf.nn.rnn_cell.GRUCell(3, bias_initializer=tf.constant_initializer(0.3)), _dynamic,
              RNG.randn(4, 2, 3), tf.float64, feeds={h0: RNG.randn(2, 3)}, extra_xs=[h0], initial_state=h0,
              time_major=True, op_type="BlockGRU")
+
+
+@pytest.mark.parametrize("run", [_dynamic, _static])
+def test_gru_block_cell_fused_and_step_by_step(run):
+    _compare(lambda: tf.contrib.rnn.GRUBlockCell(4), run, RNG.randn(2, 3, 2), tf.float64, dtype=tf.float64,
+             op_type="BlockGRU")
+    assert [v.op.name for v in tf.trainable_variables("fused")] == [
+        "fused_0/rnn/gru_cell/gates/kernel", "fused_0/rnn/gru_cell/gates/bias",
+        "fused_0/rnn/gru_cell/candidate/kernel", "fused_0/rnn/gru_cell/candidate/bias"]
+
+
+def test_gru_block_cell_equals_gru_cell_and_initial_values():
+    x, h = tf.placeholder(tf.float32, [None, 3]), tf.placeholder(tf.float32, [None, 4])
+    block, plain = tf.contrib.rnn.GRUBlockCell(cell_size=4), tf.nn.rnn_cell.GRUCell(4, name="plain")
+    out_b, _ = block(x, h)
+    out_p, _ = plain(x, h)
+    feed = {x: RNG.randn(2, 3), h: RNG.randn(2, 4)}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert np.all(sess.run(block.weights[1]) == 1.0) and np.all(sess.run(block.weights[3]) == 0.0)
+        for a, b in zip(block.weights, plain.weights):
+            b.load(sess.run(a), sess)
+        np.testing.assert_allclose(*sess.run([out_b, out_p], feed), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="exactly one of num_units and cell_size"):
+        tf.contrib.rnn.GRUBlockCell(3, cell_size=3)

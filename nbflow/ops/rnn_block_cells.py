@@ -1,11 +1,14 @@
-"""tf.contrib.rnn's LSTM cells over the BlockLSTM op: ``LSTMBlockCell`` (one step)
-and ``LSTMBlockFusedCell`` (a whole time-major sequence in one call).
+"""tf.contrib.rnn's block cells: ``LSTMBlockCell`` (one step) and
+``LSTMBlockFusedCell`` (a whole time-major sequence in one call) over the
+BlockLSTM op, and ``GRUBlockCell`` over BlockGRU.
 
 Both have LSTMCell's variables (``kernel`` [input + units, 4 units], gates i,
 j, f, o; ``bias`` zeros; ``w_i_diag``, ``w_f_diag``, ``w_o_diag`` with
 ``use_peephole``), as TF's do. ``cell_clip=None`` (or <= 0) means no clipping.
-``dynamic_rnn`` / ``static_rnn`` run an LSTMBlockCell as one BlockLSTM over
-all steps (rnn_fused.py); called alone, a step is a BlockLSTM of one step.
+GRUBlockCell has GRUCell's (``gates/kernel``, ``gates/bias`` initialized to
+1.0, ``candidate/kernel``, ``candidate/bias``). ``dynamic_rnn`` /
+``static_rnn`` run a block cell as one op over all steps (rnn_fused.py);
+called alone, a step is the op over one step.
 """
 import numbers
 
@@ -13,14 +16,14 @@ from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape, dimension_value
 from nbflow.ops import array_ops, init_ops, math_ops
 from nbflow.ops.base import convert_to_tensor
-from nbflow.ops.block_rnn_ops import block_lstm
+from nbflow.ops.block_rnn_ops import block_gru, block_lstm
 from nbflow.ops.rnn_cell_base import (
     _BIAS_VARIABLE_NAME, _WEIGHTS_VARIABLE_NAME, LayerRNNCell, LSTMStateTuple, _check_rank2, _input_depth,
     _unique_object_name, _zero_state_tensors,
 )
 from nbflow.ops.rnn_fused import fused_rnn_sequence
 
-__all__ = ["LSTMBlockCell", "LSTMBlockFusedCell"]
+__all__ = ["LSTMBlockCell", "LSTMBlockFusedCell", "GRUBlockCell"]
 
 
 def _number(v, what):
@@ -134,3 +137,47 @@ class LSTMBlockFusedCell(_BlockLSTMBase):
     def call(self, inputs, state):
         raise TypeError("LSTMBlockFusedCell runs a whole sequence: call it as cell(inputs [time, batch, depth], "
                         "initial_state, dtype, sequence_length), not as a one-step cell")
+
+
+class GRUBlockCell(LayerRNNCell):
+    """``tf.contrib.rnn.GRUBlockCell``: GRUCell's step (tanh) as a BlockGRU;
+    ``num_units`` (or TF's older ``cell_size``); variables under ``gru_cell``."""
+
+    def __init__(self, num_units=None, reuse=None, name="gru_cell", cell_size=None):
+        super().__init__(_reuse=reuse, name=name)
+        if (num_units is None) == (cell_size is None):
+            raise ValueError("GRUBlockCell: give exactly one of num_units and cell_size")
+        if not name:
+            self._name, self._base_name = _unique_object_name("gru_cell"), "gru_cell"
+        self._num_units = int(num_units if num_units is not None else cell_size)
+
+    @property
+    def state_size(self):
+        return self._num_units
+
+    @property
+    def output_size(self):
+        return self._num_units
+
+    def build(self, inputs_shape):
+        depth = _input_depth(self, inputs_shape)
+        n = self._num_units
+        self._gate_kernel = self.add_variable("gates/" + _WEIGHTS_VARIABLE_NAME, shape=[depth + n, 2 * n])
+        self._gate_bias = self.add_variable("gates/" + _BIAS_VARIABLE_NAME, shape=[2 * n],
+                                            initializer=init_ops.constant_initializer(1.0, dtype=self._dtype))
+        self._candidate_kernel = self.add_variable("candidate/" + _WEIGHTS_VARIABLE_NAME, shape=[depth + n, n])
+        self._candidate_bias = self.add_variable("candidate/" + _BIAS_VARIABLE_NAME, shape=[n],
+                                                 initializer=init_ops.zeros_initializer(dtype=self._dtype))
+
+    def _block_gru_config(self):
+        return {} if type(self) is GRUBlockCell else None
+
+    def _block_gru_weights(self):
+        return self._gate_kernel, self._gate_bias, self._candidate_kernel, self._candidate_bias
+
+    def call(self, inputs, state):
+        _check_rank2(self, inputs, "inputs")
+        _, _, _, h = block_gru(convert_to_tensor(1, dtype=dtypes.int64), array_ops.expand_dims(inputs, 0), state,
+                               self._gate_kernel, self._candidate_kernel, self._gate_bias, self._candidate_bias)
+        new_h = h[0]
+        return new_h, new_h
