@@ -55,9 +55,10 @@ def _compare(make_cell, run, x_value, x_dtype, feeds=None, extra_xs=(), tol=None
                                                                                       (False, "unfused" + tag))]
     # fused: one BlockLSTM; step by step: none (a While body's ops are not graph inputs), or one per step
     # (LSTMBlockCell unrolled by static_rnn)
-    assert _op_types(built[0][:2]).count(op_type) == 1
-    n_unfused = _op_types(built[1][:2]).count(op_type)
-    assert n_unfused == 0 or n_unfused == x_value.shape[1] > 1
+    if op_type is not None:
+        assert _op_types(built[0][:2]).count(op_type) == 1
+        n_unfused = _op_types(built[1][:2]).count(op_type)
+        assert n_unfused == 0 or n_unfused == x_value.shape[1] > 1
     names = [[v.op.name.split("/", 1)[1] for v in b[2]] for b in built]
     assert names[0] == names[1] and [v.shape.as_list() for v in built[0][2]] == [v.shape.as_list()
                                                                                   for v in built[1][2]]
@@ -177,7 +178,8 @@ def test_cells_that_stay_step_by_step():
                  tf.nn.rnn_cell.BasicLSTMCell(3, activation=tf.nn.relu), MyLSTM(3),
                  tf.nn.rnn_cell.LSTMCell(3, cell_clip=0.0),
                  tf.nn.rnn_cell.BasicLSTMCell(3, forget_bias=tf.constant(1.0)),
-                 tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.GRUCell(3)])):
+                 tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(3), tf.nn.rnn_cell.GRUCell(3, activation="relu")]),
+                 tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.GRUCell(3)], state_is_tuple=False)):
         out, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32, scope=cell.name)
         assert "BlockLSTM" not in _op_types([out]) and "BlockGRU" not in _op_types([out]), cell
     x16 = tf.placeholder(tf.float16, [None, 3, 2])
@@ -277,3 +279,20 @@ def test_lstm_block_fused_cell_equals_dynamic_rnn():
         fused(x)
     with pytest.raises(TypeError, match="runs a whole sequence"):
         fused.call(x[0], None)
+
+
+@pytest.mark.parametrize("run", [_dynamic, _static])
+def test_multi_rnn_cell_one_fused_op_per_layer(run):
+    lengths = tf.placeholder(tf.int32, [None])
+    make = lambda: tf.nn.rnn_cell.MultiRNNCell([  # noqa: E731
+        tf.nn.rnn_cell.BasicLSTMCell(4), tf.nn.rnn_cell.GRUCell(3),
+        tf.nn.rnn_cell.LSTMCell(5, use_peepholes=True, state_is_tuple=False)])
+    x = tf.placeholder(tf.float64, [None, 4, 2])
+    fused, _, variables = _build(make, run, True, "count", x, dtype=tf.float64, sequence_length=lengths)
+    types = _op_types(fused)
+    assert types.count("BlockLSTM") == 2 and types.count("BlockGRU") == 1 and "While" not in types
+    assert [v.op.name for v in variables][:3] == ["count/rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel",
+                                                  "count/rnn/multi_rnn_cell/cell_0/basic_lstm_cell/bias",
+                                                  "count/rnn/multi_rnn_cell/cell_1/gru_cell/gates/kernel"]
+    _compare(make, run, RNG.randn(3, 4, 2), tf.float64, feeds={lengths: [4, 1, 3]}, dtype=tf.float64,
+             sequence_length=lengths, op_type=None)

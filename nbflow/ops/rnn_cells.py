@@ -348,3 +348,8 @@ class MultiRNNCell(RNNCell):
                 new_states.append(new_state)
         new_states = tuple(new_states) if self._state_is_tuple else array_ops.concat(new_states, 1)
         return cur_inp, new_states
+
+    def _fused_layers(self):
+        """The layers, when a sequence may run as one fused op per layer (rnn_fused.py):
+        states as a tuple, this exact class; else None."""
+        return list(self._cells) if type(self) is MultiRNNCell and self._state_is_tuple else None

@@ -27,6 +27,7 @@ from nbflow.ops import array_ops, math_ops
 from nbflow.ops.block_rnn_ops import block_gru, block_lstm
 from nbflow.ops.reduction_ops import reduce_max
 from nbflow.ops.rnn_cell_base import LSTMStateTuple, StepSpec
+from nbflow.ops.variable_scope import variable_scope
 
 __all__ = ["unfused_rnn", "fused_rnn_config", "fused_rnn_sequence"]
 
@@ -44,20 +45,25 @@ def unfused_rnn():
 
 
 def fused_rnn_config(cell, dtype, flat_state):
-    """``(kind, attrs)`` -- "lstm" with BlockLSTM's attrs, or "gru" -- for ``cell`` on
-    inputs of ``dtype`` from the state tensors ``flat_state``; None when the cell
-    cannot run as one fused op (then the caller builds it step by step, and
-    reports any error the cell raises)."""
+    """``(kind, attrs)`` -- "lstm" with BlockLSTM's attrs, "gru", or "multi" with
+    the layers' plans -- for ``cell`` on inputs of ``dtype`` from the state
+    tensors ``flat_state``; None when the cell cannot run as fused ops (then
+    the caller builds it step by step, and reports any error the cell raises)."""
     if not _ENABLED[-1] or dtype not in (dtypes.float32, dtypes.float64):
         return None
     if any(s.dtype != dtype or s.shape.ndims not in (None, 2) for s in flat_state):
         return None
+    if cell._dtype is not None and cell._dtype != dtype:
+        return None
+    layers = getattr(cell, "_fused_layers", None)
+    layers = layers() if layers is not None else None
+    if layers is not None:  # MultiRNNCell: one fused op per layer, each layer's outputs the next one's inputs
+        plans = [fused_rnn_config(layer, dtype, ()) for layer in layers]
+        return None if any(p is None for p in plans) else ("multi", plans)
     for kind in ("lstm", "gru"):
         config = getattr(cell, "_block_%s_config" % kind, None)
         config = config() if config is not None else None
         if config is not None:
-            if cell._dtype is not None and cell._dtype != dtype:
-                return None
             return kind, config
     return None
 
@@ -132,22 +138,40 @@ def _gru(cell, config, x, state, lengths):
     return outputs, h_final
 
 
+def _multi(cell, plans, x, state, lengths):
+    outputs, finals = x, []
+    for k, (layer, plan) in enumerate(zip(cell._fused_layers(), plans)):
+        with variable_scope("cell_%d" % k):  # as MultiRNNCell.call names its layers
+            outputs, final = _sequence(layer, plan, outputs, state[k], lengths, None)
+        finals.append(final)
+    return outputs, tuple(finals)
+
+
+_KINDS = {"lstm": _lstm, "gru": _gru, "multi": _multi}
+
+
+def _sequence(cell, plan, x, state, lengths, scope, step_list=False):
+    """Inside the cell's scopes (entered once, as one call of the cell): stack a
+    list of steps, run the fused op(s), unstack the outputs again."""
+    first = x[0] if step_list else x
+    shape = first.shape if step_list else TensorShape(first.shape.as_tuple()[1:])
+    with cell._call_scope(StepSpec(shape, first.dtype), scope):
+        if step_list:
+            x = array_ops.stack(x)
+        kind, config = plan
+        outputs, final = _KINDS[kind](cell, config, x, state, lengths)
+        if step_list:
+            outputs = array_ops.unstack(outputs, num=x.shape.as_tuple()[0])
+        return outputs, final
+
+
 def fused_rnn_sequence(cell, plan, x, state, lengths=None, scope=None):
     """``cell`` over the time-major ``x`` [T, B, I] from ``state``, as one BlockLSTM
-    or BlockGRU (``plan`` from :func:`fused_rnn_config`).
+    or BlockGRU (one per layer of a MultiRNNCell; ``plan`` from
+    :func:`fused_rnn_config`).
 
     ``lengths``: int32 [B] or None. Returns (outputs [T, B, H], final state in
     the cell's state structure). ``x`` may be a list of T [B, I] tensors
     (static_rnn): the outputs are then a list too, both built in the cell's
     name scope, as the cell's own ops would be."""
-    kind, config = plan
-    step_list = isinstance(x, (list, tuple))
-    dtype = x[0].dtype if step_list else x.dtype
-    batch_static, depth = (x[0].shape if step_list else x.shape[1:]).as_tuple()
-    with cell._call_scope(StepSpec(TensorShape([batch_static, depth]), dtype), scope):
-        if step_list:
-            x = array_ops.stack(x)
-        outputs, final = (_lstm if kind == "lstm" else _gru)(cell, config, x, state, lengths)
-        if step_list:
-            outputs = array_ops.unstack(outputs, num=x.shape.as_tuple()[0])
-        return outputs, final
+    return _sequence(cell, plan, x, state, lengths, scope, step_list=isinstance(x, (list, tuple)))
