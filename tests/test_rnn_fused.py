@@ -182,6 +182,17 @@ def test_cells_that_stay_step_by_step():
                  tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.GRUCell(3)], state_is_tuple=False)):
         out, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32, scope=cell.name)
         assert "BlockLSTM" not in _op_types([out]) and "BlockGRU" not in _op_types([out]), cell
+    class Duck:  # a cell-like object that is no RNNCell
+        state_size = output_size = 3
+
+        def zero_state(self, batch, dtype):
+            return tf.zeros([batch, 3], dtype)
+
+        def __call__(self, x, state):
+            return state + 1.0, state + 1.0
+
+    out, _ = tf.nn.dynamic_rnn(Duck(), tf.placeholder(tf.float32, [2, 3, 2]), dtype=tf.float32)
+    assert "While" in _op_types([out])
     x16 = tf.placeholder(tf.float16, [None, 3, 2])
     out, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x16, dtype=tf.float16, scope="half")
     assert "BlockLSTM" not in _op_types([out])

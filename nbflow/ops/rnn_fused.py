@@ -53,7 +53,7 @@ def fused_rnn_config(cell, dtype, flat_state):
         return None
     if any(s.dtype != dtype or s.shape.ndims not in (None, 2) for s in flat_state):
         return None
-    if cell._dtype is not None and cell._dtype != dtype:
+    if getattr(cell, "_dtype", None) not in (None, dtype):
         return None
     layers = getattr(cell, "_fused_layers", None)
     layers = layers() if layers is not None else None
