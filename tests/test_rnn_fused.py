@@ -307,3 +307,39 @@ def test_multi_rnn_cell_one_fused_op_per_layer(run):
                                                   "count/rnn/multi_rnn_cell/cell_1/gru_cell/gates/kernel"]
     _compare(make, run, RNG.randn(3, 4, 2), tf.float64, feeds={lengths: [4, 1, 3]}, dtype=tf.float64,
              sequence_length=lengths, op_type=None)
+
+
+# -- tf.keras.layers.LSTM ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_keras_lstm_fused_equals_while_loop(return_sequences):
+    x = tf.placeholder(tf.float32, [None, 5, 3])
+    layers, outs = [], []
+    for fused in (True, False):
+        layer = tf.keras.layers.LSTM(4, return_sequences=return_sequences, return_state=True)
+        if fused:
+            outs.append(layer(x))
+        else:
+            with unfused_rnn():
+                outs.append(layer(x))
+        layers.append(layer)
+    assert "BlockLSTM" in _op_types(outs[0]) and "BlockLSTM" not in _op_types(outs[1])
+    assert [w.name for w in layers[0].weights] == ["lstm/lstm_cell/kernel:0", "lstm/lstm_cell/recurrent_kernel:0",
+                                                   "lstm/lstm_cell/bias:0"]
+    assert all(a.shape.is_compatible_with(b.shape) for a, b in zip(outs[0], outs[1]))
+    assert outs[0][1].shape.as_list() == [None, 4]
+    grads = [tf.gradients(tf.reduce_sum(o[0] * o[0]) + tf.reduce_sum(o[2]), [x] + layer.weights)
+             for o, layer in zip(outs, layers)]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for a, b in zip(layers[0].weights, layers[1].weights):
+            b.load(sess.run(a), sess)
+        got, want = sess.run([[outs[0], grads[0]], [outs[1], grads[1]]], {x: RNG.randn(2, 5, 3)})
+    for g, w_ in zip(tf.nest.flatten(got), tf.nest.flatten(want)):
+        np.testing.assert_allclose(g, w_, rtol=1e-5, atol=1e-6)
+
+
+def test_keras_lstm_other_activation_stays_a_loop():
+    x = tf.placeholder(tf.float32, [None, 5, 3])
+    out = tf.keras.layers.LSTM(4, recurrent_activation="hard_sigmoid")(x)
+    assert "BlockLSTM" not in _op_types([out])

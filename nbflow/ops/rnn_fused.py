@@ -29,7 +29,7 @@ from nbflow.ops.reduction_ops import reduce_max
 from nbflow.ops.rnn_cell_base import LSTMStateTuple, StepSpec
 from nbflow.ops.variable_scope import variable_scope
 
-__all__ = ["unfused_rnn", "fused_rnn_config", "fused_rnn_sequence"]
+__all__ = ["unfused_rnn", "fused_rnn_config", "fused_rnn_sequence", "lstm_sequence", "fusion_enabled"]
 
 _ENABLED = [True]
 
@@ -116,15 +116,28 @@ def _outputs_and_finals(x, h, pairs, time_steps, lengths):
     return outputs, finals
 
 
-def _lstm(cell, config, x, state, lengths):
-    kernel, bias, peepholes = cell._block_lstm_weights()
-    c0, h0 = _split_state(cell, state)
+def lstm_sequence(x, c0, h0, kernel, bias, config, peepholes=None, lengths=None):
+    """One BlockLSTM over the time-major ``x`` [T, B, I] from (c0, h0) with a
+    [I + H, 4H] ``kernel`` (blocks i, j, f, o) and BlockLSTM's ``config``:
+    (outputs [T, B, H], final c, final h), with ``lengths`` semantics as above."""
     if peepholes is None:
-        zeros = array_ops.zeros([cell._num_units], dtype=x.dtype)
+        zeros = array_ops.zeros([kernel.shape.as_tuple()[1] // 4], dtype=x.dtype)
         peepholes = (zeros, zeros, zeros)
     time_steps, steps, lengths = _steps(x, lengths)
     _, cs, _, _, _, _, h = block_lstm(steps, x, c0, h0, kernel, *peepholes, bias, **config)
     outputs, (c_final, h_final) = _outputs_and_finals(x, h, [(cs, c0), (h, h0)], time_steps, lengths)
+    return outputs, c_final, h_final
+
+
+def fusion_enabled():
+    """False inside :func:`unfused_rnn` (for other layers that fuse, e.g. Keras' LSTM)."""
+    return _ENABLED[-1]
+
+
+def _lstm(cell, config, x, state, lengths):
+    kernel, bias, peepholes = cell._block_lstm_weights()
+    c0, h0 = _split_state(cell, state)
+    outputs, c_final, h_final = lstm_sequence(x, c0, h0, kernel, bias, config, peepholes, lengths)
     if cell._state_is_tuple:
         return outputs, LSTMStateTuple(c_final, h_final)
     return outputs, array_ops.concat([c_final, h_final], 1)
