@@ -5,6 +5,7 @@ import pytest
 
 import nbflow as tf
 from nbflow.framework import nest
+from nbflow.ops.rnn_fused import unfused_rnn
 
 RNG = np.random.RandomState(0)
 
@@ -358,7 +359,8 @@ def test_dropout_wrapper_keep_one_is_the_cell():
     assert wrapped.state_size == cell.state_size and wrapped.output_size == 5 and wrapped.wrapped_cell is cell
     outs_w, st_w = tf.nn.static_rnn(wrapped, tf.unstack(ph, axis=1), dtype=tf.float32)
     assert var_names() == ["rnn/basic_lstm_cell/bias", "rnn/basic_lstm_cell/kernel"]  # no scope of its own
-    outs_c, st_c = tf.nn.static_rnn(cell, tf.unstack(ph, axis=1), dtype=tf.float32, scope="plain")
+    with unfused_rnn():  # the same ops as through the wrapper (the plain cell would run fused)
+        outs_c, st_c = tf.nn.static_rnn(cell, tf.unstack(ph, axis=1), dtype=tf.float32, scope="plain")
     assert not any("dropout" in op.name for op in tf.get_default_graph().get_operations())
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
@@ -615,7 +617,8 @@ def test_public_names():
 def test_lstm_gate_math_is_one_fused_kernel_per_step():
     T = 3
     x = tf.placeholder(tf.float32, [None, T, 2])
-    outputs, state = tf.nn.static_rnn(tf.nn.rnn_cell.BasicLSTMCell(4), tf.unstack(x, axis=1), dtype=tf.float32)
+    with unfused_rnn():  # step by step (else the whole sequence is one BlockLSTM op: test_rnn_fused.py)
+        outputs, state = tf.nn.static_rnn(tf.nn.rnn_cell.BasicLSTMCell(4), tf.unstack(x, axis=1), dtype=tf.float32)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         text = tf.explain([outputs[-1], state.c], {x: np.zeros((2, T, 2), np.float32)}, file=False)

@@ -6,12 +6,17 @@ and *emits*, see while_op.py), so the run-time loop is the executor calling one
 compiled sub-plan per step -- no Python graph code per step and no copy of the
 whole sequence per step. The gradient runs the steps backwards over the same
 body (WhileGrad).
+
+An LSTM or GRU cell that BlockLSTM / BlockGRU computes exactly runs as that
+one op instead (rnn_fused.py): the same variables, results and gradients, without a
+sub-plan per step.
 """
 from nbflow.framework import context, dtypes, nest
 from nbflow.framework.graph import name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import array_ops, math_ops
 from nbflow.ops.base import convert_to_tensor
+from nbflow.ops.rnn_fused import fused_rnn_config, fused_rnn_sequence
 from nbflow.ops.sequence_ops import reverse_sequence
 from nbflow.ops.variable_scope import variable_scope
 from nbflow.ops.while_op import build_while
@@ -75,6 +80,13 @@ def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, dtype=No
             if lengths.shape.ndims not in (None, 1):
                 raise ValueError("sequence_length must be a vector of length batch_size, but saw shape: %s"
                                  % lengths.shape)
+
+        plan = fused_rnn_config(cell, x.dtype, flat_state)
+        if plan is not None:
+            outputs, final = fused_rnn_sequence(cell, plan, x, state, lengths)
+            if not time_major:
+                outputs = _transpose_batch_time(outputs)
+            return outputs, nest.pack_sequence_as(state, nest.flatten(final))
 
         def cond(args):
             return math_ops.less(args[0], time_steps)

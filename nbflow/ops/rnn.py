@@ -6,6 +6,9 @@ the cell's ops per step, the variables created at step 0 and reused after
 each batch entry's outputs are zero and its state is copied through once
 its length is reached, as in TF (TF wraps each step in a ``cond``; here
 every step runs and ``Select`` picks, with the same results).
+
+An LSTM or GRU cell that BlockLSTM / BlockGRU computes exactly runs as that
+one op over the stacked inputs instead of T copies of the cell (rnn_fused.py).
 """
 from nbflow.framework import dtypes
 from nbflow.framework import nest
@@ -13,6 +16,7 @@ from nbflow.framework.tensor_shape import Dimension, dimension_value
 from nbflow.ops import array_ops, math_ops
 from nbflow.ops.base import convert_to_tensor
 from nbflow.ops.rnn_cell_base import _concat, assert_like_rnncell
+from nbflow.ops.rnn_fused import fused_rnn_config, fused_rnn_sequence
 from nbflow.ops.variable_scope import variable_scope
 
 __all__ = ["static_rnn", "static_bidirectional_rnn"]
@@ -112,6 +116,9 @@ def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=Non
             zero_output = nest.map_structure(_create_zero_output, output_size)
             sequence_length = math_ops.cast(sequence_length, dtypes.int32)
 
+        fused = _fused_static_rnn(cell, inputs, state, sequence_length)
+        if fused is not None:
+            return fused
         for time, input_ in enumerate(inputs):
             if time > 0:
                 varscope.reuse_variables()
@@ -121,6 +128,20 @@ def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=Non
                 output, state = cell(input_, state)
             outputs.append(output)
         return outputs, state
+
+
+def _fused_static_rnn(cell, inputs, state, sequence_length):
+    """(outputs, state) of an LSTM cell BlockLSTM computes exactly, as one op over
+    the stacked inputs (rnn_fused.py); None when the cell or inputs do not allow it."""
+    if any(nest.is_nested(x) for x in inputs):
+        return None
+    inputs = [convert_to_tensor(x) for x in inputs]
+    if any(x.dtype != inputs[0].dtype or x.shape.ndims != 2 for x in inputs):
+        return None
+    plan = fused_rnn_config(cell, inputs[0].dtype, nest.flatten(state))
+    if plan is None:
+        return None
+    return fused_rnn_sequence(cell, plan, inputs, state, sequence_length)
 
 
 def _rnn_step(time, sequence_length, zero_output, state, new_output_and_state):

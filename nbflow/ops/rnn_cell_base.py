@@ -14,6 +14,7 @@ the cell's name scope (``rnn/basic_lstm_cell/MatMul_3``), as in TF.
 The cells are in rnn_cells.py, the wrappers in rnn_cell_wrappers.py.
 """
 import collections
+import contextlib
 import re
 
 from nbflow.framework import dtypes
@@ -41,6 +42,16 @@ class LSTMStateTuple(collections.namedtuple("LSTMStateTuple", ("c", "h"))):
         if c.dtype != h.dtype:
             raise TypeError("Inconsistent internal state: %s vs %s" % (str(c.dtype), str(h.dtype)))
         return c.dtype
+
+
+class StepSpec:
+    """The shape and dtype of one step's inputs, where a fused op stands for the
+    calls (a plain object, so nest treats it as one leaf)."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -242,19 +253,30 @@ class RNNCell:
     def __call__(self, inputs, state, scope=None):
         """Run the cell on one step: ``(output, new_state)``. Variables are created on the
         first call and reused afterwards."""
+        with self._call_scope(inputs, scope) as inputs:
+            return self.call(inputs, state)
+
+    @contextlib.contextmanager
+    def _call_scope(self, inputs, scope=None):
+        """The scopes a call runs in (the cell's variable scope, reusing after the
+        first call, and its name scope), the variables built on first entry;
+        yields ``inputs`` as tensors. A fused sequence op (rnn_fused.py) enters
+        it as one call does, with a :class:`StepSpec` for the step's inputs, so
+        it names and reuses the same variables."""
         self._set_scope(scope)
         reuse = True if self.built else self._reuse
         with variable_scope(self._scope, reuse=reuse, auxiliary_name_scope=False) as vs:
             self._current_scope = vs
             with name_scope(vs.original_name_scope):
-                inputs = nest.map_structure(lambda x: x if _is_tensor(x) else convert_to_tensor(x), inputs)
+                inputs = nest.map_structure(
+                    lambda x: x if _is_tensor(x) or isinstance(x, StepSpec) else convert_to_tensor(x), inputs)
                 if not self.built:
                     first = nest.flatten(inputs)[0]
                     if self._dtype is None:
                         self._dtype = first.dtype.base_dtype
                     self.build(nest.map_structure(lambda x: x.shape, inputs))
                     self.built = True
-                return self.call(inputs, state)
+                yield inputs
 
     # states ---------------------------------------------------------------------------
     def zero_state(self, batch_size, dtype):

@@ -6,6 +6,7 @@ The cell math is written with ordinary graph ops (MatMul, BiasAdd, Split,
 Sigmoid, Tanh, Mul, Add): the planner fuses each step's element-wise gate math
 into one generated kernel.
 """
+import numbers
 import warnings
 
 from nbflow.framework import dtypes
@@ -21,6 +22,10 @@ from nbflow.ops.rnn_cell_base import (
 from nbflow.ops.variable_scope import variable_scope
 
 __all__ = ["BasicRNNCell", "GRUCell", "BasicLSTMCell", "LSTMCell", "MultiRNNCell"]
+
+
+def _is_number(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
 class BasicRNNCell(LayerRNNCell):
@@ -103,6 +108,17 @@ class GRUCell(LayerRNNCell):
         new_h = u * state + (1 - u) * c
         return new_h, new_h
 
+    def _block_gru_config(self):
+        """BlockGRU's attrs (none) when a sequence of this cell's steps is one
+        BlockGRU (rnn_fused.py), else None."""
+        if type(self) is not GRUCell or self._activation is not math_ops.tanh:
+            return None
+        return {}
+
+    def _block_gru_weights(self):
+        """(gate kernel, gate bias, candidate kernel, candidate bias), once built."""
+        return self._gate_kernel, self._gate_bias, self._candidate_kernel, self._candidate_bias
+
 
 class BasicLSTMCell(LayerRNNCell):
     """LSTM without peepholes or projection (Zaremba et al. 2014). One matmul of
@@ -148,6 +164,18 @@ class BasicLSTMCell(LayerRNNCell):
         new_h = multiply(self._activation(new_c), sigmoid(o))
         new_state = LSTMStateTuple(new_c, new_h) if self._state_is_tuple else array_ops.concat([new_c, new_h], 1)
         return new_h, new_state
+
+    def _block_lstm_config(self):
+        """BlockLSTM's attrs when a sequence of this cell's steps is one BlockLSTM
+        (rnn_fused.py), else None (a subclass may compute something else)."""
+        if type(self) is not BasicLSTMCell or self._activation is not math_ops.tanh or not _is_number(
+                self._forget_bias):
+            return None
+        return {"forget_bias": float(self._forget_bias), "cell_clip": -1.0, "use_peephole": False}
+
+    def _block_lstm_weights(self):
+        """(kernel, bias, peephole weights or None), once built."""
+        return self._kernel, self._bias, None
 
 
 class LSTMCell(LayerRNNCell):
@@ -228,6 +256,23 @@ class LSTMCell(LayerRNNCell):
         new_state = LSTMStateTuple(c, m) if self._state_is_tuple else array_ops.concat([c, m], 1)
         return m, new_state
 
+    def _block_lstm_config(self):
+        """BlockLSTM's attrs when a sequence of this cell's steps is one BlockLSTM
+        (rnn_fused.py): no projection, tanh, a positive clip if any; else None."""
+        if (type(self) is not LSTMCell or self._num_proj is not None or self._activation is not math_ops.tanh
+                or not _is_number(self._forget_bias)):
+            return None
+        clip = self._cell_clip
+        if clip is not None and not (_is_number(clip) and clip > 0):
+            return None
+        return {"forget_bias": float(self._forget_bias), "cell_clip": -1.0 if clip is None else float(clip),
+                "use_peephole": bool(self._use_peepholes)}
+
+    def _block_lstm_weights(self):
+        """(kernel, bias, (w_i_diag, w_f_diag, w_o_diag) or None), once built."""
+        peepholes = (self._w_i_diag, self._w_f_diag, self._w_o_diag) if self._use_peepholes else None
+        return self._kernel, self._bias, peepholes
+
 
 class MultiRNNCell(RNNCell):
     """Cells stacked in layers: the output of cell ``k`` is the input of cell ``k+1``
@@ -303,3 +348,8 @@ class MultiRNNCell(RNNCell):
                 new_states.append(new_state)
         new_states = tuple(new_states) if self._state_is_tuple else array_ops.concat(new_states, 1)
         return cur_inp, new_states
+
+    def _fused_layers(self):
+        """The layers, when a sequence may run as one fused op per layer (rnn_fused.py):
+        states as a tuple, this exact class; else None."""
+        return list(self._cells) if type(self) is MultiRNNCell and self._state_is_tuple else None

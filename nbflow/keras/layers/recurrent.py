@@ -14,11 +14,13 @@ Keras' equations and weight layouts (TF 2 defaults):
 
 The time loop is ``tf.nn.dynamic_rnn``'s: one While op in a graph (TF 1 or a
 tf.function trace; unknown batch and time lengths work), a Python loop over the
-steps eagerly. Cells are sublayers named ``lstm_cell`` (uniquified), so the
+steps eagerly -- except an LSTM with the default activations, which runs as one
+fused BlockLSTM op (``_fused_lstm``; nbflow/ops/rnn_fused.py). Cells are sublayers named ``lstm_cell`` (uniquified), so the
 weights are ``lstm/lstm_cell/kernel:0``. Not supported: ``dropout`` /
 ``recurrent_dropout`` other than 0, ``stateful``, masking, ``unroll`` (accepted,
 ignored), ``time_major``.
 """
+from nbflow.framework import dtypes
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.keras import activations, initializers, regularizers
 from nbflow.keras.layers.base_layer import InputSpec, Layer
@@ -27,6 +29,7 @@ from nbflow.ops import array_ops as A
 from nbflow.ops import math_ops as M
 from nbflow.ops.base import convert_to_tensor
 from nbflow.ops.dynamic_rnn import dynamic_rnn
+from nbflow.ops.rnn_fused import fusion_enabled, lstm_sequence
 from nbflow.ops.linalg_ops import matmul
 from nbflow.ops.nn_ops import bias_add
 
@@ -223,6 +226,31 @@ class _Step:
         return out, tuple(new)
 
 
+def _fused_lstm(cell, x, states):
+    """(outputs, [h, c]) of an LSTMCell with Keras' default activations as one
+    BlockLSTM (nbflow/ops/rnn_fused.py), else None. The kernels are joined and
+    the gate blocks reordered from Keras' i, f, c, o to BlockLSTM's i, c, f, o
+    each call (small copies; their gradients flow back through the slices)."""
+    if (type(cell) is not LSTMCell or cell.activation is not activations.tanh
+            or cell.recurrent_activation is not activations.sigmoid or not fusion_enabled()
+            or x.dtype not in (dtypes.float32, dtypes.float64) or any(s.dtype != x.dtype for s in states)):
+        return None
+    n = cell.units
+
+    def gates_reordered(w):  # the last axis: blocks i, f, c, o -> i, c, f, o
+        if w.shape.ndims == 1:
+            return A.concat([w[:n], w[2 * n:3 * n], w[n:2 * n], w[3 * n:]], 0)
+        return A.concat([w[:, :n], w[:, 2 * n:3 * n], w[:, n:2 * n], w[:, 3 * n:]], 1)
+
+    kernel = gates_reordered(A.concat([convert_to_tensor(cell.kernel), convert_to_tensor(cell.recurrent_kernel)], 0))
+    bias = (gates_reordered(convert_to_tensor(cell.bias)) if cell.bias is not None
+            else A.zeros([4 * n], dtype=x.dtype))
+    x_tm = A.transpose(x, [1, 0, 2])
+    outputs, c_final, h_final = lstm_sequence(x_tm, states[1], states[0], kernel, bias,
+                                              {"forget_bias": 0.0, "cell_clip": -1.0, "use_peephole": False})
+    return A.transpose(outputs, [1, 0, 2]), (h_final, c_final)
+
+
 class RNN(Layer):
     """Runs ``cell`` over [batch, time, features] inputs; returns the last output or,
     with ``return_sequences``, every step's ([batch, time, units]); ``return_state``
@@ -282,8 +310,12 @@ class RNN(Layer):
                 raise ValueError("Layer %s expects %d states, but it received %d initial states."
                                  % (self.name, len(sizes), len(initial_state)))
             states = [M.cast(convert_to_tensor(s), x.dtype) for s in initial_state]
-        outputs, final = dynamic_rnn(_Step(self.cell), x, initial_state=tuple(states), dtype=x.dtype,
-                                     scope="while_rnn")
+        fused = _fused_lstm(self.cell, x, states)
+        if fused is not None:
+            outputs, final = fused
+        else:
+            outputs, final = dynamic_rnn(_Step(self.cell), x, initial_state=tuple(states), dtype=x.dtype,
+                                         scope="while_rnn")
         final = list(final)
         output = outputs if self.return_sequences else final[0]
         if self.return_state:
