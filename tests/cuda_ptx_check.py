@@ -7,7 +7,9 @@ simulator on), by tests/test_cuda_ptx.py, or by hand:
 Kernels: the generated element-wise kernel of every element-wise op type the
 GPU accepts (at its usual dtype), one generated fused kernel per shape class
 (all operands full-size; scalars; numpy broadcasting; several outputs), the
-reductions (5 kinds x float32/float64) and the tiled matmul (float32/float64).
+reductions (5 kinds x float32/float64), the tiled matmul, every optimizer
+update (Apply*) and the row kernels (softmax, cross-entropies), float32 and
+float64.
 Every kernel is compiled for cc 8.0; the static kernels and the fused ones
 also for 7.5 and 9.0 (``--all-cc``: every kernel for all three). ptxas (the
 nvidia-cuda-nvcc-cu12 wheel's) then assembles each PTX with ``-v`` and its
@@ -107,6 +109,8 @@ def fused_cases():
         k, patterns = ew.get_kernel(stmts, outputs, [np.float32] * 3, shapes, [np.float32] * len(outputs), (4, 8))
         n_extra = len(ew.shape_args(shapes, patterns, (4, 8)))
         out.append(("fused:%s" % name, k.py_func, (f32,) * (3 + len(outputs)) + (types.int64,) * n_extra))
+    k, _ = ew.get_kernel([], ["1"], [], [], [np.float32], (4, 8))  # OnesLike / ZerosLike: no inputs
+    out.append(("fill:no-input", k.py_func, (f32, types.int64)))
     return out
 
 
@@ -124,6 +128,31 @@ def static_cases():
                         (arr, arr, types.int64, types.int64, i64, i64, i64, i64)))
         k = linalg.get_kernel(dt)
         out.append(("matmul:%s" % np.dtype(dt).name, k.py_func, (arr, arr, arr) + (types.int64,) * 7))
+        out += optimizer_cases(dt, arr) + row_cases(dt, arr)
+    return out
+
+
+def optimizer_cases(dt, arr):
+    """Every Apply* update (kernels/cuda/optim.py): arrays and one-element scalars, int flags, n."""
+    from numba import types
+    from nbflow.kernels.cuda import optim
+    out = []
+    for name, (args, scalars, flags, _, _) in sorted(optim.UPDATES.items()):
+        sig = (arr,) * len(args) + (types.int64,) * (len(flags) + 1)
+        out.append(("optim:%s:%s" % (name, np.dtype(dt).name), optim.get_kernel(name, dt).py_func, sig))
+    return out
+
+
+def row_cases(dt, arr):
+    """Softmax / LogSoftmax and the cross-entropies (kernels/cuda/nn.py)."""
+    from numba import types
+    from nbflow.kernels.cuda import nn
+    i64, name = types.int64, np.dtype(dt).name
+    out = [("softmax:%s" % name, nn.get_kernel("softmax", dt).py_func, (arr, arr, i64, i64, i64)),
+           ("xent:%s" % name, nn.get_kernel("xent", dt).py_func, (arr, arr, arr, arr, i64, i64))]
+    for lab in (types.int32, types.int64):
+        out.append(("sparse_xent:%s:%s" % (name, lab), nn.get_kernel("sparse_xent", dt).py_func,
+                    (arr, types.Array(lab, 1, "C"), arr, arr, i64, i64)))
     return out
 
 

@@ -115,40 +115,237 @@ def test_matmul_tiles_and_transposes():
     assert "(MatMul)" in text and GPU in text
 
 
-def test_mlp_training_step_matches_cpu():
-    """Forward and backward on the GPU; ops without a GPU kernel (the cross-entropy,
-    the variables and their updates) soft-place on the CPU, with copies between."""
+def _on_gpu(text, op_type):
+    return any("(%s)" % op_type in ln and GPU in ln for ln in _steps(text))
+
+
+def test_softmax_log_softmax_and_their_gradients():
+    rng = np.random.RandomState(5)
+    a = (rng.randn(5, 7) * 3).astype(np.float32)
+    b = rng.randn(2, 3, 40).astype(np.float64)  # rows longer than a 32-thread block
+    w = rng.randn(2, 3, 40)
+
+    def build():
+        pa, pb = tf.placeholder(tf.float32, [5, 7]), tf.placeholder(tf.float64, [2, 3, 40])
+        sa, lb = tf.nn.softmax(pa), tf.nn.log_softmax(pb)
+        outs = [sa, tf.nn.log_softmax(pa), tf.nn.softmax(pb), lb,
+                tf.gradients(tf.reduce_sum(sa * sa), pa)[0], tf.gradients(tf.reduce_sum(lb * w), pb)[0],
+                tf.nn.softmax(tf.zeros([0, 3])), tf.nn.softmax(tf.constant([[1.0]]))]
+        return outs, lambda: {pa: a, pb: b}
+    cpu, gpu, text = run_both(build)
+    assert_close(cpu, gpu, rtol=2e-5, atol=1e-6)
+    assert _on_gpu(text, "Softmax") and _on_gpu(text, "LogSoftmax")
+
+
+def test_cross_entropies_and_their_gradients():
+    rng = np.random.RandomState(6)
+    logits = rng.randn(6, 5).astype(np.float32)
+    labels = rng.rand(6, 5).astype(np.float32)
+    labels /= labels.sum(axis=1, keepdims=True)
+    wide = rng.randn(3, 70)  # classes spanning three 32-thread strides
+    idx32 = rng.randint(0, 5, size=6).astype(np.int32)
+    idx64 = rng.randint(0, 70, size=3).astype(np.int64)
+
+    def build():
+        pl, py = tf.placeholder(tf.float32, [6, 5]), tf.placeholder(tf.float32, [6, 5])
+        pw, pi, pj = tf.placeholder(tf.float64, [3, 70]), tf.placeholder(tf.int32, [6]), tf.placeholder(tf.int64, [3])
+        dense = tf.nn.softmax_cross_entropy_with_logits_v2(labels=py, logits=pl)
+        sparse = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=pi, logits=pl)
+        sparse64 = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=pj, logits=pw)
+        outs = [dense, sparse, sparse64,
+                tf.gradients(tf.reduce_sum(dense * np.arange(6, dtype=np.float32)), pl)[0],
+                tf.gradients(tf.reduce_mean(sparse), pl)[0], tf.gradients(tf.reduce_sum(sparse64), pw)[0]]
+        return outs, lambda: {pl: logits, py: labels, pw: wide, pi: idx32, pj: idx64}
+    cpu, gpu, text = run_both(build)
+    assert_close(cpu, gpu, rtol=2e-5, atol=1e-6)
+    assert _on_gpu(text, "SoftmaxCrossEntropyWithLogits") and _on_gpu(text, "SparseSoftmaxCrossEntropyWithLogits")
+
+
+def test_sparse_cross_entropy_label_out_of_range_is_nan_on_the_gpu():
+    """TF's GPU kernel: NaN in that row (the CPU raises InvalidArgumentError)."""
+    with tf.device("/gpu:0"):
+        lab, lg = tf.placeholder(tf.int32, [2]), tf.placeholder(tf.float32, [2, 3])  # fed: not folded on the host
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=lab, logits=lg)
+        back = loss.op.outputs[1]
+    with tf.Session() as sess:
+        l, b = sess.run([loss, back], {lab: [1, 3], lg: [[1.0, 2.0, 0.5], [0.0, 1.0, 2.0]]})
+    assert np.isfinite(l[0]) and np.isnan(l[1]) and np.isfinite(b[0]).all() and np.isnan(b[1]).all()
+    np.testing.assert_allclose(l[0], -np.log(np.exp(2.0) / np.exp([1.0, 2.0, 0.5]).sum()), rtol=1e-6)
+
+
+def _steps(text):
+    """The explain text's step lines."""
+    return text.split("Steps:")[1].splitlines()
+
+
+OPTIMIZERS = {
+    "sgd": lambda: tf.train.GradientDescentOptimizer(0.5),
+    "momentum": lambda: tf.train.MomentumOptimizer(0.1, 0.9, use_nesterov=True),
+    "adam": lambda: tf.train.AdamOptimizer(0.05),
+    "rmsprop": lambda: tf.train.RMSPropOptimizer(0.05, momentum=0.5, centered=True),
+    "adagrad": lambda: tf.train.AdagradOptimizer(0.3),
+}
+
+
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+def test_mlp_training_step_stays_on_the_gpu(opt):
+    """Variables, forward, backward, the sparse cross-entropy and the optimizer's
+    Apply* updates all run on the GPU: the only copies are the two feeds and the loss."""
     rng = np.random.RandomState(3)
     xs = rng.randn(8, 6).astype(np.float32)
     ys = rng.randint(0, 3, size=8).astype(np.int32)
-
-    def build():
-        tf.set_random_seed(0)
-        x, y = tf.placeholder(tf.float32, [8, 6]), tf.placeholder(tf.int32, [8])
-        w1 = tf.Variable(np.linspace(-0.5, 0.5, 24, dtype=np.float32).reshape(6, 4))
-        b1 = tf.Variable(np.zeros(4, np.float32))
-        w2 = tf.Variable(np.linspace(0.3, -0.3, 12, dtype=np.float32).reshape(4, 3))
-        h = tf.nn.relu(tf.nn.bias_add(tf.matmul(x, w1), b1))
-        logits = tf.matmul(h, w2)
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-        step = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
-        init = tf.global_variables_initializer()
-        return (loss, step, init, w1), lambda: {x: xs, y: ys}
-
-    losses = []
+    results, text = [], None
     for dev in ("/cpu:0", "/gpu:0"):
         g = tf.Graph()
         with g.as_default(), tf.device(dev):
-            (loss, step, init, w1), feeds = build()
-            with tf.Session(graph=g, config=tf.ConfigProto(allow_soft_placement=True)) as sess:
-                sess.run(init)
-                run = [sess.run([loss, step], feeds())[0] for _ in range(3)]
-                losses.append((run, sess.run(w1)))
+            x, y = tf.placeholder(tf.float32, [8, 6]), tf.placeholder(tf.int32, [8])
+            w1 = tf.Variable(np.linspace(-0.5, 0.5, 24, dtype=np.float32).reshape(6, 4))
+            b1 = tf.Variable(np.zeros(4, np.float32))
+            w2 = tf.Variable(np.linspace(0.3, -0.3, 12, dtype=np.float32).reshape(4, 3))
+            h = tf.nn.relu(tf.nn.bias_add(tf.matmul(x, w1), b1))
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=tf.matmul(h, w2)))
+            step = OPTIMIZERS[opt]().minimize(loss)
+            with tf.Session(graph=g) as sess:  # no soft placement: everything has a GPU kernel
+                sess.run(tf.global_variables_initializer())
+                losses = [sess.run([loss, step], {x: xs, y: ys})[0] for _ in range(3)]
+                results.append((losses, sess.run([w1, b1, w2])))
                 if dev == "/gpu:0":
-                    text = tf.explain([loss, step], feeds(), file=False)
-    np.testing.assert_allclose(losses[1][0], losses[0][0], rtol=1e-5)
-    np.testing.assert_allclose(losses[1][1], losses[0][1], rtol=1e-5, atol=1e-6)
-    assert "(MatMul)" in text and "device=%s" % GPU in text and "transfer " in text
+                    text = tf.explain([loss, step], {x: xs, y: ys}, file=False)
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=2e-5)
+    for c, gv in zip(results[0][1], results[1][1]):
+        assert isinstance(gv, np.ndarray)
+        np.testing.assert_allclose(gv, c, rtol=2e-5, atol=2e-6)
+    steps = _steps(text)
+    assert sum("transfer " in ln for ln in steps) == 3, text  # x and y to the GPU, the loss back
+    assert all("device=%s" % GPU in ln for ln in steps if "(VariableV2)" in ln or "(Apply" in ln), text
+    assert any("(SparseSoftmaxCrossEntropyWithLogits)" in ln and GPU in ln for ln in steps), text
+
+
+APPLY_INPUTS = {  # op type -> (number of variables, scalars, attrs)
+    "ApplyGradientDescent": (1, [0.1, "g"], {}),
+    "ApplyMomentum": (2, [0.1, "g", 0.9], {"use_nesterov": True}),
+    "ApplyAdam": (3, [0.5, 0.7, 0.01, 0.9, 0.99, 1e-7, "g"], {"use_nesterov": False}),
+    "ApplyAdamWithAmsgrad": (4, [0.5, 0.7, 0.01, 0.9, 0.99, 1e-7, "g"], {}),
+    "ApplyRMSProp": (3, [0.01, 0.9, 0.5, 1e-6, "g"], {}),
+    "ApplyCenteredRMSProp": (4, [0.01, 0.9, 0.5, 1e-6, "g"], {}),
+    "ApplyAdagrad": (2, [0.1, "g"], {"update_slots": True}),
+    "ApplyAdagradV2": (2, [0.1, 1e-3, "g"], {"update_slots": False}),
+    "ApplyAdadelta": (3, [0.5, 0.95, 1e-6, "g"], {}),
+    "ApplyKerasMomentum": (2, [0.1, "g", 0.9], {"use_nesterov": False}),
+    "ApplyKerasRMSProp": (2, [0.01, 0.9, 1e-7, "g"], {}),
+    "ApplyKerasCenteredRMSProp": (3, [0.01, 0.9, 1e-7, "g"], {}),
+}
+
+
+@pytest.mark.parametrize("op_type", sorted(APPLY_INPUTS))
+def test_every_apply_update_in_place_on_the_gpu(op_type):
+    from nbflow.ops import training_ops
+    from nbflow.ops.base import apply_op
+    n_vars, scalars, attrs = APPLY_INPUTS[op_type]
+    rng = np.random.RandomState(4)
+    inits = [rng.rand(3, 5) + 0.5 for _ in range(n_vars)]
+    grad = rng.randn(3, 5)
+    if "Centered" in op_type:
+        inits[1] = inits[1] * 0.1  # mg^2 < ms under the root
+    out = []
+    for dev in ("/cpu:0", "/gpu:0"):
+        g = tf.Graph()
+        with g.as_default(), tf.device(dev):
+            vs = [tf.Variable(v.astype(np.float64)) for v in inits]
+            ins = [v._ref() for v in vs] + [tf.constant(grad) if s == "g" else tf.constant(np.float64(s))
+                                            for s in scalars]
+            op = apply_op(getattr(training_ops, op_type), ins, dict(attrs))
+            with tf.Session(graph=g) as sess:
+                sess.run(tf.global_variables_initializer())
+                for _ in range(2):
+                    sess.run(op)
+                out.append(sess.run(vs))
+                if dev == "/gpu:0":
+                    text = tf.explain(op, file=False)
+    assert any("(%s)" % op_type in ln and GPU in ln for ln in _steps(text)), text
+    for c, gv in zip(*out):
+        np.testing.assert_allclose(gv, c, rtol=1e-12, atol=1e-12)
+        assert not np.allclose(gv, inits[0]) or gv is not out[1][0]
+
+
+def test_gpu_variables_assign_fetch_and_checkpoint(tmp_path):
+    with tf.device("/gpu:0"):
+        v = tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3), name="v")
+        c = tf.Variable(np.int64(5), name="c")
+        add = tf.assign_add(v, tf.ones([2, 3]))
+        sub = tf.assign_sub(v, tf.fill([2, 3], 0.5))
+        put = tf.assign(v, tf.constant(np.full((2, 3), 7.0, np.float32)))
+        inc = tf.assign_add(c, np.int64(2))
+    saver = tf.train.Saver()
+    with tf.Session() as sess:
+        assert sess.run(tf.report_uninitialized_variables()).tolist() == [b"v", b"c"]
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(tf.is_variable_initialized(v))
+        fetched = sess.run(v)
+        assert isinstance(fetched, np.ndarray) and fetched.dtype == np.float32
+        np.testing.assert_array_equal(sess.run(add), np.arange(6).reshape(2, 3) + 1)
+        np.testing.assert_array_equal(sess.run(sub), np.arange(6).reshape(2, 3) + 0.5)
+        assert sess.run(inc) == 7
+        fetched[...] = -1  # a fetched value is the host's own copy
+        path = saver.save(sess, str(tmp_path / "ckpt"))
+        sess.run(put)
+        np.testing.assert_array_equal(sess.run(v), np.full((2, 3), 7.0))
+        saver.restore(sess, path)
+        np.testing.assert_array_equal(sess.run(v), np.arange(6).reshape(2, 3) + 0.5)
+        assert sess.run(c) == 7
+        text = tf.explain(add, file=False)
+    steps = _steps(text)
+    assert any("(AssignAdd)" in ln and GPU in ln for ln in steps) and not any("transfer" in ln for ln in steps[:2])
+
+
+def test_variable_whose_updater_has_no_gpu_kernel_stays_on_the_host(capsys):
+    """Placement keeps a variable on the CPU when an op updating it in place has no GPU
+    kernel (its update would otherwise change a copy); a hard GPU request is an error naming
+    that op, and soft placement moves the variable to the host."""
+    from nbflow.backends.registry import register_kernel
+    from nbflow.ops.base import Op, apply_op
+
+    class HostOnlyIncrement(Op):  # a CPU-only op updating its ref input in place
+        type = "TestHostOnlyIncrement"
+        stateful = True
+        resource_inputs = (0,)
+
+        @classmethod
+        def infer(cls, ctx):
+            return [(ctx.input_dtypes[0], ctx.input_shapes[0])]
+
+    @register_kernel(HostOnlyIncrement)
+    def _increment(ctx):
+        def run(ref):
+            ref += 1
+            return ref
+        return run
+
+    def build(device):
+        g = tf.Graph()
+        with g.as_default(), tf.device(device):
+            v = tf.Variable(np.ones(3, np.float32), name="v")
+            inc = apply_op(HostOnlyIncrement, [v._ref()], {}, name="inc")
+            read = v * 2.0
+        return g, inc, read
+
+    g, inc, read = build(None)
+    with tf.Session(graph=g, config=tf.ConfigProto(log_device_placement=True)) as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(inc)
+        np.testing.assert_array_equal(sess.run(read), [4, 4, 4])
+    err = capsys.readouterr().err
+    assert "v: (VariableV2): /job:localhost/replica:0/task:0/device:CPU:0" in err
+    assert "mul: (Mul): %s" % GPU in err  # a reader still goes to the GPU, through a copy
+
+    g, inc, read = build("/gpu:0")
+    with tf.Session(graph=g) as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError, match="inc .TestHostOnlyIncrement. updates it in place"):
+            sess.run(tf.global_variables_initializer())
+    with tf.Session(graph=g, config=tf.ConfigProto(allow_soft_placement=True)) as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(inc)
+        np.testing.assert_array_equal(sess.run(read), [4, 4, 4])
 
 
 def test_default_placement_prefers_the_gpu(capsys):

@@ -29,7 +29,8 @@ def probe():
 
 def register_kernels():
     """Import the GPU kernel modules (each registers its factories); needs numba-cuda."""
-    from nbflow.backends.cuda import array, elementwise, fused, linalg, reduction  # noqa: F401
+    from nbflow.backends.cuda import (array, array_fill, elementwise, fused, linalg, nn, reduction,  # noqa: F401
+                                      state, training)
 
 
 def is_built_with_cuda():
