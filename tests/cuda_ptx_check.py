@@ -9,7 +9,8 @@ GPU accepts (at its usual dtype), one generated fused kernel per shape class
 (all operands full-size; scalars; numpy broadcasting; several outputs), the
 reductions (5 kinds x float32/float64), the tiled matmul, every optimizer
 update (Apply*) and the row kernels (softmax, cross-entropies), float32 and
-float64.
+float64; the layout ops' strided copy per element type; gather, segment sum
+and one-hot.
 Every kernel is compiled for cc 8.0; the static kernels and the fused ones
 also for 7.5 and 9.0 (``--all-cc``: every kernel for all three). ptxas (the
 nvidia-cuda-nvcc-cu12 wheel's) then assembles each PTX with ``-v`` and its
@@ -129,6 +130,35 @@ def static_cases():
         k = linalg.get_kernel(dt)
         out.append(("matmul:%s" % np.dtype(dt).name, k.py_func, (arr, arr, arr) + (types.int64,) * 7))
         out += optimizer_cases(dt, arr) + row_cases(dt, arr)
+    out += layout_cases() + gather_cases()
+    return out
+
+
+def gather_cases():
+    """GatherV2, UnsortedSegmentSum (atomics) and OneHot (kernels/cuda/gather.py)."""
+    from numba import types
+    from nbflow.kernels.cuda import gather
+    i64 = types.int64
+    a = lambda t: types.Array(t, 1, "C")  # noqa: E731
+    out = []
+    for dt, it in ((types.float32, types.int32), (types.float64, types.int64), (types.int32, types.int32)):
+        out.append(("gather:%s:%s" % (dt, it), gather.gather.py_func, (a(dt), a(it), a(dt)) + (i64,) * 4))
+        out.append(("segment_sum:%s" % dt, gather.segment_sum.py_func, (a(dt), a(it), a(dt)) + (i64,) * 3))
+        out.append(("one_hot:%s:%s" % (it, dt), gather.one_hot.py_func, (a(it), a(dt), a(dt), a(dt)) + (i64,) * 3))
+    return out
+
+
+def layout_cases():
+    """The strided copy of the layout ops (kernels/cuda/layout.py), per element type."""
+    from numba import types
+    from numba.np.numpy_support import from_dtype
+    from nbflow.kernels.cuda import layout
+    i64, i64a = types.int64, types.Array(types.int64, 1, "C")
+    out = []
+    for dt in (np.float32, np.float64, np.int32, np.int64, np.bool_):
+        arr = types.Array(from_dtype(np.dtype(dt)), 1, "C")
+        out.append(("layout:strided_copy:%s" % np.dtype(dt).name, layout.strided_copy.py_func,
+                    (arr, i64, i64a, arr, i64, i64a, i64a, i64)))
     return out
 
 

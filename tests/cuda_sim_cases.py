@@ -173,6 +173,75 @@ def test_sparse_cross_entropy_label_out_of_range_is_nan_on_the_gpu():
     np.testing.assert_allclose(l[0], -np.log(np.exp(2.0) / np.exp([1.0, 2.0, 0.5]).sum()), rtol=1e-6)
 
 
+def test_layout_ops_and_their_gradients():
+    rng = np.random.RandomState(7)
+    a = rng.randn(3, 4, 5).astype(np.float32)
+    b = rng.randint(-9, 9, size=(4, 6)).astype(np.int32)
+
+    def build():
+        pa, pb = tf.placeholder(tf.float32, [3, 4, 5]), tf.placeholder(tf.int32, [4, 6])
+        parts = tf.split(pa, [1, 3], axis=1)
+        outs = [tf.transpose(pa, [2, 0, 1]), tf.transpose(pb), tf.slice(pa, [1, 0, 2], [2, 3, -1]),
+                pa[::2, 1:, ::-2], pb[-1], tf.reverse(pb, [0, 1]), tf.tile(pb, [2, 1]),
+                tf.pad(pa, [[1, 0], [0, 2], [1, 1]]), tf.pad(pb, [[0, 1], [2, 0]], constant_values=7),
+                tf.concat([pa, pa * 2.0], axis=2), tf.stack([pb, pb + 1], axis=1), parts[0], parts[1],
+                tf.unstack(pb, axis=1)[3], tf.split(pb, 2, axis=1)[1]]
+        loss = tf.reduce_sum(tf.concat([tf.reshape(tf.transpose(pa, [1, 2, 0]), [-1]),
+                                        tf.reshape(pa[1:, ::2], [-1]), tf.reshape(tf.pad(pa, [[0, 1], [1, 0], [0, 0]]),
+                                                                               [-1]) * 3.0], 0) ** 2)
+        outs.append(tf.gradients(loss, pa)[0])
+        return outs, lambda: {pa: a, pb: b}
+    cpu, gpu, text = run_both(build)
+    assert_close(cpu, gpu)
+    for t in ("Transpose", "Slice", "StridedSlice", "ReverseV2", "Tile", "Pad", "ConcatV2", "Pack", "SplitV",
+              "Unpack", "StridedSliceGrad"):
+        assert _on_gpu(text, t), t
+
+
+def test_layout_known_only_at_run_time():
+    """A perm fed at run time: the layout inputs are read back from the device per run."""
+    x = np.arange(24, dtype=np.float64).reshape(2, 3, 4)
+    with tf.device("/gpu:0"):
+        px, perm = tf.placeholder(tf.float64, [2, 3, 4]), tf.placeholder(tf.int32, [3])
+        y = tf.transpose(px, perm) * 1.0
+    with tf.Session() as sess:
+        for p in ([2, 0, 1], [1, 2, 0]):
+            np.testing.assert_array_equal(sess.run(y, {px: x, perm: p}), np.transpose(x, p))
+
+
+def test_gather_embedding_gradient_and_one_hot():
+    rng = np.random.RandomState(8)
+    table = rng.randn(10, 4).astype(np.float32)
+    ints = rng.randint(-5, 5, size=(3, 6)).astype(np.int32)
+    ids = np.array([[1, 9, 1], [0, 4, 4]], np.int64)
+    cls = np.array([2, 0, 3, 1], np.int32)
+
+    def build():
+        pt, pi, pids, pc = (tf.placeholder(tf.float32, [10, 4]), tf.placeholder(tf.int32, [3, 6]),
+                            tf.placeholder(tf.int64, [2, 3]), tf.placeholder(tf.int32, [4]))
+        emb = tf.nn.embedding_lookup(pt, pids)
+        outs = [emb, tf.gather(pi, [5, 0, 2], axis=1), tf.gather(pi, pc[:2]),
+                tf.gradients(tf.reduce_sum(emb * emb), pt)[0],
+                tf.unsorted_segment_sum(pt, tf.constant([0, 2, 2, 1, 0, 0, 1, 2, 2, 0]), 3),
+                tf.one_hot(pc, 5), tf.one_hot(pc, 4, on_value=3, off_value=-1, axis=0, dtype=tf.int32),
+                tf.one_hot(pids, 10, dtype=tf.float64)]
+        return outs, lambda: {pt: table, pi: ints, pids: ids, pc: cls}
+    cpu, gpu, text = run_both(build)
+    assert_close(cpu, gpu)
+    for t in ("GatherV2", "UnsortedSegmentSum", "OneHot"):
+        assert _on_gpu(text, t), t
+
+
+def test_gather_index_out_of_range_gives_zeros_on_the_gpu():
+    """TF's GPU kernel: zeros for that index (the CPU raises InvalidArgumentError)."""
+    with tf.device("/gpu:0"):
+        p, i = tf.placeholder(tf.float32, [3, 2]), tf.placeholder(tf.int32, [3])
+        y = tf.gather(p, i)
+    with tf.Session() as sess:
+        out = sess.run(y, {p: np.arange(6, dtype=np.float32).reshape(3, 2), i: [2, 3, -1]})
+    np.testing.assert_array_equal(out, [[4, 5], [0, 0], [0, 0]])
+
+
 def _steps(text):
     """The explain text's step lines."""
     return text.split("Steps:")[1].splitlines()

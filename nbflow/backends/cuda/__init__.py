@@ -29,8 +29,8 @@ def probe():
 
 def register_kernels():
     """Import the GPU kernel modules (each registers its factories); needs numba-cuda."""
-    from nbflow.backends.cuda import (array, array_fill, elementwise, fused, linalg, nn, reduction,  # noqa: F401
-                                      state, training)
+    from nbflow.backends.cuda import (array, array_fill, array_gather, array_layout, elementwise,  # noqa: F401
+                                      fused, linalg, nn, reduction, state, training)
 
 
 def is_built_with_cuda():
