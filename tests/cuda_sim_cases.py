@@ -242,6 +242,39 @@ def test_gather_index_out_of_range_gives_zeros_on_the_gpu():
     np.testing.assert_array_equal(out, [[4, 5], [0, 0], [0, 0]])
 
 
+def test_shape_ops_and_broadcast_gradients_with_shapes_known_at_run_time():
+    """Unknown dims: Shape, BroadcastGradientArgs, ReducedShape ... run (not folded), on the host
+    inside their GPU kernels; casts between every kind of dtype stay on the GPU."""
+    rng = np.random.RandomState(9)
+    a = rng.randn(3, 4).astype(np.float32)
+    b = rng.randn(4).astype(np.float32)
+
+    def build():
+        pa, pb = tf.placeholder(tf.float32, [None, 4]), tf.placeholder(tf.float32, [None])
+        y = pa * pb + tf.reduce_sum(pa, axis=1, keepdims=True)
+        ga, gb = tf.gradients(tf.reduce_sum(y * y), [pa, pb])
+        outs = [y, ga, gb, tf.shape(pa), tf.size(pa), tf.rank(pa), tf.cast(pa * 3.0, tf.int32),
+                tf.cast(tf.cast(pa * 3.0, tf.int64), tf.float64), tf.cast(pa > 0.0, tf.float32),
+                tf.cast(pb, tf.bool)]
+        return outs, lambda: {pa: a, pb: b}
+    cpu, gpu, text = run_both(build)  # hard placement: every op, shape ops included, has a GPU kernel
+    assert_close(cpu, gpu, rtol=2e-5)
+    assert _on_gpu(text, "Cast")
+    # the shape ops fold at plan time; with folding off their GPU kernels run
+    g = tf.Graph()
+    with g.as_default(), tf.device("/gpu:0"):
+        pa, pb = tf.placeholder(tf.float32, [None, 4]), tf.placeholder(tf.float32, [None])
+        ga, gb = tf.gradients(tf.reduce_sum(pa * pb), [pa, pb])
+        outs = [tf.shape(pa), tf.size(pa), tf.rank(pa), tf.shape_n([pa, pb])[1], ga, gb]
+    with tf.Session(graph=g, config=tf.ConfigProto(nbflow_disabled_passes=["fold"])) as sess:
+        got = sess.run(outs, {pa: a, pb: b})
+        text = tf.explain(outs, {pa: a, pb: b}, file=False)
+    for v, want in zip(got, [[3, 4], 12, 2, [4], np.broadcast_to(b, (3, 4)), a.sum(axis=0)]):
+        np.testing.assert_allclose(v, want, rtol=1e-6)
+    for t in ("Shape", "Size", "Rank", "ShapeN", "BroadcastGradientArgs"):
+        assert _on_gpu(text, t), t
+
+
 def _steps(text):
     """The explain text's step lines."""
     return text.split("Steps:")[1].splitlines()

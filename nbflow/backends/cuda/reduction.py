@@ -1,11 +1,13 @@
 """GPU reductions: Sum, Mean, Max, Min, Prod over any axes (floating point), and BiasAddGrad.
 
 A shared-memory tree per output element (nbflow/kernels/cuda/reduce.py). The
-axes must be known when the plan is built (a constant, or folded from
-shapes); integer and boolean reductions stay on the host.
+axes are usually known when the plan is built (a constant, or folded from
+shapes); otherwise they are copied back at run time (small). Integer and
+boolean reductions stay on the host.
 """
 import numpy as np
 
+from nbflow.backends.cuda.device import is_device_array
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cuda import reduce as K
 from nbflow.ops import nn_misc_ops
@@ -40,12 +42,33 @@ def bind_reduction(device, kind, in_shape, axes, out_shape, dtype, fresh=False):
 def reduction_kernel(ctx):
     x_shape = ctx.input_shapes[0].as_tuple()
     axes = ctx.value(1)
-    if axes is None or x_shape is None or None in x_shape or not ctx.output_shapes[0].is_fully_defined():
-        raise NotImplementedError("GPU %s needs its axes and shapes when the plan is built" % ctx.op_def.type)
-    axes = normalize_axes(axes, len(x_shape))
     kind = _KIND[next(c for c in ctx.op_def.__mro__ if c in _KIND)]
-    return bind_reduction(ctx.device, kind, x_shape, axes, ctx.output_shapes[0].as_tuple(), ctx.out_np_dtype(0),
+    dtype = ctx.out_np_dtype(0)
+    if axes is None or x_shape is None or None in x_shape or not ctx.output_shapes[0].is_fully_defined():
+        return _dynamic(ctx, kind, dtype)
+    axes = normalize_axes(axes, len(x_shape))
+    return bind_reduction(ctx.device, kind, x_shape, axes, ctx.output_shapes[0].as_tuple(), dtype,
                           ctx.fresh_outputs)
+
+
+def _dynamic(ctx, kind, dtype):
+    """Axes or shapes known only at run time (folding off, a shape computed on the device):
+    the axes are copied back (small) and the reduction bound per (shape, axes)."""
+    keep = bool(ctx.attrs.get("keep_dims", False))
+    device, bound = ctx.device, {}
+
+    def run(x, axes):
+        shape = tuple(x.shape)
+        host = axes.copy_to_host() if is_device_array(axes) else np.asarray(axes)
+        ax = tuple(normalize_axes(host, len(shape)))
+        key = (shape, ax)
+        fn = bound.get(key)
+        if fn is None:
+            out = tuple(1 if k in ax else d for k, d in enumerate(shape)) if keep else \
+                tuple(d for k, d in enumerate(shape) if k not in ax)
+            fn = bound[key] = bind_reduction(device, kind, shape, ax, out, dtype, ctx.fresh_outputs)
+        return fn(x)
+    return run
 
 
 def _bias_grad_ok(op):
