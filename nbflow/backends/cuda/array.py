@@ -23,9 +23,10 @@ def no_op_kernel(ctx):
     return registry.kernel_factory(control_flow_ops.NoOp, "CPU")(ctx)
 
 
-@register_kernel(S.Identity, S.StopGradient, device="GPU", accepts=_numeric)
+@register_kernel(S.Identity, S.StopGradient, constant_op.PlaceholderWithDefault, device="GPU", accepts=_numeric)
 def identity_kernel(ctx):
-    """A variable's read (``v.value()``) and tf.identity stay on the device: no copy."""
+    """A variable's read (``v.value()``), tf.identity and an unfed placeholder_with_default
+    stay on the device: no copy."""
     return lambda x: x
 
 
