@@ -10,7 +10,7 @@ GPU accepts (at its usual dtype), one generated fused kernel per shape class
 reductions (5 kinds x float32/float64), the tiled matmul, every optimizer
 update (Apply*) and the row kernels (softmax, cross-entropies), float32 and
 float64; the layout ops' strided copy per element type; gather, segment sum
-and one-hot.
+and one-hot; im2col/col2im and pooling.
 Every kernel is compiled for cc 8.0; the static kernels and the fused ones
 also for 7.5 and 9.0 (``--all-cc``: every kernel for all three). ptxas (the
 nvidia-cuda-nvcc-cu12 wheel's) then assembles each PTX with ``-v`` and its
@@ -130,7 +130,22 @@ def static_cases():
         k = linalg.get_kernel(dt)
         out.append(("matmul:%s" % np.dtype(dt).name, k.py_func, (arr, arr, arr) + (types.int64,) * 7))
         out += optimizer_cases(dt, arr) + row_cases(dt, arr)
-    out += layout_cases() + gather_cases()
+    out += layout_cases() + gather_cases() + conv_cases()
+    return out
+
+
+def conv_cases():
+    """im2col, col2im (atomics), pooling and its gradient (kernels/cuda/conv.py)."""
+    from numba import types
+    from nbflow.kernels.cuda import conv
+    i64 = types.int64
+    out = []
+    for dt in (types.float32, types.float64):
+        a = types.Array(dt, 1, "C")
+        out.append(("conv:im2col:%s" % dt, conv.im2col.py_func, (a,) + (i64,) * 13 + (a, i64)))
+        out.append(("conv:col2im_add:%s" % dt, conv.col2im_add.py_func, (a,) + (i64,) * 13 + (a, i64)))
+        out.append(("pool:%s" % dt, conv.pool.py_func, (a,) + (i64,) * 11 + (a, i64, i64)))
+        out.append(("pool_grad_add:%s" % dt, conv.pool_grad_add.py_func, (a, a) + (i64,) * 11 + (a, i64, i64)))
     return out
 
 

@@ -275,6 +275,30 @@ def test_shape_ops_and_broadcast_gradients_with_shapes_known_at_run_time():
         assert _on_gpu(text, t), t
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv2d_pooling_and_their_gradients(dtype):
+    rng = np.random.RandomState(10)
+    x = rng.randn(1, 5, 6, 2).astype(dtype)
+    f = rng.randn(3, 3, 2, 2).astype(dtype)
+    tdt = tf.as_dtype(dtype)
+
+    def build():
+        px, pf = tf.placeholder(tdt, x.shape), tf.placeholder(tdt, f.shape)
+        convs = [tf.nn.conv2d(px, pf, [1, 1, 1, 1], "SAME"), tf.nn.conv2d(px, pf, [1, 2, 2, 1], "VALID"),
+                 tf.nn.conv2d(px, pf, [1, 1, 1, 1], "SAME", dilations=[1, 2, 2, 1])]
+        pools = [tf.nn.max_pool(px, [1, 2, 2, 1], [1, 2, 2, 1], "SAME"),
+                 tf.nn.avg_pool(px, [1, 3, 3, 1], [1, 2, 2, 1], "SAME"),
+                 tf.nn.max_pool(px, [1, 3, 2, 1], [1, 1, 2, 1], "VALID")]
+        loss = tf.add_n([tf.reduce_sum(c * c) for c in convs] + [tf.reduce_sum(p * p) for p in pools])
+        return convs + pools + tf.gradients(loss, [px, pf]), lambda: {px: x, pf: f}
+    cpu, gpu, text = run_both(build)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    assert_close(cpu, gpu, **tol)
+    for t in ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "MaxPool", "AvgPool", "MaxPoolGrad",
+              "AvgPoolGrad"):
+        assert _on_gpu(text, t), t
+
+
 def _steps(text):
     """The explain text's step lines."""
     return text.split("Steps:")[1].splitlines()

@@ -44,8 +44,7 @@ HOST_ONLY = {
 
 #: GPU kernels still to write (issue #12), by family
 NOT_YET = {
-    # convolutions and pooling: im2col + the matmul kernel, window kernels
-    "Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "MaxPool", "MaxPoolGrad", "AvgPool", "AvgPoolGrad",
+    # batch normalization (two-pass per-channel reductions)
     "FusedBatchNormV3", "FusedBatchNormGradV3",
     # random numbers: numba.cuda.random streams seeded from the op seeds (dropout)
     "RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt", "Multinomial", "RandomShuffle",
