@@ -10,13 +10,14 @@ GPU accepts (at its usual dtype), one generated fused kernel per shape class
 reductions (5 kinds x float32/float64), the tiled matmul, every optimizer
 update (Apply*) and the row kernels (softmax, cross-entropies), float32 and
 float64; the layout ops' strided copy per element type; gather, segment sum
-and one-hot; im2col/col2im and pooling.
+and one-hot; im2col/col2im and pooling; the random draws.
 Every kernel is compiled for cc 8.0; the static kernels and the fused ones
 also for 7.5 and 9.0 (``--all-cc``: every kernel for all three). ptxas (the
 nvidia-cuda-nvcc-cu12 wheel's) then assembles each PTX with ``-v`` and its
 registers and shared memory per kernel are printed.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -130,7 +131,23 @@ def static_cases():
         k = linalg.get_kernel(dt)
         out.append(("matmul:%s" % np.dtype(dt).name, k.py_func, (arr, arr, arr) + (types.int64,) * 7))
         out += optimizer_cases(dt, arr) + row_cases(dt, arr)
-    out += layout_cases() + gather_cases() + conv_cases()
+    out += layout_cases() + gather_cases() + conv_cases() + random_cases()
+    return out
+
+
+def random_cases():
+    """The xoroshiro128+ draws (kernels/cuda/random.py): uniform, normal, truncated normal."""
+    from numba import types
+    from numba.cuda.random import xoroshiro128p_dtype
+    from numba.np.numpy_support import from_dtype
+    from nbflow.kernels.cuda import random
+    states = types.Array(from_dtype(xoroshiro128p_dtype), 1, "C")
+    out = []
+    for kind in ("uniform", "normal", "truncated"):
+        for dt in (np.float32, np.float64):
+            arr = types.Array(from_dtype(np.dtype(dt)), 1, "C")
+            out.append(("random:%s:%s" % (kind, np.dtype(dt).name), random.get_kernel(kind, dt).py_func,
+                        (states, arr, types.int64)))
     return out
 
 
@@ -201,6 +218,29 @@ def row_cases(dt, arr):
     return out
 
 
+class _FixedDevice:
+    """Stands for the current device while compiling for ``cc`` without a driver (see fixed_cc)."""
+
+    def __init__(self, cc):
+        self.compute_capability = cc
+
+
+@contextlib.contextmanager
+def fixed_cc(cc):
+    """numba-cuda 0.30.4 compiles a device function a kernel calls (numba.cuda.random's
+    xoroshiro128p draws) for ``get_current_device().compute_capability``, which needs a
+    driver; ``compile_ptx`` itself takes ``cc``. With no driver, this check names the device
+    function's cc too, by standing in for the current device inside the dispatcher module
+    (this process only; a real GPU run needs nothing of the kind)."""
+    from numba.cuda import dispatcher
+    saved = dispatcher.get_current_device
+    dispatcher.get_current_device = lambda: _FixedDevice(cc)
+    try:
+        yield
+    finally:
+        dispatcher.get_current_device = saved
+
+
 def ptxas_info(ptxas, ptx, cc):
     """(registers, shared bytes) reported by ``ptxas -v``."""
     with tempfile.TemporaryDirectory() as d:
@@ -233,7 +273,8 @@ def main(argv=None):
         ccs = CCS if (args.all_cc or not name.startswith("ew:")) else ((8, 0),)
         for cc in ccs:
             try:
-                ptx, _ = cuda.compile_ptx(func, sig, cc=cc)
+                with fixed_cc(cc):
+                    ptx, _ = cuda.compile_ptx(func, sig, cc=cc)
                 regs, smem = ptxas_info(ptxas, ptx, cc) if ptxas else (None, None)
                 rows.append({"kernel": name, "cc": "%d.%d" % cc, "registers": regs, "shared_bytes": smem})
             except Exception as e:  # noqa: BLE001

@@ -299,6 +299,42 @@ def test_conv2d_pooling_and_their_gradients(dtype):
         assert _on_gpu(text, t), t
 
 
+def test_random_ops_and_dropout_draw_on_the_gpu_from_seeded_streams():
+    """The GPU's generator differs from the CPU's: statistics, seeding and stream behaviour are checked."""
+    def build(op_seed):
+        g = tf.Graph()
+        with g.as_default(), tf.device("/gpu:0"):
+            tf.set_random_seed(7)
+            x = tf.placeholder(tf.float32, [20, 50])
+            outs = [tf.random_uniform([1000], seed=op_seed), tf.random_normal([1000], dtype=tf.float64, seed=1),
+                    tf.truncated_normal([1000], seed=2), tf.nn.dropout(x, rate=0.25, seed=3)]
+        return g, x, outs
+
+    g, x, outs = build(0)
+    ones = np.ones((20, 50), np.float32)
+    with tf.Session(graph=g) as sess:
+        u, nrm, tn, drop = sess.run(outs, {x: ones})
+        u2 = sess.run(outs[0], {x: ones})
+        text = tf.explain(outs, {x: ones}, file=False)
+    with tf.Session(graph=g) as sess:  # a new Session starts every seeded stream over
+        again = sess.run(outs, {x: ones})
+    g2, x2, outs2 = build(5)
+    with tf.Session(graph=g2) as sess:
+        other = sess.run(outs2[0], {x2: ones})
+    assert u.dtype == np.float32 and nrm.dtype == np.float64
+    assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.03
+    assert abs(nrm.mean()) < 0.1 and abs(nrm.std() - 1) < 0.1
+    assert np.abs(tn).max() <= 2 and abs(tn.std() - 0.88) < 0.1  # a normal truncated at 2 sigma: std 0.88
+    kept = drop != 0
+    assert abs(kept.mean() - 0.75) < 0.05 and np.allclose(drop[kept], 1 / 0.75)
+    assert not np.array_equal(u, u2)  # the stream advances
+    for a, b in zip(again, [u, nrm, tn, drop]):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(other, u)  # another op seed, another stream
+    for t in ("RandomUniform", "RandomStandardNormal", "TruncatedNormal"):
+        assert _on_gpu(text, t), t
+
+
 def _steps(text):
     """The explain text's step lines."""
     return text.split("Steps:")[1].splitlines()

@@ -46,8 +46,8 @@ HOST_ONLY = {
 NOT_YET = {
     # batch normalization (two-pass per-channel reductions)
     "FusedBatchNormV3", "FusedBatchNormGradV3",
-    # random numbers: numba.cuda.random streams seeded from the op seeds (dropout)
-    "RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt", "Multinomial", "RandomShuffle",
+    # random numbers (uniform, normal and truncated normal are on the GPU)
+    "RandomUniformInt", "Multinomial", "RandomShuffle",
     # reductions returning indices or booleans, scans
     "ArgMax", "ArgMin", "All", "Any", "Cumsum", "Cumprod", "EuclideanNorm", "L2Loss", "InTopKV2",
     # linear algebra
