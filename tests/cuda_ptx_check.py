@@ -128,6 +128,9 @@ def static_cases():
             k = reduce.get_kernel(kind, dt)
             out.append(("reduce:%s:%s" % (kind, np.dtype(dt).name), k.py_func,
                         (arr, arr, types.int64, types.int64, i64, i64, i64, i64)))
+        for idx in (types.int32, types.int64):
+            out.append(("arg_reduce:%s:%s" % (np.dtype(dt).name, idx), reduce.arg_reduce.py_func,
+                        (arr, types.Array(idx, 1, "C")) + (types.int64,) * 4))
         k = linalg.get_kernel(dt)
         out.append(("matmul:%s" % np.dtype(dt).name, k.py_func, (arr, arr, arr) + (types.int64,) * 7))
         out += optimizer_cases(dt, arr) + row_cases(dt, arr)

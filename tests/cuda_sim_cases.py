@@ -81,6 +81,26 @@ def test_fused_chain_runs_as_one_gpu_kernel_with_copies():
     assert "nbflow_gen_cuda_ew_" in text
 
 
+def test_argmax_argmin_and_accuracy():
+    rng = np.random.RandomState(11)
+    x = rng.randn(4, 5, 3).astype(np.float32)
+    x[1, 2, 0] = np.nan
+    x[2, :, 1] = 0.5  # ties: the first index
+    i = rng.randint(-9, 9, size=(6, 7)).astype(np.int64)
+    logits, labels = rng.randn(8, 4), rng.randint(0, 4, size=8).astype(np.int64)
+
+    def build():
+        px, pi, pl, py = (tf.placeholder(tf.float32, x.shape), tf.placeholder(tf.int64, i.shape),
+                          tf.placeholder(tf.float64, logits.shape), tf.placeholder(tf.int64, [8]))
+        acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(pl, 1), py), tf.float32))
+        outs = [tf.argmax(px, 1), tf.argmin(px, 0), tf.argmax(px, -1, output_type=tf.int32), tf.argmin(pi, 1),
+                tf.argmax(pi, 0), acc]
+        return outs, lambda: {px: x, pi: i, pl: logits, py: labels}
+    cpu, gpu, text = run_both(build)
+    assert_close(cpu, gpu)
+    assert _on_gpu(text, "ArgMax") and _on_gpu(text, "ArgMin")
+
+
 @pytest.mark.parametrize("kind", ["sum", "mean", "max", "min", "prod"])
 def test_reductions(kind):
     rng = np.random.RandomState(1)
@@ -509,24 +529,37 @@ def test_variable_whose_updater_has_no_gpu_kernel_stays_on_the_host(capsys):
         sess.run(inc)
         np.testing.assert_array_equal(sess.run(read), [4, 4, 4])
 
+    # an optimizer update whose variable is on the GPU but whose slot stays on the host
+    # (another updater of the slot has no GPU kernel) cannot run anywhere: an error naming it
+    g = tf.Graph()
+    with g.as_default():
+        v, slot = tf.Variable(np.ones(3, np.float32), name="v"), tf.Variable(np.zeros(3, np.float32), name="slot")
+        apply_op(HostOnlyIncrement, [slot._ref()], {}, name="inc_slot")
+        from nbflow.ops import training_ops
+        upd = apply_op(training_ops.ApplyMomentum, [v._ref(), slot._ref(), tf.constant(0.1), tf.ones([3]),
+                                                    tf.constant(0.9)], {}, name="momentum")
+    with tf.Session(graph=g) as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Cannot colocate momentum .ApplyMomentum. with slot"):
+            sess.run(upd)
+
 
 def test_default_placement_prefers_the_gpu(capsys):
     a = tf.placeholder(tf.float32, [3])
     b = tf.exp(a, name="b")
-    c = tf.argmax(a, name="c")  # no GPU kernel: stays on the CPU
+    c = tf.cumsum(a, name="c")  # no GPU kernel: stays on the CPU
     with tf.Session(config=tf.ConfigProto(log_device_placement=True)) as sess:
         out_b, out_c = sess.run([b, c], {a: np.array([1, 3, 2], np.float32)})
     err = capsys.readouterr().err
     assert "b: (Exp): %s" % GPU in err
-    assert "c: (ArgMax): /job:localhost/replica:0/task:0/device:CPU:0" in err
+    assert "c: (Cumsum): /job:localhost/replica:0/task:0/device:CPU:0" in err
     np.testing.assert_allclose(out_b, np.exp([1, 3, 2]), rtol=1e-6)
-    assert out_c == 1
+    np.testing.assert_array_equal(out_c, [1, 4, 6])
 
 
 def test_hard_placement_without_a_gpu_kernel_is_an_error():
     with tf.device("/gpu:0"):
         a = tf.constant([1.0, 2.0])
-        c = tf.argmax(a, name="am")
+        c = tf.cumsum(a, name="cs")
     with tf.Session() as sess:
         with pytest.raises(tf.errors.InvalidArgumentError, match="no supported kernel for GPU"):
             sess.run(c)

@@ -62,6 +62,7 @@ def place(ops, devices, config):
                   % (op.name, op.type, spec.to_string(), why, host.name), file=sys.stderr)
             device = host
         placed[op] = device
+        _check_refs_colocated(op, placed)
     if getattr(config, "log_device_placement", False):
         for op in ops:
             print("%s: (%s): %s" % (op.name, op.type, placed[op].name), file=sys.stderr)
@@ -106,16 +107,32 @@ def _updaters_follow(op, device_type):
     return None
 
 
-def _ref_request(op, placed):
-    """Updaters of a resource (a variable) go where the resource is."""
+def _updated_resources(op, placed):
+    """The placed resource ops (variables) ``op`` updates in place, through Identity reads."""
+    out = []
     for i in _ref_inputs(op.op_def):
         if i < len(op.inputs):
             src = op.inputs[i].op
             while src.type == "Identity" and src.inputs:
                 src = src.inputs[0].op
             if src in placed and src.op_def.resource_handle(src) is not None:
-                return placed[src].name
-    return ""
+                out.append(src)
+    return out
+
+
+def _ref_request(op, placed):
+    """Updaters of a resource (a variable) go where the resource is."""
+    srcs = _updated_resources(op, placed)
+    return placed[srcs[0]].name if srcs else ""
+
+
+def _check_refs_colocated(op, placed):
+    """Every variable an op updates in place is on the op's device (an update of a copy is lost)."""
+    for src in _updated_resources(op, placed):
+        if placed[src] is not placed[op]:
+            raise errors.InvalidArgumentError(
+                None, op, "Cannot colocate %s (%s) with %s, which it updates in place: %s is on %s, the op on %s"
+                % (op.name, op.type, src.name, src.name, placed[src].name, placed[op].name))
 
 
 def _colocated_request(op, placed):

@@ -1,4 +1,5 @@
-"""GPU reductions: Sum, Mean, Max, Min, Prod over any axes (floating point), and BiasAddGrad.
+"""GPU reductions: Sum, Mean, Max, Min, Prod over any axes (floating point), BiasAddGrad,
+and ArgMax/ArgMin along one axis (floating point and int32/int64 inputs).
 
 A shared-memory tree per output element (nbflow/kernels/cuda/reduce.py). The
 axes are usually known when the plan is built (a constant, or folded from
@@ -10,6 +11,7 @@ import numpy as np
 from nbflow.backends.cuda.device import is_device_array
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cuda import reduce as K
+from nbflow.kernels.cuda.launch import grid_1d
 from nbflow.ops import nn_misc_ops
 from nbflow.ops import reduction_ops as R
 from nbflow.ops.broadcast_ops import normalize_axes
@@ -84,3 +86,34 @@ def bias_add_grad_kernel(ctx):
         raise NotImplementedError("GPU BiasAddGrad needs its input shape when the plan is built")
     return bind_reduction(ctx.device, "sum", x_shape, list(range(len(x_shape) - 1)), (x_shape[-1],),
                           ctx.out_np_dtype(0), ctx.fresh_outputs)
+
+
+def _arg_ok(op):
+    return op.inputs[0].dtype.as_numpy_dtype in (np.float32, np.float64, np.int32, np.int64)
+
+
+@register_kernel(R.ArgMax, R.ArgMin, device="GPU", accepts=_arg_ok)
+def arg_reduction_kernel(ctx):
+    fixed = ctx.value(1)
+    is_min = int(ctx.op_def is R.ArgMin)
+    dtype, device, fresh, outs = ctx.out_np_dtype(0), ctx.device, ctx.fresh_outputs, {}
+
+    def run(x, dim):
+        shape = tuple(x.shape)
+        if fixed is None:
+            dim = dim.copy_to_host() if is_device_array(dim) else dim
+        axis = R._one_axis(fixed if fixed is not None else dim, len(shape), "dimension")
+        if shape[axis] == 0:
+            raise ValueError("Reduction axis %d is empty in shape %s" % (axis, list(shape)))
+        out_shape = shape[:axis] + shape[axis + 1:]
+        out = device.empty(out_shape, dtype) if fresh else outs.get(out_shape)
+        if out is None:
+            out = outs[out_shape] = device.empty(out_shape, dtype)
+        r = shape[axis]
+        n = int(np.prod(shape[axis + 1:], dtype=np.int64))
+        total = int(out.size)
+        if total:
+            blocks, threads = grid_1d(total)
+            K.arg_reduce[blocks, threads](x.reshape(x.size), out.reshape(total), r, n, total, is_min)
+        return out
+    return run
