@@ -131,6 +131,7 @@ def static_cases():
         for idx in (types.int32, types.int64):
             out.append(("arg_reduce:%s:%s" % (np.dtype(dt).name, idx), reduce.arg_reduce.py_func,
                         (arr, types.Array(idx, 1, "C")) + (types.int64,) * 4))
+        out.append(("scan:%s" % np.dtype(dt).name, reduce.scan.py_func, (arr, arr) + (types.int64,) * 6 + (arr,)))
         k = linalg.get_kernel(dt)
         out.append(("matmul:%s" % np.dtype(dt).name, k.py_func, (arr, arr, arr) + (types.int64,) * 7))
         out += optimizer_cases(dt, arr) + row_cases(dt, arr)

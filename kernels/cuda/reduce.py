@@ -1,5 +1,6 @@
 """CUDA reductions (Sum, Mean, Max, Min, Prod) over any axes: a shared-memory tree;
-ArgMax/ArgMin along one axis: one thread per output (``arg_reduce``).
+ArgMax/ArgMin along one axis: one thread per output (``arg_reduce``); Cumsum/Cumprod:
+one thread per line (``scan``).
 
 One block per output element (grid-stride over outputs): its threads stride
 over the reduced elements, combine into a shared array of ``THREADS``
@@ -134,4 +135,24 @@ def arg_reduce(x, out, r, n, total, is_min):
                     if v != v:
                         break
         out[t] = k
+        t += step
+
+
+@cuda.jit
+def scan(x, out, r, n, total, exclusive, reverse, prod, identity):
+    """Cumsum / Cumprod along the middle axis of an (outer, r, n) array, one thread per line,
+    in the CPU's order (kernels/cpu/scan.py): ``identity`` holds 0 or 1 of the dtype."""
+    t = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while t < total:
+        base = (t // n) * r * n + t % n
+        acc = identity[0]
+        for s in range(r):
+            b = base + (r - 1 - s if reverse else s) * n
+            v = x[b]
+            if exclusive:
+                out[b] = acc
+            acc = acc * v if prod else acc + v
+            if not exclusive:
+                out[b] = acc
         t += step

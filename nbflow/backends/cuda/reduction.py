@@ -1,5 +1,5 @@
 """GPU reductions: Sum, Mean, Max, Min, Prod over any axes (floating point), BiasAddGrad,
-and ArgMax/ArgMin along one axis (floating point and int32/int64 inputs).
+ArgMax/ArgMin along one axis and Cumsum/Cumprod (floating point and int32/int64 inputs).
 
 A shared-memory tree per output element (nbflow/kernels/cuda/reduce.py). The
 axes are usually known when the plan is built (a constant, or folded from
@@ -10,6 +10,7 @@ import numpy as np
 
 from nbflow.backends.cuda.device import is_device_array
 from nbflow.backends.registry import register_kernel
+from nbflow.kernels.cuda import elementwise as ew
 from nbflow.kernels.cuda import reduce as K
 from nbflow.kernels.cuda.launch import grid_1d
 from nbflow.ops import nn_misc_ops
@@ -88,32 +89,75 @@ def bias_add_grad_kernel(ctx):
                           ctx.out_np_dtype(0), ctx.fresh_outputs)
 
 
-def _arg_ok(op):
+def _int_or_float(op):
     return op.inputs[0].dtype.as_numpy_dtype in (np.float32, np.float64, np.int32, np.int64)
 
 
-@register_kernel(R.ArgMax, R.ArgMin, device="GPU", accepts=_arg_ok)
-def arg_reduction_kernel(ctx):
+def _along_one_axis(ctx, what, launch, keep_axis):
+    """``run(x, axis)`` for the one-axis kernels: the axis (a constant, else copied back),
+    the (outer, r, n) view, the output (per shape; fresh in eager mode), then ``launch``."""
     fixed = ctx.value(1)
-    is_min = int(ctx.op_def is R.ArgMin)
     dtype, device, fresh, outs = ctx.out_np_dtype(0), ctx.device, ctx.fresh_outputs, {}
 
-    def run(x, dim):
+    def run(x, axis_value):
         shape = tuple(x.shape)
+        if not shape:
+            raise ValueError("%s needs an input of rank >= 1, got a scalar" % ctx.op_def.type)
         if fixed is None:
-            dim = dim.copy_to_host() if is_device_array(dim) else dim
-        axis = R._one_axis(fixed if fixed is not None else dim, len(shape), "dimension")
-        if shape[axis] == 0:
-            raise ValueError("Reduction axis %d is empty in shape %s" % (axis, list(shape)))
-        out_shape = shape[:axis] + shape[axis + 1:]
+            axis_value = axis_value.copy_to_host() if is_device_array(axis_value) else axis_value
+        axis = R._one_axis(fixed if fixed is not None else axis_value, len(shape), what)
+        out_shape = shape if keep_axis else shape[:axis] + shape[axis + 1:]
         out = device.empty(out_shape, dtype) if fresh else outs.get(out_shape)
         if out is None:
             out = outs[out_shape] = device.empty(out_shape, dtype)
-        r = shape[axis]
-        n = int(np.prod(shape[axis + 1:], dtype=np.int64))
-        total = int(out.size)
-        if total:
-            blocks, threads = grid_1d(total)
-            K.arg_reduce[blocks, threads](x.reshape(x.size), out.reshape(total), r, n, total, is_min)
+        r, n = shape[axis], int(np.prod(shape[axis + 1:], dtype=np.int64))
+        lines = int(np.prod(shape[:axis], dtype=np.int64)) * n
+        if not keep_axis and r == 0:
+            raise ValueError("Reduction axis %d is empty in shape %s" % (axis, list(shape)))
+        if lines and r:
+            blocks, threads = grid_1d(lines)
+            launch(blocks, threads, x.reshape(x.size), out.reshape(out.size), r, n, lines, axis, shape)
         return out
+    return run
+
+
+@register_kernel(R.ArgMax, R.ArgMin, device="GPU", accepts=_int_or_float)
+def arg_reduction_kernel(ctx):
+    is_min = int(ctx.op_def is R.ArgMin)
+
+    def launch(blocks, threads, x, out, r, n, lines, axis, shape):
+        K.arg_reduce[blocks, threads](x, out, r, n, lines, is_min)
+    return _along_one_axis(ctx, "dimension", launch, keep_axis=False)
+
+
+@register_kernel(R.Cumsum, R.Cumprod, device="GPU", accepts=_int_or_float)
+def scan_kernel(ctx):
+    prod = int(ctx.op_def is R.Cumprod)
+    exclusive, reverse = int(bool(ctx.attrs["exclusive"])), int(bool(ctx.attrs["reverse"]))
+    identity = ctx.device.from_host(np.array([prod], dtype=ctx.out_np_dtype(0)))
+
+    def launch(blocks, threads, x, out, r, n, lines, axis, shape):
+        K.scan[blocks, threads](x, out, r, n, lines, exclusive, reverse, prod, identity)
+    return _along_one_axis(ctx, "scan axis", launch, keep_axis=True)
+
+
+@register_kernel(nn_misc_ops.L2Loss, device="GPU", accepts=_float_op)
+def l2_loss_kernel(ctx):
+    """sum(t ** 2) / 2: the halved squares (the generated element-wise kernel, into a scratch
+    buffer), then the full-sum tree."""
+    dtype, device, bound = ctx.out_np_dtype(0), ctx.device, {}
+    expr = "x0 * x0 * np.%s(0.5)" % np.dtype(dtype).name
+
+    def run(t):
+        shape = tuple(t.shape)
+        b = bound.get(shape)
+        if b is None:
+            kernel, patterns = ew.get_kernel([], [expr], [dtype], [shape], [dtype], shape)
+            squares = device.empty(shape, dtype)
+            b = bound[shape] = (ew.launcher(kernel, [shape], patterns, shape), squares,
+                                bind_reduction(device, "sum", shape, list(range(len(shape))), (), dtype,
+                                               ctx.fresh_outputs))
+        square, squares, total = b
+        square((t,), (squares,))
+        return total(squares)
     return run
