@@ -134,6 +134,8 @@ def static_cases():
         out.append(("scan:%s" % np.dtype(dt).name, reduce.scan.py_func, (arr, arr) + (types.int64,) * 6 + (arr,)))
         k = linalg.get_kernel(dt)
         out.append(("matmul:%s" % np.dtype(dt).name, k.py_func, (arr, arr, arr) + (types.int64,) * 7))
+        out.append(("batch_matmul:%s" % np.dtype(dt).name, linalg.get_kernel(dt, batched=True).py_func,
+                    (arr, arr, arr) + (types.int64,) * 7 + (i64, i64)))
         out += optimizer_cases(dt, arr) + row_cases(dt, arr)
     out += layout_cases() + gather_cases() + conv_cases() + random_cases()
     return out

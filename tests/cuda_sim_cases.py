@@ -160,6 +160,25 @@ def _on_gpu(text, op_type):
     return any("(%s)" % op_type in ln and GPU in ln for ln in _steps(text))
 
 
+def test_batch_matmul_broadcasting_adjoints_and_gradients():
+    rng = np.random.RandomState(13)
+    a = rng.randn(2, 2, 3).astype(np.float32)
+    b = rng.randn(3, 3, 4).astype(np.float32)  # a[:, None] (2, 1) against b's (3,): broadcast to (2, 3)
+    c = rng.randn(1, 4, 3).astype(np.float64)
+    d = rng.randn(2, 2, 4).astype(np.float64)
+
+    def build():
+        pa, pb, pc, pd = (tf.placeholder(tf.as_dtype(v.dtype), v.shape) for v in (a, b, c, d))
+        ab = tf.matmul(pa[:, None], pb)  # (2, 1, 2, 3) @ (3, 3, 4) -> (2, 3, 2, 4)
+        outs = [ab, tf.matmul(pc, pd, adjoint_a=True, adjoint_b=True), tf.matmul(pd, pc),
+                tf.matmul(tf.zeros([2, 3, 0]), tf.zeros([2, 0, 4]))]
+        outs += tf.gradients(tf.reduce_sum(ab * ab), [pa, pb])
+        return outs, lambda: {pa: a, pb: b, pc: c, pd: d}
+    cpu, gpu, text = run_both(build)
+    assert_close(cpu, gpu, rtol=1e-5, atol=1e-5)
+    assert _on_gpu(text, "BatchMatMulV2")
+
+
 def test_softmax_log_softmax_and_their_gradients():
     rng = np.random.RandomState(5)
     a = (rng.randn(5, 7) * 3).astype(np.float32)

@@ -33,7 +33,7 @@ def test_every_cuda_kernel_compiles_to_ptx(tmp_path):
             "xent:float64", "sparse_xent:float32:int64", "layout:strided_copy:bool",
             "gather:float32:int32", "segment_sum:float64", "one_hot:int32:float32",
             "conv:im2col:float32", "conv:col2im_add:float64", "pool_grad_add:float32",
-            "random:truncated:float64", "arg_reduce:float32:int64", "scan:float64"} <= kernels
+            "random:truncated:float64", "arg_reduce:float32:int64", "scan:float64", "batch_matmul:float32"} <= kernels
     assert sum(k.startswith("optim:") for k in kernels) == 2 * 12  # every Apply* op, both dtypes
     assert {r["cc"] for r in report["rows"]} == {"7.5", "8.0", "9.0"}
     if report["ptxas"]:
