@@ -20,9 +20,13 @@ launches, with ``mpiexec`` (beside the Python, else on PATH; nbflow[mpi]):
   examples per rank per step from 8 pre-generated batches, one BLAS/Numba
   thread per rank: 1 rank (the plain optimizer, no MPI op) vs 2 ranks
   (DistributedOptimizer). Target: 2 ranks >= 1.6x the samples/s of 1 rank.
+* ``mlp-ps/b128``: the same MLP in the ps mode, 3 ranks: one ps task holding
+  the variables (replica_device_setter) and 2 workers updating them
+  asynchronously; the step time is the slowest worker's, samples/s counts both
+  workers (no target: reported beside the all-reduce mode).
 
 A worker is this file run under ``mpiexec -n N python -m mpi4py`` with
-``--worker allreduce|mlp``; rank 0 prints one ``RESULT {json}`` line.
+``--worker allreduce|mlp|mlp-ps``; rank 0 (mlp-ps: worker 0, rank 1) prints one ``RESULT {json}`` line.
 """
 import argparse
 import json
@@ -90,16 +94,11 @@ def worker_allreduce(quick):
             "vs_mpi4py": {k: per_call["mpi4py"] / v for k, v in per_call.items()}}
 
 
-def worker_mlp(quick):
+def _mlp(sizes, batch, rank):
+    """The 784-512-512-10 MLP's (x, y, loss) and 8 pre-generated feeds."""
     import numpy as np
-    from mpi4py import MPI
 
     import nbflow as tf
-    import nbflow.distribute as nd
-    comm = MPI.COMM_WORLD
-    size, rank = comm.Get_size(), comm.Get_rank()
-    sizes = (784, 32, 32, 10) if quick else (784, 512, 512, 10)
-    batch = 128
     rng = np.random.default_rng(rank)
     xs = [rng.standard_normal((batch, 784)).astype(np.float32) for _ in range(8)]
     ys = [rng.integers(0, 10, batch).astype(np.int64) for _ in range(8)]
@@ -114,23 +113,66 @@ def worker_mlp(quick):
         if i < len(sizes) - 2:
             h = tf.nn.relu(h)
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=h))
+    return x, y, loss, [{x: a, y: b} for a, b in zip(xs, ys)]
+
+
+def _timed_steps(comm, sess, fetches, feeds, quick):
+    step = [0]
+
+    def one():
+        sess.run(fetches, feeds[step[0] % 8])
+        step[0] += 1
+    for _ in range(5):
+        one()
+    return _timed_batches(comm, {"step": one}, calls=10 if quick else 50, rounds=3 if quick else 5)["step"]
+
+
+def worker_mlp(quick):
+    from mpi4py import MPI
+
+    import nbflow as tf
+    import nbflow.distribute as nd
+    comm = MPI.COMM_WORLD
+    size, rank = comm.Get_size(), comm.Get_rank()
+    batch = 128
+    x, y, loss, feeds = _mlp((784, 32, 32, 10) if quick else (784, 512, 512, 10), batch, rank)
     opt = tf.train.GradientDescentOptimizer(0.01)
     train = (nd.DistributedOptimizer(opt) if size > 1 else opt).minimize(loss)
     sess = tf.Session()
     sess.run(tf.global_variables_initializer())
     if size > 1:
         sess.run(nd.broadcast_variables(tf.global_variables()))
-    feeds = [{x: a, y: b} for a, b in zip(xs, ys)]
-    step = [0]
+    per_step = _timed_steps(comm, sess, [train, loss], feeds, quick)
+    return {"case": "mlp/b128", "ranks": size, "ms_per_step": per_step * 1e3,
+            "samples_per_s": size * batch / per_step}
 
-    def one():
-        sess.run([train, loss], feeds[step[0] % 8])
-        step[0] += 1
-    for _ in range(5):
-        one()
-    per_call = _timed_batches(comm, {"step": one}, calls=10 if quick else 50, rounds=3 if quick else 5)
-    return {"case": "mlp/b128", "ranks": size, "ms_per_step": per_call["step"] * 1e3,
-            "samples_per_s": size * batch / per_call["step"]}
+
+def worker_mlp_ps(quick):
+    """The same MLP in the ps mode: 1 ps task (rank 0) holds the variables, 2 workers train
+    asynchronously (replica_device_setter, tf.Session(server.target)); samples/s counts both."""
+    from mpi4py import MPI
+
+    import nbflow as tf
+    world = MPI.COMM_WORLD
+    cluster = tf.train.ClusterSpec({"ps": ["ps0:1"], "worker": ["w%d:1" % i for i in range(world.Get_size() - 1)]})
+    job, task = tf.train.task_for_rank(cluster)
+    server = tf.train.Server(cluster, job_name=job, task_index=task)
+    comm = world.Split(0 if job == "worker" else 1, world.Get_rank())  # the workers time themselves
+    if job == "ps":
+        server.join()
+        return None
+    batch = 128
+    with tf.device(tf.train.replica_device_setter(cluster=cluster, worker_device="/job:worker/task:%d" % task)):
+        x, y, loss, feeds = _mlp((784, 32, 32, 10) if quick else (784, 512, 512, 10), batch, task)
+        train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
+    sess = tf.Session(server.target)
+    if task == 0:
+        sess.run(tf.global_variables_initializer())
+    comm.Barrier()  # the chief has initialized
+    per_step = _timed_steps(comm, sess, [train, loss], feeds, quick)
+    sess.close()
+    return {"case": "mlp-ps/b128", "ranks": world.Get_size(), "workers": comm.Get_size(), "ps": 1,
+            "ms_per_step": per_step * 1e3, "samples_per_s": comm.Get_size() * batch / per_step}
 
 
 # -- the launcher -----------------------------------------------------------------------------
@@ -155,12 +197,13 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes, few calls: a smoke test")
     p.add_argument("--json", help="write the results here")
-    p.add_argument("--worker", choices=["allreduce", "mlp"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["allreduce", "mlp", "mlp-ps"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        result = (worker_allreduce if args.worker == "allreduce" else worker_mlp)(args.quick)
+        run = {"allreduce": worker_allreduce, "mlp": worker_mlp, "mlp-ps": worker_mlp_ps}[args.worker]
+        result = run(args.quick)
         from mpi4py import MPI
-        if MPI.COMM_WORLD.Get_rank() == 0:
+        if result is not None and MPI.COMM_WORLD.Get_rank() == (1 if args.worker == "mlp-ps" else 0):
             print("RESULT " + json.dumps(result), flush=True)
         return result
     if _mpiexec() is None:
@@ -176,7 +219,10 @@ def main(argv=None):
     print("mlp/b128 per rank, SGD: 1 rank %.0f samples/s (%.2f ms/step), 2 ranks %.0f samples/s (%.2f ms/step): "
           "%.2fx" % (one["samples_per_s"], one["ms_per_step"], two["samples_per_s"], two["ms_per_step"], ratio))
     print("  target 2 ranks >= 1.6x 1 rank: %s" % ("MET" if ratio >= 1.6 else "MISS"))
-    results = {"allreduce": ar, "mlp": [one, two], "mlp_ratio": ratio}
+    ps = launch(3, "mlp-ps", args.quick)
+    print("mlp/b128 per worker, SGD, ps mode (1 ps + 2 workers, async): %.0f samples/s (%.2f ms/step): %.2fx "
+          "1 rank" % (ps["samples_per_s"], ps["ms_per_step"], ps["samples_per_s"] / one["samples_per_s"]))
+    results = {"allreduce": ar, "mlp": [one, two], "mlp_ratio": ratio, "mlp_ps": ps}
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return results

@@ -17,6 +17,9 @@ class Device(abc.ABC):
     """One device of this process: ``/job:localhost/replica:0/task:0/device:TYPE:N``."""
 
     is_host = False
+    #: the cluster task this device belongs to (tf.Session(server.target)); None: localhost
+    job = None
+    task = 0
 
     def __init__(self, device_type, index=0):
         self.device_type = device_type
@@ -24,7 +27,8 @@ class Device(abc.ABC):
 
     @property
     def name(self):
-        return "/job:localhost/replica:0/task:0/device:%s:%d" % (self.device_type, self.index)
+        return "/job:%s/replica:0/task:%d/device:%s:%d" % (self.job or "localhost", self.task, self.device_type,
+                                                          self.index)
 
     @abc.abstractmethod
     def to_host(self, array):
@@ -85,3 +89,17 @@ def local_devices():
     for dtype, (factory, count) in _extra_device_types.items():
         devices.extend(factory(i) for i in range(count))
     return devices
+
+
+class RemoteTaskDevice(Device):
+    """The CPU of another task of the cluster (a ps task, MPI rank ``rank``): ops placed on it
+    run there (compiler/remote.py sends them as segments; runtime/ps_server.py runs them)."""
+
+    def __init__(self, job, task, rank):
+        super().__init__("CPU", 0)
+        self.job, self.task, self.rank = job, task, rank
+
+    def to_host(self, array):
+        raise RuntimeError("%s: values of a remote task reach this process only through its ps segments" % self.name)
+
+    from_host = to_host

@@ -1,6 +1,6 @@
 """The compiler's pass pipeline: one list, run in order over one Program.
 
-    prune -> place -> resolve (fold, transfer, identity, cse, kernel per op)
+    prune -> place -> remote -> resolve (fold, transfer, identity, cse, kernel per op)
           -> fetch -> fusion -> order -> memory -> bind -> emit
 
 Each pass is a function over the Program (program.py). The passes named in
@@ -18,6 +18,7 @@ from nbflow.compiler.memory import memory_pass
 from nbflow.compiler.placement import place_pass
 from nbflow.compiler.program import Program
 from nbflow.compiler.prune import prune_pass
+from nbflow.compiler.remote import remote_pass
 from nbflow.compiler.resolve import fetch_pass, resolve_pass
 from nbflow.compiler.schedule import order_pass
 
@@ -25,6 +26,7 @@ from nbflow.compiler.schedule import order_pass
 PIPELINE = (
     ("prune", prune_pass),
     ("place", place_pass),
+    ("remote", remote_pass),  # ops on ps tasks -> segments run there (tf.Session(server.target) only)
     ("resolve", resolve_pass),
     ("fetch", fetch_pass),
     ("fusion", fusion_pass),

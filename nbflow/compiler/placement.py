@@ -22,13 +22,12 @@ from nbflow.backends import registry
 from nbflow.framework import errors
 from nbflow.framework.device import DeviceSpec
 
-_LOCAL_JOBS = (None, "localhost")
-
 
 def place(ops, devices, config):
     """Map each op to a Device."""
-    by_name = {(d.device_type, d.index): d for d in devices}
     host = devices[0]
+    by_name = {(d.device_type, d.index): d for d in devices if d.job == host.job}
+    remote = {(d.job, d.task): d for d in devices if d.job != host.job}  # ps tasks (tf.Session(server.target))
     soft = bool(getattr(config, "allow_soft_placement", False))
     default = _default_accelerator(devices)
     placed = {}
@@ -36,7 +35,7 @@ def place(ops, devices, config):
         # an update in place runs where the variable is, whatever local device it asks for
         request = op.device
         ref = _ref_request(op, placed)
-        if ref and (not request or _is_local(request)):
+        if ref and (not request or _is_local(request, host)):
             request = ref
         if not request:
             request = _colocated_request(op, placed)
@@ -46,7 +45,7 @@ def place(ops, devices, config):
             placed[op] = default if accel_ok else host
             continue
         spec = DeviceSpec.from_string(request) if isinstance(request, str) else request
-        device, why = _resolve(op, spec, by_name)
+        device, why = _resolve(op, spec, by_name, host, remote)
         if device is not None and device is not host:
             stuck = _updaters_follow(op, device.device_type)
             if stuck is not None:
@@ -62,6 +61,10 @@ def place(ops, devices, config):
                   % (op.name, op.type, spec.to_string(), why, host.name), file=sys.stderr)
             device = host
         placed[op] = device
+        if remote:
+            ref_device = _remote_ref_device(op, placed, remote)
+            if ref_device is not None:
+                placed[op] = ref_device
         _check_refs_colocated(op, placed)
     if getattr(config, "log_device_placement", False):
         for op in ops:
@@ -145,15 +148,32 @@ def _colocated_request(op, placed):
     return ""
 
 
-def _is_local(request):
+def _is_local(request, host):
+    """The request names this process's own job and task (not a ps task, not another worker)."""
     spec = DeviceSpec.from_string(request) if isinstance(request, str) else request
-    return spec.job in _LOCAL_JOBS and spec.replica in (None, 0) and spec.task in (None, 0)
+    own_job = (None, "localhost") if host.job is None else (None, host.job)
+    return spec.job in own_job and spec.replica in (None, 0) and spec.task in (None, host.task)
 
 
-def _resolve(op, spec, by_name):
-    if spec.job not in _LOCAL_JOBS or spec.replica not in (None, 0) or spec.task not in (None, 0):
-        return None, "no devices matching that specification are registered in this process " \
-                     "(distributed jobs are not available in a local session)"
+def _remote_ref_device(op, placed, remote):
+    """The ps task holding a variable ``op`` updates through a ref input (an ApplyX's var and
+    slots, Assign's ref): the op runs there whatever its device request, as TF colocates
+    ref edges -- an update elsewhere would change a copy."""
+    for src in _updated_resources(op, placed):
+        if placed[src] in remote.values():
+            return placed[src]
+    return None
+
+
+def _resolve(op, spec, by_name, host, remote):
+    own_job = (None, "localhost") if host.job is None else (None, host.job)
+    own_task = (None, host.task)
+    if spec.job not in own_job or spec.replica not in (None, 0) or spec.task not in own_task:
+        if host.job is None:
+            return None, "no devices matching that specification are registered in this process " \
+                         "(distributed jobs are not available in a local session: they run in a " \
+                         "tf.Session(server.target); docs/DISTRIBUTED.md)"
+        return _resolve_remote(op, spec, remote, host)
     dtype = spec.device_type or "CPU"
     index = spec.device_index if spec.device_index is not None else 0
     device = by_name.get((dtype, index))
@@ -161,6 +181,19 @@ def _resolve(op, spec, by_name):
         return None, "no devices matching that specification are registered in this process"
     if not registry.has_kernel(op.op_def, dtype, op):
         return None, "no supported kernel for %s devices is available" % dtype
+    return device, None
+
+
+def _resolve_remote(op, spec, remote, host):
+    """A device of another task: the CPU of a ps task (its rank runs the op)."""
+    device = remote.get((spec.job, spec.task if spec.task is not None else 0))
+    if device is None or spec.replica not in (None, 0):
+        return None, "this process is /job:%s/task:%d, and ops run only on its own devices or on the tasks of " \
+                     "the ps job (docs/DISTRIBUTED.md)" % (host.job, host.task)
+    if spec.device_type not in (None, "CPU") or spec.device_index not in (None, 0):
+        return None, "a ps task has one device, its CPU:0"
+    if not registry.has_kernel(op.op_def, "CPU", op):
+        return None, "no supported kernel for CPU devices is available"
     return device, None
 
 

@@ -250,6 +250,11 @@ class Dataset:
     def skip(self, count, name=None):
         return _T.SkipDataset(self, count)
 
+    def shard(self, num_shards, index, name=None):
+        """Every ``num_shards``-th element, from the ``index``-th (nbflow/data/shard.py)."""
+        from nbflow.data.shard import ShardDataset  # shard.py builds on transforms.py, which imports us
+        return ShardDataset(self, num_shards, index)
+
     def prefetch(self, buffer_size, name=None):
         return _T.PrefetchDataset(self, buffer_size)
 

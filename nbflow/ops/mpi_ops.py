@@ -45,7 +45,9 @@ class _MpiOp(Op):
 
 
 class MpiAllreduce(_MpiOp):
-    """Attr ``average`` (bool): divide the sum by the number of ranks."""
+    """Attr ``average`` (bool): divide the sum by the number of ranks. Every MPI op takes an
+    optional attr ``group``: a communicator registered by name (backends/mpi_comm.py), e.g.
+    "job" for the ranks of this task's job; absent: nbflow.distribute's communicator."""
 
     type = "MpiAllreduce"
 
@@ -72,13 +74,13 @@ class MpiBroadcast(_MpiOp):
 def _reduce_grads(op, grads):
     inputs = op.inputs
     grads = [g if g is not None else zeros_like(x) for g, x in zip(grads, inputs)]
-    return allreduce_bucket(grads, average=op.get_attr("average"))
+    return allreduce_bucket(grads, average=op.get_attr("average"), group=op.attrs.get("group", ""))
 
 
 @RegisterGradient("MpiAllreduce")
 def _allreduce_grad(op, grad):
     # y_r = sum_s x_s on every rank, the loss is the sum of the ranks' losses: dx_r = sum_s dy_s.
-    return allreduce(grad, average=op.get_attr("average"))
+    return allreduce(grad, average=op.get_attr("average"), group=op.attrs.get("group", ""))
 
 
 @RegisterGradient("MpiAllreduceBucket")
@@ -86,25 +88,46 @@ def _allreduce_bucket_grad(op, *grads):
     return _reduce_grads(op, grads)
 
 
-def allreduce(tensor, average=True, name=None):
-    """``tensor`` summed (``average``: averaged) over the ranks."""
+def _attrs(group, **attrs):
+    if group:
+        attrs["group"] = str(group)
+    return attrs
+
+
+def allreduce(tensor, average=True, name=None, group=""):
+    """``tensor`` summed (``average``: averaged) over the ranks (of ``group``)."""
     t = convert_to_tensor(tensor)
-    return apply_op(MpiAllreduce, [t], {"average": bool(average)}, name=name or "MpiAllreduce")
+    return apply_op(MpiAllreduce, [t], _attrs(group, average=bool(average)), name=name or "MpiAllreduce")
 
 
-def allreduce_bucket(tensors, average=True, name=None):
-    """The list ``tensors`` (one dtype) reduced over the ranks by one fused Allreduce."""
+def allreduce_bucket(tensors, average=True, name=None, group=""):
+    """The list ``tensors`` (one dtype) reduced over the ranks (of ``group``) by one fused Allreduce."""
     ts = [convert_to_tensor(t) for t in tensors]
     if not ts:
         return []
-    out = apply_op(MpiAllreduceBucket, ts, {"average": bool(average)}, name=name or "MpiAllreduceBucket")
+    out = apply_op(MpiAllreduceBucket, ts, _attrs(group, average=bool(average)), name=name or "MpiAllreduceBucket")
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
-def broadcast(tensors, root=0, name=None):
-    """The list ``tensors`` (one dtype) as rank ``root`` has them, by one fused Bcast."""
+def broadcast(tensors, root=0, name=None, group=""):
+    """The list ``tensors`` (one dtype) as rank ``root`` (of ``group``) has them, by one fused Bcast."""
     ts = [convert_to_tensor(t) for t in tensors]
     if not ts:
         return []
-    out = apply_op(MpiBroadcast, ts, {"root": int(root)}, name=name or "MpiBroadcast")
+    out = apply_op(MpiBroadcast, ts, _attrs(group, root=int(root)), name=name or "MpiBroadcast")
     return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+class PsSegment(Op):
+    """Ops placed on one ps task that run there as one request (compiler/remote.py makes
+    it; it is never built by user code). Attrs: ``rank`` (the ps task's MPI rank),
+    ``task`` (its device name), ``segment`` (the pickled description of the ops,
+    runtime/ps_server.py rebuilds them) and ``output_specs`` [(DType, TensorShape)]."""
+
+    type = "_PsSegment"
+    stateful = True
+    differentiable = False
+
+    @classmethod
+    def infer(cls, ctx):
+        return list(ctx.attrs["output_specs"])

@@ -7,6 +7,7 @@ import numpy as np
 
 from nbflow.framework import errors, hooks, nest
 from nbflow.framework.graph import Graph, Operation, Tensor, get_default_graph
+from nbflow.runtime import cluster_target
 from nbflow.runtime.executor import Plan
 from nbflow.runtime.state import RuntimeState
 
@@ -126,6 +127,7 @@ class BaseSession:
         self._target = target
         self._closed = False
         self.runtime = RuntimeState(self._graph, self._config)
+        cluster_target.apply_target(target, self.runtime)  # server.target: this task and the ps tasks
         self._plans = {}
         self._fetch_mappers = {}
         self._feed_info = {}  # feed key -> (tensor, numpy dtype, static dims)

@@ -356,7 +356,7 @@ class Optimizer:
         key = (name, graph)
         v = self._non_slot_dict.get(key)
         if v is None:
-            with graph.as_default(), control_dependencies(None):
+            with graph.as_default(), graph.device(colocate_with.device or ""), control_dependencies(None):
                 v = Variable(initial_value, name=name, trainable=False)
             self._non_slot_dict[key] = v
         return v
@@ -381,7 +381,8 @@ def _create_slot(primary, initializer, op_name, shape=None, dtype=None):
             return Variable(value, name=_var_op_name(primary) + "/" + op_name, trainable=False)
     validate_shape = shape.is_fully_defined() if callable_init and shape is not None \
         else initializer.shape.is_fully_defined()
-    with control_dependencies(None):
+    # colocated with the primary (TF's colocate_with): a slot on a ps task lives beside its variable
+    with get_default_graph().device(primary.device or ""), control_dependencies(None):
         with variable_scope.variable_scope(None, _var_op_name(primary) + "/" + op_name):
             return variable_scope.get_variable(
                 "", initializer=initializer, trainable=False, shape=shape if callable_init else None,

@@ -118,7 +118,7 @@ def _allreduce(ctx):
     a scale after the sum would be a second one; exact for power-of-two sizes) then sums in
     place; a single input summed goes straight from its array into the output buffer."""
     MPI = mpi_comm.mpi()
-    comm = mpi_comm.communicator()
+    comm = mpi_comm.group_communicator(ctx.attrs.get("group"))
     size = comm.Get_size()
     in_place, op_sum = MPI.IN_PLACE, MPI.SUM
     average = bool(ctx.attrs.get("average", True))
@@ -146,7 +146,7 @@ def _allreduce(ctx):
 
 @register_kernel(M.MpiBroadcast)
 def _broadcast(ctx):
-    comm = mpi_comm.communicator()
+    comm = mpi_comm.group_communicator(ctx.attrs.get("group"))
     root = int(ctx.attrs.get("root", 0))
     if not 0 <= root < comm.Get_size():
         raise ctx.run_error("MpiBroadcast: root %d is not a rank of a communicator of size %d"
@@ -156,3 +156,46 @@ def _broadcast(ctx):
     def collective(chunk):
         bcast(chunk, root)
     return _bind(ctx, collective)
+
+
+# -- parameter-server segments (compiler/remote.py; the server: runtime/ps_server.py) --------
+
+_registered = {}  # (rank, segment bytes) -> the segment's id on that ps
+
+
+def _ps_request(comm, rank, header, arrays=(), buffers=None):
+    """One request and its reply, under the channel's lock (one exchange at a time per
+    process, so replies cannot cross between threads)."""
+    with mpi_comm.ps_lock:
+        comm.send(header, dest=rank, tag=mpi_comm.TAG_REQUEST)
+        mpi_comm.send_arrays(comm, rank, mpi_comm.TAG_DATA, arrays)
+        mpi_comm.wait_for_message(comm, rank, mpi_comm.TAG_REPLY)
+        reply = comm.recv(source=rank, tag=mpi_comm.TAG_REPLY)
+        if reply[0] == "error":
+            raise mpi_comm.remote_error(reply, header)
+        if reply[0] == "values":
+            return mpi_comm.recv_arrays(comm, rank, mpi_comm.TAG_REPLY_DATA, reply[1], buffers)
+        return reply[1]
+
+
+@register_kernel(M.PsSegment)
+def _ps_segment(ctx):
+    """Each run: the inputs to the ps task, its outputs back into buffers allocated once."""
+    comm = mpi_comm.ps_channel()
+    rank, segment = int(ctx.attrs["rank"]), ctx.attrs["segment"]
+    key = (rank, segment)
+    if key not in _registered:
+        _registered[key] = _ps_request(comm, rank, ("register", None, segment))
+    seg_id = _registered[key]
+    n_out = len(ctx.output_shapes)
+    buffers = [np.empty(s.as_tuple(), dtype=ctx.out_np_dtype(i))
+               if s.is_fully_defined() and not ctx.fresh_outputs and np.dtype(ctx.out_np_dtype(i)).kind in "biufc"
+               else None for i, s in enumerate(ctx.output_shapes)]
+    describe = mpi_comm.describe_arrays
+
+    def run(*inputs):
+        outs = _ps_request(comm, rank, ("run", seg_id, describe(inputs)), inputs, buffers)
+        if n_out == 1:
+            return outs[0]
+        return tuple(outs) if n_out else None
+    return run
