@@ -37,6 +37,7 @@ HOST_ONLY = {
     "AudioSummaryV2": _SUMMARY, "HistogramSummary": _SUMMARY, "ImageSummary": _SUMMARY, "MergeSummary": _SUMMARY,
     "ScalarSummary": _SUMMARY, "TensorSummaryV2": _SUMMARY, "WriteSummaryV2": _SUMMARY + " and writes them",
     "MpiAllreduce": _MPI, "MpiAllreduceBucket": _MPI, "MpiBroadcast": _MPI,
+    "_PsSegment": _MPI + " (a request to a parameter-server task: it runs on that task's CPU)",
     "AllCandidateSampler": _SAMPLER, "FixedUnigramCandidateSampler": _SAMPLER,
     "LearnedUnigramCandidateSampler": _SAMPLER, "LogUniformCandidateSampler": _SAMPLER,
     "UniformCandidateSampler": _SAMPLER, "ComputeAccidentalHits": _SAMPLER,
