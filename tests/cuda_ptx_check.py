@@ -7,13 +7,17 @@ simulator on), by tests/test_cuda_ptx.py, or by hand:
 Kernels: the generated element-wise kernel of every element-wise op type the
 GPU accepts (at its usual dtype), one generated fused kernel per shape class
 (all operands full-size; scalars; numpy broadcasting; several outputs), the
-reductions (5 kinds x float32/float64) and the tiled matmul (float32/float64).
+reductions (5 kinds x float32/float64), the tiled matmul, every optimizer
+update (Apply*) and the row kernels (softmax, cross-entropies), float32 and
+float64; the layout ops' strided copy per element type; gather, segment sum
+and one-hot; im2col/col2im and pooling; the random draws.
 Every kernel is compiled for cc 8.0; the static kernels and the fused ones
 also for 7.5 and 9.0 (``--all-cc``: every kernel for all three). ptxas (the
 nvidia-cuda-nvcc-cu12 wheel's) then assembles each PTX with ``-v`` and its
 registers and shared memory per kernel are printed.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -107,6 +111,8 @@ def fused_cases():
         k, patterns = ew.get_kernel(stmts, outputs, [np.float32] * 3, shapes, [np.float32] * len(outputs), (4, 8))
         n_extra = len(ew.shape_args(shapes, patterns, (4, 8)))
         out.append(("fused:%s" % name, k.py_func, (f32,) * (3 + len(outputs)) + (types.int64,) * n_extra))
+    k, _ = ew.get_kernel([], ["1"], [], [], [np.float32], (4, 8))  # OnesLike / ZerosLike: no inputs
+    out.append(("fill:no-input", k.py_func, (f32, types.int64)))
     return out
 
 
@@ -122,9 +128,123 @@ def static_cases():
             k = reduce.get_kernel(kind, dt)
             out.append(("reduce:%s:%s" % (kind, np.dtype(dt).name), k.py_func,
                         (arr, arr, types.int64, types.int64, i64, i64, i64, i64)))
+        for idx in (types.int32, types.int64):
+            out.append(("arg_reduce:%s:%s" % (np.dtype(dt).name, idx), reduce.arg_reduce.py_func,
+                        (arr, types.Array(idx, 1, "C")) + (types.int64,) * 4))
+        out.append(("scan:%s" % np.dtype(dt).name, reduce.scan.py_func, (arr, arr) + (types.int64,) * 6 + (arr,)))
         k = linalg.get_kernel(dt)
         out.append(("matmul:%s" % np.dtype(dt).name, k.py_func, (arr, arr, arr) + (types.int64,) * 7))
+        out.append(("batch_matmul:%s" % np.dtype(dt).name, linalg.get_kernel(dt, batched=True).py_func,
+                    (arr, arr, arr) + (types.int64,) * 7 + (i64, i64)))
+        out += optimizer_cases(dt, arr) + row_cases(dt, arr)
+    out += layout_cases() + gather_cases() + conv_cases() + random_cases()
     return out
+
+
+def random_cases():
+    """The xoroshiro128+ draws (kernels/cuda/random.py): uniform, normal, truncated normal."""
+    from numba import types
+    from numba.cuda.random import xoroshiro128p_dtype
+    from numba.np.numpy_support import from_dtype
+    from nbflow.kernels.cuda import random
+    states = types.Array(from_dtype(xoroshiro128p_dtype), 1, "C")
+    out = []
+    for kind in ("uniform", "normal", "truncated"):
+        for dt in (np.float32, np.float64):
+            arr = types.Array(from_dtype(np.dtype(dt)), 1, "C")
+            out.append(("random:%s:%s" % (kind, np.dtype(dt).name), random.get_kernel(kind, dt).py_func,
+                        (states, arr, types.int64)))
+    return out
+
+
+def conv_cases():
+    """im2col, col2im (atomics), pooling and its gradient (kernels/cuda/conv.py)."""
+    from numba import types
+    from nbflow.kernels.cuda import conv
+    i64 = types.int64
+    out = []
+    for dt in (types.float32, types.float64):
+        a = types.Array(dt, 1, "C")
+        out.append(("conv:im2col:%s" % dt, conv.im2col.py_func, (a,) + (i64,) * 13 + (a, i64)))
+        out.append(("conv:col2im_add:%s" % dt, conv.col2im_add.py_func, (a,) + (i64,) * 13 + (a, i64)))
+        out.append(("pool:%s" % dt, conv.pool.py_func, (a,) + (i64,) * 11 + (a, i64, i64)))
+        out.append(("pool_grad_add:%s" % dt, conv.pool_grad_add.py_func, (a, a) + (i64,) * 11 + (a, i64, i64)))
+    return out
+
+
+def gather_cases():
+    """GatherV2, UnsortedSegmentSum (atomics) and OneHot (kernels/cuda/gather.py)."""
+    from numba import types
+    from nbflow.kernels.cuda import gather
+    i64 = types.int64
+    a = lambda t: types.Array(t, 1, "C")  # noqa: E731
+    out = []
+    for dt, it in ((types.float32, types.int32), (types.float64, types.int64), (types.int32, types.int32)):
+        out.append(("gather:%s:%s" % (dt, it), gather.gather.py_func, (a(dt), a(it), a(dt)) + (i64,) * 4))
+        out.append(("segment_sum:%s" % dt, gather.segment_sum.py_func, (a(dt), a(it), a(dt)) + (i64,) * 3))
+        out.append(("one_hot:%s:%s" % (it, dt), gather.one_hot.py_func, (a(it), a(dt), a(dt), a(dt)) + (i64,) * 3))
+    return out
+
+
+def layout_cases():
+    """The strided copy of the layout ops (kernels/cuda/layout.py), per element type."""
+    from numba import types
+    from numba.np.numpy_support import from_dtype
+    from nbflow.kernels.cuda import layout
+    i64, i64a = types.int64, types.Array(types.int64, 1, "C")
+    out = []
+    for dt in (np.float32, np.float64, np.int32, np.int64, np.bool_):
+        arr = types.Array(from_dtype(np.dtype(dt)), 1, "C")
+        out.append(("layout:strided_copy:%s" % np.dtype(dt).name, layout.strided_copy.py_func,
+                    (arr, i64, i64a, arr, i64, i64a, i64a, i64)))
+    return out
+
+
+def optimizer_cases(dt, arr):
+    """Every Apply* update (kernels/cuda/optim.py): arrays and one-element scalars, int flags, n."""
+    from numba import types
+    from nbflow.kernels.cuda import optim
+    out = []
+    for name, (args, scalars, flags, _, _) in sorted(optim.UPDATES.items()):
+        sig = (arr,) * len(args) + (types.int64,) * (len(flags) + 1)
+        out.append(("optim:%s:%s" % (name, np.dtype(dt).name), optim.get_kernel(name, dt).py_func, sig))
+    return out
+
+
+def row_cases(dt, arr):
+    """Softmax / LogSoftmax and the cross-entropies (kernels/cuda/nn.py)."""
+    from numba import types
+    from nbflow.kernels.cuda import nn
+    i64, name = types.int64, np.dtype(dt).name
+    out = [("softmax:%s" % name, nn.get_kernel("softmax", dt).py_func, (arr, arr, i64, i64, i64)),
+           ("xent:%s" % name, nn.get_kernel("xent", dt).py_func, (arr, arr, arr, arr, i64, i64))]
+    for lab in (types.int32, types.int64):
+        out.append(("sparse_xent:%s:%s" % (name, lab), nn.get_kernel("sparse_xent", dt).py_func,
+                    (arr, types.Array(lab, 1, "C"), arr, arr, i64, i64)))
+    return out
+
+
+class _FixedDevice:
+    """Stands for the current device while compiling for ``cc`` without a driver (see fixed_cc)."""
+
+    def __init__(self, cc):
+        self.compute_capability = cc
+
+
+@contextlib.contextmanager
+def fixed_cc(cc):
+    """numba-cuda 0.30.4 compiles a device function a kernel calls (numba.cuda.random's
+    xoroshiro128p draws) for ``get_current_device().compute_capability``, which needs a
+    driver; ``compile_ptx`` itself takes ``cc``. With no driver, this check names the device
+    function's cc too, by standing in for the current device inside the dispatcher module
+    (this process only; a real GPU run needs nothing of the kind)."""
+    from numba.cuda import dispatcher
+    saved = dispatcher.get_current_device
+    dispatcher.get_current_device = lambda: _FixedDevice(cc)
+    try:
+        yield
+    finally:
+        dispatcher.get_current_device = saved
 
 
 def ptxas_info(ptxas, ptx, cc):
@@ -159,7 +279,8 @@ def main(argv=None):
         ccs = CCS if (args.all_cc or not name.startswith("ew:")) else ((8, 0),)
         for cc in ccs:
             try:
-                ptx, _ = cuda.compile_ptx(func, sig, cc=cc)
+                with fixed_cc(cc):
+                    ptx, _ = cuda.compile_ptx(func, sig, cc=cc)
                 regs, smem = ptxas_info(ptxas, ptx, cc) if ptxas else (None, None)
                 rows.append({"kernel": name, "cc": "%d.%d" % cc, "registers": regs, "shared_bytes": smem})
             except Exception as e:  # noqa: BLE001

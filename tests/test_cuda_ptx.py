@@ -28,8 +28,17 @@ def test_every_cuda_kernel_compiles_to_ptx(tmp_path):
     report = json.loads(out.read_text())
     assert not report["failures"], tail
     kernels = {r["kernel"] for r in report["rows"]}
-    assert {"matmul:float32", "reduce:sum:float32", "fused:broadcast", "ew:Exp(float32)"} <= kernels
+    assert {"matmul:float32", "reduce:sum:float32", "fused:broadcast", "ew:Exp(float32)", "fill:no-input",
+            "optim:ApplyAdam:float32", "optim:ApplyKerasCenteredRMSProp:float64", "softmax:float32",
+            "xent:float64", "sparse_xent:float32:int64", "layout:strided_copy:bool",
+            "gather:float32:int32", "segment_sum:float64", "one_hot:int32:float32",
+            "conv:im2col:float32", "conv:col2im_add:float64", "pool_grad_add:float32",
+            "random:truncated:float64", "arg_reduce:float32:int64", "scan:float64", "batch_matmul:float32"} <= kernels
+    assert sum(k.startswith("optim:") for k in kernels) == 2 * 12  # every Apply* op, both dtypes
     assert {r["cc"] for r in report["rows"]} == {"7.5", "8.0", "9.0"}
     if report["ptxas"]:
         mm = [r for r in report["rows"] if r["kernel"] == "matmul:float32"]
         assert all(r["shared_bytes"] == 2 * 16 * 16 * 4 for r in mm)  # two 16x16 float32 tiles
+        sm = [r for r in report["rows"] if r["kernel"] == "softmax:float64"]
+        assert sm and all(r["shared_bytes"] == 256 * 8 for r in sm)  # one 256-entry tree
+        assert all(r["shared_bytes"] == 0 for r in report["rows"] if r["kernel"].startswith("optim:"))

@@ -127,11 +127,13 @@ def test_copies_are_inserted_at_device_boundaries(fake_device):
 def fake_variable_kernels():
     from nbflow.ops import array_ops, state_ops
 
-    # Pretend variables and Identity have FAKE kernels; placement only is checked.
-    for op in (state_ops.VariableV2, array_ops.Identity):
+    # Pretend variables, Identity and Assign have FAKE kernels; placement only is checked.
+    # (A variable goes to a device only when the ops updating it in place, here its
+    # initializer's Assign, can run there: compiler/placement.py.)
+    for op in (state_ops.VariableV2, array_ops.Identity, state_ops.Assign):
         register_kernel(op, device="FAKE")(lambda ctx: None)
     yield
-    for op in (state_ops.VariableV2, array_ops.Identity):
+    for op in (state_ops.VariableV2, array_ops.Identity, state_ops.Assign):
         unregister_kernel(op, device="FAKE")
 
 

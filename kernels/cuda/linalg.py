@@ -4,7 +4,8 @@
 tile of C, walking K one tile at a time: it stages a tile of A and one of B in
 shared memory (zero-padded at the edges), waits, accumulates TILE products
 per thread, waits again. Transposes are element strides (``sam, sak`` for A,
-``sbk, sbn`` for B), so one kernel per dtype serves all four layouts.
+``sbk, sbn`` for B), so one kernel per dtype serves all four layouts; the
+batched variant (BatchMatMulV2) adds the batch as the grid's z dimension.
 (cuBLAS through nvmath-python is the planned fast path; issue #12.)
 """
 import numpy as np
@@ -49,15 +50,28 @@ def kernel(a, b, c, m, n, k, sam, sak, sbk, sbn):
 '''
 
 
-def generate_source(dtype):
-    return _TEMPLATE.format(tile=TILE, dtype=np.dtype(dtype).name)
+def _batched(template):
+    """The same tiles over a batch: block z multiplies matrices ``ia[z]`` of ``a`` and ``ib[z]``
+    of ``b`` (numpy-broadcast batch dims, mapped on the host) into matrix ``z`` of ``c``."""
+    return (template
+            .replace("def kernel(a, b, c, m, n, k, sam, sak, sbk, sbn):",
+                     "def kernel(a, b, c, m, n, k, sam, sak, sbk, sbn, ia, ib):\n"
+                     "    z = cuda.blockIdx.z\n    ao = ia[z] * m * k\n    bo = ib[z] * k * n\n    co = z * m * n")
+            .replace("a[row * sam + ka * sak]", "a[ao + row * sam + ka * sak]")
+            .replace("b[kb * sbk + col * sbn]", "b[bo + kb * sbk + col * sbn]")
+            .replace("c[row * n + col]", "c[co + row * n + col]"))
 
 
-def get_kernel(dtype):
-    key = np.dtype(dtype).str
+def generate_source(dtype, batched=False):
+    src = _TEMPLATE.format(tile=TILE, dtype=np.dtype(dtype).name)
+    return _batched(src) if batched else src
+
+
+def get_kernel(dtype, batched=False):
+    key = (np.dtype(dtype).str, batched)
     k = _kernels.get(key)
     if k is None:
-        k = _kernels[key] = load_generated(generate_source(dtype), "cuda_mm").kernel
+        k = _kernels[key] = load_generated(generate_source(dtype, batched), "cuda_mm").kernel
     return k
 
 
@@ -72,5 +86,6 @@ def layout(a_shape, b_shape, transpose_a, transpose_b):
     return m, n, ka, sam, sak, sbk, sbn
 
 
-def grid(m, n):
-    return ((n + TILE - 1) // TILE, (m + TILE - 1) // TILE), (TILE, TILE)
+def grid(m, n, batch=None):
+    g = ((n + TILE - 1) // TILE, (m + TILE - 1) // TILE)
+    return (g + (batch,) if batch is not None else g), (TILE, TILE)

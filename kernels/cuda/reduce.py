@@ -1,4 +1,6 @@
-"""CUDA reductions (Sum, Mean, Max, Min, Prod) over any axes: a shared-memory tree.
+"""CUDA reductions (Sum, Mean, Max, Min, Prod) over any axes: a shared-memory tree;
+ArgMax/ArgMin along one axis: one thread per output (``arg_reduce``); Cumsum/Cumprod:
+one thread per line (``scan``).
 
 One block per output element (grid-stride over outputs): its threads stride
 over the reduced elements, combine into a shared array of ``THREADS``
@@ -8,6 +10,7 @@ the kept and reduced dims and strides (small int64 device arrays), so one
 kernel per (reduction, dtype) serves every shape and axis set.
 """
 import numpy as np
+from numba import cuda
 
 from nbflow.kernels.cpu.codegen import load_generated
 from nbflow.kernels.cuda.launch import MAX_BLOCKS, THREADS
@@ -111,3 +114,45 @@ def plan(in_shape, axes):
 
 def blocks_for(n_out):
     return max(1, min(n_out, MAX_BLOCKS * (64 if THREADS > 32 else 1)))
+
+
+@cuda.jit
+def arg_reduce(x, out, r, n, total, is_min):
+    """ArgMax / ArgMin along the middle axis of an (outer, r, n) array, one thread per output:
+    the first extreme element; a NaN counts as the extreme (the first NaN wins), as the CPU."""
+    t = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while t < total:
+        base = (t // n) * r * n + t % n
+        best = x[base]
+        k = 0
+        if best == best:
+            for b in range(1, r):
+                v = x[base + b * n]
+                if v != v or (v < best if is_min else v > best):
+                    best = v
+                    k = b
+                    if v != v:
+                        break
+        out[t] = k
+        t += step
+
+
+@cuda.jit
+def scan(x, out, r, n, total, exclusive, reverse, prod, identity):
+    """Cumsum / Cumprod along the middle axis of an (outer, r, n) array, one thread per line,
+    in the CPU's order (kernels/cpu/scan.py): ``identity`` holds 0 or 1 of the dtype."""
+    t = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while t < total:
+        base = (t // n) * r * n + t % n
+        acc = identity[0]
+        for s in range(r):
+            b = base + (r - 1 - s if reverse else s) * n
+            v = x[b]
+            if exclusive:
+                out[b] = acc
+            acc = acc * v if prod else acc + v
+            if not exclusive:
+                out[b] = acc
+        t += step

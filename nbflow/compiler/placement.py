@@ -7,6 +7,14 @@ op (as TF), else the CPU. With
 ``allow_soft_placement`` an impossible request (absent device, or no kernel of
 that op for that device type) falls back to the CPU and is logged; without it
 it is an InvalidArgumentError naming the op.
+
+Variables (issue #12): ops that update a variable in place (its "ref"
+consumers: Assign*, the optimizers' Apply*) must run where its value lives, so
+a variable goes to the GPU only when every ref consumer in the graph has a
+GPU kernel; an explicit GPU request that some updater cannot follow is an
+error, or, with soft placement, puts the variable on the host (as TF moves a
+colocation group). Ops that only read a variable follow it when they have a
+kernel there, else take the default rule (a copy is inserted).
 """
 import sys
 
@@ -24,15 +32,25 @@ def place(ops, devices, config):
     default = _default_accelerator(devices)
     placed = {}
     for op in ops:
+        # an update in place runs where the variable is, whatever local device it asks for
         request = op.device
+        ref = _ref_request(op, placed)
+        if ref and (not request or _is_local(request, host)):
+            request = ref
         if not request:
             request = _colocated_request(op, placed)
         if not request:
-            accel_ok = default is not None and registry.has_kernel(op.op_def, default.device_type, op)
+            accel_ok = default is not None and registry.has_kernel(op.op_def, default.device_type, op) \
+                and _updaters_follow(op, default.device_type) is None
             placed[op] = default if accel_ok else host
             continue
         spec = DeviceSpec.from_string(request) if isinstance(request, str) else request
         device, why = _resolve(op, spec, by_name, host, remote)
+        if device is not None and device is not host:
+            stuck = _updaters_follow(op, device.device_type)
+            if stuck is not None:
+                device, why = None, "%s (%s) updates it in place and has no %s kernel" % (
+                    stuck.name, stuck.type, device.device_type)
         if device is None:
             if not soft:
                 raise errors.InvalidArgumentError(
@@ -47,6 +65,7 @@ def place(ops, devices, config):
             ref_device = _remote_ref_device(op, placed, remote)
             if ref_device is not None:
                 placed[op] = ref_device
+        _check_refs_colocated(op, placed)
     if getattr(config, "log_device_placement", False):
         for op in ops:
             print("%s: (%s): %s" % (op.name, op.type, placed[op].name), file=sys.stderr)
@@ -61,28 +80,88 @@ def _default_accelerator(devices):
     return None
 
 
+def _ref_inputs(op_def):
+    """Input indices an op updates in place or names a resource by: ``resource_inputs``
+    and the optimizers' leading ``n_refs`` variables (training_ops._ApplyOp)."""
+    return set(op_def.resource_inputs) | set(range(getattr(op_def, "n_refs", 0)))
+
+
+def _ref_consumers(op):
+    """Graph ops taking ``op``'s output 0 (or an Identity chain of it) as a ref input."""
+    out, todo = [], [op.outputs[0]] if op.outputs else []
+    while todo:
+        t = todo.pop()
+        for c in t.consumers():
+            if c.type == "Identity":
+                todo.append(c.outputs[0])
+            refs = _ref_inputs(c.op_def)
+            if any(c.inputs[i] is t for i in refs if i < len(c.inputs)):
+                out.append(c)
+    return out
+
+
+def _updaters_follow(op, device_type):
+    """For a resource op: the first op updating it in place with no ``device_type`` kernel, or None."""
+    if op.op_def.resource_handle(op) is None or device_type == "CPU":
+        return None
+    for c in _ref_consumers(op):
+        if not registry.has_kernel(c.op_def, device_type, c):
+            return c
+    return None
+
+
+def _updated_resources(op, placed):
+    """The placed resource ops (variables) ``op`` updates in place, through Identity reads."""
+    out = []
+    for i in _ref_inputs(op.op_def):
+        if i < len(op.inputs):
+            src = op.inputs[i].op
+            while src.type == "Identity" and src.inputs:
+                src = src.inputs[0].op
+            if src in placed and src.op_def.resource_handle(src) is not None:
+                out.append(src)
+    return out
+
+
+def _ref_request(op, placed):
+    """Updaters of a resource (a variable) go where the resource is."""
+    srcs = _updated_resources(op, placed)
+    return placed[srcs[0]].name if srcs else ""
+
+
+def _check_refs_colocated(op, placed):
+    """Every variable an op updates in place is on the op's device (an update of a copy is lost)."""
+    for src in _updated_resources(op, placed):
+        if placed[src] is not placed[op]:
+            raise errors.InvalidArgumentError(
+                None, op, "Cannot colocate %s (%s) with %s, which it updates in place: %s is on %s, the op on %s"
+                % (op.name, op.type, src.name, src.name, placed[src].name, placed[op].name))
+
+
 def _colocated_request(op, placed):
-    """Readers and updaters of a resource (a variable) go where the resource is."""
+    """Readers of a resource go where it is when they have a kernel there."""
     for t in op.inputs:
         if t.op in placed and t.op.op_def.resource_handle(t.op) is not None:
-            return placed[t.op].name
+            dev = placed[t.op]
+            if registry.has_kernel(op.op_def, dev.device_type, op):
+                return dev.name
     return ""
+
+
+def _is_local(request, host):
+    """The request names this process's own job and task (not a ps task, not another worker)."""
+    spec = DeviceSpec.from_string(request) if isinstance(request, str) else request
+    own_job = (None, "localhost") if host.job is None else (None, host.job)
+    return spec.job in own_job and spec.replica in (None, 0) and spec.task in (None, host.task)
 
 
 def _remote_ref_device(op, placed, remote):
     """The ps task holding a variable ``op`` updates through a ref input (an ApplyX's var and
     slots, Assign's ref): the op runs there whatever its device request, as TF colocates
     ref edges -- an update elsewhere would change a copy."""
-    refs = set(op.op_def.resource_inputs) | set(range(getattr(op.op_def, "n_refs", 0)))
-    for i in sorted(refs):
-        if i >= len(op.inputs):
-            continue
-        src = op.inputs[i].op
-        while src.type == "Identity" and src.inputs:
-            src = src.inputs[0].op
-        device = placed.get(src)
-        if device is not None and device in remote.values():
-            return device
+    for src in _updated_resources(op, placed):
+        if placed[src] in remote.values():
+            return placed[src]
     return None
 
 

@@ -29,7 +29,9 @@ def probe():
 
 def register_kernels():
     """Import the GPU kernel modules (each registers its factories); needs numba-cuda."""
-    from nbflow.backends.cuda import array, elementwise, fused, linalg, reduction  # noqa: F401
+    from nbflow.backends.cuda import (array, array_fill, array_gather, array_layout, elementwise,  # noqa: F401
+                                      conv, fused, host_memory, linalg, nn, random, reduction, state,
+                                      training)
 
 
 def is_built_with_cuda():

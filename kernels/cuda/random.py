@@ -1,0 +1,68 @@
+"""CUDA random numbers: numba.cuda.random's xoroshiro128+ generators, one per thread.
+
+Each random op owns an array of generator states (one per launched thread,
+independent subsequences 2**64 draws apart), kept across runs so the stream
+advances; thread ``t`` fills elements ``t, t + threads, ...`` of the flat
+output. Kinds: ``uniform`` in [0, 1), ``normal`` (standard), ``truncated``
+(standard normal redrawn until within two standard deviations, as TF's
+TruncatedNormal). Generated per (kind, dtype): the library's float32 and
+float64 draws.
+"""
+import numpy as np
+
+from nbflow.kernels.cpu.codegen import load_generated
+from nbflow.kernels.cuda.launch import SIMULATOR, THREADS
+
+#: generator states per op (the most threads a random kernel launches)
+STATES = THREADS * (1 if SIMULATOR else 256)
+
+_DRAW = {"uniform": "xoroshiro128p_uniform_{b}", "normal": "xoroshiro128p_normal_{b}",
+         "truncated": "xoroshiro128p_normal_{b}"}
+
+_TEMPLATE = '''import numpy as np
+from numba import cuda
+from numba.cuda.random import {draw}
+
+
+@cuda.jit
+def kernel(states, out, n):
+    t = cuda.grid(1)
+    step = cuda.gridsize(1)
+    i = t
+    while i < n:
+        v = {draw}(states, t)
+{redraw}        out[i] = v
+        i += step
+'''
+_REDRAW = '''        while v > np.{dtype}(2) or v < np.{dtype}(-2):
+            v = {draw}(states, t)
+'''
+
+_kernels = {}
+
+
+def generate_source(kind, dtype):
+    name = np.dtype(dtype).name
+    draw = _DRAW[kind].format(b=name)
+    redraw = _REDRAW.format(dtype=name, draw=draw) if kind == "truncated" else ""
+    return _TEMPLATE.format(draw=draw, redraw=redraw)
+
+
+def get_kernel(kind, dtype):
+    key = (kind, np.dtype(dtype).str)
+    k = _kernels.get(key)
+    if k is None:
+        k = _kernels[key] = load_generated(generate_source(kind, dtype), "cuda_rand").kernel
+    return k
+
+
+def grid(n):
+    """(blocks, threads): never more threads than ``STATES``."""
+    return max(1, min((n + THREADS - 1) // THREADS, STATES // THREADS)), THREADS
+
+
+def seed_of(seed, seed2):
+    """One 64-bit generator seed from TF's (seed, seed2); (0, 0): fresh entropy, as the CPU."""
+    if seed == 0 and seed2 == 0:
+        return int(np.random.SeedSequence().entropy) & (2 ** 64 - 1)
+    return ((int(seed) & 0xFFFFFFFF) << 32) | (int(seed2) & 0xFFFFFFFF)
