@@ -127,7 +127,7 @@ def _timed_steps(comm, sess, fetches, feeds, quick):
     return _timed_batches(comm, {"step": one}, calls=10 if quick else 50, rounds=3 if quick else 5)["step"]
 
 
-def worker_mlp(quick):
+def worker_mlp(quick, bucket_bytes):
     from mpi4py import MPI
 
     import nbflow as tf
@@ -137,13 +137,14 @@ def worker_mlp(quick):
     batch = 128
     x, y, loss, feeds = _mlp((784, 32, 32, 10) if quick else (784, 512, 512, 10), batch, rank)
     opt = tf.train.GradientDescentOptimizer(0.01)
-    train = (nd.DistributedOptimizer(opt) if size > 1 else opt).minimize(loss)
+    # bucket_bytes 0: no all-reduce at all (each rank trains alone): the compute-only ceiling
+    train = (nd.DistributedOptimizer(opt, bucket_bytes=bucket_bytes) if size > 1 and bucket_bytes else opt).minimize(loss)
     sess = tf.Session()
     sess.run(tf.global_variables_initializer())
-    if size > 1:
+    if size > 1 and bucket_bytes:
         sess.run(nd.broadcast_variables(tf.global_variables()))
     per_step = _timed_steps(comm, sess, [train, loss], feeds, quick)
-    return {"case": "mlp/b128", "ranks": size, "ms_per_step": per_step * 1e3,
+    return {"case": "mlp/b128", "ranks": size, "bucket_bytes": bucket_bytes, "ms_per_step": per_step * 1e3,
             "samples_per_s": size * batch / per_step}
 
 
@@ -182,9 +183,10 @@ def _mpiexec():
     return str(here) if here.exists() else shutil.which("mpiexec")
 
 
-def launch(n, worker, quick, timeout=600):
+def launch(n, worker, quick, timeout=600, bucket_bytes=None):
     cmd = [_mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", str(Path(__file__).resolve()),
-           "--worker", worker] + (["--quick"] if quick else [])
+           "--worker", worker] + (["--quick"] if quick else []) + (
+           ["--bucket-bytes", str(bucket_bytes)] if bucket_bytes is not None else [])
     env = dict(os.environ, PYTHONPATH=str(ROOT), **THREADS)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(ROOT))
     if out.returncode != 0:
@@ -198,10 +200,16 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="small sizes, few calls: a smoke test")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--worker", choices=["allreduce", "mlp", "mlp-ps"], help=argparse.SUPPRESS)
+    p.add_argument("--bucket-bytes", type=int, default=None,
+                   help="DistributedOptimizer's bucket_bytes in the 2-rank MLP (default: its default; 0: no "
+                        "all-reduce, each rank alone)")
     args = p.parse_args(argv)
     if args.worker:
-        run = {"allreduce": worker_allreduce, "mlp": worker_mlp, "mlp-ps": worker_mlp_ps}[args.worker]
-        result = run(args.quick)
+        if args.worker == "mlp":
+            from nbflow.distribute.optimizer import DEFAULT_BUCKET_BYTES
+            result = worker_mlp(args.quick, DEFAULT_BUCKET_BYTES if args.bucket_bytes is None else args.bucket_bytes)
+        else:
+            result = {"allreduce": worker_allreduce, "mlp-ps": worker_mlp_ps}[args.worker](args.quick)
         from mpi4py import MPI
         if result is not None and MPI.COMM_WORLD.Get_rank() == (1 if args.worker == "mlp-ps" else 0):
             print("RESULT " + json.dumps(result), flush=True)
@@ -214,7 +222,7 @@ def main(argv=None):
         print("  %-20s %8.2f ms  %.2fx" % (name, ms, ar["vs_mpi4py"][name]))
     worst = min(v for k, v in ar["vs_mpi4py"].items() if k.startswith("nbflow"))
     print("  target nbflow >= 0.90x mpi4py: %s (%.2fx)" % ("MET" if worst >= 0.9 else "MISS", worst))
-    one, two = launch(1, "mlp", args.quick), launch(2, "mlp", args.quick)
+    one, two = launch(1, "mlp", args.quick), launch(2, "mlp", args.quick, bucket_bytes=args.bucket_bytes)
     ratio = two["samples_per_s"] / one["samples_per_s"]
     print("mlp/b128 per rank, SGD: 1 rank %.0f samples/s (%.2f ms/step), 2 ranks %.0f samples/s (%.2f ms/step): "
           "%.2fx" % (one["samples_per_s"], one["ms_per_step"], two["samples_per_s"], two["ms_per_step"], ratio))

@@ -11,6 +11,7 @@ import nbflow.distribute as nd
 from nbflow.backends import mpi_comm, registry
 from nbflow.backends.context import KernelContext
 from nbflow.framework.context import eager_mode
+from nbflow.ops import mpi_ops
 
 
 def test_shard_indices_cover_the_range_once_as_array_split():
@@ -71,15 +72,30 @@ def test_collectives_on_one_rank_are_identities_and_reuse_one_buffer(mpi):
     np.testing.assert_array_equal(got[2], [1, 2])
     np.testing.assert_array_equal(got[3], av * 2)
     np.testing.assert_array_equal(again[0], av + 1)
-    # the bound kernel packs into one flat buffer allocated at bind time and returns views of it
-    op = ra[0].op
-    ctx = KernelContext(op, [t.dtype for t in op.inputs], [t.shape for t in op.inputs], [None, None],
-                        [t.dtype for t in op.outputs], [t.shape for t in op.outputs])
-    run = registry.kernel_factory(op.op_def, "CPU")(ctx)
-    first = run(av, bv)
-    second = run(av + 1, bv)
-    assert first[0] is second[0] and first[0].base is first[1].base is not None
+    # in a graph the optimizer's bucket is a start op (the backward pass's gradients, last
+    # variable first) and a wait op; the start packs into one flat buffer allocated at bind
+    # time and returns views of it, the wait hands the same views on
+    wait = ra[0].op
+    start = wait.inputs[0].op
+    assert (start.type, wait.type) == ("MpiAllreduceStart", "MpiAllreduceWait")
+    assert [t.op for t in wait.inputs] == [start, start] and list(start.inputs) == [b, a]
+
+    def bound(op):
+        ctx = KernelContext(op, [t.dtype for t in op.inputs], [t.shape for t in op.inputs], [None, None],
+                            [t.dtype for t in op.outputs], [t.shape for t in op.outputs])
+        return registry.kernel_factory(op.op_def, "CPU")(ctx)
+    run_start, run_wait = bound(start), bound(wait)
+    first = run_wait(*run_start(bv, av))
+    second = run_wait(*run_start(bv, av + 1))
+    assert first[1] is second[1] and first[0].base is first[1].base is not None
     assert first[0].flags.c_contiguous and first[1].flags.c_contiguous
+    np.testing.assert_array_equal(second[1], av + 1)
+    with pytest.raises(Exception, match="not the outputs of an MpiAllreduceStart"):
+        run_wait(bv, av)  # nothing was started on these
+    bucket = mpi_ops.allreduce_bucket([a, b])[0].op  # the blocking form (eager mode's)
+    run = bound(bucket)
+    first, second = run(av, bv), run(av + 1, bv)
+    assert first[0] is second[0] and first[0].base is first[1].base is not None
     np.testing.assert_array_equal(second[0], av + 1)
     with pytest.raises(Exception, match="floating"):
         with tf.Session() as sess:
@@ -105,13 +121,19 @@ def test_gradients_are_fused_into_chained_buckets(mpi):
     loss = tf.add_n([tf.reduce_sum(v * v) for v in vs[:4]]) + tf.cast(tf.reduce_sum(vs[4]), tf.float32)
     grads = tf.gradients(loss, vs)
     out = nd.allreduce_gradients(list(zip(grads, vs)), bucket_bytes=800)
-    ops = []
+    waits = []
     for g, _ in out:
-        if g.op not in ops:
-            ops.append(g.op)
-    assert [op.type for op in ops] == ["MpiAllreduceBucket"] * 4
-    assert [len(op.inputs) for op in ops] == [2, 1, 1, 1]  # 100+100 floats; 300 alone; 10; float64 apart
-    assert ops[1].control_inputs == [ops[0]] and ops[2].control_inputs == [ops[1]]
+        if g.op not in waits:
+            waits.append(g.op)
+    assert {op.type for op in waits} == {"MpiAllreduceWait"}
+    starts = [w.inputs[0].op for w in reversed(waits)]  # filled from the last variable back
+    assert [op.type for op in starts] == ["MpiAllreduceStart"] * 4
+    # float64 apart; 10 floats; 300 alone; 100+100 floats (last variable first)
+    assert [[t.op for t in op.inputs] for op in starts] == [
+        [grads[4].op], [grads[3].op], [grads[2].op], [grads[1].op, grads[0].op]]
+    # every rank posts the starts in one order
+    assert starts[1].control_inputs == [starts[0]] and starts[2].control_inputs == [starts[1]]
+    assert starts[3].control_inputs == [starts[2]]
     assert [v for _, v in out] == vs
 
 

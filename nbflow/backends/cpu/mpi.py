@@ -144,6 +144,72 @@ def _allreduce(ctx):
     return _bind(ctx, collective, direct=direct)
 
 
+# -- the overlapped bucket: MpiAllreduceStart posts, MpiAllreduceWait completes --------------
+
+#: id of a started bucket's flat buffer -> its requests in flight (the wait finds them through
+#: the views it receives; the flat buffer lives as long as they do, so the id is unique).
+_in_flight = {}
+
+
+def _flat_of(view):
+    return id(view.base if view.base is not None else view)
+
+
+@register_kernel(M.MpiAllreduceStart)
+def _allreduce_start(ctx):
+    """Packs (scaled by 1/size when averaging, as ``_allreduce``: the same bits) and posts
+    one in-place ``Iallreduce`` per message; never reads from the inputs after returning
+    (the memory planner may reuse them at once)."""
+    MPI = mpi_comm.mpi()
+    comm = mpi_comm.group_communicator(ctx.attrs.get("group"))
+    size = comm.Get_size()
+    npd = np.dtype(ctx.out_np_dtype(0))
+    average = bool(ctx.attrs.get("average", True))
+    if average and npd.kind != "f":
+        raise ctx.run_error("%s: average=True needs a floating dtype, got %s"
+                            % (ctx.op_def.type, ctx.output_dtypes[0].name))
+    requests = []
+    if size == 1:
+        run = _bind(ctx, lambda flat: None)
+    else:
+        in_place, op_sum, iallreduce = MPI.IN_PLACE, MPI.SUM, comm.Iallreduce
+
+        def post(chunk):
+            requests.append(iallreduce(in_place, chunk, op_sum))
+        pack = _copy
+        if average:
+            scale, multiply = npd.type(1.0 / size), np.multiply
+
+            def pack(dest, src):
+                multiply(src, scale, out=dest)
+        run = _bind(ctx, post, pack)
+    single = len(ctx.input_shapes) == 1
+
+    def start(*args):
+        out = run(*args)
+        _in_flight[_flat_of(out if single else out[0])] = requests[:]
+        del requests[:]
+        return out
+    return start
+
+
+@register_kernel(M.MpiAllreduceWait)
+def _allreduce_wait(ctx):
+    MPI = mpi_comm.mpi()
+    waitall = MPI.Request.Waitall
+    single = len(ctx.input_shapes) == 1
+
+    def wait(*args):
+        requests = _in_flight.pop(_flat_of(args[0]), None)
+        if requests is None:
+            raise ctx.run_error("MpiAllreduceWait: its inputs are not the outputs of an "
+                                "MpiAllreduceStart run before it")
+        if requests:
+            waitall(requests)
+        return args[0] if single else args
+    return wait
+
+
 @register_kernel(M.MpiBroadcast)
 def _broadcast(ctx):
     comm = mpi_comm.group_communicator(ctx.attrs.get("group"))
