@@ -208,3 +208,23 @@ def test_example_ps_mode_without_mpiexec_says_how_to_launch():
     assert proc.returncode != 0
     assert "the cluster has 4 tasks (ps: 2, worker: 2) but this MPI job has 1 rank(s): launch it with " \
            "`mpiexec -n 4 python -m mpi4py prog.py`" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_buckets_start_during_the_backward_pass_and_wait_after_it(mpi):
+    # the order pass posts a bucket as soon as its gradients exist (the last layer's first),
+    # computes the rest of the backward pass while it travels, and waits only at the end
+    x = tf.placeholder(tf.float32, [4, 3])
+    w0 = tf.Variable(np.ones((3, 5), np.float32), name="w0")
+    w1 = tf.Variable(np.ones((5, 2), np.float32), name="w1")
+    loss = tf.reduce_sum(tf.matmul(tf.nn.relu(tf.matmul(x, w0)), w1))
+    opt = nd.DistributedOptimizer(tf.train.GradientDescentOptimizer(0.1), bucket_bytes=1)
+    train = opt.minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train, {x: np.ones((4, 3), np.float32)})
+        text = tf.explain(train, {x: np.ones((4, 3), np.float32)}, session=sess, file=False)
+    steps = [ln.split()[1] for ln in text.splitlines() if ln[:6].strip().isdigit()]
+    start_w1, start_w0 = steps.index("MpiAllreduceBucket/start"), steps.index("MpiAllreduceBucket/start_1")
+    grad_w0 = next(i for i, s in enumerate(steps) if s.startswith("gradients/MatMul_grad/MatMul_1"))
+    waits = [i for i, s in enumerate(steps) if s.startswith("MpiAllreduceBucket/wait")]
+    assert start_w1 < grad_w0 < start_w0 < min(waits)
