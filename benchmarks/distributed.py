@@ -24,6 +24,8 @@ launches, with ``mpiexec`` (beside the Python, else on PATH; nbflow[mpi]):
   the variables (replica_device_setter) and 2 workers updating them
   asynchronously; the step time is the slowest worker's, samples/s counts both
   workers (no target: reported beside the all-reduce mode).
+* ``mlp-ps2-adam/b128``: the example's layout: 2 ps tasks (variables round
+  robin), 2 workers, Adam with a global step (4 requests a step per worker).
 
 A worker is this file run under ``mpiexec -n N python -m mpi4py`` with
 ``--worker allreduce|mlp|mlp-ps``; rank 0 (mlp-ps: worker 0, rank 1) prints one ``RESULT {json}`` line.
@@ -148,14 +150,17 @@ def worker_mlp(quick, bucket_bytes):
             "samples_per_s": size * batch / per_step}
 
 
-def worker_mlp_ps(quick):
-    """The same MLP in the ps mode: 1 ps task (rank 0) holds the variables, 2 workers train
-    asynchronously (replica_device_setter, tf.Session(server.target)); samples/s counts both."""
+def worker_mlp_ps(quick, ps_tasks=1, adam=False):
+    """The same MLP in the ps mode: ``ps_tasks`` ps tasks (the first ranks) hold the variables
+    (round robin), the other ranks are workers training asynchronously (replica_device_setter,
+    tf.Session(server.target)); samples/s counts every worker. ``adam``: Adam with a global
+    step (the example's layout) instead of plain SGD."""
     from mpi4py import MPI
 
     import nbflow as tf
     world = MPI.COMM_WORLD
-    cluster = tf.train.ClusterSpec({"ps": ["ps0:1"], "worker": ["w%d:1" % i for i in range(world.Get_size() - 1)]})
+    cluster = tf.train.ClusterSpec({"ps": ["ps%d:1" % i for i in range(ps_tasks)],
+                                    "worker": ["w%d:1" % i for i in range(world.Get_size() - ps_tasks)]})
     job, task = tf.train.task_for_rank(cluster)
     server = tf.train.Server(cluster, job_name=job, task_index=task)
     comm = world.Split(0 if job == "worker" else 1, world.Get_rank())  # the workers time themselves
@@ -165,14 +170,18 @@ def worker_mlp_ps(quick):
     batch = 128
     with tf.device(tf.train.replica_device_setter(cluster=cluster, worker_device="/job:worker/task:%d" % task)):
         x, y, loss, feeds = _mlp((784, 32, 32, 10) if quick else (784, 512, 512, 10), batch, task)
-        train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
+        if adam:
+            train = tf.train.AdamOptimizer(1e-3).minimize(loss, global_step=tf.train.get_or_create_global_step())
+        else:
+            train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
     sess = tf.Session(server.target)
     if task == 0:
         sess.run(tf.global_variables_initializer())
     comm.Barrier()  # the chief has initialized
     per_step = _timed_steps(comm, sess, [train, loss], feeds, quick)
     sess.close()
-    return {"case": "mlp-ps/b128", "ranks": world.Get_size(), "workers": comm.Get_size(), "ps": 1,
+    return {"case": "mlp-ps%s/b128" % ("2-adam" if adam else ""), "ranks": world.Get_size(),
+            "workers": comm.Get_size(), "ps": ps_tasks,
             "ms_per_step": per_step * 1e3, "samples_per_s": comm.Get_size() * batch / per_step}
 
 
@@ -199,7 +208,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes, few calls: a smoke test")
     p.add_argument("--json", help="write the results here")
-    p.add_argument("--worker", choices=["allreduce", "mlp", "mlp-ps"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["allreduce", "mlp", "mlp-ps", "mlp-ps2-adam"], help=argparse.SUPPRESS)
     p.add_argument("--bucket-bytes", type=int, default=None,
                    help="DistributedOptimizer's bucket_bytes in the 2-rank MLP (default: its default; 0: no "
                         "all-reduce, each rank alone)")
@@ -208,10 +217,13 @@ def main(argv=None):
         if args.worker == "mlp":
             from nbflow.distribute.optimizer import DEFAULT_BUCKET_BYTES
             result = worker_mlp(args.quick, DEFAULT_BUCKET_BYTES if args.bucket_bytes is None else args.bucket_bytes)
+        elif args.worker == "mlp-ps2-adam":
+            result = worker_mlp_ps(args.quick, ps_tasks=2, adam=True)
         else:
             result = {"allreduce": worker_allreduce, "mlp-ps": worker_mlp_ps}[args.worker](args.quick)
         from mpi4py import MPI
-        if result is not None and MPI.COMM_WORLD.Get_rank() == (1 if args.worker == "mlp-ps" else 0):
+        first_worker = {"mlp-ps": 1, "mlp-ps2-adam": 2}.get(args.worker, 0)
+        if result is not None and MPI.COMM_WORLD.Get_rank() == first_worker:
             print("RESULT " + json.dumps(result), flush=True)
         return result
     if _mpiexec() is None:
@@ -230,7 +242,10 @@ def main(argv=None):
     ps = launch(3, "mlp-ps", args.quick)
     print("mlp/b128 per worker, SGD, ps mode (1 ps + 2 workers, async): %.0f samples/s (%.2f ms/step): %.2fx "
           "1 rank" % (ps["samples_per_s"], ps["ms_per_step"], ps["samples_per_s"] / one["samples_per_s"]))
-    results = {"allreduce": ar, "mlp": [one, two], "mlp_ratio": ratio, "mlp_ps": ps}
+    ps2 = launch(4, "mlp-ps2-adam", args.quick)
+    print("mlp/b128 per worker, Adam + global step, ps mode (2 ps + 2 workers, async): %.0f samples/s "
+          "(%.2f ms/step)" % (ps2["samples_per_s"], ps2["ms_per_step"]))
+    results = {"allreduce": ar, "mlp": [one, two], "mlp_ratio": ratio, "mlp_ps": ps, "mlp_ps2_adam": ps2}
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return results
