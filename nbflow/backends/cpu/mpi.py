@@ -112,31 +112,39 @@ def _bind(ctx, collective, pack=_copy, direct=None):
     return run_dynamic
 
 
+def _reduction(ctx):
+    """(communicator, pack): ``pack(dest, src)`` copies, or scales by 1/size when averaging
+    (an error for a non-floating dtype)."""
+    comm = mpi_comm.group_communicator(ctx.attrs.get("group"))
+    npd = np.dtype(ctx.out_np_dtype(0))
+    average = bool(ctx.attrs.get("average", True))
+    if average and npd.kind != "f":
+        raise ctx.run_error("%s: average=True needs a floating dtype, got %s"
+                            % (ctx.op_def.type, ctx.output_dtypes[0].name))
+    if not average or comm.Get_size() == 1:
+        return comm, _copy
+    scale, multiply = npd.type(1.0 / comm.Get_size()), np.multiply
+
+    def pack(dest, src):
+        multiply(src, scale, out=dest)
+    return comm, pack
+
+
 @register_kernel(M.MpiAllreduce, M.MpiAllreduceBucket)
 def _allreduce(ctx):
     """Averaging scales each input by 1/size while packing it (one pass over the data, where
     a scale after the sum would be a second one; exact for power-of-two sizes) then sums in
     place; a single input summed goes straight from its array into the output buffer."""
     MPI = mpi_comm.mpi()
-    comm = mpi_comm.group_communicator(ctx.attrs.get("group"))
-    size = comm.Get_size()
+    comm, pack = _reduction(ctx)
     in_place, op_sum = MPI.IN_PLACE, MPI.SUM
-    average = bool(ctx.attrs.get("average", True))
-    npd = np.dtype(ctx.out_np_dtype(0))
-    if average and npd.kind != "f":
-        raise ctx.run_error("%s: average=True needs a floating dtype, got %s"
-                            % (ctx.op_def.type, ctx.output_dtypes[0].name))
     allreduce = comm.Allreduce
-    if size == 1:
+    if comm.Get_size() == 1:
         return _bind(ctx, lambda flat: None)
 
     def collective(chunk):
         allreduce(in_place, chunk, op_sum)
-    if average:
-        scale, multiply = npd.type(1.0 / size), np.multiply
-
-        def pack(dest, src):
-            multiply(src, scale, out=dest)
+    if pack is not _copy:
         return _bind(ctx, collective, pack)
 
     def direct(src, dest):
@@ -161,27 +169,15 @@ def _allreduce_start(ctx):
     one in-place ``Iallreduce`` per message; never reads from the inputs after returning
     (the memory planner may reuse them at once)."""
     MPI = mpi_comm.mpi()
-    comm = mpi_comm.group_communicator(ctx.attrs.get("group"))
-    size = comm.Get_size()
-    npd = np.dtype(ctx.out_np_dtype(0))
-    average = bool(ctx.attrs.get("average", True))
-    if average and npd.kind != "f":
-        raise ctx.run_error("%s: average=True needs a floating dtype, got %s"
-                            % (ctx.op_def.type, ctx.output_dtypes[0].name))
+    comm, pack = _reduction(ctx)
     requests = []
-    if size == 1:
+    if comm.Get_size() == 1:
         run = _bind(ctx, lambda flat: None)
     else:
         in_place, op_sum, iallreduce = MPI.IN_PLACE, MPI.SUM, comm.Iallreduce
 
         def post(chunk):
             requests.append(iallreduce(in_place, chunk, op_sum))
-        pack = _copy
-        if average:
-            scale, multiply = npd.type(1.0 / size), np.multiply
-
-            def pack(dest, src):
-                multiply(src, scale, out=dest)
         run = _bind(ctx, post, pack)
     single = len(ctx.input_shapes) == 1
 
