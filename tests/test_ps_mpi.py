@@ -48,7 +48,8 @@ job, task = tf.train.task_for_rank(cluster)
 server = tf.train.Server(cluster, job_name=job, task_index=task)
 if job == "ps":
     server.join()
-    print("ps", task, "served", flush=True)
+    sys.stdout.write("ps %d served\n" % task)  # one write: ranks share the output pipe
+    sys.stdout.flush()
     sys.exit(0)
 with tf.device(tf.train.replica_device_setter(cluster=cluster, worker_device="/job:worker/task:%d" % task)):
     a = tf.Variable(np.zeros(5, np.float32), name="a")
@@ -190,7 +191,8 @@ with tf.train.MonitoredTrainingSession(master=server.target, is_chief=task == 0,
     while not sess.should_stop():
         sess.run(train)
         runs += 1
-print("worker", task, "runs", runs, flush=True)
+sys.stdout.write("worker %d runs %d\n" % (task, runs))  # one write: ranks share the output pipe
+sys.stdout.flush()
 """
 
 RESTORE = """
@@ -246,7 +248,8 @@ with tf.train.MonitoredTrainingSession(master=server.target, is_chief=task == 0,
     while not sess.should_stop():
         sess.run(train, {x: mine})
         seen.append(sess.run(w).tolist())
-print("SYNC", task, json.dumps(seen), flush=True)
+sys.stdout.write("SYNC %d %s\n" % (task, json.dumps(seen)))  # one write: ranks share the output pipe
+sys.stdout.flush()
 """
 
 
