@@ -48,7 +48,7 @@ job, task = tf.train.task_for_rank(cluster)
 server = tf.train.Server(cluster, job_name=job, task_index=task)
 if job == "ps":
     server.join()
-    sys.stdout.write("ps %d served\n" % task)  # one write: ranks share the output pipe
+    sys.stdout.write("ps %d served\\n" % task)  # one write: ranks share the output pipe
     sys.stdout.flush()
     sys.exit(0)
 with tf.device(tf.train.replica_device_setter(cluster=cluster, worker_device="/job:worker/task:%d" % task)):
@@ -191,7 +191,7 @@ with tf.train.MonitoredTrainingSession(master=server.target, is_chief=task == 0,
     while not sess.should_stop():
         sess.run(train)
         runs += 1
-sys.stdout.write("worker %d runs %d\n" % (task, runs))  # one write: ranks share the output pipe
+sys.stdout.write("worker %d runs %d\\n" % (task, runs))  # one write: ranks share the output pipe
 sys.stdout.flush()
 """
 
@@ -248,7 +248,7 @@ with tf.train.MonitoredTrainingSession(master=server.target, is_chief=task == 0,
     while not sess.should_stop():
         sess.run(train, {x: mine})
         seen.append(sess.run(w).tolist())
-sys.stdout.write("SYNC %d %s\n" % (task, json.dumps(seen)))  # one write: ranks share the output pipe
+sys.stdout.write("SYNC %d %s\\n" % (task, json.dumps(seen)))  # one write: ranks share the output pipe
 sys.stdout.flush()
 """
 
