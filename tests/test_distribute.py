@@ -11,6 +11,7 @@ import nbflow.distribute as nd
 from nbflow.backends import mpi_comm, registry
 from nbflow.backends.context import KernelContext
 from nbflow.framework.context import eager_mode
+from nbflow.ops import mpi_ops
 
 
 def test_shard_indices_cover_the_range_once_as_array_split():
@@ -71,15 +72,30 @@ def test_collectives_on_one_rank_are_identities_and_reuse_one_buffer(mpi):
     np.testing.assert_array_equal(got[2], [1, 2])
     np.testing.assert_array_equal(got[3], av * 2)
     np.testing.assert_array_equal(again[0], av + 1)
-    # the bound kernel packs into one flat buffer allocated at bind time and returns views of it
-    op = ra[0].op
-    ctx = KernelContext(op, [t.dtype for t in op.inputs], [t.shape for t in op.inputs], [None, None],
-                        [t.dtype for t in op.outputs], [t.shape for t in op.outputs])
-    run = registry.kernel_factory(op.op_def, "CPU")(ctx)
-    first = run(av, bv)
-    second = run(av + 1, bv)
-    assert first[0] is second[0] and first[0].base is first[1].base is not None
+    # in a graph the optimizer's bucket is a start op (the backward pass's gradients, last
+    # variable first) and a wait op; the start packs into one flat buffer allocated at bind
+    # time and returns views of it, the wait hands the same views on
+    wait = ra[0].op
+    start = wait.inputs[0].op
+    assert (start.type, wait.type) == ("MpiAllreduceStart", "MpiAllreduceWait")
+    assert [t.op for t in wait.inputs] == [start, start] and list(start.inputs) == [b, a]
+
+    def bound(op):
+        ctx = KernelContext(op, [t.dtype for t in op.inputs], [t.shape for t in op.inputs], [None, None],
+                            [t.dtype for t in op.outputs], [t.shape for t in op.outputs])
+        return registry.kernel_factory(op.op_def, "CPU")(ctx)
+    run_start, run_wait = bound(start), bound(wait)
+    first = run_wait(*run_start(bv, av))
+    second = run_wait(*run_start(bv, av + 1))
+    assert first[1] is second[1] and first[0].base is first[1].base is not None
     assert first[0].flags.c_contiguous and first[1].flags.c_contiguous
+    np.testing.assert_array_equal(second[1], av + 1)
+    with pytest.raises(Exception, match="not the outputs of an MpiAllreduceStart"):
+        run_wait(bv, av)  # nothing was started on these
+    bucket = mpi_ops.allreduce_bucket([a, b])[0].op  # the blocking form (eager mode's)
+    run = bound(bucket)
+    first, second = run(av, bv), run(av + 1, bv)
+    assert first[0] is second[0] and first[0].base is first[1].base is not None
     np.testing.assert_array_equal(second[0], av + 1)
     with pytest.raises(Exception, match="floating"):
         with tf.Session() as sess:
@@ -105,13 +121,19 @@ def test_gradients_are_fused_into_chained_buckets(mpi):
     loss = tf.add_n([tf.reduce_sum(v * v) for v in vs[:4]]) + tf.cast(tf.reduce_sum(vs[4]), tf.float32)
     grads = tf.gradients(loss, vs)
     out = nd.allreduce_gradients(list(zip(grads, vs)), bucket_bytes=800)
-    ops = []
+    waits = []
     for g, _ in out:
-        if g.op not in ops:
-            ops.append(g.op)
-    assert [op.type for op in ops] == ["MpiAllreduceBucket"] * 4
-    assert [len(op.inputs) for op in ops] == [2, 1, 1, 1]  # 100+100 floats; 300 alone; 10; float64 apart
-    assert ops[1].control_inputs == [ops[0]] and ops[2].control_inputs == [ops[1]]
+        if g.op not in waits:
+            waits.append(g.op)
+    assert {op.type for op in waits} == {"MpiAllreduceWait"}
+    starts = [w.inputs[0].op for w in reversed(waits)]  # filled from the last variable back
+    assert [op.type for op in starts] == ["MpiAllreduceStart"] * 4
+    # float64 apart; 10 floats; 300 alone; 100+100 floats (last variable first)
+    assert [[t.op for t in op.inputs] for op in starts] == [
+        [grads[4].op], [grads[3].op], [grads[2].op], [grads[1].op, grads[0].op]]
+    # every rank posts the starts in one order
+    assert starts[1].control_inputs == [starts[0]] and starts[2].control_inputs == [starts[1]]
+    assert starts[3].control_inputs == [starts[2]]
     assert [v for _, v in out] == vs
 
 
@@ -186,3 +208,23 @@ def test_example_ps_mode_without_mpiexec_says_how_to_launch():
     assert proc.returncode != 0
     assert "the cluster has 4 tasks (ps: 2, worker: 2) but this MPI job has 1 rank(s): launch it with " \
            "`mpiexec -n 4 python -m mpi4py prog.py`" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_buckets_start_during_the_backward_pass_and_wait_after_it(mpi):
+    # the order pass posts a bucket as soon as its gradients exist (the last layer's first),
+    # computes the rest of the backward pass while it travels, and waits only at the end
+    x = tf.placeholder(tf.float32, [4, 3])
+    w0 = tf.Variable(np.ones((3, 5), np.float32), name="w0")
+    w1 = tf.Variable(np.ones((5, 2), np.float32), name="w1")
+    loss = tf.reduce_sum(tf.matmul(tf.nn.relu(tf.matmul(x, w0)), w1))
+    opt = nd.DistributedOptimizer(tf.train.GradientDescentOptimizer(0.1), bucket_bytes=1)
+    train = opt.minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train, {x: np.ones((4, 3), np.float32)})
+        text = tf.explain(train, {x: np.ones((4, 3), np.float32)}, session=sess, file=False)
+    steps = [ln.split()[1] for ln in text.splitlines() if ln[:6].strip().isdigit()]
+    start_w1, start_w0 = steps.index("MpiAllreduceBucket/start"), steps.index("MpiAllreduceBucket/start_1")
+    grad_w0 = next(i for i, s in enumerate(steps) if s.startswith("gradients/MatMul_grad/MatMul_1"))
+    waits = [i for i, s in enumerate(steps) if s.startswith("MpiAllreduceBucket/wait")]
+    assert start_w1 < grad_w0 < start_w0 < min(waits)

@@ -48,7 +48,8 @@ job, task = tf.train.task_for_rank(cluster)
 server = tf.train.Server(cluster, job_name=job, task_index=task)
 if job == "ps":
     server.join()
-    print("ps", task, "served", flush=True)
+    sys.stdout.write("ps %d served\\n" % task)  # one write: ranks share the output pipe
+    sys.stdout.flush()
     sys.exit(0)
 with tf.device(tf.train.replica_device_setter(cluster=cluster, worker_device="/job:worker/task:%d" % task)):
     a = tf.Variable(np.zeros(5, np.float32), name="a")
@@ -190,7 +191,8 @@ with tf.train.MonitoredTrainingSession(master=server.target, is_chief=task == 0,
     while not sess.should_stop():
         sess.run(train)
         runs += 1
-print("worker", task, "runs", runs, flush=True)
+sys.stdout.write("worker %d runs %d\\n" % (task, runs))  # one write: ranks share the output pipe
+sys.stdout.flush()
 """
 
 RESTORE = """
@@ -246,7 +248,8 @@ with tf.train.MonitoredTrainingSession(master=server.target, is_chief=task == 0,
     while not sess.should_stop():
         sess.run(train, {x: mine})
         seen.append(sess.run(w).tolist())
-print("SYNC", task, json.dumps(seen), flush=True)
+sys.stdout.write("SYNC %d %s\\n" % (task, json.dumps(seen)))  # one write: ranks share the output pipe
+sys.stdout.flush()
 """
 
 
@@ -307,3 +310,53 @@ def test_ps_example_in_sync_mode_runs_the_workers_in_lockstep():
     assert "worker 0: 30 steps" in out and "worker 1: 30 steps" in out, out
     assert "global step   30:" in out  # one global step per synchronous step of both workers
     assert _accuracy(out) > 0.5
+
+
+REQUESTS = """
+import json, os, sys
+import numpy as np
+import nbflow as tf
+tf.set_random_seed(1)
+local = os.environ.get("LOCAL") == "1"
+if not local:
+    cluster = tf.train.ClusterSpec({"ps": ["ps0:1", "ps1:1"], "worker": ["w0:1"]})
+    job, task = tf.train.task_for_rank(cluster)
+    server = tf.train.Server(cluster, job_name=job, task_index=task)
+    if job == "ps":
+        server.join()
+        sys.exit(0)
+    setter = tf.train.replica_device_setter(cluster=cluster, worker_device="/job:worker/task:0")
+with tf.device(None if local else setter):
+    step = tf.train.get_or_create_global_step()
+    x = tf.placeholder(tf.float32, [8, 4])
+    w0 = tf.get_variable("w0", [4, 6])
+    b0 = tf.get_variable("b0", [6], initializer=tf.zeros_initializer())
+    w1 = tf.get_variable("w1", [6, 1])
+    loss = tf.reduce_sum(tf.square(tf.matmul(tf.nn.relu(tf.matmul(x, w0) + b0), w1)))
+    train = tf.train.AdamOptimizer(0.01).minimize(loss, global_step=step)
+feed = {x: np.linspace(-1, 1, 32, dtype=np.float32).reshape(8, 4)}
+with tf.Session("" if local else server.target) as sess:
+    sess.run(tf.global_variables_initializer())
+    for _ in range(3):
+        sess.run(train, feed)
+    if not local:
+        text = tf.explain(train, feed, session=sess, file=False)
+        print("REQUESTS", sum(1 for ln in text.splitlines() if "(_PsSegment)" in ln), flush=True)
+    print("VALUES", json.dumps([sess.run(v).tolist() for v in tf.global_variables()]), flush=True)
+"""
+
+
+def test_an_adam_step_on_two_ps_tasks_takes_four_requests_and_matches_one_process(tmp_path):
+    # reads from each task, then ps 1's updates, then ps 0's updates with the global step's
+    # increment and Adam's beta powers (their host-side Mul and the group NoOp moved onto ps 0)
+    script = tmp_path / "requests.py"
+    script.write_text(REQUESTS)
+    rc, out, _ = _launch(3, script, timeout=PS_LIMIT)
+    assert rc == 0, out
+    assert "REQUESTS 4" in out, out
+    rc1, out1, _ = _run([sys.executable, str(script)], LOCAL="1")
+    assert rc1 == 0, out1
+
+    def values(text):
+        return [ln for ln in text.splitlines() if ln.startswith("VALUES ")][-1]
+    assert values(out) == values(out1)  # bit for bit, as one process

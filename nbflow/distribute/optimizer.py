@@ -2,16 +2,15 @@
 
 Wraps a ``tf.train`` optimizer (TF 1) or a ``tf.keras.optimizers`` one. The
 gradients are grouped by dtype into buckets of at most ``bucket_bytes`` and
-each bucket is one ``MpiAllreduceBucket`` op (one Allreduce of a flat buffer,
-nbflow/backends/cpu/mpi.py); in a graph the buckets are chained with control
-edges so every rank runs them in the same order.
+each bucket is reduced in one flat buffer (nbflow/backends/cpu/mpi.py); in a
+graph as a start op and a wait op that overlap the backward pass, the starts
+chained with control edges so every rank posts them in the same order.
 
 The wrapper is an instance of a subclass of the wrapped optimizer's class
 sharing its state (slots, hyper-parameters, iterations): ``isinstance`` holds
 and ``get_slot`` works; use the wrapper, not the original, from then on.
 """
 from nbflow.framework import context
-from nbflow.framework.graph import control_dependencies
 from nbflow.keras.optimizers.optimizer_v2 import Optimizer as KerasOptimizer
 from nbflow.ops import mpi_ops
 from nbflow.ops.base import convert_to_tensor
@@ -26,11 +25,21 @@ DEFAULT_BUCKET_BYTES = 64 << 20
 def allreduce_gradients(grads_and_vars, average=True, bucket_bytes=DEFAULT_BUCKET_BYTES):
     """``grads_and_vars`` with each gradient averaged (or summed) over the ranks:
     fused into buckets of one dtype and at most ``bucket_bytes`` (a gradient
-    larger than that is a bucket of its own). None gradients stay None."""
+    larger than that is a bucket of its own). None gradients stay None.
+
+    In a graph the buckets are filled in reverse variable order (the backward
+    pass produces the last layers' gradients first) and each is a start op and
+    a wait op (``MpiAllreduceStart``/``MpiAllreduceWait``): the scheduler posts a
+    bucket's reduction as soon as its gradients exist and waits for it only
+    when nothing else is ready, so the rest of the backward pass runs meanwhile.
+    Every element is reduced exactly as by one ``MpiAllreduceBucket``."""
     pairs = list(grads_and_vars)
     grads = [None if g is None else convert_to_tensor(g) for g, _ in pairs]
+    eager = context.executing_eagerly()
+    order = range(len(grads)) if eager else reversed(range(len(grads)))
     buckets, open_bucket = [], {}
-    for i, g in enumerate(grads):
+    for i in order:
+        g = grads[i]
         if g is None:
             continue
         nbytes = _nbytes(g)
@@ -41,17 +50,14 @@ def allreduce_gradients(grads_and_vars, average=True, bucket_bytes=DEFAULT_BUCKE
         cur[0].append(i)
         cur[1] += nbytes
     out = list(grads)
-    eager = context.executing_eagerly()
     prev = None
-    for k, (idx, _) in enumerate(buckets):
+    for idx, _ in buckets:
         inputs = [grads[i] for i in idx]
-        if eager or prev is None:
+        if eager:
             reduced = mpi_ops.allreduce_bucket(inputs, average=average)
         else:
-            with control_dependencies([prev]):
-                reduced = mpi_ops.allreduce_bucket(inputs, average=average)
-        if not eager:
-            prev = reduced[0].op
+            # the starts are chained: every rank posts its collectives in one order
+            prev, reduced = mpi_ops.allreduce_bucket_overlapped(inputs, average=average, after=prev)
         for i, r in zip(idx, reduced):
             out[i] = r
     return [(g, v) for g, (_, v) in zip(out, pairs)]

@@ -6,6 +6,11 @@
   kernel packs them into one preallocated flat buffer, runs one in-place
   Allreduce and hands out views of it (gradient fusion: one message per bucket
   instead of one per gradient).
+- ``MpiAllreduceStart`` / ``MpiAllreduceWait``: a bucket's reduction split
+  in two so the backward pass runs while it travels: the start packs the
+  inputs and posts non-blocking ``Iallreduce`` calls (scheduled as soon as
+  its inputs exist), the wait completes them and hands out the same buffers
+  (scheduled as late as its users allow). Only the wait's outputs may be read.
 - ``MpiBroadcast``: several tensors of one dtype replaced by rank ``root``'s
   values, in one flat Bcast.
 
@@ -14,6 +19,7 @@ the same ones in the same order: nbflow.distribute chains its buckets with
 control edges. Kernels: nbflow/backends/cpu/mpi.py (mpi4py, optional).
 """
 from nbflow.framework import dtypes
+from nbflow.framework.graph import control_dependencies
 from nbflow.ops.array_fill_ops import zeros_like
 from nbflow.ops.base import Op, apply_op, convert_to_tensor
 from nbflow.ops.gradient_registry import RegisterGradient
@@ -64,6 +70,23 @@ class MpiAllreduceBucket(_MpiOp):
     type = "MpiAllreduceBucket"
 
 
+class MpiAllreduceStart(_MpiOp):
+    """Attr ``average`` (bool). Outputs: the bucket's buffers while the reduction is in
+    flight -- their contents are undefined until ``MpiAllreduceWait`` has run on them."""
+
+    type = "MpiAllreduceStart"
+    differentiable = False
+    schedule_priority = -1  # compiler/schedule.py: as soon as its gradients exist
+
+
+class MpiAllreduceWait(_MpiOp):
+    """Inputs: every output of one ``MpiAllreduceStart``; outputs: the same buffers, reduced."""
+
+    type = "MpiAllreduceWait"
+    differentiable = False
+    schedule_priority = 1  # only when nothing else is ready: the backward pass goes first
+
+
 class MpiBroadcast(_MpiOp):
     """Attr ``root`` (int): the rank whose values every rank gets."""
 
@@ -107,6 +130,22 @@ def allreduce_bucket(tensors, average=True, name=None, group=""):
         return []
     out = apply_op(MpiAllreduceBucket, ts, _attrs(group, average=bool(average)), name=name or "MpiAllreduceBucket")
     return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def allreduce_bucket_overlapped(tensors, average=True, name=None, group="", after=None):
+    """``allreduce_bucket`` as a start op and a wait op: the reduction travels while the ops
+    scheduled between them run. ``after``: an op the start must follow (the previous
+    bucket's start: every rank posts them in one order). Returns (the start op, the
+    reduced tensors)."""
+    ts = [convert_to_tensor(t) for t in tensors]
+    if not ts:
+        return None, []
+    name = name or "MpiAllreduceBucket"
+    with control_dependencies([after] if after is not None else []):
+        started = apply_op(MpiAllreduceStart, ts, _attrs(group, average=bool(average)), name=name + "/start")
+    started = list(started) if isinstance(started, (list, tuple)) else [started]
+    out = apply_op(MpiAllreduceWait, started, _attrs(group), name=name + "/wait")
+    return started[0].op, (list(out) if isinstance(out, (list, tuple)) else [out])
 
 
 def broadcast(tensors, root=0, name=None, group=""):

@@ -112,36 +112,98 @@ def _bind(ctx, collective, pack=_copy, direct=None):
     return run_dynamic
 
 
+def _reduction(ctx):
+    """(communicator, pack): ``pack(dest, src)`` copies, or scales by 1/size when averaging
+    (an error for a non-floating dtype)."""
+    comm = mpi_comm.group_communicator(ctx.attrs.get("group"))
+    npd = np.dtype(ctx.out_np_dtype(0))
+    average = bool(ctx.attrs.get("average", True))
+    if average and npd.kind != "f":
+        raise ctx.run_error("%s: average=True needs a floating dtype, got %s"
+                            % (ctx.op_def.type, ctx.output_dtypes[0].name))
+    if not average or comm.Get_size() == 1:
+        return comm, _copy
+    scale, multiply = npd.type(1.0 / comm.Get_size()), np.multiply
+
+    def pack(dest, src):
+        multiply(src, scale, out=dest)
+    return comm, pack
+
+
 @register_kernel(M.MpiAllreduce, M.MpiAllreduceBucket)
 def _allreduce(ctx):
     """Averaging scales each input by 1/size while packing it (one pass over the data, where
     a scale after the sum would be a second one; exact for power-of-two sizes) then sums in
     place; a single input summed goes straight from its array into the output buffer."""
     MPI = mpi_comm.mpi()
-    comm = mpi_comm.group_communicator(ctx.attrs.get("group"))
-    size = comm.Get_size()
+    comm, pack = _reduction(ctx)
     in_place, op_sum = MPI.IN_PLACE, MPI.SUM
-    average = bool(ctx.attrs.get("average", True))
-    npd = np.dtype(ctx.out_np_dtype(0))
-    if average and npd.kind != "f":
-        raise ctx.run_error("%s: average=True needs a floating dtype, got %s"
-                            % (ctx.op_def.type, ctx.output_dtypes[0].name))
     allreduce = comm.Allreduce
-    if size == 1:
+    if comm.Get_size() == 1:
         return _bind(ctx, lambda flat: None)
 
     def collective(chunk):
         allreduce(in_place, chunk, op_sum)
-    if average:
-        scale, multiply = npd.type(1.0 / size), np.multiply
-
-        def pack(dest, src):
-            multiply(src, scale, out=dest)
+    if pack is not _copy:
         return _bind(ctx, collective, pack)
 
     def direct(src, dest):
         allreduce(src, dest, op_sum)
     return _bind(ctx, collective, direct=direct)
+
+
+# -- the overlapped bucket: MpiAllreduceStart posts, MpiAllreduceWait completes --------------
+
+#: id of a started bucket's flat buffer -> its requests in flight (the wait finds them through
+#: the views it receives; the flat buffer lives as long as they do, so the id is unique).
+_in_flight = {}
+
+
+def _flat_of(view):
+    return id(view.base if view.base is not None else view)
+
+
+@register_kernel(M.MpiAllreduceStart)
+def _allreduce_start(ctx):
+    """Packs (scaled by 1/size when averaging, as ``_allreduce``: the same bits) and posts
+    one in-place ``Iallreduce`` per message; never reads from the inputs after returning
+    (the memory planner may reuse them at once)."""
+    MPI = mpi_comm.mpi()
+    comm, pack = _reduction(ctx)
+    requests = []
+    if comm.Get_size() == 1:
+        run = _bind(ctx, lambda flat: None)
+    else:
+        in_place, op_sum, iallreduce = MPI.IN_PLACE, MPI.SUM, comm.Iallreduce
+
+        def post(chunk):
+            requests.append(iallreduce(in_place, chunk, op_sum))
+        run = _bind(ctx, post, pack)
+    single = len(ctx.input_shapes) == 1
+
+    def start(*args):
+        out = run(*args)
+        _in_flight[_flat_of(out if single else out[0])] = requests[:]
+        del requests[:]
+        return out
+    return start
+
+
+@register_kernel(M.MpiAllreduceWait)
+def _allreduce_wait(ctx):
+    MPI = mpi_comm.mpi()
+    waitall = MPI.Request.Waitall
+    single = len(ctx.input_shapes) == 1
+
+    def wait(*args):
+        requests = _in_flight.pop(_flat_of(args[0]), None)
+        if requests is None:
+            raise ctx.run_error("MpiAllreduceWait: its inputs are not the outputs of an "
+                                "MpiAllreduceStart run before it")
+        if requests:
+            waitall(requests)
+        return args[0] if single else args
+    return wait
 
 
 @register_kernel(M.MpiBroadcast)
