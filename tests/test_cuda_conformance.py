@@ -36,7 +36,8 @@ HOST_ONLY = {
     "IteratorGetNext": _DATA, "IteratorV2": _DATA, "MakeIterator": _DATA, "OneShotIterator": _DATA,
     "AudioSummaryV2": _SUMMARY, "HistogramSummary": _SUMMARY, "ImageSummary": _SUMMARY, "MergeSummary": _SUMMARY,
     "ScalarSummary": _SUMMARY, "TensorSummaryV2": _SUMMARY, "WriteSummaryV2": _SUMMARY + " and writes them",
-    "MpiAllreduce": _MPI, "MpiAllreduceBucket": _MPI, "MpiBroadcast": _MPI,
+    "MpiAllreduce": _MPI, "MpiAllreduceBucket": _MPI,
+    "MpiAllreduceStart": _MPI, "MpiAllreduceWait": _MPI, "MpiBroadcast": _MPI,
     "_PsSegment": _MPI + " (a request to a parameter-server task: it runs on that task's CPU)",
     "AllCandidateSampler": _SAMPLER, "FixedUnigramCandidateSampler": _SAMPLER,
     "LearnedUnigramCandidateSampler": _SAMPLER, "LogUniformCandidateSampler": _SAMPLER,
@@ -60,6 +61,8 @@ NOT_YET = {
     "TopKV2", "GatherLastAxis", "ScatterLastAxis", "Unique", "Where",
     # control flow (bodies running device kernels) and checks
     "If", "IfGrad", "While", "WhileGrad", "CheckNumerics",
+    # fused recurrent layers (the per-step gate kernels; the cells' unfused ops run on the GPU)
+    "BlockLSTM", "BlockLSTMGrad", "BlockGRU", "BlockGRUGrad",
 }
 
 
