@@ -469,11 +469,13 @@ def sparse_softmax_xent_parallel(logits, labels, loss, backprop):
 
 # -- choosing the serial or the parallel kernel ---------------------------------------------
 
-#: rows * n from which the ``*_parallel`` kernels are used: about 0.5 ms of float32
-#: work. On 2 cores (a shared machine), 1024x1000 float32 softmax took 0.70 ms
-#: (median) in parallel vs 0.97 ms serial, while at 256x1024 waking the other
-#: thread made it slower (0.37 vs 0.23 ms).
-PARALLEL_MIN_ELEMENTS = 1 << 19
+#: rows * n from which the ``*_parallel`` kernels are used. Measured on the quiet
+#: 2-core machine (kernel calls alone, two runs, float32, n = 1000): serial wins
+#: up to 1024 rows (softmax 0.27-0.33 ms serial vs 0.38 ms parallel), 2048 rows
+#: is a draw (0.53-0.63 vs 0.39-0.66 ms), from 4096 rows parallel wins (1.56 vs
+#: 0.90-1.40 ms; 8192: 3.1 vs 1.8-2.1 ms). An earlier 512K threshold was measured
+#: on a loaded machine, where the serial kernel was slowed more than the parallel one.
+PARALLEL_MIN_ELEMENTS = 3 << 20
 
 
 def run_rows(serial, parallel, rows, n, *args):
