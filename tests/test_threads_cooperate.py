@@ -1,4 +1,4 @@
-"""kernels/cpu/threads.py: BLAS limited once nbflow runs a parallel Numba kernel.
+"""kernels/cpu/threads.py: BLAS limited (when NBFLOW_BLAS_THREADS asks) once nbflow runs a parallel Numba kernel.
 
 Each case runs in a fresh process: the limit is process-wide and permanent."""
 import json
@@ -44,8 +44,13 @@ def _run(env_extra, intra=0):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_first_parallel_kernel_limits_blas_to_one_thread():
+def test_blas_left_alone_by_default():
     got = _run({})
+    assert _untouched(got), got
+
+
+def test_first_parallel_kernel_limits_blas_when_asked():
+    got = _run({"NBFLOW_BLAS_THREADS": "1"})
     assert got["after"] and all(n == 1 for n in got["after"]), got
     assert len(got["after"]) >= 2  # numpy's and SciPy's OpenBLAS (Numba's np.dot runs SciPy's)
 
@@ -61,7 +66,7 @@ def test_blas_left_alone_without_parallel_kernels():
 
 
 @pytest.mark.parametrize("env,expect", [({"NBFLOW_BLAS_THREADS": "0"}, None), ({"NBFLOW_BLAS_THREADS": "2"}, 2),
-                                        ({"OPENBLAS_NUM_THREADS": "2"}, None)])
+                                        ({"NBFLOW_BLAS_THREADS": "1", "OPENBLAS_NUM_THREADS": "2"}, None)])
 def test_override_and_user_choice(env, expect):
     got = _run(env)
     if expect is None:

@@ -1,4 +1,4 @@
-"""One set of threads: BLAS runs single-threaded once nbflow runs parallel Numba kernels.
+"""One set of threads: an opt-in limit on the BLAS threads once nbflow runs parallel Numba kernels.
 
 numpy's and SciPy's OpenBLAS each keep a pool of one thread per core, and
 Numba's parallel kernels have their own. An OpenBLAS worker does not sleep
@@ -13,15 +13,17 @@ default processes and stayed there under load, where two BLAS threads made
 some processes 4-7x slower; Numba single-threaded with BLAS on two threads
 was the worst of the four combinations under load.
 
-So the first time a parallel Numba kernel is bound or chosen (``cooperate``),
-every BLAS pool loaded in the process is limited to ``NBFLOW_BLAS_THREADS``
-threads (default 1) with threadpoolctl, for the rest of the process -- numpy
-calls outside nbflow included, as TF's ``intra_op_parallelism_threads`` governs
-its matrix products too. ``NBFLOW_BLAS_THREADS=0`` leaves BLAS as it is; so
-does a BLAS thread count the user chose (``OPENBLAS_NUM_THREADS``,
-``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` in the environment). Sessions
-whose kernels never run in parallel (``intra_op_parallelism_threads=1``,
-small tensors) never touch BLAS.
+So, when ``NBFLOW_BLAS_THREADS=N`` (N >= 1) is set, the first time a parallel
+Numba kernel is bound or chosen (``cooperate``) every BLAS pool loaded in the
+process is limited to N threads with threadpoolctl, for the rest of the
+process -- numpy calls outside nbflow included. It is opt-in, not the default:
+the loaded-machine measurements above favoured one BLAS thread, but on the
+quiet 2-core machine (fresh processes alternated, docs/BENCHMARKS.md) one BLAS
+thread made nbflow's own MLP b128 step 25-35% slower (3.5-3.8 vs 2.7-2.8 ms)
+and LeNet 10-15% slower (21.3-21.7 vs 18.5-20.0 ms), while the PyTorch
+baseline in the same process got faster (no spinning numpy threads beside it).
+Unset or ``0`` leaves BLAS alone, and so does a BLAS thread count the user
+chose (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``).
 """
 import os
 import threading
@@ -33,14 +35,14 @@ _state = {"done": False, "limit": None}
 def blas_limit():
     """The BLAS thread count ``cooperate`` applies (None: BLAS is left alone)."""
     setting = os.environ.get("NBFLOW_BLAS_THREADS", "").strip()
-    if setting:
-        n = int(setting)
-        if n < 0:
-            raise ValueError("NBFLOW_BLAS_THREADS must be >= 0, got %r" % setting)
-        return n or None
+    if not setting:
+        return None
+    n = int(setting)
+    if n < 0:
+        raise ValueError("NBFLOW_BLAS_THREADS must be >= 0, got %r" % setting)
     if any(os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
         return None
-    return 1
+    return n or None
 
 
 def cooperate():
