@@ -469,13 +469,17 @@ def sparse_softmax_xent_parallel(logits, labels, loss, backprop):
 
 # -- choosing the serial or the parallel kernel ---------------------------------------------
 
-#: rows * n from which the ``*_parallel`` kernels are used. Measured on the quiet
-#: 2-core machine (kernel calls alone, two runs, float32, n = 1000): serial wins
-#: up to 1024 rows (softmax 0.27-0.33 ms serial vs 0.38 ms parallel), 2048 rows
-#: is a draw (0.53-0.63 vs 0.39-0.66 ms), from 4096 rows parallel wins (1.56 vs
-#: 0.90-1.40 ms; 8192: 3.1 vs 1.8-2.1 ms). An earlier 512K threshold was measured
-#: on a loaded machine, where the serial kernel was slowed more than the parallel one.
-PARALLEL_MIN_ELEMENTS = 3 << 20
+#: rows * n from which the cross-entropy ``*_parallel`` kernels are used
+#: (1024x1000 float32 through Session.run on the quiet 2-core machine: 202-220 us
+#: on two threads vs 259-269 us serial; the scaling benchmark 227 vs 257 us).
+PARALLEL_MIN_ELEMENTS = 1 << 19
+
+#: softmax / log-softmax alone go parallel only from this many times the
+#: threshold (3M elements): their serial kernel is cheaper per element, and
+#: measured on the quiet machine (kernel calls alone, n = 1000) serial won up to
+#: 1024 rows (0.27-0.33 vs 0.38 ms), 2048 rows was a draw, from 4096 rows
+#: parallel won (1.56 vs 0.90-1.40 ms; 8192: 3.1 vs 1.8-2.1 ms).
+SOFTMAX_PARALLEL_FACTOR = 6
 
 
 def run_rows(serial, parallel, rows, n, *args):
@@ -485,7 +489,8 @@ def run_rows(serial, parallel, rows, n, *args):
     The kernels hold the GIL (no ``nogil``), so two Python threads never launch
     a parallel kernel at the same time -- which Numba's default "workqueue"
     threading layer does not support."""
-    if rows > 1 and rows * n >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
+    limit = PARALLEL_MIN_ELEMENTS * (SOFTMAX_PARALLEL_FACTOR if parallel is softmax_rows_parallel else 1)
+    if rows > 1 and rows * n >= limit and numba.get_num_threads() > 1:
         cooperate()  # BLAS single-threaded from now on (kernels/cpu/threads.py)
         return parallel(*args)
     return serial(*args)
