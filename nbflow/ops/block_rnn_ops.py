@@ -80,6 +80,18 @@ def _quarter(ctx, n, what):
     return n // 4
 
 
+
+def _check_forward_outputs(ctx, indices, seq):
+    """A gradient op's forward-output inputs must have x's dtype and the [T, B, H] shape; returns that dtype."""
+    t = ctx.input_dtypes[1]
+    for k in indices:
+        if ctx.input_dtypes[k] is not t:
+            raise TypeError("input %d of '%s' has dtype %s, x has %s" % (k, ctx.name, ctx.input_dtypes[k].name, t.name))
+        if not ctx.input_shapes[k].is_compatible_with(seq):
+            raise ctx.error("input %d must have the shape %s of the forward outputs, got %s"
+                            % (k, seq, ctx.input_shapes[k]))
+    return t
+
 class BlockLSTM(Op):
     type = "BlockLSTM"
     outputs_alias_inputs = False
@@ -100,15 +112,7 @@ class BlockLSTMGrad(Op):
     @classmethod
     def infer(cls, ctx):
         steps, batch, depth, hidden = _lstm_dims(ctx)
-        t = ctx.input_dtypes[1]
-        seq = TensorShape([steps, batch, hidden])
-        for k in range(9, 18):
-            if ctx.input_dtypes[k] is not t:
-                raise TypeError("input %d of '%s' has dtype %s, x has %s" % (k, ctx.name, ctx.input_dtypes[k].name,
-                                                                            t.name))
-            if not ctx.input_shapes[k].is_compatible_with(seq):
-                raise ctx.error("input %d must have the shape %s of the forward outputs, got %s"
-                                % (k, seq, ctx.input_shapes[k]))
+        t = _check_forward_outputs(ctx, range(9, 18), TensorShape([steps, batch, hidden]))
         vec = TensorShape([hidden])
         state = TensorShape([batch, hidden])
         four = None if hidden is None else 4 * hidden
@@ -224,15 +228,7 @@ class BlockGRUGrad(Op):
     @classmethod
     def infer(cls, ctx):
         steps, batch, depth, hidden = _gru_dims(ctx)
-        t = ctx.input_dtypes[1]
-        seq = TensorShape([steps, batch, hidden])
-        for k in range(7, 12):
-            if ctx.input_dtypes[k] is not t:
-                raise TypeError("input %d of '%s' has dtype %s, x has %s" % (k, ctx.name, ctx.input_dtypes[k].name,
-                                                                            t.name))
-            if not ctx.input_shapes[k].is_compatible_with(seq):
-                raise ctx.error("input %d must have the shape %s of the forward outputs, got %s"
-                                % (k, seq, ctx.input_shapes[k]))
+        t = _check_forward_outputs(ctx, range(7, 12), TensorShape([steps, batch, hidden]))
         rows = None if depth is None or hidden is None else depth + hidden
         two = None if hidden is None else 2 * hidden
         return [(t, TensorShape([steps, batch, depth])), (t, TensorShape([batch, hidden])),
