@@ -137,7 +137,21 @@ def static_cases():
         out.append(("batch_matmul:%s" % np.dtype(dt).name, linalg.get_kernel(dt, batched=True).py_func,
                     (arr, arr, arr) + (types.int64,) * 7 + (i64, i64)))
         out += optimizer_cases(dt, arr) + row_cases(dt, arr)
-    out += layout_cases() + gather_cases() + conv_cases() + random_cases()
+    out += layout_cases() + gather_cases() + conv_cases() + random_cases() + family_cases()
+    return out
+
+
+def family_cases():
+    """The kernels listed by each ``cuda_ptx_cases_*.py`` beside this file: its ``cases()``
+    returns (name, python function, signature) triples, one module per kernel family."""
+    import glob
+    import importlib.util
+    out = []
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda_ptx_cases_*.py"))):
+        spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        out += module.cases()
     return out
 
 

@@ -47,22 +47,46 @@ HOST_ONLY = {
 #: GPU kernels still to write (issue #12), by family
 NOT_YET = {
     # batch normalization (two-pass per-channel reductions)
-    "FusedBatchNormV3", "FusedBatchNormGradV3",
+    "FusedBatchNormV3",
+    "FusedBatchNormGradV3",
     # random numbers (uniform, normal and truncated normal are on the GPU)
-    "RandomUniformInt", "Multinomial", "RandomShuffle",
+    "RandomUniformInt",
+    "Multinomial",
+    "RandomShuffle",
     # boolean reductions and others
-    "All", "Any", "EuclideanNorm", "InTopKV2",
+    "All",
+    "Any",
+    "EuclideanNorm",
+    "InTopKV2",
     # linear algebra
-    "MatrixDeterminant", "MatrixInverse",
+    "MatrixDeterminant",
+    "MatrixInverse",
     # gathers and layouts not expressed as strided copies
-    "GatherNd", "ScatterNd", "MirrorPad", "MirrorPadGrad", "ReverseSequence", "InvertPermutation",
-    "Range", "LinSpace",
+    "GatherNd",
+    "ScatterNd",
+    "MirrorPad",
+    "MirrorPadGrad",
+    "ReverseSequence",
+    "InvertPermutation",
+    "Range",
+    "LinSpace",
     # sorting and data-dependent shapes
-    "TopKV2", "GatherLastAxis", "ScatterLastAxis", "Unique", "Where",
+    "TopKV2",
+    "GatherLastAxis",
+    "ScatterLastAxis",
+    "Unique",
+    "Where",
     # control flow (bodies running device kernels) and checks
-    "If", "IfGrad", "While", "WhileGrad", "CheckNumerics",
+    "If",
+    "IfGrad",
+    "While",
+    "WhileGrad",
+    "CheckNumerics",
     # fused recurrent layers (the per-step gate kernels; the cells' unfused ops run on the GPU)
-    "BlockLSTM", "BlockLSTMGrad", "BlockGRU", "BlockGRUGrad",
+    "BlockLSTM",
+    "BlockLSTMGrad",
+    "BlockGRU",
+    "BlockGRUGrad",
 }
 
 

@@ -2,10 +2,11 @@
 
 The simulator must be on before numba is imported (``NUMBA_ENABLE_CUDASIM=1``)
 and nbflow registers the simulated GPU only when asked
-(``NBFLOW_CUDA_SIMULATOR=1``), so the cases (tests/cuda_sim_cases.py, not
+(``NBFLOW_CUDA_SIMULATOR=1``), so the cases (tests/cuda_sim_cases*.py, not
 collected here) run in a child pytest. Skipped without numba-cuda (CI installs
 only ``.[test,lint]``; the ``cuda`` extra is optional).
 """
+import glob
 import importlib.util
 import os
 import subprocess
@@ -41,8 +42,9 @@ def test_is_built_with_cuda_means_numba_cuda_is_installed():
 @needs_numba_cuda
 def test_gpu_kernels_under_the_simulator():
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", NBFLOW_CUDA_SIMULATOR="1", PYTHONHASHSEED="0")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           os.path.join(HERE, "cuda_sim_cases.py")],
+    # every cuda_sim_cases*.py beside this file (one per kernel family keeps them small)
+    case_files = sorted(glob.glob(os.path.join(HERE, "cuda_sim_cases*.py")))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"] + case_files,
                           cwd=os.path.dirname(HERE), env=env, capture_output=True, text=True, timeout=600)
     tail = (proc.stdout + proc.stderr)[-6000:]
     assert proc.returncode == 0, tail
