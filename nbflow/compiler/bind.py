@@ -4,6 +4,10 @@ A step is ``(kernel, input slots, output slot(s), number of outputs)``. A
 KernelUnit's kernel comes from its device's registered factory (given the
 memory planner's allocator when the op pools its outputs on the host); a fused
 group's from its device's fused binder; a transfer is its copy.
+
+A unit on a device that plans its buffers (``Device.planning``: the GPU)
+binds inside ``device.planning(alloc)``: every buffer its factory (or copy,
+``copy.prepare()``) asks the device for comes from the memory plan.
 """
 from nbflow.backends import registry
 from nbflow.compiler.fusion import Group
@@ -47,6 +51,25 @@ def _unit_op(unit):
 
 def _bind_unit(program, position, unit, used_outside, fetched):
     """(step, slots of fetched values the step makes fresh each run) of one unit."""
+    device = _unit_device(program, unit)
+    planning = getattr(device, "planning", None)
+    if planning is None:
+        return _bind_on(program, position, unit, used_outside, fetched)
+    memory = program.memory
+    with planning(memory.allocator(position, device) if memory is not None else None):
+        return _bind_on(program, position, unit, used_outside, fetched)
+
+
+def _unit_device(program, unit):
+    """The device a unit's buffers live on: a transfer's non-host end."""
+    if isinstance(unit, Group):
+        return program.placement[unit.ops[0]]
+    if isinstance(unit, TransferUnit):
+        return unit.src if unit.dst.is_host else unit.dst
+    return program.placement[unit.op]
+
+
+def _bind_on(program, position, unit, used_outside, fetched):
     host, memory = program.host, program.memory
     alloc = memory.allocator(position) if memory is not None else None
     if isinstance(unit, Group):
@@ -57,6 +80,9 @@ def _bind_unit(program, position, unit, used_outside, fetched):
         return binder(unit, program.slots_on(device), program.slot_shapes, program.initial, used_outside, fetched,
                       alloc if device is host else None)
     if isinstance(unit, TransferUnit):
+        prepare = getattr(unit.copy, "prepare", None)
+        if prepare is not None:  # the copy's buffers, from the plan
+            prepare()
         # a copy that makes a new host array each run (device -> host) needs no copy when fetched
         fresh = {unit.dst_slot} if getattr(unit.copy, "fresh", False) and unit.dst_slot in fetched else set()
         return (unit.copy, (unit.src_slot,), unit.dst_slot, 1), fresh

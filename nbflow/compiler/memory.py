@@ -7,6 +7,11 @@ their inputs) -- and is then free for a later step that asks for the same
 dtype and size. Fetched values live to the end of the run. Only units that
 declare ``pooled_outputs`` take buffers from the pool: an op that keeps
 constant contents in its buffer across runs must not opt in.
+
+Device buffers (a GPU) are planned the same way, in pools of their own: a
+unit bound on a device gets ``allocator(position, device)``, whose buffers
+come from ``device.new_plan_buffer(size, dtype)`` (once, at bind time) and
+are reused by later units of the same device once dead.
 """
 import numpy as np
 
@@ -49,39 +54,76 @@ class BufferPlanner:
         self._find = find
         self._end = end
         self._units = units
-        self._live = []   # (end position, buffer)
-        self._free = {}   # (dtype, size) -> [buffers]
-        self.bytes_allocated = 0
+        self._live = []   # (end position, pool key, buffer)
+        self._free = {}   # (device name or None for the host, dtype, size) -> [buffers]
+        self.bytes_allocated = 0  # host buffers
         self.bytes_reused = 0
+        #: device name -> [bytes allocated, bytes reused] of its planned buffers
+        self.device_bytes = {}
 
-    def allocator(self, position):
-        """The ``alloc(shape, dtype)`` for the unit at ``position`` (in schedule order)."""
+    def allocator(self, position, device=None):
+        """The ``alloc(shape, dtype)`` for the unit at ``position`` (in schedule order);
+        buffers on ``device`` when it is given and not the host."""
         still = []
-        for end, buf in self._live:
+        for end, key, buf in self._live:
             if end < position:
-                self._free.setdefault((buf.dtype.str, buf.size), []).append(buf)
+                self._free.setdefault(key, []).append(buf)
             else:
-                still.append((end, buf))
+                still.append((end, key, buf))
         self._live = still
         outs = self._units[position][1]
         end = self._end[self._find(outs[0])] if outs else position
+        if device is not None and not device.is_host:
+            return self._device_alloc(end, device)
 
         def alloc(shape, dtype):
             dtype = np.dtype(dtype)
             size = int(np.prod(shape)) if len(shape) else 1
-            pool = self._free.get((dtype.str, size))
+            key = (None, dtype.str, size)
+            pool = self._free.get(key)
             if pool:
                 buf = pool.pop()
                 self.bytes_reused += buf.nbytes
             else:
                 buf = np.empty(size, dtype=dtype)
                 self.bytes_allocated += buf.nbytes
-            self._live.append((end, buf))
+            self._live.append((end, key, buf))
             return buf.reshape(shape)
+        return alloc
+
+    def _device_alloc(self, end, device):
+        counts = self.device_bytes.setdefault(device.name, [0, 0])
+
+        def alloc(shape, dtype):
+            dtype = np.dtype(dtype)
+            shape = tuple(int(d) for d in shape)
+            size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+            key = (device.name, dtype.str, size)
+            pool = self._free.get(key)
+            if pool:
+                buf = pool.pop()
+                counts[1] += size * dtype.itemsize
+            else:
+                buf = device.new_plan_buffer(size, dtype)
+                counts[0] += size * dtype.itemsize
+            self._live.append((end, key, buf))
+            return buf.reshape(shape) if shape != (size,) else buf
         return alloc
 
 
 def memory_pass(program):
     """Plan the buffers of the units that take theirs from the pool (``pooled_outputs``)."""
-    program.memory = BufferPlanner([u.io() for u in program.schedule], set(program.fetch_slots))
+    program.memory = BufferPlanner([_io(program, u) for u in program.schedule], set(program.fetch_slots))
     program.note("memory", "buffers of pooled outputs reused once dead (bytes: see Memory above)")
+
+
+def _io(program, unit):
+    """A unit's ``io()``; a device may know that its kernel for the op writes new buffers
+    (``Device.kernel_writes_new_buffers``), though the op's outputs may alias in general."""
+    ins, outs, aliases = unit.io()
+    op = getattr(unit, "op", None)
+    if aliases and op is not None:
+        writes_new = getattr(program.placement.get(op), "kernel_writes_new_buffers", None)
+        if writes_new is not None and writes_new(op):
+            aliases = False
+    return ins, outs, aliases

@@ -14,6 +14,7 @@ Run units are what a step runs, each of one type:
 
 Each has ``io()``: (input slots, output slots, outputs may alias inputs).
 """
+from nbflow.framework import errors
 from nbflow.framework.graph import Tensor
 
 
@@ -129,8 +130,11 @@ class Program:
         if key not in self.transfer_slot:
             value = self.initial[slot]
             if value is not None:  # a constant: copy it once, now
-                t = self.new_slot(self.slot_shapes[slot], device.from_host(src.to_host(value)), device,
-                                  dtype=self.slot_dtypes[slot])
+                try:
+                    copied = device.from_host(src.to_host(value))
+                except MemoryError as e:  # the device is full (or its gpu_options cap reached)
+                    raise self._out_of_memory(slot, device, e) from e
+                t = self.new_slot(self.slot_shapes[slot], copied, device, dtype=self.slot_dtypes[slot])
             else:
                 t = self.new_slot(self.slot_shapes[slot], None, device, dtype=self.slot_dtypes[slot])
                 shape = self.slot_shapes[slot]
@@ -139,6 +143,14 @@ class Program:
                 self.note("transfer", "copy of slot %d: %s -> %s" % (slot, src.name, device.name))
             self.transfer_slot[key] = t
         return self.transfer_slot[key]
+
+
+    def _out_of_memory(self, slot, device, exc):
+        op = next((t.op for t, s in self.slot_of.items() if s == slot), None)
+        name, op_type = (op.name, op.type) if op is not None else ("?", "?")
+        return errors.ResourceExhaustedError(
+            None, op, "OOM when copying the constant output of %s to %s (%s)\n\t [[node %s (defined as %s)]]"
+            % (name, device.name, exc, name, op_type))
 
 
 class _SlotsOn:

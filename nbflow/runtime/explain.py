@@ -18,6 +18,9 @@ def explain(fetches, feed_dict=None, session=None, file=None):
     if plan.memory is not None:
         lines.append("Memory: %d bytes of intermediate buffers allocated, %d bytes served by reusing dead ones"
                      % (plan.memory.bytes_allocated, plan.memory.bytes_reused))
+        for name, (allocated, reused) in sorted(plan.memory.device_bytes.items()):
+            lines.append("Device memory %s: %d bytes of planned buffers allocated, %d bytes served by reusing dead "
+                         "ones" % (name, allocated, reused))
     lines.extend(_pass_lines(plan.program))
     lines.append("Steps:")
     groups_by_last = {g.ops[-1]: g for g in plan.fused_groups}

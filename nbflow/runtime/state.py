@@ -12,6 +12,10 @@ class RuntimeState:
         self.resources = ResourceManager()
         #: the devices ops may be placed on; the host (CPU:0) first.
         self.local_devices = local_devices()
+        for d in self.local_devices:  # a device reading the ConfigProto (the GPU: gpu_options' memory cap)
+            configure = getattr(d, "configure", None)
+            if configure is not None:
+                configure(config)
 
     def devices(self):
         return [d.name for d in self.local_devices]
