@@ -45,10 +45,21 @@ class GPUDevice(Device):
         self.simulator = simulator
         #: the device memory nbflow handed out on this device (counts, cap)
         self.memory = DeviceMemory(self.name, self._total_memory)
-        #: the one stream kernels and copies are issued on (the default stream)
-        self.stream = self.cuda.default_stream()
+        self._stream = None
         self.pinned_bytes = 0
         self._binding = threading.local()  # .alloc: the memory plan's allocator of the unit binding now
+
+    @property
+    def stream(self):
+        """The one stream kernels and copies are issued on: the default stream (asked for
+        when first needed: on a GPU that creates the CUDA context)."""
+        if self._stream is None:
+            self._stream = self.cuda.default_stream()
+        return self._stream
+
+    def new_event(self):
+        """A CUDA event marking a point of the stream (no timing: cheaper)."""
+        return self.cuda.event() if self.simulator else self.cuda.event(timing=False)
 
     def _total_memory(self):
         if self.simulator:

@@ -37,7 +37,7 @@ class HostToDevice:
         if self.buffer is None:
             self.buffer = self.device.empty(self.shape, self.dtype)
             self.pinned = self.device.pinned_empty(self.shape, self.dtype)
-            self.done = self.device.cuda.event()
+            self.done = self.device.new_event()
 
     def __call__(self, a):
         a = np.asarray(a)
