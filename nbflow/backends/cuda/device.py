@@ -26,6 +26,7 @@ from nbflow.backends.cuda.device_memory import DeviceMemory, simulator_total_byt
 from nbflow.backends.cuda.staging import DeviceToHost, HostToDevice
 from nbflow.backends.cuda.support import import_cuda
 from nbflow.backends.devices import Device
+from nbflow.kernels.cuda import disk_cache
 
 
 def is_device_array(a):
@@ -81,6 +82,7 @@ class GPUDevice(Device):
             yield
         finally:
             self._binding.alloc = previous
+            disk_cache.sweep()  # NBFLOW_CUDA_CACHE=1: the kernels bound so far cache their compiled code
 
     def empty(self, shape, dtype):
         """An uninitialized device array: a plan buffer while a unit binds, else one of its own."""
