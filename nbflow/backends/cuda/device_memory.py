@@ -27,6 +27,7 @@ infinite total): its stand-in total is ``NBFLOW_CUDA_SIMULATOR_MEMORY`` bytes
 (default 1 GiB), so a fraction caps it as it would a card.
 """
 import os
+import threading
 import weakref
 
 SIMULATOR_MEMORY_ENV = "NBFLOW_CUDA_SIMULATOR_MEMORY"
@@ -77,6 +78,8 @@ class DeviceMemory:
         self.allocations = 0
         self.bytes_in_use = 0
         self.peak_bytes = 0
+        # sessions run plans from several threads; finalizers run anywhere, even inside a locked block (GC)
+        self._lock = threading.RLock()
 
     @property
     def total_bytes(self):
@@ -103,27 +106,31 @@ class DeviceMemory:
     def allocate(self, nbytes, make):
         """``make()`` (which allocates ``nbytes`` of device memory), counted and capped."""
         nbytes = int(nbytes)
-        if self.limit is not None and self.bytes_in_use + nbytes > self.limit:
-            raise DeviceOutOfMemory(
-                "%s: %d more bytes would exceed the cap of %d bytes (gpu_options.per_process_gpu_memory_fraction"
-                "=%g of %d bytes); %d bytes in use" % (self.device_name, nbytes, self.limit, self.fraction,
-                                                      self.total_bytes, self.bytes_in_use))
+        with self._lock:  # counted before allocating, so two threads cannot both pass the cap
+            if self.limit is not None and self.bytes_in_use + nbytes > self.limit:
+                raise DeviceOutOfMemory(
+                    "%s: %d more bytes would exceed the cap of %d bytes (gpu_options.per_process_gpu_memory_"
+                    "fraction=%g of %d bytes); %d bytes in use" % (self.device_name, nbytes, self.limit,
+                                                                   self.fraction, self.total_bytes, self.bytes_in_use))
+            self.bytes_in_use += nbytes
         try:
             array = make()
         except Exception as e:
+            self._release(nbytes)
             if is_cuda_out_of_memory(e):
                 raise DeviceOutOfMemory("%s: CUDA out of memory allocating %d bytes (%d bytes in use by nbflow): %s"
                                         % (self.device_name, nbytes, self.bytes_in_use, e)) from e
             raise
-        self.allocations += 1
-        if nbytes:
-            self.bytes_in_use += nbytes
+        with self._lock:
+            self.allocations += 1
             self.peak_bytes = max(self.peak_bytes, self.bytes_in_use)
+        if nbytes:
             weakref.finalize(memory_owner(array), self._release, nbytes)
         return array
 
     def _release(self, nbytes):
-        self.bytes_in_use -= nbytes
+        with self._lock:
+            self.bytes_in_use -= nbytes
 
     def summary(self):
         cap = "no cap" if self.limit is None else "cap %d bytes (fraction %g)" % (self.limit, self.fraction)
