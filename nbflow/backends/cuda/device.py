@@ -22,7 +22,8 @@ import threading
 
 import numpy as np
 
-from nbflow.backends.cuda.device_memory import DeviceMemory, simulator_total_bytes
+from nbflow.backends.cuda.device_memory import (DeviceMemory, DeviceOutOfMemory, is_cuda_out_of_memory,
+                                                simulator_total_bytes)
 from nbflow.backends.cuda.staging import DeviceToHost, HostToDevice
 from nbflow.backends.cuda.support import import_cuda
 from nbflow.backends.devices import Device
@@ -108,7 +109,13 @@ class GPUDevice(Device):
 
     def pinned_empty(self, shape, dtype):
         """A page-locked host array (staging buffers of copies)."""
-        a = self.cuda.pinned_array(tuple(shape), dtype=np.dtype(dtype))
+        try:
+            a = self.cuda.pinned_array(tuple(shape), dtype=np.dtype(dtype))
+        except Exception as e:
+            if is_cuda_out_of_memory(e):  # page-locked memory is scarcer than pageable memory
+                raise DeviceOutOfMemory("%s: CUDA out of memory pinning a %s %s host buffer: %s"
+                                        % (self.name, tuple(shape), np.dtype(dtype), e)) from e
+            raise
         self.pinned_bytes += a.nbytes
         return a
 
