@@ -135,3 +135,54 @@ def test_planner_device_pools_are_per_device():
     planner.allocator(1, g0)((8,), np.float64)
     planner.allocator(2, g1)((8,), np.float64)  # g0's dead buffer is not g1's memory
     assert len(g0.made) == 2 and len(g1.made) == 1
+
+
+class FakeCuda:
+    """Stands in for numba.cuda: host arrays as device arrays; pinning fails with CUDA's out-of-memory."""
+
+    def device_array(self, shape, dtype):
+        return np.empty(shape, dtype)
+
+    def to_device(self, a):
+        return np.array(a)
+
+    def pinned_array(self, shape, dtype):
+        raise FakeCudaAPIError(2)
+
+
+@pytest.fixture
+def gpu():
+    pytest.importorskip("numba_cuda")
+    from nbflow.backends.cuda.device import GPUDevice
+    dev = GPUDevice(0, simulator=True)
+    dev.cuda = FakeCuda()
+    return dev
+
+
+def test_empty_hands_out_plan_buffers_only_while_a_unit_binds(gpu):
+    import threading
+    asked = []
+
+    def plan_alloc(shape, dtype):
+        asked.append(tuple(shape))
+        return np.zeros(shape, dtype)
+    own = gpu.empty((2, 3), np.float32)
+    assert own.shape == (2, 3) and gpu.memory.allocations == 1 and asked == []
+    elsewhere = []
+    with gpu.planning(plan_alloc):
+        gpu.empty((4,), np.float64)
+        with gpu.planning(None):  # a sub-plan bound with the memory pass off: buffers of its own
+            gpu.empty((5,), np.float64)
+        gpu.empty((6,), np.float64)
+        t = threading.Thread(target=lambda: elsewhere.append(gpu.empty((7,), np.float32)))
+        t.start()
+        t.join()  # another thread (a kernel running) never gets this plan's buffers
+        gpu.persistent_empty((8,), np.float32)  # state kept across runs: never from the plan
+    gpu.empty((9,), np.float32)
+    assert asked == [(4,), (6,)]
+    assert gpu.memory.allocations == 1 + 4 and elsewhere[0].shape == (7,)
+
+
+def test_pinning_out_of_memory_is_device_out_of_memory(gpu):
+    with pytest.raises(DeviceOutOfMemory, match="pinning"):
+        gpu.pinned_empty((4, 4), np.float32)
