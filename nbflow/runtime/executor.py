@@ -9,6 +9,8 @@ registered kernels.
 """
 import threading
 
+import numba
+
 from nbflow.compiler.emit import emit_step, failing_step
 from nbflow.compiler.options import CompilerOptions
 from nbflow.compiler.pipeline import compile_program
@@ -40,11 +42,25 @@ class Plan:
         self.step_source = program.step_source
         self._step, self._line_to_step, self._step_code_name = \
             program.step, program.line_to_step, program.step_code_name
+        #: ConfigProto.intra_op_parallelism_threads (0: all of Numba's threads, as TF's "all cores")
+        self.threads = min(self.options.threads, numba.config.NUMBA_NUM_THREADS) if self.options.threads else 0
 
     def run(self, feed_values):
-        """Run one step: prechecks, then the generated straight-line function."""
+        """Run one step: prechecks, then the generated straight-line function -- with Numba's
+        thread count (what every parallel kernel splits its work by) set to
+        intra_op_parallelism_threads when the session's config names one."""
         for check in self.prechecks:
             check()
+        if self.threads:
+            saved = numba.get_num_threads()
+            numba.set_num_threads(self.threads)  # per calling thread, restored below
+            try:
+                return self._run(feed_values)
+            finally:
+                numba.set_num_threads(saved)
+        return self._run(feed_values)
+
+    def _run(self, feed_values):
         try:
             return self._step(*feed_values)
         except errors.OpError:
