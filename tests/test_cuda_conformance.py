@@ -82,11 +82,6 @@ NOT_YET = {
     "While",
     "WhileGrad",
     "CheckNumerics",
-    # fused recurrent layers (the per-step gate kernels; the cells' unfused ops run on the GPU)
-    "BlockLSTM",
-    "BlockLSTMGrad",
-    "BlockGRU",
-    "BlockGRUGrad",
 }
 
 
