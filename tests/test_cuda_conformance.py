@@ -76,11 +76,7 @@ NOT_YET = {
     "ScatterLastAxis",
     "Unique",
     "Where",
-    # control flow (bodies running device kernels) and checks
-    "If",
-    "IfGrad",
-    "While",
-    "WhileGrad",
+    # checks
     "CheckNumerics",
 }
 

@@ -18,7 +18,7 @@ device arrays indexed with offsets passed from the host:
 - GRU: ``gru_gates`` (r, u, r * h_prev), ``gru_candidate`` (c, h),
   ``gru_candidate_grad`` and ``gru_gates_grad`` -- two passes per step each
   way, as the candidate's recurrent product needs r first;
-- ``column_sums`` (bias gradients), ``add`` and ``fill``.
+- ``column_sums`` (bias gradients); zero fills and sums are kernels/cuda/fill_add.py's.
 
 Biases are added in the gate kernels in the CPU's order ((x W + b) + h W), so
 the two devices round alike. Sources are generated per dtype (float32 stays
@@ -248,24 +248,6 @@ def column_sums(a, out, rows, cols):
             s += a[r * cols + k]
         out[k] = s
         k += stride
-
-
-@cuda.jit
-def add(a, b, out, size):
-    i = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    while i < size:
-        out[i] = a[i] + b[i]
-        i += stride
-
-
-@cuda.jit
-def fill(out, value, size):
-    i = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    while i < size:
-        out[i] = value
-        i += stride
 '''
 
 #: kernel name -> its argument kinds, for the PTX check: "a" a flat array of the dtype,
@@ -279,8 +261,6 @@ SIGNATURES = {
     "gru_candidate_grad": "aaaaaaaiiii",
     "gru_gates_grad": "aaaaaaaiiii",
     "column_sums": "aaii",
-    "add": "aaai",
-    "fill": "asi",
 }
 
 

@@ -18,15 +18,18 @@ from nbflow.framework import errors
 
 
 class Plan:
-    def __init__(self, runtime, elements, feeds):
+    def __init__(self, runtime, elements, feeds, device=None):
         """``elements``: fetched Tensors and Operations (an Operation fetches None).
-        ``feeds``: list of (tensor, np.dtype, shape) in the order feed values are given."""
+        ``feeds``: list of (tensor, np.dtype, shape) in the order feed values are given.
+        ``device``: where feed values are given and fetched values returned (None: the
+        host); a cond branch or loop body run by a GPU If / While keeps them there."""
         self.runtime = runtime
         self.lock = threading.Lock()
         self.options = CompilerOptions.from_config(getattr(runtime, "config", None))
         env = CompileEnv(runtime.local_devices, runtime.config, runtime.resources,
-                         lambda sub_elements, sub_feeds: Plan(runtime, sub_elements, sub_feeds))
-        program = compile_program(elements, feeds, env, self.options)
+                         lambda sub_elements, sub_feeds, device=None: Plan(runtime, sub_elements, sub_feeds,
+                                                                           device))
+        program = compile_program(elements, feeds, env, self.options, device)
         self.program = program
         self.elements = program.elements
         self.ops = program.ops

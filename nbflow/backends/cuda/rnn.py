@@ -22,6 +22,7 @@ from nbflow.backends.cpu.rnn import _check_gru_inputs, _check_inputs, _workspace
 from nbflow.backends.cuda.device import is_device_array
 from nbflow.backends.registry import register_kernel
 from nbflow.framework import errors
+from nbflow.kernels.cuda import fill_add
 from nbflow.kernels.cuda import linalg as L
 from nbflow.kernels.cuda import rnn as K
 from nbflow.kernels.cuda.launch import flat, grid_1d
@@ -46,6 +47,11 @@ class _Launcher:
             blocks, threads = grid_1d(n)
             getattr(self.mod, name)[blocks, threads](*args)
 
+    def add_into(self, dst, src):
+        if dst.size:
+            blocks, threads = grid_1d(dst.size)
+            fill_add.add_into[blocks, threads](dst, src, dst.size)
+
     def matmul(self, a, b, c, m, n, k, ta=False, tb=False, a_cols=None, b_cols=None):
         """c[m, n] = op(a) @ op(b) over flat arrays; ``a_cols``/``b_cols``: the stored row
         lengths (a stored [m, k] or, transposed, [k, m])."""
@@ -57,7 +63,9 @@ class _Launcher:
         self.mm_kernel[blocks, threads](a, b, c, m, n, k, sam, sak, sbk, sbn)
 
     def zero(self, a):
-        self("fill", a.size, a, self.dtype.type(0), a.size)
+        if a.size:
+            blocks, threads = grid_1d(a.size)
+            fill_add.fill[blocks, threads](a, self.dtype.type(0), a.size)
 
 
 def _steps_source(ctx):
@@ -273,9 +281,10 @@ def block_gru_grad_kernel(ctx):
             launch("gru_candidate_grad", size, A, hp, hgr, h_prev_grad, dc, du, dhp, t, nt, nb, n)
             launch.matmul(dc[t * size:(t + 1) * size], wc_h, d_rh, nb, n, n, a_cols=n, tb=True, b_cols=n)
             launch("gru_gates_grad", size, A, hp, d_rh, du, dhp, dru, rh, t, nt, nb, n)
-            launch.matmul(dru[t * 2 * size:(t + 1) * 2 * size], wru_h, d_rh, nb, n, 2 * n, a_cols=2 * n, tb=True,
-                          b_cols=2 * n)
-            launch("add", size, d_rh, dhp, h_prev_grad, size)
+            # the carried dh: dru[t] @ wru_h.T + dhp
+            launch.matmul(dru[t * 2 * size:(t + 1) * 2 * size], wru_h, h_prev_grad, nb, n, 2 * n, a_cols=2 * n,
+                          tb=True, b_cols=2 * n)
+            launch.add_into(h_prev_grad, dhp)
         rows = steps * nb
         dru2, dc2 = dru[:rows * 2 * n], dc[:rows * n]
         if ni:
@@ -294,6 +303,6 @@ def block_gru_grad_kernel(ctx):
             xg2, xt2 = x_grad[:rows * ni], x_tmp[:rows * ni]
             launch.matmul(dru2, wru_x, xg2, rows, ni, 2 * n, a_cols=2 * n, tb=True, b_cols=2 * n)
             launch.matmul(dc2, wc_x, xt2, rows, ni, n, a_cols=n, tb=True, b_cols=n)
-            launch("add", rows * ni, xg2, xt2, xg2, rows * ni)
+            launch.add_into(xg2, xt2)
         return tuple(outs)
     return run
