@@ -12,6 +12,8 @@ device arrays indexed with offsets passed from the host:
 - ``lstm_gates_grad``: a step backwards -- its whole dh (h_grad + the carried
   dh), the carried dcs updated in place, the four pre-activation gate
   gradients into ``dgates`` [T, B, 4H] (kept for the products after the loop);
+  it reads the forward outputs as six [T, B, H] arrays (the op's inputs, as
+  given: no copy into one buffer);
 - ``lstm_peephole_grads``: the peephole weights' gradients after the loop,
   one thread per cell column summing over steps and rows (no atomics: the
   sums are deterministic);
@@ -87,25 +89,24 @@ def lstm_gates(xw, hw, b, cs_prev, wci, wcf, wco, acts, t, nt, nb, n, forget_bia
 
 
 @cuda.jit
-def lstm_gates_grad(acts, cs_prev, h_grad, cs_grad, dh_carry, dcs, dgates, wci, wcf, wco, t, nt, nb, n,
-                    cell_clip, peephole):
+def lstm_gates_grad(ia, csa, fa, oa, cia, coa, cs_prev, h_grad, cs_grad, dh_carry, dcs, dgates, wci, wcf, wco, t,
+                    nb, n, cell_clip, peephole):
     """Step ``t`` backwards: dh = h_grad[t] + dh_carry; ``dcs`` (cs[t]'s gradient carried from
     step t + 1) becomes cs[t - 1]'s; ``dgates[t]`` the pre-activation gradients (i, j, f, o).
     The clip's gradient is exact (zero where cs was clipped), as on the CPU."""
     size = nb * n
-    plane = nt * size
     i = cuda.grid(1)
     stride = cuda.gridsize(1)
     while i < size:
         r = i // n
         k = i - r * n
         o = t * size + i
-        ig = acts[I * plane + o]
-        fg = acts[F * plane + o]
-        og = acts[O * plane + o]
-        jg = acts[CI * plane + o]
-        cc = acts[CO * plane + o]
-        c = acts[CS * plane + o]
+        ig = ia[o]
+        fg = fa[o]
+        og = oa[o]
+        jg = cia[o]
+        cc = coa[o]
+        c = csa[o]
         c_prev = cs_prev[i]
         d = h_grad[o] + dh_carry[i]
         d_o = d * cc * og * (T(1) - og)
@@ -129,12 +130,11 @@ def lstm_gates_grad(acts, cs_prev, h_grad, cs_grad, dh_carry, dcs, dgates, wci, 
 
 
 @cuda.jit
-def lstm_peephole_grads(dgates, acts, cs_prev, steps, nt, nb, n, wci_grad, wcf_grad, wco_grad):
+def lstm_peephole_grads(dgates, csa, cs_prev, steps, nb, n, wci_grad, wcf_grad, wco_grad):
     """wci/wcf: sum of d_i/d_f * cs[t - 1] (cs_prev at t = 0); wco: sum of d_o * cs[t]."""
     k = cuda.grid(1)
     stride = cuda.gridsize(1)
     size = nb * n
-    plane = nt * size
     while k < n:
         si = T(0)
         sf = T(0)
@@ -146,10 +146,10 @@ def lstm_peephole_grads(dgates, acts, cs_prev, steps, nt, nb, n, wci_grad, wcf_g
                 if t == 0:
                     c_prev = cs_prev[e]
                 else:
-                    c_prev = acts[CS * plane + (t - 1) * size + e]
+                    c_prev = csa[(t - 1) * size + e]
                 si += dgates[g + k] * c_prev
                 sf += dgates[g + 2 * n + k] * c_prev
-                so += dgates[g + 3 * n + k] * acts[CS * plane + t * size + e]
+                so += dgates[g + 3 * n + k] * csa[t * size + e]
         wci_grad[k] = si
         wcf_grad[k] = sf
         wco_grad[k] = so
@@ -195,18 +195,17 @@ def gru_candidate(xc, hc, b_c, h_prev, acts, t, nt, nb, n):
 
 
 @cuda.jit
-def gru_candidate_grad(acts, h_prev, h_grad, dh_carry, dc, du, dhp, t, nt, nb, n):
+def gru_candidate_grad(ua, ca, h_prev, h_grad, dh_carry, dc, du, dhp, t, nb, n):
     """From dh = h_grad[t] + dh_carry: dc[t] (the candidate's pre-activation gradient),
     du (u's), dhp = dh * u (h_prev's direct share)."""
     size = nb * n
-    plane = nt * size
     i = cuda.grid(1)
     stride = cuda.gridsize(1)
     while i < size:
         o = t * size + i
         d = h_grad[o] + dh_carry[i]
-        u = acts[U * plane + o]
-        c = acts[C * plane + o]
+        u = ua[o]
+        c = ca[o]
         dc[o] = d * (T(1) - u) * (T(1) - c * c)
         du[i] = d * (h_prev[i] - c)
         dhp[i] = d * u
@@ -214,19 +213,18 @@ def gru_candidate_grad(acts, h_prev, h_grad, dh_carry, dc, du, dhp, t, nt, nb, n
 
 
 @cuda.jit
-def gru_gates_grad(acts, h_prev, d_rh, du, dhp, dru, rh, t, nt, nb, n):
+def gru_gates_grad(ra, ua, h_prev, d_rh, du, dhp, dru, rh, t, nb, n):
     """From d_rh (the gradient of r * h_prev): dru[t] [B, 2H] (r's and u's pre-activation
     gradients), dhp += d_rh * r, rh[t] = r * h_prev (for the weight products)."""
     size = nb * n
-    plane = nt * size
     i = cuda.grid(1)
     stride = cuda.gridsize(1)
     while i < size:
         r = i // n
         k = i - r * n
         o = t * size + i
-        rg = acts[R * plane + o]
-        u = acts[U * plane + o]
+        rg = ra[o]
+        u = ua[o]
         hp = h_prev[i]
         g = d_rh[i]
         q = (t * nb + r) * 2 * n
@@ -254,12 +252,12 @@ def column_sums(a, out, rows, cols):
 #: "s" a scalar of the dtype, "i" an int64
 SIGNATURES = {
     "lstm_gates": "aaaaaaaaiiiissi",
-    "lstm_gates_grad": "aaaaaaaaaaiiiisi",
-    "lstm_peephole_grads": "aaaiiiiaaa",
+    "lstm_gates_grad": "aaaaaaaaaaaaaaaiiisi",
+    "lstm_peephole_grads": "aaaiiiaaa",
     "gru_gates": "aaaaaaiiii",
     "gru_candidate": "aaaaaiiii",
-    "gru_candidate_grad": "aaaaaaaiiii",
-    "gru_gates_grad": "aaaaaaaiiii",
+    "gru_candidate_grad": "aaaaaaaaiii",
+    "gru_gates_grad": "aaaaaaaaiii",
     "column_sums": "aaii",
 }
 

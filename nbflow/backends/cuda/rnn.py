@@ -145,10 +145,9 @@ def block_lstm_grad_kernel(ctx):
     launch, device, steps_of = _Launcher(dtype), ctx.device, _steps_source(ctx)
     want_x_grad = 0 in ctx.used_outputs
     # dgates [T, B, 4H]; hs [T, B, H] (h_prev, then h of the steps but the last: the
-    # recurrent rows' gradient is one product); the whole acts when not one buffer
+    # recurrent rows' gradient is one product)
     workspace = _workspace(lambda key: (device.empty((key[0] * key[1] * 4 * key[2],), dtype),
-                                        device.empty((key[0] * key[1] * key[2],), dtype),
-                                        device.empty((7 * key[0] * key[1] * key[2],), dtype)))
+                                        device.empty((key[0] * key[1] * key[2],), dtype)))
     outputs = {}
 
     def run(seq_len_max, x, cs_prev, h_prev, w, wci, wcf, wco, b, i, cs, f, o, ci, co, h, cs_grad, h_grad):
@@ -162,11 +161,9 @@ def block_lstm_grad_kernel(ctx):
             outputs[key] = _outputs(device, ctx.fresh_outputs, shapes, dtype)
         outs = outputs[key]()
         x_grad, cs_prev_grad, h_prev_grad, w_grad, wci_grad, wcf_grad, wco_grad, b_grad = [flat(v) for v in outs]
-        dgates, hs, A = workspace((nt, nb, n))
-        size, plane = nb * n, nt * nb * n
-        for k, v in enumerate(forward):  # one buffer for the gate kernels (d2d copies)
-            if plane:
-                A[k * plane:(k + 1) * plane].copy_to_device(flat(v))
+        dgates, hs = workspace((nt, nb, n))
+        size = nb * n
+        fi, fcs, ff, fo, fci, fco, fh = [flat(v) for v in forward]
         for v in (cs_prev_grad, h_prev_grad, wci_grad, wcf_grad, wco_grad, w_grad, b_grad):
             launch.zero(v)
         if want_x_grad:
@@ -177,9 +174,9 @@ def block_lstm_grad_kernel(ctx):
         w_x, w_h = wf[:ni * 4 * n], wf[ni * 4 * n:]
         hg, csg = flat(h_grad), flat(cs_grad)
         for t in range(steps - 1, -1, -1):
-            c_prev = flat(cs_prev) if t == 0 else A[plane + (t - 1) * size:plane + t * size]
-            launch("lstm_gates_grad", size, A, c_prev, hg, csg, h_prev_grad, cs_prev_grad, dgates, flat(wci),
-                   flat(wcf), flat(wco), t, nt, nb, n, cell_clip, peephole)
+            c_prev = flat(cs_prev) if t == 0 else fcs[(t - 1) * size:t * size]
+            launch("lstm_gates_grad", size, fi, fcs, ff, fo, fci, fco, c_prev, hg, csg, h_prev_grad, cs_prev_grad,
+                   dgates, flat(wci), flat(wcf), flat(wco), t, nb, n, cell_clip, peephole)
             # the carried dh: dgates[t] @ w_h.T
             launch.matmul(dgates[t * nb * 4 * n:(t + 1) * nb * 4 * n], w_h, h_prev_grad, nb, n, 4 * n,
                           a_cols=4 * n, tb=True, b_cols=4 * n)
@@ -190,12 +187,11 @@ def block_lstm_grad_kernel(ctx):
                           b_cols=4 * n)
         hs[:size].copy_to_device(flat(h_prev))
         if steps > 1:
-            hs[size:rows * n].copy_to_device(A[6 * plane:6 * plane + (steps - 1) * size])
+            hs[size:rows * n].copy_to_device(fh[:(steps - 1) * size])
         launch.matmul(hs[:rows * n], dg, w_grad[ni * 4 * n:], n, 4 * n, rows, ta=True, a_cols=n, b_cols=4 * n)
         launch("column_sums", 4 * n, dg, b_grad, rows, 4 * n)
         if peephole:
-            launch("lstm_peephole_grads", n, dgates, A, flat(cs_prev), steps, nt, nb, n, wci_grad, wcf_grad,
-                   wco_grad)
+            launch("lstm_peephole_grads", n, dgates, fcs, flat(cs_prev), steps, nb, n, wci_grad, wcf_grad, wco_grad)
         if want_x_grad and ni:
             launch.matmul(dg, w_x, x_grad[:rows * ni], rows, ni, 4 * n, a_cols=4 * n, tb=True, b_cols=4 * n)
         return tuple(outs)
@@ -245,9 +241,9 @@ def block_gru_grad_kernel(ctx):
     def make(key):
         nt, nb, n, ni = key
         seq, step = nt * nb * n, nb * n
-        # dru [T, B, 2H]; dc, rh, hs [T, B, H]; du, dhp, d_rh [B, H]; x_tmp [T, B, I]; acts [4, T, B, H]
+        # dru [T, B, 2H]; dc, rh, hs [T, B, H]; du, dhp, d_rh [B, H]; x_tmp [T, B, I]
         return tuple(device.empty((s,), dtype) for s in (2 * seq, seq, seq, seq, step, step, step,
-                                                          nt * nb * ni if want_x_grad else 0, 4 * seq))
+                                                          nt * nb * ni if want_x_grad else 0))
     workspace = _workspace(make)
     outputs = {}
 
@@ -262,11 +258,9 @@ def block_gru_grad_kernel(ctx):
             outputs[key] = _outputs(device, ctx.fresh_outputs, shapes, dtype)
         outs = outputs[key]()
         x_grad, h_prev_grad, w_ru_grad, w_c_grad, b_ru_grad, b_c_grad = [flat(v) for v in outs]
-        dru, dc, rh, hs, du, dhp, d_rh, x_tmp, A = workspace((nt, nb, n, ni))
-        size, plane = nb * n, nt * nb * n
-        for k, v in enumerate(forward):
-            if plane:
-                A[k * plane:(k + 1) * plane].copy_to_device(flat(v))
+        dru, dc, rh, hs, du, dhp, d_rh, x_tmp = workspace((nt, nb, n, ni))
+        size = nb * n
+        fr, fu, fc, fh = [flat(v) for v in forward]
         for v in (h_prev_grad, w_ru_grad, w_c_grad, b_ru_grad, b_c_grad):
             launch.zero(v)
         if want_x_grad:
@@ -277,10 +271,10 @@ def block_gru_grad_kernel(ctx):
         wru_x, wru_h, wc_x, wc_h = wru[:ni * 2 * n], wru[ni * 2 * n:], wc[:ni * n], wc[ni * n:]
         hgr = flat(h_grad)
         for t in range(steps - 1, -1, -1):
-            hp = flat(h_prev) if t == 0 else A[3 * plane + (t - 1) * size:3 * plane + t * size]
-            launch("gru_candidate_grad", size, A, hp, hgr, h_prev_grad, dc, du, dhp, t, nt, nb, n)
+            hp = flat(h_prev) if t == 0 else fh[(t - 1) * size:t * size]
+            launch("gru_candidate_grad", size, fu, fc, hp, hgr, h_prev_grad, dc, du, dhp, t, nb, n)
             launch.matmul(dc[t * size:(t + 1) * size], wc_h, d_rh, nb, n, n, a_cols=n, tb=True, b_cols=n)
-            launch("gru_gates_grad", size, A, hp, d_rh, du, dhp, dru, rh, t, nt, nb, n)
+            launch("gru_gates_grad", size, fr, fu, hp, d_rh, du, dhp, dru, rh, t, nb, n)
             # the carried dh: dru[t] @ wru_h.T + dhp
             launch.matmul(dru[t * 2 * size:(t + 1) * 2 * size], wru_h, h_prev_grad, nb, n, 2 * n, a_cols=2 * n,
                           tb=True, b_cols=2 * n)
@@ -294,7 +288,7 @@ def block_gru_grad_kernel(ctx):
         launch.matmul(rh[:rows * n], dc2, w_c_grad[ni * n:], n, n, rows, ta=True, a_cols=n, b_cols=n)
         hs[:size].copy_to_device(flat(h_prev))
         if steps > 1:
-            hs[size:rows * n].copy_to_device(A[3 * plane:3 * plane + (steps - 1) * size])
+            hs[size:rows * n].copy_to_device(fh[:(steps - 1) * size])
         launch.matmul(hs[:rows * n], dru2, w_ru_grad[ni * 2 * n:], n, 2 * n, rows, ta=True, a_cols=n,
                       b_cols=2 * n)
         launch("column_sums", 2 * n, dru2, b_ru_grad, rows, 2 * n)
