@@ -42,8 +42,8 @@ def _lstm_case(dtype, nt, nb, ni, n, steps, peephole, clip, fed_steps=False):
     return build
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("peephole,clip", [(False, -1.0), (True, 0.5)])
+@pytest.mark.parametrize("dtype,peephole,clip", [(np.float32, False, -1.0), (np.float64, True, 0.5),
+                                                  (np.float32, True, 0.5)])
 def test_block_lstm_and_gradients(dtype, peephole, clip):
     # 3 steps of 4 run (the last is zero), the recurrent rows' gradient over several steps
     cpu, gpu, text = run_both(_lstm_case(dtype, 4, 2, 3, 4, 3, peephole, clip))
