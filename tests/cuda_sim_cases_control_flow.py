@@ -129,3 +129,27 @@ def test_a_branch_op_without_a_gpu_kernel_follows_the_placement_rules():
     assert_close(cpu, gpu)
     with pytest.raises(tf.errors.InvalidArgumentError, match="Print"):
         run_both(_with_host_only_op())
+
+
+@pytest.mark.parametrize("variable_device", ["/cpu:0", None])
+def test_a_body_updating_a_variable_runs_where_the_variable_is(variable_device):
+    """A while_loop asked for /gpu:0 whose body assigns to a variable: the While (which passes
+    the variable itself to its body) and the body's AssignAdd run on the variable's device, as
+    an Assign outside a loop does -- an update of a copy on another device would be lost."""
+    g = tf.Graph()
+    with g.as_default():
+        with tf.device(variable_device):
+            v = tf.Variable(np.zeros(3, np.float32))
+
+        def body(i):
+            with tf.control_dependencies([tf.assign_add(v, tf.ones(3))]):
+                return i + 1
+        with tf.device("/gpu:0"):
+            n = tf.while_loop(lambda i: i < 3, body, [tf.constant(0)])
+        with tf.Session(config=tf.ConfigProto(allow_soft_placement=True)) as sess:
+            sess.run(tf.global_variables_initializer())
+            assert sess.run(n) == 3
+            np.testing.assert_array_equal(sess.run(v), [3, 3, 3])
+            text = tf.explain(n, file=False)
+    where = "CPU:0" if variable_device else "GPU:0"
+    assert "device:%s" % where in _op_line(text, "While"), _op_line(text, "While")

@@ -166,9 +166,9 @@ class _SlotsOn:
 class CompileEnv:
     """What the compiler needs from its caller: devices, config, resources, sub-plans."""
 
-    __slots__ = ("devices", "config", "resources", "make_plan")
+    __slots__ = ("devices", "config", "resources", "make_plan", "outer_placement")
 
-    def __init__(self, devices, config, resources, make_plan):
+    def __init__(self, devices, config, resources, make_plan, outer_placement=None):
         #: the devices ops may be placed on, the host first
         self.devices = devices
         self.config = config
@@ -177,3 +177,6 @@ class CompileEnv:
         #: ``make_plan(elements, feeds, device=None)``: a compiled plan of a sub-computation,
         #: its feeds and fetches on ``device`` (None: the host)
         self.make_plan = make_plan
+        #: a sub-plan's: op -> Device of the enclosing plans' ops (a body updating a variable
+        #: from outside runs where that variable is), else None
+        self.outer_placement = outer_placement
