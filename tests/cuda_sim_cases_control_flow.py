@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import nbflow as tf
-from nbflow.backends.cuda.device import GPUDevice
+from nbflow.compiler.program import TransferUnit
 
 from cuda_sim_cases import GPU, assert_close, run_both
 
@@ -18,15 +18,16 @@ W = RNG.standard_normal((3, 3)) * 0.5
 
 @pytest.fixture
 def copies_to_host(monkeypatch):
-    """The device -> host copies bound in any plan (sub-plans included)."""
-    bound = []
-    original = GPUDevice.copier_to_host
+    """The device -> host copies compiled into any plan (sub-plans included)."""
+    made = []
+    original = TransferUnit.__init__
 
-    def counting(self, shape, dtype):
-        bound.append((shape, dtype))
-        return original(self, shape, dtype)
-    monkeypatch.setattr(GPUDevice, "copier_to_host", counting)
-    return bound
+    def counting(self, src, dst, *args, **kwargs):
+        if dst.is_host and not src.is_host:
+            made.append((src.name, dst.name))
+        original(self, src, dst, *args, **kwargs)
+    monkeypatch.setattr(TransferUnit, "__init__", counting)
+    return made
 
 
 def _op_line(text, op_type):
