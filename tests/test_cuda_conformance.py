@@ -76,17 +76,8 @@ NOT_YET = {
     "ScatterLastAxis",
     "Unique",
     "Where",
-    # control flow (bodies running device kernels) and checks
-    "If",
-    "IfGrad",
-    "While",
-    "WhileGrad",
+    # checks
     "CheckNumerics",
-    # fused recurrent layers (the per-step gate kernels; the cells' unfused ops run on the GPU)
-    "BlockLSTM",
-    "BlockLSTMGrad",
-    "BlockGRU",
-    "BlockGRUGrad",
 }
 
 
