@@ -26,5 +26,31 @@ def gather_nd_cases():
     return out
 
 
+def sort_cases():
+    from nbflow.kernels.cuda import sort as K
+    out = []
+    i32 = _a(types.int32)
+    for dt in (types.float32, types.float64, types.int32, types.int64):
+        out.append(("top_k:%s" % dt, K.top_k.py_func, (_a(dt), _a(dt), i32, I64, I64, I64)))
+        out.append(("gather_last_axis:%s" % dt, K.gather_last_axis.py_func, (_a(dt), i32, _a(dt), I64, I64, I64)))
+    for dt in (types.float32, types.float64, types.int32):
+        out.append(("scatter_last_axis:%s" % dt, K.scatter_last_axis.py_func, (i32, _a(dt), _a(dt), I64, I64, I64)))
+    return out
+
+
+def select_cases():
+    from nbflow.kernels.cuda import select as K
+    i32, i64 = _a(types.int32), _a(I64)
+    out = [("chunk_counts", K.chunk_counts.py_func, (i32, i64, I64, I64, I64))]
+    for dt in (types.boolean, types.float32, types.float64, types.int32, types.int64):
+        out.append(("nonzero_flags:%s" % dt, K.nonzero_flags.py_func, (_a(dt), i32, I64)))
+        out.append(("first_occurrence:%s" % dt, K.first_occurrence.py_func, (_a(dt), i64, i32, I64)))
+        out.append(("unique_write:%s" % dt, K.unique_write.py_func, (_a(dt), i32, i64, _a(dt), i64, I64, I64, I64)))
+    out.append(("where_write", K.where_write.py_func, (i32, i64, i64, i64, I64, I64, I64, I64)))
+    for it in (types.int32, types.int64):
+        out.append(("unique_index:%s" % it, K.unique_index.py_func, (i64, i64, _a(it), I64)))
+    return out
+
+
 def cases():
-    return gather_nd_cases()
+    return gather_nd_cases() + sort_cases() + select_cases()
