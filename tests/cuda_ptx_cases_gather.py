@@ -52,5 +52,15 @@ def select_cases():
     return out
 
 
+def matrix_cases():
+    from nbflow.kernels.cuda import matrix as K
+    out = []
+    for dt in (types.float32, types.float64):
+        a = _a(dt)
+        out.append(("matrix_inverse:%s" % dt, K.inverse.py_func, (a, a, a, a, _a(types.int32), I64, I64, I64)))
+        out.append(("matrix_determinant:%s" % dt, K.determinant.py_func, (a, a, a, a, I64, I64)))
+    return out
+
+
 def cases():
-    return gather_nd_cases() + sort_cases() + select_cases()
+    return gather_nd_cases() + sort_cases() + select_cases() + matrix_cases()
