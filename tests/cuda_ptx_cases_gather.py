@@ -13,10 +13,12 @@ def gather_nd_cases():
     from nbflow.kernels.cuda import gather_nd as K
     out = []
     for dt, it in ((types.float32, types.int32), (types.float64, types.int64), (types.int32, types.int32)):
-        out.append(("gather_nd:%s:%s" % (dt, it), K.gather_nd.py_func, (_a(dt), _a(it), _a(I64), _a(dt), I64, I64, I64)))
+        out.append(("gather_nd:%s:%s" % (dt, it), K.gather_nd.py_func,
+                    (_a(dt), _a(it), _a(I64), _a(dt), I64, I64, I64)))
         out.append(("scatter_nd:%s:%s" % (dt, it), K.scatter_nd.py_func,
                     (_a(dt), _a(it), _a(I64), _a(dt), I64, I64, I64)))
-        out.append(("mirror_pad:%s" % dt, K.mirror_pad.py_func, (_a(dt), _a(I64), _a(I64), _a(I64), _a(dt)) + (I64,) * 3))
+        out.append(("mirror_pad:%s" % dt, K.mirror_pad.py_func,
+                    (_a(dt), _a(I64), _a(I64), _a(I64), _a(dt)) + (I64,) * 3))
         out.append(("mirror_pad_grad:%s" % dt, K.mirror_pad_grad.py_func,
                     (_a(dt), _a(I64), _a(I64), _a(I64), _a(dt)) + (I64,) * 3))
         out.append(("reverse_sequence:%s:%s" % (dt, it), K.reverse_sequence.py_func,
