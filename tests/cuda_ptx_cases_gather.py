@@ -1,5 +1,6 @@
 """PTX compile cases of the coordinate gathers/scatters, mirror padding, reverse_sequence,
 top_k, Where/Unique and the small-matrix kernels (added to tests/cuda_ptx_check.py's list)."""
+import numpy as np
 from numba import types
 
 I64 = types.int64
@@ -34,6 +35,9 @@ def sort_cases():
     i32 = _a(types.int32)
     for dt in (types.float32, types.float64, types.int32, types.int64):
         out.append(("top_k:%s" % dt, K.top_k.py_func, (_a(dt), _a(dt), i32, I64, I64, I64)))
+        for size in (32, K.MAX_SORT):
+            sorter = K.sorter(np.dtype(str(dt)), size)
+            out.append(("top_k_sorted:%s:%d" % (dt, size), sorter.py_func, (_a(dt), _a(dt), i32, I64, I64, I64)))
         out.append(("gather_last_axis:%s" % dt, K.gather_last_axis.py_func, (_a(dt), i32, _a(dt), I64, I64, I64)))
     for dt in (types.float32, types.float64, types.int32):
         out.append(("scatter_last_axis:%s" % dt, K.scatter_last_axis.py_func, (i32, _a(dt), _a(dt), I64, I64, I64)))

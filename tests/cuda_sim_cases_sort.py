@@ -9,8 +9,17 @@ from cuda_sim_cases import _on_gpu, assert_close, run_both
 pytestmark = pytest.mark.skipif(not tf.test.is_gpu_available(), reason="needs the simulated (or a real) GPU")
 
 
+@pytest.fixture(params=["bitonic", "counting"])
+def top_k_path(request, monkeypatch):
+    """Rows sorted in shared memory (bitonic), or longer than that (ranks by counting)."""
+    if request.param == "counting":
+        from nbflow.kernels.cuda import sort
+        monkeypatch.setattr(sort, "MAX_SORT", 4)
+    return request.param
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_top_k_ties_nans_and_its_gradients(dtype):
+def test_top_k_ties_nans_and_its_gradients(dtype, top_k_path):
     rng = np.random.RandomState(31)
     x = rng.randn(3, 4, 9).astype(dtype)
     x[0, 1, [2, 5, 7]] = 1.5            # ties: the lower index first
@@ -36,13 +45,15 @@ def test_top_k_ties_nans_and_its_gradients(dtype):
         assert _on_gpu(text, t), t
 
 
-def test_top_k_integers_and_k_too_large_is_an_error():
+def test_top_k_integers_long_rows_and_k_too_large_is_an_error(top_k_path):
     i = np.array([[3, -7, 3, 9, 0], [2, 2, 2, 2, 2]], dtype=np.int32)
     j = np.array([[np.iinfo(np.int64).min, 5, np.iinfo(np.int64).max]], dtype=np.int64)
+    f = np.random.RandomState(34).randint(-6, 6, size=(2, 70)).astype(np.float32)  # rows > one 32-thread block
 
     def build():
-        pi, pj = tf.placeholder(tf.int32, i.shape), tf.placeholder(tf.int64, j.shape)
-        return list(tf.nn.top_k(pi, 4)) + list(tf.nn.top_k(pj, 2)), lambda: {pi: i, pj: j}
+        pi, pj, pf = (tf.placeholder(tf.as_dtype(v.dtype), v.shape) for v in (i, j, f))
+        outs = list(tf.nn.top_k(pi, 4)) + list(tf.nn.top_k(pj, 2)) + list(tf.nn.top_k(pf, 5))
+        return outs + [tf.argsort(pf, direction="DESCENDING")], lambda: {pi: i, pj: j, pf: f}
     cpu, gpu, text = run_both(build)
     assert_close(cpu, gpu)
     assert _on_gpu(text, "TopKV2")

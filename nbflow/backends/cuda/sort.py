@@ -1,5 +1,7 @@
 """GPU TopKV2 and the ScatterLastAxis/GatherLastAxis pair behind its gradient:
-the kernels of nbflow/kernels/cuda/sort.py (rows along the last axis).
+the kernels of nbflow/kernels/cuda/sort.py (rows along the last axis). TopK
+sorts rows of up to ``MAX_SORT`` elements in shared memory (bitonic), and
+ranks the elements of longer rows by counting.
 
 ``k`` and ScatterLastAxis's ``shape`` are read on the host (plan-time
 constants, else a small copy back per run, as TF keeps them in host memory).
@@ -13,7 +15,7 @@ from nbflow.backends.cuda.array_gather import _host_int, _kind_ok, _Outputs, zer
 from nbflow.backends.cuda.array_gather_nd import atomic_ok
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cuda import sort as K
-from nbflow.kernels.cuda.launch import flat, grid_1d
+from nbflow.kernels.cuda.launch import MAX_BLOCKS, THREADS, flat, grid_1d
 from nbflow.ops import sort_ops
 from nbflow.ops.array_common import _fmt
 
@@ -50,7 +52,16 @@ def top_k_kernel(ctx):
         if n < k:
             raise fail("input must have at least k columns. Had %d, needed %d" % (n, k))
         values, indices = outputs(shape[:-1] + (k,))
-        if k:
+        if not k or not values.size:
+            return values, indices
+        if n <= K.MAX_SORT:
+            size = 32
+            while size < n:
+                size *= 2
+            rows = int(x.size) // n
+            sort_rows = K.sorter(np.dtype(dtype), size)
+            sort_rows[min(rows, MAX_BLOCKS), min(THREADS, size)](flat(x), flat(values), flat(indices), n, k, rows)
+        else:
             _launch(K.top_k, int(x.size), flat(x), flat(values), flat(indices), n, k)
         return values, indices
     return run
