@@ -47,8 +47,6 @@ HOST_ONLY = {
 #: GPU kernels still to write (issue #12), by family
 NOT_YET = {
     # batch normalization (two-pass per-channel reductions)
-    "FusedBatchNormV3",
-    "FusedBatchNormGradV3",
     # random numbers (uniform, normal and truncated normal are on the GPU)
     "RandomUniformInt",
     "Multinomial",
