@@ -33,5 +33,66 @@ def batch_norm_cases():
     return out
 
 
+def reduction_cases():
+    """The reduce template's new kinds: All/Any of booleans, EuclideanNorm of floats."""
+    from numba import types
+    from nbflow.kernels.cuda import reduce
+    i64, idx = types.int64, _arr(np.int64)
+    out = []
+    for kind, dt in (("all", np.bool_), ("any", np.bool_), ("euclidean", np.float32), ("euclidean", np.float64)):
+        a = _arr(dt)
+        out.append(("reduce:%s:%s" % (kind, np.dtype(dt).name), reduce.get_kernel(kind, dt).py_func,
+                    (a, a, i64, i64, idx, idx, idx, idx)))
+    return out
+
+
+def check_cases():
+    from numba import types
+    from nbflow.kernels.cuda import checks
+    i64, flags = types.int64, _arr(np.int32)
+    out = [("checks:clear_flags", checks.clear_flags.py_func, (flags,))]
+    for dt in (np.float32, np.float64):
+        out.append(("checks:nonfinite:%s" % np.dtype(dt).name, checks.nonfinite_flags.py_func,
+                    (_arr(dt), i64, flags)))
+    for it in (np.int32, np.int64):
+        out.append(("in_top_k:%s" % np.dtype(it).name, checks.in_top_k.py_func,
+                    (_arr(np.float32), _arr(it), _arr(it), i64, i64, _arr(np.bool_))))
+    return out
+
+
+def sequence_cases():
+    from numba import types
+    from nbflow.kernels.cuda import sequence
+    i64 = types.int64
+    out = []
+    for dt in (np.int32, np.int64, np.float32, np.float64):
+        a, name = _arr(dt), np.dtype(dt).name
+        out.append(("range:%s" % name, sequence.kernels(dt).range_fill.py_func, (a, a, i64, a)))
+        if dt in (np.float32, np.float64):
+            out.append(("linspace:%s" % name, sequence.kernels(dt).linspace.py_func, (a, a, i64, a)))
+    for it in (np.int32, np.int64):
+        a, name = _arr(it), np.dtype(it).name
+        out.append(("invert_permutation:prepare:%s" % name, sequence.prepare.py_func, (a, i64, _arr(np.int32))))
+        out.append(("invert_permutation:%s" % name, sequence.invert_permutation.py_func,
+                    (a, i64, a, _arr(np.int32))))
+    return out
+
+
+def random_cases():
+    from numba import types
+    from numba.cuda.random import xoroshiro128p_dtype
+    from numba.np.numpy_support import from_dtype
+    from nbflow.kernels.cuda import random
+    states, i64 = types.Array(from_dtype(xoroshiro128p_dtype), 1, "C"), types.int64
+    out = []
+    for it in (np.int32, np.int64):
+        name = np.dtype(it).name
+        out.append(("random:uniform_int:%s" % name, random.uniform_int.py_func, (states, _arr(it), i64, i64, i64)))
+        for dt in (np.float32, np.float64):
+            out.append(("random:multinomial:%s:%s" % (np.dtype(dt).name, name), random.multinomial.py_func,
+                        (states, _arr(dt), i64, i64, i64, _arr(it))))
+    return out
+
+
 def cases():
-    return batch_norm_cases()
+    return batch_norm_cases() + reduction_cases() + check_cases() + sequence_cases() + random_cases()

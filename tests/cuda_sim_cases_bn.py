@@ -126,3 +126,145 @@ def test_batch_normalization_layer_training_runs_entirely_on_the_gpu():
     steps = _steps(text)
     assert sum("transfer " in ln for ln in steps) == 3, text
     assert on_gpu(text, "FusedBatchNormV3") and on_gpu(text, "FusedBatchNormGradV3"), text
+
+
+# -- All, Any, EuclideanNorm ---------------------------------------------------------------
+
+def test_boolean_reductions_and_euclidean_norm():
+    rng = np.random.RandomState(7)
+    b = rng.rand(3, 4, 5) > 0.3
+    b[1] = True
+    e = np.zeros((0, 3), bool)
+    x32, x64 = rng.randn(3, 4, 5).astype(np.float32), rng.randn(4, 6)
+
+    def build():
+        pb, pe = tf.placeholder(tf.bool, b.shape), tf.placeholder(tf.bool, e.shape)
+        p32, p64 = tf.placeholder(tf.float32, x32.shape), tf.placeholder(tf.float64, x64.shape)
+        outs = [tf.reduce_all(pb), tf.reduce_any(pb), tf.reduce_all(pb, [0, 2]), tf.reduce_any(pb, 1, keepdims=True),
+                tf.reduce_all(pb, -1), tf.reduce_any(tf.logical_not(pb), [1, 2]), tf.reduce_all(pe, 0),
+                tf.reduce_any(pe, 0), tf.reduce_all(pe, 1), tf.reduce_any(pe),
+                tf.reduce_euclidean_norm(p32), tf.reduce_euclidean_norm(p32, [0, 2], keepdims=True),
+                tf.reduce_euclidean_norm(p64, 1), tf.reduce_euclidean_norm(p64[:, :0], 1)]
+        outs += tf.gradients(tf.reduce_sum(tf.reduce_euclidean_norm(p64, 0) * 2.0), [p64])
+        return outs, lambda: {pb: b, pe: e, p32: x32, p64: x64}
+    cpu, gpu, text = run_both(build)
+    assert_close(cpu, gpu, rtol=2e-6)
+    for t in ("All", "Any", "EuclideanNorm"):
+        assert on_gpu(text, t), t
+
+
+# -- InTopKV2, CheckNumerics --------------------------------------------------------------
+
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+def test_in_top_k(index):
+    pred = np.array([[0.1, 0.5, 0.5, 0.2], [1.0, 2.0, 3.0, 4.0], [0.3, np.nan, 0.1, 0.2], [0.4, np.inf, 0.1, 0.0],
+                     [0.0, 0.0, 0.0, 0.0], [5.0, 4.0, 3.0, 2.0]], np.float32)
+    targets = np.array([2, 1, 0, 0, 3, 7], index)
+
+    def build():
+        pp, pt, pk = tf.placeholder(tf.float32, [None, 4]), tf.placeholder(index, [None]), tf.placeholder(index, [])
+        outs = [tf.nn.in_top_k(pp, pt, 1), tf.nn.in_top_k(pp, pt, 2), tf.nn.in_top_k(pp, pt, pk),
+                tf.nn.in_top_k(pp[:0], pt[:0], 1)]
+        return outs, lambda: {pp: pred, pt: targets, pk: 3}
+    cpu, gpu, text = run_both(build)
+    for c, g in zip(cpu, gpu):
+        assert g.dtype == np.bool_
+        np.testing.assert_array_equal(g, c)
+    assert on_gpu(text, "InTopKV2"), text
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_check_numerics_passes_finite_values_and_raises_tfs_error(dtype):
+    with tf.Graph().as_default(), tf.device("/gpu:0"):
+        px = tf.placeholder(dtype, [None, 3])
+        checked = tf.check_numerics(px * 2.0, "bad x")
+        grad = tf.gradients(tf.reduce_sum(checked * px), px)[0]
+        with tf.Session() as sess:
+            x = np.arange(12, dtype=dtype).reshape(4, 3)
+            got, g = sess.run([checked, grad], {px: x})
+            np.testing.assert_array_equal(got, x * 2)
+            np.testing.assert_array_equal(g, 4 * x)
+            assert sess.run(checked, {px: np.zeros((0, 3), dtype)}).shape == (0, 3)
+            text = tf.explain(checked, {px: x}, file=False)
+            for bad, what in (([np.nan], "NaN"), ([np.inf, -np.inf], "Inf"), ([np.nan, np.inf], "Inf and NaN")):
+                v = x.copy()
+                v.flat[[5, 9][:len(bad)]] = bad
+                with pytest.raises(tf.errors.InvalidArgumentError, match=r"bad x : Tensor had %s values" % what):
+                    sess.run(checked, {px: v})
+    assert on_gpu(text, "CheckNumerics"), text
+
+
+# -- Range, LinSpace, InvertPermutation -----------------------------------------------------
+
+def test_range_lin_space_and_invert_permutation():
+    perm = np.array([3, 0, 4, 1, 2], np.int32)
+
+    def build():
+        a, b, d = tf.placeholder(tf.int32, []), tf.placeholder(tf.float32, []), tf.placeholder(tf.int64, [])
+        n, p = tf.placeholder(tf.int32, []), tf.placeholder(tf.int32, [None])
+        outs = [tf.range(a, 40, 3), tf.range(b, -1.0, -0.3), tf.range(2, 50, d), tf.range(0.5, 3.0, 0.25,
+                                                                                                dtype=tf.float64),
+                tf.range(a, a), tf.lin_space(b, 7.0, n), tf.lin_space(tf.constant(-1.0, tf.float64), 1.0, 1),
+                tf.lin_space(tf.constant(0.25), 5.0, 7), tf.invert_permutation(p),
+                tf.invert_permutation(tf.cast(p, tf.int64)), tf.invert_permutation(p[:0])]
+        return outs, lambda: {a: 4, b: 2.5, d: 7, n: 11, p: perm}
+    cpu, gpu, text = run_both(build)
+    assert_close(cpu, gpu, rtol=0, atol=0)
+    for t in ("Range", "LinSpace", "InvertPermutation"):
+        assert on_gpu(text, t), t
+
+
+def test_sequence_errors_are_the_cpus():
+    with tf.Graph().as_default(), tf.device("/gpu:0"):
+        d, n, p = tf.placeholder(tf.int32, []), tf.placeholder(tf.int32, []), tf.placeholder(tf.int32, [None])
+        r, ls, inv = tf.range(0, 10, d), tf.lin_space(0.0, 1.0, n), tf.invert_permutation(p)
+        with tf.Session() as sess:
+            with pytest.raises(tf.errors.InvalidArgumentError, match="Requires delta != 0"):
+                sess.run(r, {d: 0})
+            with pytest.raises(tf.errors.InvalidArgumentError, match="Requires num > 0: 0"):
+                sess.run(ls, {n: 0})
+            with pytest.raises(tf.errors.InvalidArgumentError, match=r"perm\[1\] = 5 is out of range \[0, 3\)"):
+                sess.run(inv, {p: [0, 5, 1]})
+            with pytest.raises(tf.errors.InvalidArgumentError, match=r"2 is missing from \{0,1,1\}"):
+                sess.run(inv, {p: [0, 1, 1]})
+            np.testing.assert_array_equal(sess.run(inv, {p: [2, 0, 1]}), [1, 2, 0])  # nothing left behind
+
+
+# -- RandomUniformInt, Multinomial -------------------------------------------------------
+
+def test_random_uniform_int_and_multinomial_draw_on_the_gpu():
+    """Another generator than the CPU's: ranges, statistics, seeding and the stream are checked."""
+    def build():
+        g = tf.Graph()
+        with g.as_default(), tf.device("/gpu:0"):
+            tf.set_random_seed(3)
+            lo = tf.placeholder(tf.int64, [])
+            logits = tf.log(tf.constant([[0.1, 0.2, 0.7, 0.0], [0.25, 0.25, 0.25, 0.25]]))
+            outs = [tf.random_uniform([2000], -3, 5, dtype=tf.int32, seed=1),
+                    tf.random_uniform([10, 10], lo, 2 ** 40, dtype=tf.int64, seed=2),
+                    tf.multinomial(logits, 500, seed=4), tf.random.categorical(logits, 3, dtype=tf.int32, seed=5),
+                    tf.multinomial(logits[:, :0], 0, seed=6)]
+        return g, lo, outs
+
+    g, lo, outs = build()
+    with tf.Session(graph=g) as sess:
+        ints, big, draws, small, empty = sess.run(outs, {lo: 2 ** 39})
+        again = sess.run(outs[0], {lo: 0})
+        text = tf.explain(outs, {lo: 0}, file=False)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Need minval < maxval"):
+            sess.run(outs[1], {lo: 2 ** 40})
+    g2, lo2, outs2 = build()
+    with tf.Session(graph=g2) as sess:
+        repeat = sess.run(outs2[0], {lo2: 0})
+    assert ints.dtype == np.int32 and ints.min() == -3 and ints.max() == 4
+    assert np.all(np.abs(np.bincount(ints + 3) / 2000 - 1 / 8) < 0.04)
+    assert big.dtype == np.int64 and big.min() >= 2 ** 39 and big.max() < 2 ** 40
+    assert draws.shape == (2, 500) and draws.dtype == np.int64 and small.dtype == np.int32 and small.shape == (2, 3)
+    assert not np.any(draws[0] == 3)  # probability 0 in row 0
+    np.testing.assert_allclose(np.bincount(draws[0], minlength=4) / 500, [0.1, 0.2, 0.7, 0.0], atol=0.06)
+    np.testing.assert_allclose(np.bincount(draws[1], minlength=4) / 500, [0.25] * 4, atol=0.07)
+    assert empty.shape == (2, 0)
+    assert not np.array_equal(ints, again)
+    np.testing.assert_array_equal(repeat, ints)  # same seeds, a new Session: the same numbers
+    for t in ("RandomUniformInt", "Multinomial"):
+        assert on_gpu(text, t), t
