@@ -91,6 +91,13 @@ def random_cases():
         for dt in (np.float32, np.float64):
             out.append(("random:multinomial:%s:%s" % (np.dtype(dt).name, name), random.multinomial.py_func,
                         (states, _arr(dt), i64, i64, i64, _arr(it))))
+    keys, rows = _arr(np.uint64), _arr(np.int64)
+    out.append(("random:shuffle_keys", random.shuffle_keys.py_func, (states, keys, rows, i64, i64)))
+    out.append(("random:bitonic_step", random.bitonic_step.py_func, (keys, rows, i64, i64, i64)))
+    from nbflow.kernels.cuda import gather
+    for dt in (np.float32, np.float64, np.int32, np.int64):  # the shuffle's row gather, int64 rows
+        out.append(("random:shuffle_gather:%s" % np.dtype(dt).name, gather.gather.py_func,
+                    (_arr(dt), rows, _arr(dt)) + (i64,) * 4))
     return out
 
 

@@ -268,3 +268,38 @@ def test_random_uniform_int_and_multinomial_draw_on_the_gpu():
     np.testing.assert_array_equal(repeat, ints)  # same seeds, a new Session: the same numbers
     for t in ("RandomUniformInt", "Multinomial"):
         assert on_gpu(text, t), t
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_random_shuffle_permutes_rows_on_the_gpu(dtype):
+    """A bitonic sort of random keys: rows stay whole, every order is reachable and the
+    positions are uniform; seeded streams repeat in a new Session."""
+    rows = np.arange(7 * 3, dtype=dtype).reshape(7, 3)
+
+    def build():
+        g = tf.Graph()
+        with g.as_default(), tf.device("/gpu:0"):
+            px = tf.placeholder(dtype, [None, 3])
+            outs = [tf.random_shuffle(px, seed=9), tf.random_shuffle(px[:1], seed=1),
+                    tf.random_shuffle(px[:0], seed=2), tf.random_shuffle(tf.constant(dtype(5)), seed=3)]
+        return g, px, outs
+
+    g, px, outs = build()
+    with tf.Session(graph=g) as sess:
+        draws = [sess.run(outs, {px: rows}) for _ in range(60)]
+        text = tf.explain(outs, {px: rows}, file=False)
+    g2, px2, outs2 = build()
+    with tf.Session(graph=g2) as sess:
+        again = sess.run(outs2[0], {px2: rows})
+    np.testing.assert_array_equal(again, draws[0][0])
+    first = np.array([d[0][:, 0] // 3 for d in draws]).astype(np.int64)  # the row index at each position
+    for perm in first:
+        assert sorted(perm) == list(range(7))
+    for d in draws:
+        np.testing.assert_array_equal(d[0], rows[d[0][:, 0].astype(np.int64) // 3])
+        np.testing.assert_array_equal(d[1], rows[:1])
+        assert d[2].shape == (0, 3) and d[3] == 5 and d[0].dtype == dtype
+    assert len({tuple(p) for p in first}) > 50
+    counts = np.array([np.bincount(first[:, k], minlength=7) for k in range(7)])
+    assert counts.max() <= 25 and counts.min() >= 1  # 60 draws over 7 rows: about 8.6 each
+    assert on_gpu(text, "RandomShuffle"), text

@@ -46,8 +46,6 @@ HOST_ONLY = {
 
 #: GPU kernels still to write (issue #12), by family
 NOT_YET = {
-    # random numbers (uniform, normal and truncated normal are on the GPU)
-    "RandomShuffle",
     # linear algebra
     "MatrixDeterminant",
     "MatrixInverse",

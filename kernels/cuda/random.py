@@ -116,3 +116,38 @@ def multinomial(states, logits, rows, n, samples, out):
                 break
         out[i] = k if k <= last else last
         i += step
+
+
+@cuda.jit
+def shuffle_keys(states, keys, idx, n, n2):
+    """RandomShuffle's sort input: a random 64-bit key per row (rows past ``n`` -- padding to
+    the power of two ``n2`` -- get the largest key, so they sort last) and its index."""
+    t = cuda.grid(1)
+    step = cuda.gridsize(1)
+    i = t
+    while i < n2:
+        keys[i] = xoroshiro128p_next(states, t) if i < n else ~np.uint64(0)
+        idx[i] = i
+        i += step
+
+
+@cuda.jit
+def bitonic_step(keys, idx, n2, j, k):
+    """One compare-exchange step (distance ``j``, merge size ``k``) of a bitonic sort of
+    (key, index) pairs ascending; equal keys order by index. Thread ``i`` owns the pair
+    (i, i ^ j) when i < i ^ j, so a step has no races."""
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < n2:
+        p = i ^ j
+        if p > i:
+            a = keys[i]
+            b = keys[p]
+            later = a > b or (a == b and idx[i] > idx[p])
+            if later == ((i & k) == 0):
+                keys[i] = b
+                keys[p] = a
+                s = idx[i]
+                idx[i] = idx[p]
+                idx[p] = s
+        i += step

@@ -1,6 +1,7 @@
 """GPU RandomUniform, RandomStandardNormal and TruncatedNormal (float32/float64), so
 dropout masks and initializers are drawn on the device (nbflow/kernels/cuda/random.py);
-RandomUniformInt (int32/int64) and Multinomial (float32/float64 logits).
+RandomUniformInt (int32/int64), Multinomial (float32/float64 logits) and RandomShuffle
+(a bitonic sort of random keys, then a gather of the rows).
 
 Each op draws from its own stream -- generator states on the device, seeded
 from the op's (seed, seed2) as TF does, a resource of the plan's manager under
@@ -16,7 +17,9 @@ import numpy as np
 from nbflow.backends.cuda.device import is_device_array
 from nbflow.backends.registry import register_kernel
 from nbflow.framework import errors
+from nbflow.kernels.cuda import gather as G
 from nbflow.kernels.cuda import random as K
+from nbflow.kernels.cuda.launch import flat, grid_1d
 from nbflow.ops import random_ops
 from nbflow.ops.random_ops import _dims_value
 from nbflow.state.resources import ResourceHandle
@@ -149,5 +152,44 @@ def multinomial_kernel(ctx):
             blocks, threads = K.grid(out.size)
             K.multinomial[blocks, threads](stream.states, logits.reshape(logits.size), b, n, ns,
                                            out.reshape(out.size))
+        return out
+    return run
+
+
+_SHUFFLED = (np.float32, np.float64, np.int32, np.int64)
+
+
+@register_kernel(random_ops.RandomShuffle, device="GPU",
+                 accepts=lambda op: op.inputs[0].dtype.as_numpy_dtype in _SHUFFLED)
+def random_shuffle_kernel(ctx):
+    """A random 64-bit key per row, a bitonic sort of (key, row) pairs -- log2(n2) * (log2(n2) + 1) / 2
+    launches for n rows padded to the power of two n2 -- then a gather of the rows in key order:
+    distinct random keys give every permutation the same probability."""
+    stream, device, fresh, dtype, bound = _stream(ctx), ctx.device, ctx.fresh_outputs, ctx.out_np_dtype(0), {}
+
+    def run(value):
+        shape = tuple(value.shape)
+        b = bound.get(shape)
+        if b is None:
+            n = shape[0] if shape else 1
+            n2 = 1 << max(0, (n - 1).bit_length())
+            b = bound[shape] = (n, n2, device.empty((n2,), np.uint64), device.empty((n2,), np.int64),
+                                None if fresh else device.empty(shape, dtype))
+        n, n2, keys, rows, out = b
+        out = device.empty(shape, dtype) if out is None else out
+        size = int(value.size)
+        if size:
+            blocks, threads = K.grid(n2)
+            K.shuffle_keys[blocks, threads](stream.states, keys, rows, n, n2)
+            blocks, threads = grid_1d(n2)
+            k = 2
+            while k <= n2:
+                j = k // 2
+                while j:
+                    K.bitonic_step[blocks, threads](keys, rows, n2, j, k)
+                    j //= 2
+                k *= 2
+            blocks, threads = grid_1d(size)
+            G.gather[blocks, threads](flat(value), rows, flat(out), n, n, size // n, size)
         return out
     return run
