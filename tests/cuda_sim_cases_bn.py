@@ -62,12 +62,12 @@ def test_fused_batch_norm_inference_and_its_gradient(dtype):
 
 def test_fused_batch_norm_gradient_matches_finite_differences_on_the_gpu():
     rng = np.random.RandomState(5)
-    x = rng.randn(2, 2, 3, 3)
-    scale, offset = rng.rand(3) + 0.5, rng.randn(3)
+    x = rng.randn(1, 2, 3, 2)
+    scale, offset = rng.rand(2) + 0.5, rng.randn(2)
     w = rng.randn(*x.shape)
     with tf.Graph().as_default(), tf.device("/gpu:0"):
-        px, ps, po = tf.placeholder(tf.float64, x.shape), tf.placeholder(tf.float64, [3]), \
-            tf.placeholder(tf.float64, [3])
+        px, ps, po = tf.placeholder(tf.float64, x.shape), tf.placeholder(tf.float64, [2]), \
+            tf.placeholder(tf.float64, [2])
         y, _, _ = tf.nn.fused_batch_norm(px, ps, po)
         loss = tf.reduce_sum(y * y * w)
         grads = tf.gradients(loss, [px, ps, po])
