@@ -15,6 +15,7 @@ there with the CPU kernel's messages.
 import numpy as np
 
 from nbflow.backends.cuda.device import is_device_array
+from nbflow.backends.cuda.host_scalars import HostScalars
 from nbflow.backends.registry import register_kernel
 from nbflow.framework import errors
 from nbflow.kernels.cuda import gather as G
@@ -83,12 +84,6 @@ def _host(value):
     return value.copy_to_host() if is_device_array(value) else np.asarray(value)
 
 
-def _scalar(ctx, i, value):
-    """A scalar input's host value: the plan's constant, else copied back."""
-    fixed = ctx.value(i)
-    return np.asarray(fixed if fixed is not None else _host(value)).item()
-
-
 def _run_error(ctx, message):
     return ctx.op_error(errors.InvalidArgumentError, "%s\n\t [[node %s]]" % (message, ctx.name))
 
@@ -115,10 +110,10 @@ def _int_out(op):
 
 @register_kernel(random_ops.RandomUniformInt, device="GPU", accepts=_int_out)
 def random_uniform_int_kernel(ctx):
-    stream, outs = _stream(ctx), _Outputs(ctx)
+    stream, outs, scalars = _stream(ctx), _Outputs(ctx), HostScalars(ctx, (1, 2))
 
     def run(shape, minval, maxval):
-        lo, hi = _scalar(ctx, 1, minval), _scalar(ctx, 2, maxval)
+        lo, hi = scalars.get(1, minval), scalars.get(2, maxval)
         if not lo < hi:
             raise _run_error(ctx, "Need minval < maxval: %s >= %s" % (lo, hi))
         out = outs.get(shape)
@@ -136,10 +131,10 @@ def _float_logits(op):
 
 @register_kernel(random_ops.Multinomial, device="GPU", accepts=_float_logits)
 def multinomial_kernel(ctx):
-    stream, outs = _stream(ctx), _Outputs(ctx)
+    stream, outs, scalars = _stream(ctx), _Outputs(ctx), HostScalars(ctx, (1,))
 
     def run(logits, num_samples):
-        ns = int(_scalar(ctx, 1, num_samples))
+        ns = int(scalars.get(1, num_samples))
         if logits.ndim != 2:
             raise _run_error(ctx, "logits should be a matrix, got shape %s" % list(logits.shape))
         if ns < 0:

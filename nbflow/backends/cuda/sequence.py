@@ -9,7 +9,8 @@ CPU's check raises its exact message.
 """
 import numpy as np
 
-from nbflow.backends.cuda.device import is_device_array
+from nbflow.backends.cuda.host_scalars import HostScalars
+from nbflow.backends.cuda.nn import _Buffers
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cuda import sequence as K
 from nbflow.kernels.cuda.launch import flat, grid_1d
@@ -23,43 +24,21 @@ def _out_dtype_in(*dtypes):
     return lambda op: op.outputs[0].dtype.as_numpy_dtype in dtypes
 
 
-class _Scalars:
-    """Host values of scalar inputs: the plan's constants, else copied back at run time."""
-
-    def __init__(self, ctx, indices):
-        self.fixed = {i: ctx.value(i) for i in indices}
-
-    def get(self, i, value):
-        v = self.fixed[i]
-        if v is None:
-            v = value.copy_to_host() if is_device_array(value) else value
-        return np.asarray(v).item()
-
-
-class _Outputs:
-    """A 1-D output per length (kept and reused; fresh per call in eager mode)."""
-
-    def __init__(self, ctx):
-        self.device, self.fresh, self.dtype, self.cache = ctx.device, ctx.fresh_outputs, ctx.out_np_dtype(0), {}
-
-    def get(self, n):
-        out = None if self.fresh else self.cache.get(n)
-        if out is None:
-            out = self.device.empty((n,), self.dtype)
-            if not self.fresh:
-                self.cache[n] = out
-        return out
+def _vector(ctx):
+    """``get(n)``: a 1-D output of length n (kept per length; fresh per call in eager mode)."""
+    bufs, dtype = _Buffers(ctx), ctx.out_np_dtype(0)
+    return lambda n: bufs.get([(n,)], dtype)[0]
 
 
 @register_kernel(RG.Range, device="GPU", accepts=_out_dtype_in(np.int32, np.int64, np.float32, np.float64))
 def range_kernel(ctx):
     fail = ctx.run_error_factory()
-    scalars, outs, device = _Scalars(ctx, (0, 1, 2)), _Outputs(ctx), ctx.device
+    scalars, outs, device = HostScalars(ctx, (0, 1, 2)), _vector(ctx), ctx.device
     fill = K.kernels(ctx.out_np_dtype(0)).range_fill
 
     def run(start, limit, delta):
         n = _range_size(scalars.get(0, start), scalars.get(1, limit), scalars.get(2, delta), fail)
-        out = outs.get(n)
+        out = outs(n)
         if n:
             blocks, threads = grid_1d(n)
             fill[blocks, threads](flat(device.from_host(start)), flat(device.from_host(delta)), n, out)
@@ -70,14 +49,14 @@ def range_kernel(ctx):
 @register_kernel(RG.LinSpace, device="GPU", accepts=_out_dtype_in(np.float32, np.float64))
 def lin_space_kernel(ctx):
     fail = ctx.run_error_factory()
-    scalars, outs, device = _Scalars(ctx, (2,)), _Outputs(ctx), ctx.device
+    scalars, outs, device = HostScalars(ctx, (2,)), _vector(ctx), ctx.device
     fill = K.kernels(ctx.out_np_dtype(0)).linspace
 
     def run(start, stop, num):
         n = int(scalars.get(2, num))
         if n <= 0:
             raise fail("Requires num > 0: %d" % n)
-        out = outs.get(n)
+        out = outs(n)
         blocks, threads = grid_1d(n)
         fill[blocks, threads](flat(device.from_host(start)), flat(device.from_host(stop)), n, out)
         return out
@@ -87,13 +66,13 @@ def lin_space_kernel(ctx):
 @register_kernel(T.InvertPermutation, device="GPU", accepts=_out_dtype_in(np.int32, np.int64))
 def invert_permutation_kernel(ctx):
     fail = ctx.run_error_factory()
-    outs, bad = _Outputs(ctx), ctx.device.empty((1,), np.int32)
+    outs, bad = _vector(ctx), ctx.device.empty((1,), np.int32)
 
     def run(x):
         if x.ndim != 1:
             raise fail("invert_permutation expects a 1-D vector, got shape %s" % list(x.shape))
         n = int(x.shape[0])
-        out = outs.get(n)
+        out = outs(n)
         if n:
             blocks, threads = grid_1d(n)
             K.prepare[blocks, threads](out, n, bad)
