@@ -16,6 +16,7 @@ import numpy as np
 
 from nbflow.backends.cuda.device import is_device_array
 from nbflow.backends.cuda.host_scalars import HostScalars
+from nbflow.backends.cuda.nn import _Buffers
 from nbflow.backends.registry import register_kernel
 from nbflow.framework import errors
 from nbflow.kernels.cuda import gather as G
@@ -64,20 +65,14 @@ class _Outputs:
     """``get(shape_input) -> out``: the plan's shape when known, else the input's value
     (copied back); buffers kept per shape (fresh per call in eager mode)."""
 
-    def __init__(self, ctx, known=None):
-        self.device, self.fresh, self.dtype, self.outs = ctx.device, ctx.fresh_outputs, ctx.out_np_dtype(0), {}
-        self.known = known if known is not None else (
-            ctx.output_shapes[0].as_tuple() if ctx.output_shapes[0].is_fully_defined() else None)
+    def __init__(self, ctx):
+        self.bufs, self.dtype = _Buffers(ctx), ctx.out_np_dtype(0)
+        self.known = ctx.output_shapes[0].as_tuple() if ctx.output_shapes[0].is_fully_defined() else None
 
     def get(self, shape=None, dims=None):
         if dims is None:
             dims = self.known if self.known is not None else _dims_value(_host(shape))
-        out = None if self.fresh else self.outs.get(dims)
-        if out is None:
-            out = self.device.empty(dims, self.dtype)
-            if not self.fresh:
-                self.outs[dims] = out
-        return out
+        return self.bufs.get([dims], self.dtype)[0]
 
 
 def _host(value):
