@@ -303,3 +303,25 @@ def test_random_shuffle_permutes_rows_on_the_gpu(dtype):
     counts = np.array([np.bincount(first[:, k], minlength=7) for k in range(7)])
     assert counts.max() <= 25 and counts.min() >= 1  # 60 draws over 7 rows: about 8.6 each
     assert on_gpu(text, "RandomShuffle"), text
+
+
+def test_keras_batch_normalization_with_adam_copies_only_the_feed_and_the_loss():
+    x = np.random.RandomState(8).randn(4, 3, 3, 5).astype(np.float32)
+    results = {}
+    for dev in ("/cpu:0", "/gpu:0"):
+        g = tf.Graph()
+        with g.as_default(), tf.device(dev):
+            px = tf.placeholder(tf.float32, x.shape)
+            layer = tf.keras.layers.BatchNormalization()
+            loss = tf.reduce_mean(tf.square(layer(px, training=True) - 0.5))
+            with tf.control_dependencies(layer.updates):
+                step = tf.train.AdamOptimizer(0.01).minimize(loss)
+            with tf.Session(graph=g) as sess:
+                sess.run(tf.global_variables_initializer())
+                losses = [sess.run([loss, step], {px: x})[0] for _ in range(2)]
+                results[dev] = (losses, sess.run(layer.weights))
+                text = tf.explain([loss, step], {px: x}, file=False)
+    np.testing.assert_allclose(results["/gpu:0"][0], results["/cpu:0"][0], rtol=1e-4)
+    for c, g in zip(results["/cpu:0"][1], results["/gpu:0"][1]):  # gamma, beta, moving mean and variance
+        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-5)
+    assert sum("transfer " in ln for ln in _steps(text)) == 2, text
