@@ -34,6 +34,7 @@ def register_kernels():
                                       training)
     from nbflow.backends.cuda import control_flow, rnn  # noqa: F401,E402
     from nbflow.backends.cuda import array_gather_nd, array_mirror, matrix, select, sort  # noqa: F401,E402
+    from nbflow.backends.cuda import batch_norm, checks, sequence  # noqa: F401,E402
 
 
 def is_built_with_cuda():
