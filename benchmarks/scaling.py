@@ -5,7 +5,10 @@
 Workloads (nbflow only, through ``Session.run`` as in the other families):
 chain6 and the damped wave (``elementwise/*``, 10M float32), softmax and
 sparse cross-entropy on 1024x1000, ``reduce_sum`` of 16M float32, the LeNet
-b64 and MLP b128 SGD training steps.
+b64 and MLP b128 SGD training steps; and two references that are not
+nbflow, to read the memory-bound speed-ups against: chain6 as a hand-written
+``prange`` loop, and the STREAM triad as a ``parallel=True`` loop (how much a
+second core adds to this machine's memory bandwidth).
 
 Every measurement is a fresh process (``python -m benchmarks.scaling --child``)
 whose thread count is fixed before numpy, Numba or BLAS are loaded:
@@ -29,9 +32,13 @@ if __package__ in (None, ""):
     __package__ = "benchmarks"
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-#: (label, benchmark family, case name with the sizes of a full run, case name with --quick's sizes)
+#: (label, benchmark family, case name with the sizes of a full run, case name with --quick's sizes[,
+#: implementation -- nbflow when not named])
 WORKLOADS = [
     ("chain6", "elementwise", "elementwise/chain", "elementwise/chain"),
+    # references: how far the machine itself scales a memory-bound loop
+    ("chain6 by hand", "elementwise", "elementwise/chain", "elementwise/chain", "njit-prange"),
+    ("STREAM triad", "stream", "stream/triad", "stream/triad", "njit-parallel"),
     ("damped wave", "elementwise", "elementwise/wave", "elementwise/wave"),
     ("softmax 1024x1000", "kernels", "kernels/softmax/1024x1000", "kernels/softmax/64x100"),
     ("xent 1024x1000", "kernels", "kernels/xent/1024x1000", "kernels/xent/64x100"),
@@ -52,7 +59,7 @@ def _child(quick):
         settings.repeats = 6  # 5 rounds: the parent repeats the whole process too
     out = {}
     loaded = {}
-    for label, family, full, small in WORKLOADS:
+    for label, family, full, small, *impl in WORKLOADS:
         name = small if quick else full
         if family not in loaded:
             loaded[family] = importlib.import_module("benchmarks." + family).cases(quick)
@@ -60,7 +67,7 @@ def _child(quick):
         if case is None:
             out[label] = {"case": name, "error": "no such case"}
             continue
-        nb = [i for i in case.impls if i.name == "nbflow"]
+        nb = [i for i in case.impls if i.name == (impl[0] if impl else "nbflow")]
         solo = harness.Case(case.name, case.family, case.description, nb, unit=case.unit, work=case.work,
                             baselines=(), check_calls=1)
         res = harness.run_case(solo, settings)[0]
@@ -89,7 +96,7 @@ def _run_child(threads, quick):
 def measure(threads, rounds, quick, log=None):
     """{label: {1: [sec per round], threads: [...]}} with 1 and ``threads`` alternated per round."""
     counts = [1, threads] if threads > 1 else [1]
-    times = {label: {c: [] for c in counts} for label, _, _, _ in WORKLOADS}
+    times = {label: {c: [] for c in counts} for label, *_ in WORKLOADS}
     info = {}
     for r in range(rounds):
         for c in counts:
@@ -108,7 +115,7 @@ def measure(threads, rounds, quick, log=None):
 
 def report(times, threads, quick):
     rows = []
-    for label, _, full, small in WORKLOADS:
+    for label, _, full, small, *_ in WORKLOADS:
         case = small if quick else full
         t1 = times[label].get(1) or []
         tn = times[label].get(threads) or []

@@ -39,12 +39,17 @@ def test_is_built_with_cuda_means_numba_cuda_is_installed():
     assert tf.test.is_built_with_cuda() == (importlib.util.find_spec("numba_cuda") is not None)
 
 
+#: every cuda_sim_cases*.py beside this file, one kernel family each: each runs in its own
+#: child process (a failure names its family; no one time limit covers them all)
+CASE_FILES = sorted(os.path.basename(p) for p in glob.glob(os.path.join(HERE, "cuda_sim_cases*.py")))
+
+
 @needs_numba_cuda
-def test_gpu_kernels_under_the_simulator():
+@pytest.mark.parametrize("case_file", CASE_FILES)
+def test_gpu_kernels_under_the_simulator(case_file):
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", NBFLOW_CUDA_SIMULATOR="1", PYTHONHASHSEED="0")
-    # every cuda_sim_cases*.py beside this file (one per kernel family keeps them small)
-    case_files = sorted(glob.glob(os.path.join(HERE, "cuda_sim_cases*.py")))
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"] + case_files,
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           os.path.join(HERE, case_file)],
                           cwd=os.path.dirname(HERE), env=env, capture_output=True, text=True, timeout=600)
     tail = (proc.stdout + proc.stderr)[-6000:]
     assert proc.returncode == 0, tail

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 import nbflow as tf
+from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import elementwise as ew
+from nbflow.ops.base import Op, apply_op
 
 pytestmark = pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs 2 Numba threads")
 
@@ -156,3 +158,35 @@ def test_parallel_kernel_after_fork():
             os._exit(0 if ok else 1)
         _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+
+class NbflowTestThreadProbe(Op):
+    """Returns its input; its kernel records Numba's thread count when it runs."""
+
+    type = "NbflowTestThreadProbe"
+    seen = []
+
+    @classmethod
+    def infer(cls, ctx):
+        return [(ctx.input_dtypes[0], ctx.input_shapes[0])]
+
+
+@register_kernel(NbflowTestThreadProbe)
+def _thread_probe(ctx):
+    def run(x):
+        NbflowTestThreadProbe.seen.append(numba.get_num_threads())
+        return x
+    return run
+
+
+@pytest.mark.parametrize("threads", [0, 1, 2])
+def test_every_kernel_of_a_run_sees_intra_op_parallelism_threads(threads):
+    # per-op parallel kernels (softmax rows, sums, convolutions, the LSTM) split their work by
+    # numba.get_num_threads(): a run sets it to the config's count, and restores it after
+    NbflowTestThreadProbe.seen = []
+    before = numba.get_num_threads()
+    y = apply_op(NbflowTestThreadProbe, [tf.placeholder(tf.float32, [])], {})
+    assert _run(y, {y.op.inputs[0]: 1.0}, threads) == 1.0
+    assert NbflowTestThreadProbe.seen == [threads or before]
+    assert numba.get_num_threads() == before

@@ -1,4 +1,5 @@
-"""CUDA reductions (Sum, Mean, Max, Min, Prod) over any axes: a shared-memory tree;
+"""CUDA reductions (Sum, Mean, Max, Min, Prod, EuclideanNorm; All and Any of booleans)
+over any axes: a shared-memory tree;
 ArgMax/ArgMin along one axis: one thread per output (``arg_reduce``); Cumsum/Cumprod:
 one thread per line (``scan``).
 
@@ -18,10 +19,14 @@ from nbflow.kernels.cuda.launch import MAX_BLOCKS, THREADS
 _COMBINE = {
     "sum": "a + b", "mean": "a + b", "prod": "a * b",
     "max": "a if (a >= b) | (a != a) else b", "min": "a if (a <= b) | (a != a) else b",
+    "euclidean": "a + b", "all": "a & b", "any": "a | b",
 }
+#: how a thread folds an input element ``b`` into its partial ``a`` (default: the tree's combine)
+_ACCUMULATE = {"euclidean": "a + b * b"}
 _kernels = {}
 
-_TEMPLATE = '''import numpy as np
+_TEMPLATE = '''import math
+import numpy as np
 from numba import cuda
 
 THREADS = {threads}
@@ -47,7 +52,7 @@ def kernel(x, out, n_out, count, kdims, kstrides, rdims, rstrides):
                 off += (r % rdims[d]) * rstrides[d]
                 r = r // rdims[d]
             b = x[off]
-            a = {combine}
+            a = {accumulate}
             k += THREADS
         partial[tid] = a
         cuda.syncthreads()
@@ -68,7 +73,9 @@ def kernel(x, out, n_out, count, kdims, kstrides, rdims, rstrides):
 
 def _init(kind, dtype):
     T = "np." + np.dtype(dtype).name
-    if kind in ("sum", "mean"):
+    if kind in ("all", "any"):
+        return "True" if kind == "all" else "False"
+    if kind in ("sum", "mean", "euclidean"):
         return "%s(0)" % T
     if kind == "prod":
         return "%s(1)" % T
@@ -80,9 +87,11 @@ def _init(kind, dtype):
 
 def generate_source(kind, dtype):
     T = "np." + np.dtype(dtype).name
-    final = "%s(partial[0] / %s(count))" % (T, T) if kind == "mean" else "partial[0]"
-    return _TEMPLATE.format(threads=THREADS, dtype=np.dtype(dtype).name, init=_init(kind, dtype),
-                            combine=_COMBINE[kind], final=final)
+    final = {"mean": "%s(partial[0] / %s(count))" % (T, T),
+             "euclidean": "%s(math.sqrt(partial[0]))" % T}.get(kind, "partial[0]")
+    shared = "bool_" if np.dtype(dtype) == np.bool_ else np.dtype(dtype).name
+    return _TEMPLATE.format(threads=THREADS, dtype=shared, init=_init(kind, dtype), combine=_COMBINE[kind],
+                            accumulate=_ACCUMULATE.get(kind, _COMBINE[kind]), final=final)
 
 
 def get_kernel(kind, dtype):

@@ -46,7 +46,8 @@ class KernelContext(InferContext):
         self.consumer_types = frozenset()
         #: callables run before any kernel of the plan (e.g. "is it initialized?")
         self.prechecks = []
-        #: ``make_plan(elements, feeds)``: a plan of a sub-computation (a while body, a cond branch)
+        #: ``make_plan(elements, feeds, device=None)``: a plan of a sub-computation (a while body,
+        #: a cond branch), its feeds and fetches on ``device`` (None: the host)
         self.make_plan = None
 
     # -- buffers -------------------------------------------------------------

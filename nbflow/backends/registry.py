@@ -14,6 +14,7 @@ _kernels = {}          # (op class, device type) -> factory
 _accepts = {}          # (op class, device type) -> accepts(op) -> bool, for factories that take only some ops
 _fused_binders = {}    # device type -> binder of fused element-wise groups
 _fused_reductions = {}  # device type -> its binder also does full sums/means
+_fresh_capable = set()  # (op class, device type) whose factory honours ``ctx.fresh_outputs``
 
 
 def _as_op_class(op):
@@ -24,12 +25,16 @@ def _as_op_class(op):
     raise TypeError("register_kernel expects an Op class or a registered op type name, got %r" % (op,))
 
 
-def register_kernel(*ops, device="CPU", accepts=None):
+def register_kernel(*ops, device="CPU", accepts=None, fresh_outputs=False):
     """Decorator: ``@register_kernel(MatMul, "BatchMatMul", device="CPU")``.
 
     ``accepts(op) -> bool``, when given, says which graph ops the factory can
     run (dtypes, attrs): placement treats the others as having no kernel on
-    that device (the GPU's element-wise kernel takes no float16, no string)."""
+    that device (the GPU's element-wise kernel takes no float16, no string).
+    ``fresh_outputs=True`` promises that the kernel returns new arrays at every
+    call (never a buffer it keeps, never a view of an input) when bound with
+    ``ctx.fresh_outputs``: a plan then binds it so for a fetched output, which
+    Session.run hands out without copying it."""
     device = device.upper()
 
     def deco(factory):
@@ -40,6 +45,8 @@ def register_kernel(*ops, device="CPU", accepts=None):
             _kernels[key] = factory
             if accepts is not None:
                 _accepts[key] = accepts
+            if fresh_outputs:
+                _fresh_capable.add(key)
         return factory
     return deco
 
@@ -47,6 +54,18 @@ def register_kernel(*ops, device="CPU", accepts=None):
 def unregister_kernel(op, device="CPU"):
     _kernels.pop((_as_op_class(op), device.upper()), None)
     _accepts.pop((_as_op_class(op), device.upper()), None)
+    _fresh_capable.discard((_as_op_class(op), device.upper()))
+
+
+def makes_fresh_outputs(op_def, device_type):
+    """Whether ``op_def``'s ``device_type`` kernel was registered with ``fresh_outputs=True``."""
+    device_type = device_type.upper()
+    for klass in op_def.__mro__:
+        if (klass, device_type) in _kernels:
+            return (klass, device_type) in _fresh_capable
+        if klass is Op:
+            break
+    return False
 
 
 def kernel_factory(op_def, device_type):

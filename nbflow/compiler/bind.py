@@ -90,6 +90,13 @@ def _bind_on(program, position, unit, used_outside, fetched):
     device = program.placement[op]
     if op.op_def.pooled_outputs and device is host:
         ctx.allocator = alloc
+    fresh = set()
+    if device is host and not op.op_def.pooled_outputs and fetched.intersection(unit.outs) \
+            and registry.makes_fresh_outputs(op.op_def, device.device_type):
+        # a new output array each run costs an allocation, as the fetch's copy
+        # did, and saves that copy (4 MB: ~70 us)
+        ctx.fresh_outputs = True
+        fresh = fetched.intersection(unit.outs)
     kernel = registry.kernel_factory(op.op_def, device.device_type)(ctx)
     n_out = len(op.outputs)
-    return (kernel, tuple(unit.ins), unit.outs[0] if n_out == 1 else tuple(unit.outs), n_out), set()
+    return (kernel, tuple(unit.ins), unit.outs[0] if n_out == 1 else tuple(unit.outs), n_out), fresh

@@ -37,9 +37,10 @@ PIPELINE = (
 )
 
 
-def compile_program(elements, feeds, env, options):
-    """Compile the fetched ``elements`` given ``feeds`` [(tensor, dtype, shape)] into a Program."""
-    program = Program(elements, feeds, env, options)
+def compile_program(elements, feeds, env, options, io_device=None):
+    """Compile the fetched ``elements`` given ``feeds`` [(tensor, dtype, shape)] into a Program
+    whose feeds and fetches live on ``io_device`` (None: the host)."""
+    program = Program(elements, feeds, env, options, io_device)
     for name, run_pass in PIPELINE:
         if name not in options.disabled:
             run_pass(program)

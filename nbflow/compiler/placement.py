@@ -17,20 +17,23 @@ colocation group). Ops that only read a variable follow it when they have a
 kernel there, else take the default rule (a copy is inserted).
 """
 import sys
+from collections import ChainMap
 
 from nbflow.backends import registry
 from nbflow.framework import errors
 from nbflow.framework.device import DeviceSpec
 
 
-def place(ops, devices, config):
-    """Map each op to a Device."""
+def place(ops, devices, config, outer=None):
+    """Map each op to a Device. ``outer``: where the enclosing plans' ops run (a sub-plan's
+    ops follow the variables outside it that they update or read, as in the main graph)."""
     host = devices[0]
     by_name = {(d.device_type, d.index): d for d in devices if d.job == host.job}
     remote = {(d.job, d.task): d for d in devices if d.job != host.job}  # ps tasks (tf.Session(server.target))
     soft = bool(getattr(config, "allow_soft_placement", False))
     default = _default_accelerator(devices)
-    placed = {}
+    own = {}
+    placed = ChainMap(own, outer) if outer else own
     for op in ops:
         # an update in place runs where the variable is, whatever local device it asks for
         request = op.device
@@ -69,7 +72,7 @@ def place(ops, devices, config):
     if getattr(config, "log_device_placement", False):
         for op in ops:
             print("%s: (%s): %s" % (op.name, op.type, placed[op].name), file=sys.stderr)
-    return placed
+    return own
 
 
 def _default_accelerator(devices):
@@ -80,10 +83,15 @@ def _default_accelerator(devices):
     return None
 
 
-def _ref_inputs(op_def):
-    """Input indices an op updates in place or names a resource by: ``resource_inputs``
-    and the optimizers' leading ``n_refs`` variables (training_ops._ApplyOp)."""
-    return set(op_def.resource_inputs) | set(range(getattr(op_def, "n_refs", 0)))
+def _ref_inputs(op):
+    """Input indices an op updates in place or names a resource by: ``resource_inputs``,
+    the optimizers' leading ``n_refs`` variables (training_ops._ApplyOp) and the variables
+    an If / While passes to its branches or body (``variable_inputs``)."""
+    op_def = op.op_def
+    refs = set(op_def.resource_inputs) | set(range(getattr(op_def, "n_refs", 0)))
+    if hasattr(op_def, "variable_inputs"):
+        refs.update(op_def.variable_inputs(op))
+    return refs
 
 
 def _ref_consumers(op):
@@ -94,7 +102,7 @@ def _ref_consumers(op):
         for c in t.consumers():
             if c.type == "Identity":
                 todo.append(c.outputs[0])
-            refs = _ref_inputs(c.op_def)
+            refs = _ref_inputs(c)
             if any(c.inputs[i] is t for i in refs if i < len(c.inputs)):
                 out.append(c)
     return out
@@ -113,7 +121,7 @@ def _updaters_follow(op, device_type):
 def _updated_resources(op, placed):
     """The placed resource ops (variables) ``op`` updates in place, through Identity reads."""
     out = []
-    for i in _ref_inputs(op.op_def):
+    for i in _ref_inputs(op):
         if i < len(op.inputs):
             src = op.inputs[i].op
             while src.type == "Identity" and src.inputs:
@@ -198,6 +206,6 @@ def _resolve_remote(op, spec, remote, host):
 
 
 def place_pass(program):
-    program.placement = place(program.ops, program.env.devices, program.env.config)
+    program.placement = place(program.ops, program.env.devices, program.env.config, program.env.outer_placement)
     off_host = sum(1 for d in program.placement.values() if d is not program.host)
     program.note("place", "%d ops on %s, %d elsewhere" % (len(program.ops) - off_host, program.host.name, off_host))

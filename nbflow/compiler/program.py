@@ -55,7 +55,7 @@ class TransferUnit:
 class Program:
     """The state the passes transform, from fetches and feeds to a step function."""
 
-    def __init__(self, elements, feeds, env, options):
+    def __init__(self, elements, feeds, env, options, io_device=None):
         #: fetched Tensors and Operations (an Operation fetches None)
         self.elements = list(elements)
         self.fetch_tensors = [e for e in self.elements if isinstance(e, Tensor)]
@@ -64,6 +64,9 @@ class Program:
         self.feeds = list(feeds)
         self.env = env
         self.options = options
+        #: where fed values arrive and fetched values are returned: the host, or the device
+        #: of the If / While running this plan as a sub-plan (its values stay there)
+        self.io_device = io_device
         #: pass name -> lines saying what it did (shown by nbflow.explain)
         self.log = {}
         # filled in by the passes, in order:
@@ -93,6 +96,11 @@ class Program:
     @property
     def host(self):
         return self.env.devices[0]
+
+    @property
+    def io(self):
+        """The device holding fed and fetched values (``io_device``, else the host)."""
+        return self.io_device if self.io_device is not None else self.host
 
     def note(self, pass_name, line):
         self.log.setdefault(pass_name, []).append(line)
@@ -170,13 +178,17 @@ class _SlotsOn:
 class CompileEnv:
     """What the compiler needs from its caller: devices, config, resources, sub-plans."""
 
-    __slots__ = ("devices", "config", "resources", "make_plan")
+    __slots__ = ("devices", "config", "resources", "make_plan", "outer_placement")
 
-    def __init__(self, devices, config, resources, make_plan):
+    def __init__(self, devices, config, resources, make_plan, outer_placement=None):
         #: the devices ops may be placed on, the host first
         self.devices = devices
         self.config = config
         #: the ResourceManager kernels reach variables, random streams and queues in
         self.resources = resources
-        #: ``make_plan(elements, feeds)``: a compiled plan of a sub-computation
+        #: ``make_plan(elements, feeds, device=None)``: a compiled plan of a sub-computation,
+        #: its feeds and fetches on ``device`` (None: the host)
         self.make_plan = make_plan
+        #: a sub-plan's: op -> Device of the enclosing plans' ops (a body updating a variable
+        #: from outside runs where that variable is), else None
+        self.outer_placement = outer_placement

@@ -46,8 +46,7 @@ def resolve_pass(program):
     program.consumers = consumers
     program.fetched = set(program.fetch_tensors)
     program.cse_seen = {}
-    host = program.host
-    program.feed_slots = [program.new_slot(TensorShape(shape), None, host, t) for t, _, shape in program.feeds]
+    program.feed_slots = [program.new_slot(TensorShape(shape), None, program.io, t) for t, _, shape in program.feeds]
     for op in program.ops:
         host_ins = [program.slot_of[t] for t in op.inputs]
         node = Node(op, kernel_context(program, op, host_ins), program.placement[op], host_ins)
@@ -191,8 +190,8 @@ NODE_PASSES = (fold, transfer, identity, cse, kernel)
 
 
 def fetch_pass(program):
-    """Fetched values come back to the host."""
-    program.fetch_slots = [program.on_device(program.slot_of[e], program.host) if isinstance(e, Tensor) else -1
+    """Fetched values come back to the host (a sub-plan's: to its io device)."""
+    program.fetch_slots = [program.on_device(program.slot_of[e], program.io) if isinstance(e, Tensor) else -1
                            for e in program.elements]
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from nbflow.eager.tensor_spec import TensorSpec
 from nbflow.framework.eager_tensor import is_eager_variable
 from nbflow.framework import dtypes
-from nbflow.framework.eager_tensor import EagerTensor
+from nbflow.framework.eager_tensor import EagerTensor, host_value
 from nbflow.framework.graph import Tensor
 from nbflow.framework.tensor_shape import TensorShape
 
@@ -96,7 +96,7 @@ def to_component(value, dtype=None):
     """A pipeline component: a C-contiguous numpy array, or a graph Tensor (symbolic)."""
     dtype = dtypes.as_dtype(dtype) if dtype is not None else None
     if type(value) is EagerTensor:
-        arr = value._value
+        arr = host_value(value._value)
     elif is_eager_variable(value):      # an eager variable: its value now
         arr = np.array(value._eager_resource.read(), copy=True)
     elif isinstance(value, Tensor):

@@ -18,6 +18,7 @@ An ordinary Graph plus what a function needs of the eager world around it:
 - variables created while tracing are lifted out (eager variables), on the
   first trace of a Function only (``lift_variables``).
 """
+from nbflow.framework.eager_tensor import host_value
 from nbflow.framework.graph import Graph
 from nbflow.ops.array_shape_ops import Snapshot
 from nbflow.ops.base import Op, apply_op, constant_from_array
@@ -100,7 +101,7 @@ class FuncGraph(Graph):
             return entry[1]
         saved = self._outside()
         try:
-            v = t._value
+            v = host_value(t._value)
             if v.dtype.kind in "iub" and v.size <= _SMALL_CONSTANT:
                 ph = None
                 out = constant_from_array(v, name="captured_const")

@@ -35,7 +35,7 @@ from nbflow.eager.tensor_spec import TensorSpec
 from nbflow.framework.eager_tensor import is_eager_variable
 from nbflow.framework import context, dtypes, errors, nest, tape_state
 from nbflow.framework.context import _EAGER, _default_graph_stack
-from nbflow.framework.eager_tensor import EagerTensor, dtype_of
+from nbflow.framework.eager_tensor import EagerTensor, dtype_of, host_value
 from nbflow.framework.graph import Operation, Tensor
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import math_ops
@@ -104,6 +104,8 @@ def _encode(x, leaves):
     t = type(x)
     if t is EagerTensor:
         v = x._value
+        if type(v) is not np.ndarray:  # a tensor on a GPU: the plan feeds host arrays
+            v = host_value(v)
         leaves.append(v)
         return (v.dtype, v.shape)
     if t is tuple or t is list:
@@ -289,6 +291,8 @@ class Function:
                         key = _encode(args, leaves)
                         break
                     v = a._value
+                    if type(v) is not np.ndarray:
+                        v = host_value(v)
                     leaves.append(v)
                     parts.append((v.dtype, v.shape))
                 else:
@@ -340,7 +344,7 @@ class Function:
         arrays = []
         for x, spec in zip(flat, specs):
             if type(x) is EagerTensor:
-                v = x._value
+                v = host_value(x._value)
             elif is_eager_variable(x):
                 v = x._eager_resource.read()
             else:
@@ -492,7 +496,7 @@ class ConcreteFunction:
         self.outputs = fetch
         self._elements = fetch + [op for op in graph.stateful_ops if op not in fetch]
         self._n_fetch = len(fetch)
-        self._capture_values = [t._value for t, _ in graph.captures]
+        self._capture_values = [host_value(t._value) for t, _ in graph.captures]
         self._feed_tensors = list(graph.inputs) + [ph for _, ph in graph.captures]
         self._static = all(t.shape.is_fully_defined() for t in graph.inputs)
         self._plans = {}
@@ -693,7 +697,8 @@ def _call_grad(op, *out_grads):
         g = out_grads[k]
         t = op.outputs[k]
         grads.append(np.zeros(t._value.shape, t._value.dtype) if g is None
-                     else _contiguous(np.asarray(g._value if type(g) is EagerTensor else convert_to_tensor(g)._value,
+                     else _contiguous(np.asarray(host_value(g._value if type(g) is EagerTensor
+                                                           else convert_to_tensor(g)._value),
                                                  dtype=t._value.dtype)))
     in_grads = bw.run(op.attrs["_kept"], grads)
     n_args = op.attrs["_n_args"]

@@ -5,6 +5,8 @@ converts and compares as TF 2's eager tensors do. Ops on it run at once
 through ``apply_op`` (nbflow/ops/base.py) and the eager executor
 (nbflow/runtime/eager.py): the same Op classes and kernels as graph mode.
 """
+import numpy as np
+
 from nbflow.framework import context, dtypes
 from nbflow.framework.graph import Tensor
 from nbflow.framework.tensor_shape import TensorShape
@@ -26,6 +28,13 @@ def is_eager_variable(x):
     """An eager ``tf.Variable`` (nbflow/ops/eager_variables.py): its value is a resource
     behind a handle (``_eager_resource``), which the eager executor passes to ref inputs."""
     return getattr(x, "_eager_resource", None) is not None
+
+
+def host_value(v):
+    """A tensor's value as a numpy array: a device array (a tensor on a GPU) is copied back."""
+    if type(v) is np.ndarray or not hasattr(v, "copy_to_host"):
+        return v
+    return v.copy_to_host()
 
 
 def _numpy_text(value, is_repr):
@@ -104,23 +113,27 @@ class EagerTensor(Tensor):
 
     def numpy(self):
         """The value as a numpy array (a numpy scalar for a 0-d tensor, as TF)."""
-        v = self._value
+        v = host_value(self._value)
         return v[()] if v.ndim == 0 else v
 
+    def _host_value(self):
+        """The value as a numpy array (copied back from a GPU)."""
+        return host_value(self._value)
+
     def __array__(self, dtype=None, copy=None):
-        v = self._value
+        v = host_value(self._value)
         if dtype is not None and v.dtype != dtype:
             return v.astype(dtype)
         return v.copy() if copy else v
 
     # -- printing (TF 2's forms) -----------------------------------------------------------
     def __str__(self):
-        return "tf.Tensor(%s, shape=%s, dtype=%s)" % (_numpy_text(self._value, False), self.shape,
+        return "tf.Tensor(%s, shape=%s, dtype=%s)" % (_numpy_text(host_value(self._value), False), self.shape,
                                                       self._dtype.name)
 
     def __repr__(self):
         return "<tf.Tensor: shape=%s, dtype=%s, numpy=%s>" % (self.shape, self._dtype.name,
-                                                              _numpy_text(self._value, True))
+                                                              _numpy_text(host_value(self._value), True))
 
     def __format__(self, format_spec):
         if self._value.ndim == 0:
@@ -129,21 +142,21 @@ class EagerTensor(Tensor):
 
     # -- Python conversions ---------------------------------------------------------------
     def __bool__(self):
-        return bool(self._value)
+        return bool(host_value(self._value))
 
     def __int__(self):
-        return int(self._value)
+        return int(host_value(self._value))
 
     def __float__(self):
-        return float(self._value)
+        return float(host_value(self._value))
 
     def __index__(self):
         if not self._dtype.is_integer:
             raise TypeError("Only integer tensors can be used as an index, got dtype %s" % self._dtype.name)
-        return int(self._value)
+        return int(host_value(self._value))
 
     def __complex__(self):
-        return complex(self._value)
+        return complex(host_value(self._value))
 
     def __len__(self):
         if self._value.ndim == 0:
@@ -179,7 +192,11 @@ class EagerTensor(Tensor):
     experimental_ref = ref
 
     def cpu(self):
-        return self
+        """This tensor's value on the host (a copy when it lives on a GPU)."""
+        v = self._value
+        if type(v) is np.ndarray:
+            return self
+        return EagerTensor(host_value(v))
 
     def _rank(self):
         return self._value.ndim

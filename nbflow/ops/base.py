@@ -19,7 +19,7 @@ import numpy as np
 
 from nbflow.framework import dtypes
 from nbflow.framework.context import _EAGER, _default_graph_stack
-from nbflow.framework.eager_tensor import EagerTensor
+from nbflow.framework.eager_tensor import EagerTensor, host_value
 from nbflow.framework.graph import Operation, Tensor, get_default_graph
 from nbflow.framework.tensor_shape import TensorShape, as_shape
 from nbflow.ops.gradient_registry import NotDifferentiable
@@ -125,7 +125,7 @@ def constant_value(tensor):
     if not isinstance(tensor, Tensor):
         return None
     if type(tensor) is EagerTensor:
-        return tensor._value
+        return host_value(tensor._value)
     op = tensor.op
     if op.type == "Const":
         return op.attrs["value"]
@@ -305,7 +305,7 @@ def _capture(tensor):
     capture = getattr(get_default_graph(), "capture_eager_tensor", None)
     if capture is not None:
         return capture(tensor)
-    return constant_from_array(tensor._value)
+    return constant_from_array(host_value(tensor._value))
 
 
 def apply_op(op_cls, inputs=(), attrs=None, name=None, graph=None):

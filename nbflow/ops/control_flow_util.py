@@ -61,6 +61,12 @@ class SubgraphOp(Op):
     def infer(cls, ctx):
         return ctx.attrs["output_specs"]
 
+    @staticmethod
+    def variable_inputs(op):
+        """Inputs that are variables themselves (what an assign inside takes), not reads of
+        them: the ops inside may update them in place, so placement runs the op where they are."""
+        return [i for i, t in enumerate(op.inputs) if t.op.op_def.resource_handle(t.op) is not None]
+
 
 class FuncArg(Placeholder):
     """An argument of a branch or loop body: fed by its If / While op, never run on its own

@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 
 from nbflow.framework import context, tape_state
-from nbflow.framework.eager_tensor import HOST_DEVICE, EagerTensor, TensorRef
+from nbflow.framework.eager_tensor import HOST_DEVICE, EagerTensor, TensorRef, host_value
 from nbflow.framework.graph import get_default_graph, name_scope
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import state_ops, variables
@@ -60,7 +60,7 @@ class EagerVariable(variables.Variable):
         self._unique_id = next(_ids)
         self._handle = ResourceHandle("variable", "", "eager_variable_%d" % self._unique_id)
         self._eager_resource = VariableResource(self._name, self._dtype)
-        self._eager_resource.value = np.array(value._value, copy=True, order="C")
+        self._eager_resource.value = np.array(host_value(value._value), copy=True, order="C")
         eager_resources()[self._handle] = self._eager_resource
         self._save_slice_info = None
         self._caching_device = caching_device

@@ -25,6 +25,7 @@ from nbflow.framework.eager_tensor import HOST_DEVICE, EagerTensor, dtype_of
 from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import base
 from nbflow.ops.base import InferContext
+from nbflow.runtime import eager_placement
 from nbflow.state.resources import eager_resources
 
 #: input values up to this many elements are shown to inference and kernels (axes,
@@ -85,7 +86,8 @@ _new_tensor = object.__new__
 class _Bound:
     """One op signature's bound kernel."""
 
-    __slots__ = ("run", "n_out", "out_np", "prechecks", "value_inputs", "by_value", "out_np0", "out_dtype0")
+    __slots__ = ("run", "n_out", "out_np", "prechecks", "value_inputs", "by_value", "out_np0", "out_dtype0",
+                 "device_name", "on_host")
 
     def __init__(self, run, n_out, out_np, prechecks, value_inputs):
         self.run, self.n_out, self.out_np, self.prechecks = run, n_out, out_np, prechecks
@@ -93,6 +95,8 @@ class _Bound:
         self.by_value = None
         self.out_np0 = np.dtype(out_np[0]) if out_np else None
         self.out_dtype0 = None  # the DType of output 0 (set by _bind)
+        #: where the kernel runs: its outputs' ``.device`` (host arrays, or device arrays on a GPU)
+        self.device_name, self.on_host = HOST_DEVICE, True
 
 
 def _freeze(v):
@@ -163,9 +167,9 @@ def execute(op_cls, inputs, attrs, name):
     except AttributeError:
         arrays, variables, eager_inputs = _gather_inputs(op_cls, inputs)
     akey = _attrs_key(attrs) if attrs else ()
+    devices = _state.device_stack
+    device = devices[-1] if devices else None
     if akey is not None:
-        devices = _state.device_stack
-        device = devices[-1] if devices else None
         if n_in == 2 and not variables:
             a, b = arrays
             key = (op_cls, akey, device, a.dtype, a.shape, b.dtype, b.shape)
@@ -184,7 +188,7 @@ def execute(op_cls, inputs, attrs, name):
     else:
         key = bound = None
     if bound is None:
-        bound = _bind(op_cls, eager_inputs, arrays, attrs, variables)
+        bound = _bind(op_cls, eager_inputs, arrays, attrs, variables, device)
         if key is not None:
             if len(_cache) >= _CACHE_LIMIT:
                 _cache.clear()
@@ -202,7 +206,7 @@ def execute(op_cls, inputs, attrs, name):
         if hit is None:
             if len(table) >= _CACHE_LIMIT:
                 table.clear()
-            hit = table[vkey] = _bind(op_cls, eager_inputs, arrays, attrs, variables)
+            hit = table[vkey] = _bind(op_cls, eager_inputs, arrays, attrs, variables, device)
         bound = hit
     if bound.prechecks:
         for check in bound.prechecks:
@@ -217,10 +221,11 @@ def execute(op_cls, inputs, attrs, name):
         raise kernel_error(EagerOp(op_cls, attrs, name or op_cls.type), e) from e
     n = bound.n_out
     if n == 1:
-        if type(result) is not np.ndarray or (result.dtype is not bound.out_np0 and result.dtype != bound.out_np0):
+        if (type(result) is not np.ndarray or (result.dtype is not bound.out_np0 and result.dtype != bound.out_np0)) \
+                and bound.on_host:
             result = np.asarray(result, dtype=bound.out_np0)
         out = _new_tensor(EagerTensor)
-        out._value, out._dtype, out._shape, out._device_name = result, bound.out_dtype0, None, HOST_DEVICE
+        out._value, out._dtype, out._shape, out._device_name = result, bound.out_dtype0, None, bound.device_name
         if tape_state._recording and op_cls.differentiable:
             tape_state.record(op_cls, attrs, name, eager_inputs, (out,))
         return out
@@ -259,9 +264,9 @@ def _wrap(result, bound):
         results = result
     out = []
     for r, npd in zip(results, bound.out_np):
-        if type(r) is not np.ndarray or r.dtype != npd:
+        if bound.on_host and (type(r) is not np.ndarray or r.dtype != npd):
             r = np.asarray(r, dtype=npd)
-        out.append(EagerTensor(r))
+        out.append(EagerTensor(r, bound.device_name))
     return out
 
 
@@ -276,12 +281,13 @@ def _copy_on_write(variables, arrays):
             res.value = arrays[i] = value.copy()
 
 
-def _bind(op_cls, inputs, arrays, attrs, variables):
-    """Infer the op's outputs for these inputs and bind its kernel."""
+def _bind(op_cls, inputs, arrays, attrs, variables, device_scope):
+    """Infer the op's outputs for these inputs and bind its kernel (on the host, or on the
+    GPU that eager placement picks for it: runtime/eager_placement.py)."""
     op_name = _op_name(op_cls, attrs)
     eop = EagerOp(op_cls, attrs, op_name)
     res_inputs = set(variables or ())
-    values = _ReadTracker([a if (i not in res_inputs and a.size <= _SMALL) else None
+    values = _ReadTracker([eager_placement.to_host(a) if (i not in res_inputs and a.size <= _SMALL) else None
                            for i, a in enumerate(arrays)])
     in_dtypes = [dtype_of(a.dtype) for a in arrays]
     in_shapes = [TensorShape(a.shape) for a in arrays]
@@ -292,12 +298,16 @@ def _bind(op_cls, inputs, arrays, attrs, variables):
         specs = getattr(op_cls, "plan_infer", op_cls.infer)(ictx)
     except (ValueError, TypeError) as e:
         raise errors.InvalidArgumentError(None, eop, "%s [Op:%s]" % (e, op_cls.type)) from e
-    factory = registry.kernel_factory(op_cls, "CPU")
+    out_dtypes = [d for d, _ in specs]
+    gpus = eager_placement.gpus()
+    gpu = eager_placement.gpu_for(op_cls, device_scope, eager_placement.OpView(
+        eop, in_dtypes, in_shapes, out_dtypes, [s for _, s in specs]), bool(variables)) if gpus else None
+    factory = registry.kernel_factory(op_cls, "GPU" if gpu is not None else "CPU")
     if factory is None:
         raise errors.NotFoundError(None, eop, "No registered '%s' OpKernel for CPU devices [Op:%s]"
                                    % (op_cls.type, op_cls.type))
-    out_dtypes = [d for d, _ in specs]
     kctx = KernelContext(eop, in_dtypes, in_shapes, values, out_dtypes, [s for _, s in specs])
+    kctx.device = gpu
     kctx.fresh_outputs = True
     kctx.resources = _resources
     kctx.input_handles = {i: v._handle for i, v in (variables or {}).items()}
@@ -308,14 +318,19 @@ def _bind(op_cls, inputs, arrays, attrs, variables):
         raise
     except (ValueError, TypeError) as e:
         raise errors.InvalidArgumentError(None, eop, "%s [Op:%s]" % (e, op_cls.type)) from e
+    if gpus:  # inputs may live on either side: each goes where the kernel runs
+        run = eager_placement.moving_inputs(run, gpu)
     bound = _Bound(run, len(specs), [d.as_numpy_dtype for d in out_dtypes], list(kctx.prechecks),
                    tuple(sorted(values.read)))
     bound.out_dtype0 = out_dtypes[0] if out_dtypes else None
+    if gpu is not None:
+        bound.device_name, bound.on_host = gpu.name, False
     return bound
 
 
 def _value_key(arrays, indices):
-    return tuple(arrays[i].tobytes() if arrays[i].size <= _SMALL else None for i in indices)
+    return tuple(eager_placement.to_host(arrays[i]).tobytes() if arrays[i].size <= _SMALL else None
+                 for i in indices)
 
 
 base.set_eager_executor(execute)

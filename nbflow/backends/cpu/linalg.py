@@ -31,7 +31,7 @@ def _check_square(x):
         raise ValueError("Input matrices must be squares, got shape %s" % (list(x.shape),))
 
 
-@register_kernel(linalg_ops.MatMul)
+@register_kernel(linalg_ops.MatMul, fresh_outputs=True)
 def _mat_mul(ctx):
     ta, tb = ctx.attrs["transpose_a"], ctx.attrs["transpose_b"]
     out = ctx.static_buffer(0)
@@ -52,7 +52,7 @@ def _mat_mul(ctx):
     return run
 
 
-@register_kernel(linalg_ops.BatchMatMulV2)
+@register_kernel(linalg_ops.BatchMatMulV2, fresh_outputs=True)
 def _batch_mat_mulv2(ctx):
     adj_x, adj_y = bool(ctx.attrs["adj_x"]), bool(ctx.attrs["adj_y"])
     npd = ctx.out_np_dtype(0)

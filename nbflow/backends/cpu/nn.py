@@ -41,7 +41,7 @@ def _bad_label_error(ctx, lab, bad, n):
         "Label values: %s\n\t [[node %s]]" % (lab[bad], n, " ".join(str(v) for v in lab[:100]), ctx.name))
 
 
-@register_kernel(nn_softmax_ops.Softmax)
+@register_kernel(nn_softmax_ops.Softmax, fresh_outputs=True)
 def _softmax(ctx):
     cls = ctx.op_def
     axis_attr = ctx.attrs.get("axis", -1)

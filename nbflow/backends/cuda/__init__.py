@@ -32,6 +32,9 @@ def register_kernels():
     from nbflow.backends.cuda import (array, array_fill, array_gather, array_layout, elementwise,  # noqa: F401
                                       conv, fused, host_memory, linalg, nn, random, reduction, state,
                                       training)
+    from nbflow.backends.cuda import control_flow, rnn  # noqa: F401,E402
+    from nbflow.backends.cuda import array_gather_nd, array_mirror, matrix, select, sort  # noqa: F401,E402
+    from nbflow.backends.cuda import batch_norm, checks, sequence  # noqa: F401,E402
 
 
 def is_built_with_cuda():

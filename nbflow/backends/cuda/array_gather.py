@@ -50,6 +50,22 @@ class _Outputs:
         return out
 
 
+def zero_filler(dtype):
+    """``zero(out)``: sets a device array to zeros (the generated fill kernel, one per shape)."""
+    fills = {}
+
+    def zero(out):
+        if not out.size:
+            return
+        shape = tuple(out.shape)
+        fill = fills.get(shape)
+        if fill is None:
+            kernel, patterns = ew.get_kernel([], ["0"], [], [], [dtype], shape)
+            fill = fills[shape] = ew.launcher(kernel, [], patterns, shape)
+        fill((), (out,))
+    return zero
+
+
 def _gather_ok(op):
     return _kind_ok(op, 0) and not op.attrs.get("batch_dims", 0)
 
@@ -88,8 +104,7 @@ def _segment_ok(op):
 def unsorted_segment_sum_kernel(ctx):
     fail = ctx.run_error_factory()
     outs = _Outputs(ctx)
-    dtype = ctx.out_np_dtype(0)
-    zero_fills = {}
+    zero = zero_filler(ctx.out_np_dtype(0))
     known_num = ctx.value(2)
 
     def run(data, ids, num):
@@ -99,13 +114,7 @@ def unsorted_segment_sum_kernel(ctx):
             raise fail("data.shape = %s does not start with segment_ids.shape = %s" % (_fmt(d), _fmt(s)))
         rest = d[len(s):]
         out = outs.get((segments,) + rest)
-        if out.size:
-            shape = tuple(out.shape)
-            zero = zero_fills.get(shape)
-            if zero is None:
-                kernel, patterns = ew.get_kernel([], ["0"], [], [], [dtype], shape)
-                zero = zero_fills[shape] = ew.launcher(kernel, [], patterns, shape)
-            zero((), (out,))
+        zero(out)
         total = int(data.size)
         if total and out.size:
             blocks, threads = grid_1d(total)

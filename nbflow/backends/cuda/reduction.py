@@ -1,10 +1,11 @@
-"""GPU reductions: Sum, Mean, Max, Min, Prod over any axes (floating point), BiasAddGrad,
+"""GPU reductions: Sum, Mean, Max, Min, Prod, EuclideanNorm over any axes (floating point),
+All and Any (booleans), BiasAddGrad,
 ArgMax/ArgMin along one axis and Cumsum/Cumprod (floating point and int32/int64 inputs).
 
 A shared-memory tree per output element (nbflow/kernels/cuda/reduce.py). The
 axes are usually known when the plan is built (a constant, or folded from
-shapes); otherwise they are copied back at run time (small). Integer and
-boolean reductions stay on the host.
+shapes); otherwise they are copied back at run time (small). Integer
+reductions (EuclideanNorm of integers included) stay on the host.
 """
 import numpy as np
 
@@ -17,7 +18,8 @@ from nbflow.ops import nn_misc_ops
 from nbflow.ops import reduction_ops as R
 from nbflow.ops.broadcast_ops import normalize_axes
 
-_KIND = {R.Sum: "sum", R.Mean: "mean", R.Max: "max", R.Min: "min", R.Prod: "prod"}
+_KIND = {R.Sum: "sum", R.Mean: "mean", R.Max: "max", R.Min: "min", R.Prod: "prod", R.EuclideanNorm: "euclidean",
+         R.All: "all", R.Any: "any"}
 
 
 def _float_op(op):
@@ -41,7 +43,12 @@ def bind_reduction(device, kind, in_shape, axes, out_shape, dtype, fresh=False):
     return run
 
 
-@register_kernel(R.Sum, R.Mean, R.Max, R.Min, R.Prod, device="GPU", accepts=_float_op)
+def _bool_op(op):
+    return op.inputs[0].dtype.as_numpy_dtype == np.bool_
+
+
+@register_kernel(R.All, R.Any, device="GPU", accepts=_bool_op)
+@register_kernel(R.Sum, R.Mean, R.Max, R.Min, R.Prod, R.EuclideanNorm, device="GPU", accepts=_float_op)
 def reduction_kernel(ctx):
     x_shape = ctx.input_shapes[0].as_tuple()
     axes = ctx.value(1)

@@ -1,0 +1,50 @@
+"""Fetched outputs of kernels registered with ``fresh_outputs=True`` are handed out
+without a copy (a new array each run); every fetched value stays the caller's:
+the next run never writes into it."""
+import numpy as np
+import pytest
+
+import nbflow as tf
+from nbflow.backends import registry
+from nbflow.ops import linalg_ops, nn_softmax_ops
+
+
+
+@pytest.mark.parametrize("shape", [[None, 7], [5, 7]])
+def test_fetched_softmax_and_matmul_are_new_arrays_that_later_runs_leave_alone(shape):
+    x = tf.placeholder(tf.float32, shape)
+    w = tf.constant(np.arange(21, dtype=np.float32).reshape(7, 3) / 10)
+    sm = tf.nn.softmax(x)
+    mm = tf.matmul(x, w)
+    both = tf.nn.softmax(mm) * 2.0  # the softmax feeds another op too
+    rng = np.random.RandomState(0)
+    a, b = rng.randn(5, 7).astype(np.float32), rng.randn(5, 7).astype(np.float32)
+    with tf.Session() as sess:
+        s1, m1, b1 = sess.run([sm, mm, both], {x: a})
+        keep = s1.copy(), m1.copy(), b1.copy()
+        s2, m2, b2 = sess.run([sm, mm, both], {x: b})
+        assert s1 is not s2 and m1 is not m2
+        for old, want in zip((s1, m1, b1), keep):
+            np.testing.assert_array_equal(old, want)
+        e = np.exp(b - b.max(1, keepdims=True))
+        np.testing.assert_allclose(s2, e / e.sum(1, keepdims=True), rtol=1e-6)
+        np.testing.assert_allclose(m2, b @ (np.arange(21, dtype=np.float32).reshape(7, 3) / 10), rtol=1e-5)
+
+
+def test_the_registry_says_which_kernels_make_fresh_outputs():
+    assert registry.makes_fresh_outputs(nn_softmax_ops.Softmax, "CPU")
+    assert registry.makes_fresh_outputs(linalg_ops.MatMul, "cpu")
+    assert not registry.makes_fresh_outputs(tf.identity(tf.constant(1.0)).op.op_def, "CPU")
+
+
+def test_identity_of_a_fetched_softmax_still_copies():
+    # Identity returns its input: its fetch is a copy, the softmax's a new array
+    x = tf.placeholder(tf.float32, [2, 3])
+    sm = tf.nn.softmax(x)
+    ident = tf.identity(sm)
+    with tf.Session() as sess:
+        a = np.ones((2, 3), np.float32)
+        s1, i1 = sess.run([sm, ident], {x: a})
+        assert not np.shares_memory(s1, i1)
+        sess.run([sm, ident], {x: 2 * a})
+        np.testing.assert_allclose(i1, np.full((2, 3), 1 / 3, np.float32), rtol=1e-6)
