@@ -49,7 +49,8 @@ def _compute_dtype(npd):
 
 
 def _as(a, dtype):
-    return a if a.dtype == dtype else a.astype(dtype)
+    """``a`` in the compute dtype, C-contiguous (the kernels view their operands flat)."""
+    return np.ascontiguousarray(a) if a.dtype == dtype else np.ascontiguousarray(a, dtype=dtype)
 
 
 def _known(dims):
@@ -93,12 +94,13 @@ def _conv2d_backprop_input(ctx):
     npd = np.dtype(ctx.out_np_dtype(0))
     cd = _compute_dtype(npd)
     dx_static = ctx.static_buffer(0) if cd == npd else None
-    dcols = _Scratch(cd)
+    dcols, ft = _Scratch(cd), _Scratch(cd)
     sizes_v, fd = ctx.value(0), ctx.dims(1)
     if sizes_v is not None and _known(fd):
         in_dims = _int_dims(sizes_v)
         n, oh, ow, _, _ = _conv_geometry(in_dims, fd, attrs)
         dcols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
+        ft.get(fd[0] * fd[1] * fd[2] * fd[3])
     name = ctx.name
 
     def run(sizes, f, dout):
@@ -113,7 +115,7 @@ def _conv2d_backprop_input(ctx):
         k = kh * kw * c
         K.conv2d_backprop_input(_as(dout, cd).reshape(n * oh * ow, o), _as(f, cd).reshape(k, o),
                                 kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
-                                dcols.get(_cols_size(n, oh * ow, k, cd.itemsize)), dx)
+                                dcols.get(_cols_size(n, oh * ow, k, cd.itemsize)), ft.get(k * o), dx)
         return dx if cd == npd else dx.astype(npd)
     return run
 
@@ -126,13 +128,12 @@ def _conv2d_backprop_filter(ctx):
     npd = np.dtype(ctx.out_np_dtype(0))
     cd = _compute_dtype(npd)
     df_static = ctx.static_buffer(0) if cd == npd else None
-    cols, tmp = _Scratch(cd), _Scratch(cd)
+    cols = _Scratch(cd)
     xd, sizes_v = ctx.dims(0), ctx.value(1)
     if sizes_v is not None and _known(xd):
         fd = _int_dims(sizes_v)
         n, oh, ow, _, _ = _conv_geometry(xd, fd, attrs)
         cols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
-        tmp.get(fd[0] * fd[1] * fd[2] * fd[3])
     name = ctx.name
 
     def run(x, sizes, dout):
@@ -147,7 +148,7 @@ def _conv2d_backprop_filter(ctx):
         k = kh * kw * c
         K.conv2d_backprop_filter(_as(x, cd), _as(dout, cd).reshape(n * oh * ow, o), kh, kw, sh, sw, dh, dw,
                                  pt, pl, oh, ow, cols.get(_cols_size(n, oh * ow, k, cd.itemsize)),
-                                 tmp.get(k * o)[:k * o].reshape(k, o), df.reshape(k, o))
+                                 df.reshape(k, o))
         return df if cd == npd else df.astype(npd)
     return run
 

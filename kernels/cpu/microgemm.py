@@ -1,0 +1,164 @@
+"""A register-tiled matrix product for the convolutions, in Numba.
+
+``gemm(a, ia, sam, sak, m, b, ib, ldb, n, c, ic, ldc, kk, accumulate)``:
+
+    C[m, n] (+)= A[m, kk] @ B[kk, n]
+    A[r, t] = a[ia + r*sam + t*sak]      (any strides: A's elements are broadcast one by one)
+    B[t, q] = b[ib + t*ldb + q]          (rows contiguous: B is read in vectors)
+    C[r, q] = c[ic + r*ldc + q]
+
+with ``a``, ``b``, ``c`` flat C-contiguous float arrays of one dtype
+(``views.flat`` of the real operands). C is cut into tiles of 6 rows by 4, 2
+or 1 vectors of 64 bytes (16 float32): a tile's 24 accumulators stay in
+registers for the whole sum over ``kk`` (``_tile``, LLVM IR: per step, 4
+vector loads of B, 6 broadcasts of A, 24 fused multiply-adds), and the
+columns a vector does not fill, and rows past the last whole tile, are
+summed by the 1-row tiles and a scalar loop.
+
+Why not BLAS (``np.dot``, which the convolutions used): on this machine
+(AVX-512 with full-width units) the environment pins OpenBLAS to its
+Haswell (AVX2) kernels (``OPENBLAS_CORETYPE=Haswell``), which reach about
+half of what 512-bit FMAs do; the convolution's operand shapes are fixed
+and cache-sized here (im2col chunks), so no packing is needed; and the
+product runs in Numba's threads (the convolutions split their chunks over
+them) instead of BLAS's own pool, whose spinning threads fought Numba's
+(kernels/cpu/threads.py). Results differ from BLAS's by rounding only (both
+sum with fused multiply-adds, in a different order).
+"""
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from nbflow.kernels.jit import njit
+
+#: bytes per vector (one AVX-512 register; LLVM splits it on narrower machines)
+VECTOR_BYTES = 64
+#: rows of C per tile
+MR = 6
+
+
+def _flat_float(t):
+    return isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C" and isinstance(t.dtype, types.Float)
+
+
+def _make_tile(mr, nv):
+    """The intrinsic computing one mr x (nv vectors) tile of C (see the module)."""
+
+    @intrinsic
+    def tile(typingctx, a, ia, sam, sak, b, ib, ldb, c, ic, ldc, kk, accumulate):
+        ints = (ia, sam, sak, ib, ldb, ic, ldc, kk)
+        if not (_flat_float(a) and _flat_float(b) and _flat_float(c) and a.dtype == b.dtype == c.dtype
+                and all(isinstance(x, types.Integer) for x in ints) and isinstance(accumulate, types.Boolean)):
+            return None
+        lanes = VECTOR_BYTES // (a.dtype.bitwidth // 8)
+        align = a.dtype.bitwidth // 8
+
+        def codegen(context, builder, sig, args):
+            av, iav, samv, sakv, bv, ibv, ldbv, cv, icv, ldcv, kkv, accv = args
+            st = sig.args
+            ia_, sam_, sak_, ib_, ldb_, ic_, ldc_, kk_ = [
+                context.cast(builder, v, t, types.intp)
+                for v, t in zip((iav, samv, sakv, ibv, ldbv, icv, ldcv, kkv),
+                                (st[1], st[2], st[3], st[5], st[6], st[8], st[9], st[10]))]
+            elt = context.get_data_type(st[0].dtype)
+            vec = ir.VectorType(elt, lanes)
+            pa = context.make_array(st[0])(context, builder, av).data
+            pb = context.make_array(st[4])(context, builder, bv).data
+            pc = context.make_array(st[7])(context, builder, cv).data
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+                                                 "llvm.fma.v%df%d" % (lanes, st[0].dtype.bitwidth))
+            i32 = ir.IntType(32)
+            mask = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+            undef = ir.Constant(vec, ir.Undefined)
+            intp = context.get_value_type(types.intp)
+
+            def const(x):
+                return ir.Constant(intp, x)
+
+            def vptr(base, index):
+                return builder.bitcast(builder.gep(base, [index]), vec.as_pointer())
+
+            accs = [[cgutils.alloca_once_value(builder, ir.Constant(vec, None)) for _ in range(nv)]
+                    for _ in range(mr)]
+            with cgutils.for_range(builder, kk_) as loop:
+                t = loop.index
+                brow = builder.add(ib_, builder.mul(t, ldb_))
+                bvecs = [builder.load(vptr(pb, builder.add(brow, const(v * lanes))), align=align)
+                         for v in range(nv)]
+                acol = builder.add(ia_, builder.mul(t, sak_))
+                for r in range(mr):
+                    s = builder.load(builder.gep(pa, [builder.add(acol, builder.mul(const(r), sam_))]))
+                    splat = builder.shuffle_vector(builder.insert_element(undef, s, ir.Constant(i32, 0)),
+                                                   undef, mask)
+                    for v in range(nv):
+                        builder.store(builder.call(fma, [splat, bvecs[v], builder.load(accs[r][v])]), accs[r][v])
+            for r in range(mr):
+                crow = builder.add(ic_, builder.mul(const(r), ldc_))
+                for v in range(nv):
+                    p = vptr(pc, builder.add(crow, const(v * lanes)))
+                    total = builder.load(accs[r][v])
+                    with builder.if_then(accv):
+                        builder.store(builder.fadd(builder.load(p, align=align), total), accs[r][v])
+                    builder.store(builder.load(accs[r][v]), p, align=align)
+            return cgutils.get_null_value(context.get_value_type(types.none))
+        return types.none(a, ia, sam, sak, b, ib, ldb, c, ic, ldc, kk, accumulate), codegen
+    return tile
+
+
+_tile6x4, _tile6x2, _tile6x1 = _make_tile(MR, 4), _make_tile(MR, 2), _make_tile(MR, 1)
+_tile1x4, _tile1x2, _tile1x1 = _make_tile(1, 4), _make_tile(1, 2), _make_tile(1, 1)
+
+
+@intrinsic
+def _lanes(typingctx, a):
+    """VECTOR_BYTES // a.itemsize as a compile-time constant."""
+    if not _flat_float(a):
+        return None
+    lanes = VECTOR_BYTES // (a.dtype.bitwidth // 8)
+
+    def codegen(context, builder, sig, args):
+        return context.get_constant(types.intp, lanes)
+    return types.intp(a), codegen
+
+
+@njit(cache=True)
+def gemm(a, ia, sam, sak, m, b, ib, ldb, n, c, ic, ldc, kk, accumulate):
+    """C[m, n] (+)= A[m, kk] @ B[kk, n] on flat arrays with offsets and strides (see the module)."""
+    lanes = _lanes(a)
+    q0 = 0
+    while q0 < n:
+        width = n - q0
+        nv = 4 if width >= 4 * lanes else (2 if width >= 2 * lanes else (1 if width >= lanes else 0))
+        if nv == 0:
+            break
+        r0 = 0
+        while r0 + MR <= m:
+            ao, co = ia + r0 * sam, ic + r0 * ldc + q0
+            if nv == 4:
+                _tile6x4(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate)
+            elif nv == 2:
+                _tile6x2(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate)
+            else:
+                _tile6x1(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate)
+            r0 += MR
+        while r0 < m:
+            ao, co = ia + r0 * sam, ic + r0 * ldc + q0
+            if nv == 4:
+                _tile1x4(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate)
+            elif nv == 2:
+                _tile1x2(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate)
+            else:
+                _tile1x1(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate)
+            r0 += 1
+        q0 += nv * lanes
+    # columns a vector does not fill: scalar sums
+    for r in range(m):
+        for q in range(q0, n):
+            s = c.dtype.type(0)
+            for t in range(kk):
+                s += a[ia + r * sam + t * sak] * b[ib + t * ldb + q]
+            if accumulate:
+                c[ic + r * ldc + q] += s
+            else:
+                c[ic + r * ldc + q] = s
