@@ -4,10 +4,12 @@ Conv2D and its backprop ops build the patch matrix (im2col) and multiply it
 with BLAS in chunks (kernels/cpu/conv.py), through a scratch buffer kept
 across runs. float16 is stored, not computed: the kernels run in float32.
 """
+import numba
 import numpy as np
 
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import conv as K
+from nbflow.kernels.cpu.threads import cooperate
 from nbflow.ops import conv_ops
 from nbflow.ops.conv_ops import _conv_geometry, _int_dims, _pool_geometry
 
@@ -43,6 +45,22 @@ def _cols_size(n, per, k, itemsize):
     return rows * k
 
 
+#: multiply-adds (N*OH*OW * KH*KW*C * O) from which a convolution splits its images across
+#: Numba's threads. See _threads.
+PARALLEL_MIN_MACS = 1 << 22
+
+
+def _threads(n, per, k, o):
+    """Threads for a convolution: 1 below PARALLEL_MIN_MACS or with a single image (the
+    blocks are whole images), else Numba's thread count (ConfigProto's, or all cores)."""
+    if n is None or n < 2 or n * per * k * o < PARALLEL_MIN_MACS:
+        return 1
+    nt = min(numba.get_num_threads(), n)
+    if nt > 1:
+        cooperate()  # the opt-in BLAS thread limit (kernels/cpu/threads.py)
+    return nt
+
+
 def _compute_dtype(npd):
     """float16 is stored, not computed: kernels run in float32 (as MatMul)."""
     return np.dtype(np.float32) if npd == np.float16 else np.dtype(npd)
@@ -69,7 +87,8 @@ def _conv2d(ctx):
     xd, fd = ctx.dims(0), ctx.dims(1)
     if _known(xd) and _known(fd):
         n, oh, ow, _, _ = _conv_geometry(xd, fd, attrs)
-        cols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
+        k = fd[0] * fd[1] * fd[2]
+        cols.get(_threads(n, oh * ow, k, fd[3]) * _cols_size(n, oh * ow, k, cd.itemsize))
     name = ctx.name
 
     def run(x, f):
@@ -80,8 +99,13 @@ def _conv2d(ctx):
                              % (name, x.shape[3], c))
         out = out_static if out_static is not None else np.empty((n, oh, ow, o), dtype=cd)
         k = kh * kw * c
-        K.conv2d(_as(x, cd), _as(f, cd).reshape(k, o), kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
-                 cols.get(_cols_size(n, oh * ow, k, cd.itemsize)), out.reshape(n * oh * ow, o))
+        nt = _threads(n, oh * ow, k, o)
+        args = (_as(x, cd), _as(f, cd).reshape(k, o), kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
+                cols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize)), out.reshape(n * oh * ow, o))
+        if nt > 1:
+            K.conv2d_parallel(*args, nt)
+        else:
+            K.conv2d(*args)
         return out if cd == npd else out.astype(npd)
     return run
 
@@ -99,8 +123,9 @@ def _conv2d_backprop_input(ctx):
     if sizes_v is not None and _known(fd):
         in_dims = _int_dims(sizes_v)
         n, oh, ow, _, _ = _conv_geometry(in_dims, fd, attrs)
-        dcols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
-        ft.get(fd[0] * fd[1] * fd[2] * fd[3])
+        k = fd[0] * fd[1] * fd[2]
+        dcols.get(_threads(n, oh * ow, k, fd[3]) * _cols_size(n, oh * ow, k, cd.itemsize))
+        ft.get(k * fd[3])
     name = ctx.name
 
     def run(sizes, f, dout):
@@ -113,9 +138,13 @@ def _conv2d_backprop_input(ctx):
                              % (name, dout.shape, list(in_dims), (n, oh, ow, o), c))
         dx = dx_static if dx_static is not None else np.empty(in_dims, dtype=cd)
         k = kh * kw * c
-        K.conv2d_backprop_input(_as(dout, cd).reshape(n * oh * ow, o), _as(f, cd).reshape(k, o),
-                                kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
-                                dcols.get(_cols_size(n, oh * ow, k, cd.itemsize)), ft.get(k * o), dx)
+        nt = _threads(n, oh * ow, k, o)
+        args = (_as(dout, cd).reshape(n * oh * ow, o), _as(f, cd).reshape(k, o), kh, kw, sh, sw, dh, dw, pt, pl,
+                oh, ow, dcols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize)), ft.get(k * o), dx)
+        if nt > 1:
+            K.conv2d_backprop_input_parallel(*args, nt)
+        else:
+            K.conv2d_backprop_input(*args)
         return dx if cd == npd else dx.astype(npd)
     return run
 
@@ -128,12 +157,15 @@ def _conv2d_backprop_filter(ctx):
     npd = np.dtype(ctx.out_np_dtype(0))
     cd = _compute_dtype(npd)
     df_static = ctx.static_buffer(0) if cd == npd else None
-    cols = _Scratch(cd)
+    cols, parts = _Scratch(cd), _Scratch(cd)
     xd, sizes_v = ctx.dims(0), ctx.value(1)
     if sizes_v is not None and _known(xd):
         fd = _int_dims(sizes_v)
         n, oh, ow, _, _ = _conv_geometry(xd, fd, attrs)
-        cols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
+        k = fd[0] * fd[1] * fd[2]
+        nt = _threads(n, oh * ow, k, fd[3])
+        cols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize))
+        parts.get((nt - 1) * k * fd[3])
     name = ctx.name
 
     def run(x, sizes, dout):
@@ -146,9 +178,14 @@ def _conv2d_backprop_filter(ctx):
                              % (name, x.shape, list(f_dims), dout.shape, (n, oh, ow, o)))
         df = df_static if df_static is not None else np.empty(f_dims, dtype=cd)
         k = kh * kw * c
-        K.conv2d_backprop_filter(_as(x, cd), _as(dout, cd).reshape(n * oh * ow, o), kh, kw, sh, sw, dh, dw,
-                                 pt, pl, oh, ow, cols.get(_cols_size(n, oh * ow, k, cd.itemsize)),
-                                 df.reshape(k, o))
+        nt = _threads(n, oh * ow, k, o)
+        x2, dout2 = _as(x, cd), _as(dout, cd).reshape(n * oh * ow, o)
+        cols_buf = cols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize))
+        if nt > 1:
+            K.conv2d_backprop_filter_parallel(x2, dout2, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols_buf,
+                                              parts.get((nt - 1) * k * o), df.reshape(k, o), nt)
+        else:
+            K.conv2d_backprop_filter(x2, dout2, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols_buf, df.reshape(k, o))
         return df if cd == npd else df.astype(npd)
     return run
 
