@@ -328,7 +328,13 @@ POOLS = [  # (ksize, strides, padding)
 
 @pytest.mark.parametrize("ksize,strides,padding", POOLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_pooling_and_gradients_match_loops(ksize, strides, padding, dtype):
+@pytest.mark.parametrize("threads", ["one", "all"])
+def test_pooling_and_gradients_match_loops(ksize, strides, padding, dtype, threads, monkeypatch):
+    """``all``: the images split across Numba's threads (the ``*_parallel`` kernels), however small."""
+    if threads == "all":
+        if numba.get_num_threads() < 2:
+            pytest.skip("Numba has one thread")
+        monkeypatch.setattr(conv_backend, "POOL_PARALLEL_MIN_ELEMENTS", 0)
     rng = np.random.RandomState(11)
     xv = rng.randn(2, 7, 5, 3).astype(dtype)
     xv[0, :2, :2, 0] = 1.5  # a tie: the first of the equal maxima takes the gradient

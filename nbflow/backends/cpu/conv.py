@@ -9,6 +9,7 @@ import numpy as np
 
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import conv as K
+from nbflow.kernels.cpu import pool as P
 from nbflow.kernels.cpu.threads import cooperate
 from nbflow.ops import conv_ops
 from nbflow.ops.conv_ops import _conv_geometry, _int_dims, _pool_geometry
@@ -58,6 +59,21 @@ def _threads(n, per, k, o):
     nt = min(numba.get_num_threads(), n)
     if nt > 1:
         cooperate()  # the opt-in BLAS thread limit (kernels/cpu/threads.py)
+    return nt
+
+
+#: elements (of the larger of input and output) from which pooling splits its images across
+#: Numba's threads. See _pool_threads.
+POOL_PARALLEL_MIN_ELEMENTS = 1 << 18
+
+
+def _pool_threads(n, size):
+    """Threads for a pooling kernel: 1 below POOL_PARALLEL_MIN_ELEMENTS or with one image."""
+    if n < 2 or size < POOL_PARALLEL_MIN_ELEMENTS:
+        return 1
+    nt = min(numba.get_num_threads(), n)
+    if nt > 1:
+        cooperate()
     return nt
 
 
@@ -190,7 +206,7 @@ def _conv2d_backprop_filter(ctx):
     return run
 
 
-def _plan_pool(ctx, kernel):
+def _plan_pool(ctx, kernel, parallel_kernel):
     attrs = ctx.attrs
     npd = np.dtype(ctx.out_np_dtype(0))
     cd = _compute_dtype(npd)
@@ -199,19 +215,23 @@ def _plan_pool(ctx, kernel):
     def run(x):
         dims, kh, kw, sh, sw, pt, pl = _pool_geometry(x.shape, attrs)
         out = out_static if out_static is not None else np.empty(dims, dtype=cd)
-        kernel(_as(x, cd), kh, kw, sh, sw, pt, pl, out)
+        nt = _pool_threads(x.shape[0], x.size)
+        if nt > 1:
+            parallel_kernel(_as(x, cd), kh, kw, sh, sw, pt, pl, out, nt)
+        else:
+            kernel(_as(x, cd), kh, kw, sh, sw, pt, pl, out)
         return out if cd == npd else out.astype(npd)
     return run
 
 
 @register_kernel(conv_ops.MaxPool)
 def _max_pool(ctx):
-    return _plan_pool(ctx, K.max_pool)
+    return _plan_pool(ctx, P.max_pool, P.max_pool_parallel)
 
 
 @register_kernel(conv_ops.AvgPool)
 def _avg_pool(ctx):
-    return _plan_pool(ctx, K.avg_pool)
+    return _plan_pool(ctx, P.avg_pool, P.avg_pool_parallel)
 
 
 @register_kernel(conv_ops.MaxPoolGrad)
@@ -227,7 +247,11 @@ def _max_pool_grad(ctx):
         if grad.shape != dims:
             raise ValueError("MaxPoolGrad '%s': grad has shape %s, expected %s" % (name, grad.shape, dims))
         dx = out_static if out_static is not None else np.empty(x.shape, dtype=cd)
-        K.max_pool_grad(_as(x, cd), _as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
+        nt = _pool_threads(x.shape[0], x.size)
+        if nt > 1:
+            P.max_pool_grad_parallel(_as(x, cd), _as(grad, cd), kh, kw, sh, sw, pt, pl, dx, nt)
+        else:
+            P.max_pool_grad(_as(x, cd), _as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
         return dx if cd == npd else dx.astype(npd)
     return run
 
@@ -246,7 +270,11 @@ def _avg_pool_grad(ctx):
         if grad.shape != dims:
             raise ValueError("AvgPoolGrad '%s': grad has shape %s, expected %s" % (name, grad.shape, dims))
         dx = out_static if out_static is not None else np.empty(in_dims, dtype=cd)
-        K.avg_pool_grad(_as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
+        nt = _pool_threads(dx.shape[0], dx.size)
+        if nt > 1:
+            P.avg_pool_grad_parallel(_as(grad, cd), kh, kw, sh, sw, pt, pl, dx, nt)
+        else:
+            P.avg_pool_grad(_as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
         return dx if cd == npd else dx.astype(npd)
     return run
 
