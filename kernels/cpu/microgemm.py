@@ -26,10 +26,11 @@ them) instead of BLAS's own pool, whose spinning threads fought Numba's
 sum with fused multiply-adds, in a different order).
 """
 from llvmlite import ir
-from numba import types
+from numba import prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from nbflow.kernels.cpu.views import flat
 from nbflow.kernels.jit import njit
 
 #: bytes per vector (one AVX-512 register; LLVM splits it on narrower machines)
@@ -162,3 +163,53 @@ def gemm(a, ia, sam, sak, m, b, ib, ldb, n, c, ic, ldc, kk, accumulate):
                 c[ic + r * ldc + q] += s
             else:
                 c[ic + r * ldc + q] = s
+
+
+# -- MatMul: out = op(a) @ op(b) on C-contiguous matrices ---------------------------------
+
+@njit(cache=True)
+def _operands(a, b, ta, tb, bt):
+    """(A offset-free strides sam, sak; m, k, n; flat B with row-contiguous layout, ldb).
+    A transposed is only a change of strides; B transposed is copied into ``bt`` (its rows
+    are read in vectors)."""
+    m, k = (a.shape[1], a.shape[0]) if ta else (a.shape[0], a.shape[1])
+    n = b.shape[0] if tb else b.shape[1]
+    sam, sak = (1, m) if ta else (k, 1)
+    if tb:
+        bt2 = bt[:k * n].reshape(k, n)
+        for q in range(n):
+            for t in range(k):
+                bt2[t, q] = b[q, t]
+        return sam, sak, m, k, n, bt[:k * n]
+    return sam, sak, m, k, n, flat(b)
+
+
+@njit(cache=True)
+def matmul(a, b, out, ta, tb, bt):
+    """out = op(a) @ op(b), op(x) = x.T where ``ta``/``tb``; ``bt`` is scratch for b.T
+    (at least b.size elements when ``tb``)."""
+    sam, sak, m, k, n, bf = _operands(a, b, ta, tb, bt)
+    if m == 0 or n == 0:
+        return
+    gemm(flat(a), 0, sam, sak, m, bf, 0, n, n, flat(out), 0, n, k, False)
+
+
+@njit(cache=True, parallel=True)
+def matmul_parallel(a, b, out, ta, tb, bt, nt):
+    """``matmul`` with out's rows (or, when it has fewer rows than columns, its columns, in
+    whole vectors) split into ``nt`` blocks across Numba's threads."""
+    sam, sak, m, k, n, bf = _operands(a, b, ta, tb, bt)
+    if m == 0 or n == 0:
+        return
+    af, of = flat(a), flat(out)
+    if m >= n:
+        tiles = (m + MR - 1) // MR
+        for p in prange(nt):
+            r0, r1 = min(tiles * p // nt * MR, m), min(tiles * (p + 1) // nt * MR, m)
+            gemm(af, r0 * sam, sam, sak, r1 - r0, bf, 0, n, n, of, r0 * n, n, k, False)
+    else:
+        lanes = _lanes(af)
+        vecs = (n + lanes - 1) // lanes
+        for p in prange(nt):
+            q0, q1 = min(vecs * p // nt * lanes, n), min(vecs * (p + 1) // nt * lanes, n)
+            gemm(af, 0, sam, sak, m, bf, q0, n, q1 - q0, of, q0, n, k, False)
