@@ -195,31 +195,39 @@ _TBLOCK = 16
 
 
 @njit(cache=True)
-def transpose_into(src, dst):
-    """dst[:cols*rows] = src.T as a flat [cols, rows] matrix, in 16x16 blocks (a plain
-    column-by-column copy writes a new cache line per element: 1.4 ms for 512x512)."""
+def _transpose_rows(src, dst, r0, r1):
+    """Rows r0..r1-1 of src into dst (flat src.T), in 16x16 blocks (a plain column-by-column
+    copy writes a new cache line per element: 1.4 ms for 512x512)."""
     rows, cols = src.shape
-    for i0 in range(0, rows, _TBLOCK):
-        i1 = min(i0 + _TBLOCK, rows)
+    for i0 in range(r0, r1, _TBLOCK):
+        i1 = min(i0 + _TBLOCK, r1)
         for j0 in range(0, cols, _TBLOCK):
             j1 = min(j0 + _TBLOCK, cols)
             for j in range(j0, j1):
                 base = j * rows
                 for i in range(i0, i1):
                     dst[base + i] = src[i, j]
-    return dst[:cols * rows]
 
 
 @njit(cache=True)
-def _operands(a, b, ta, tb, bt):
-    """(A offset-free strides sam, sak; m, k, n; flat B with row-contiguous layout, ldb).
-    A transposed is only a change of strides; B transposed is copied into ``bt`` (its rows
-    are read in vectors)."""
+def transpose_into(src, dst):
+    """dst[:cols*rows] = src.T as a flat [cols, rows] matrix; returns that part of dst."""
+    _transpose_rows(src, dst, 0, src.shape[0])
+    return dst[:src.size]
+
+
+@njit(cache=True)
+def _operands(a, b, ta, tb, bt, copied):
+    """(A's strides sam, sak; m, k, n; B as a flat row-major [k, n] matrix). A transposed
+    is only a change of strides; B transposed is copied into ``bt`` (its rows are read in
+    vectors), unless the caller did (``copied``)."""
     m, k = (a.shape[1], a.shape[0]) if ta else (a.shape[0], a.shape[1])
     n = b.shape[0] if tb else b.shape[1]
     sam, sak = (1, m) if ta else (k, 1)
     if tb:
-        return sam, sak, m, k, n, transpose_into(b, bt)
+        if not copied:
+            _transpose_rows(b, bt, 0, b.shape[0])
+        return sam, sak, m, k, n, bt[:b.size]
     return sam, sak, m, k, n, flat(b)
 
 
@@ -227,7 +235,7 @@ def _operands(a, b, ta, tb, bt):
 def matmul(a, b, out, ta, tb, bt):
     """out = op(a) @ op(b), op(x) = x.T where ``ta``/``tb``; ``bt`` is scratch for b.T
     (at least b.size elements when ``tb``)."""
-    sam, sak, m, k, n, bf = _operands(a, b, ta, tb, bt)
+    sam, sak, m, k, n, bf = _operands(a, b, ta, tb, bt, False)
     if m == 0 or n == 0:
         return
     gemm(flat(a), 0, sam, sak, m, bf, 0, n, n, flat(out), 0, n, k, False)
@@ -237,7 +245,11 @@ def matmul(a, b, out, ta, tb, bt):
 def matmul_parallel(a, b, out, ta, tb, bt, nt):
     """``matmul`` with out's rows (or, when it has fewer rows than columns, its columns, in
     whole vectors) split into ``nt`` blocks across Numba's threads."""
-    sam, sak, m, k, n, bf = _operands(a, b, ta, tb, bt)
+    if tb:  # B^T copied by row blocks of b, across the threads too
+        nb = b.shape[0]
+        for p in prange(nt):
+            _transpose_rows(b, bt, nb * p // nt, nb * (p + 1) // nt)
+    sam, sak, m, k, n, bf = _operands(a, b, ta, tb, bt, True)
     if m == 0 or n == 0:
         return
     af, of = flat(a), flat(out)
