@@ -125,24 +125,6 @@ def _pointwise(in_shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
 
 
 @njit(cache=True)
-def _conv2d_images(x, f2d, n0, n1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d):
-    """``conv2d`` of images n0..n1-1, ``cols.size // (KH*KW*C)`` patch rows at a time."""
-    per = oh * ow
-    k, o = f2d.shape
-    ff, of = flat(f2d), flat(out2d)
-    step = max(cols.size // k, 1)
-    for r0 in range(n0 * per, n1 * per, step):
-        r1 = min(r0 + step, n1 * per)
-        m = r1 - r0
-        if x.shape[3] == 1:  # one input channel: transposed patches are cheaper to build (see im2col_t)
-            im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols[:m * k].reshape(k, m))
-            gemm(cols, 0, 1, m, m, ff, 0, o, o, of, r0 * o, o, k, False)
-        else:
-            im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols[:m * k].reshape(m, k))
-            gemm(cols, 0, k, 1, m, ff, 0, o, o, of, r0 * o, o, k, False)
-
-
-@njit(cache=True)
 def _empty_conv(n_batch, per, k, out):
     """Zero sizes: an empty output, or a zero one (an empty sum). True when handled."""
     if per == 0 or n_batch == 0 or k == 0:
@@ -151,155 +133,142 @@ def _empty_conv(n_batch, per, k, out):
     return False
 
 
-@njit(cache=True)
-def conv2d(x, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d):
-    """out2d[n*OH*OW + i*OW + j, :] = patch(n, i, j) @ f2d, with f2d the [KH*KW*C, O] filter.
+# Each op is a ``_*_part`` computing block b of nt (whole images; rows of the patch matrix
+# for a 1x1 filter), and one public kernel running the part on one thread (nt = 1) or the
+# nt parts over ``prange``. One kernel and one parallel loop per op, each calling one helper:
+# every caller of ``gemm`` (a parallel loop body too) links and compiles its own copy of
+# gemm's code, which was most of a cold start's compile time.
 
-    ``cols`` is flat scratch for a chunk of patch rows (at least one); the patch
-    matrix is built and multiplied ``cols.size // (KH*KW*C)`` rows at a time."""
+@njit(cache=True)
+def _conv2d_part(x, f2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d):
+    """Block b of nt of ``conv2d``, with the b-th of nt equal parts of ``cols`` as scratch."""
     n_batch = x.shape[0]
+    per = oh * ow
     k, o = f2d.shape
-    if _empty_conv(n_batch, oh * ow, k, out2d):
-        return
+    ff, of = flat(f2d), flat(out2d)
     if _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):  # the input is the patch matrix
-        gemm(flat(x), 0, k, 1, n_batch * oh * ow, flat(f2d), 0, o, o, flat(out2d), 0, o, k, False)
+        r0, r1 = n_batch * per * b // nt, n_batch * per * (b + 1) // nt
+        gemm(flat(x), r0 * k, k, 1, r1 - r0, ff, 0, o, o, of, r0 * o, o, k, False)
         return
-    _conv2d_images(x, f2d, 0, n_batch, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d)
+    size = cols.size // nt
+    mine = cols[b * size:(b + 1) * size]
+    step = max(size // k, 1)
+    n0, n1 = n_batch * b // nt, n_batch * (b + 1) // nt
+    for r0 in range(n0 * per, n1 * per, step):
+        r1 = min(r0 + step, n1 * per)
+        m = r1 - r0
+        if x.shape[3] == 1:  # one input channel: transposed patches are cheaper to build (see im2col_t)
+            im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(k, m))
+            gemm(mine, 0, 1, m, m, ff, 0, o, o, of, r0 * o, o, k, False)
+        else:
+            im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(m, k))
+            gemm(mine, 0, k, 1, m, ff, 0, o, o, of, r0 * o, o, k, False)
 
 
 @njit(cache=True, parallel=True)
-def conv2d_parallel(x, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d, nt):
-    """``conv2d`` with the images split into ``nt`` blocks across Numba's threads; block b
-    uses the b-th of ``nt`` equal parts of ``cols``."""
-    n_batch = x.shape[0]
-    k, o = f2d.shape
-    if _empty_conv(n_batch, oh * ow, k, out2d):
+def conv2d(x, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d, nt):
+    """out2d[n*OH*OW + i*OW + j, :] = patch(n, i, j) @ f2d, with f2d the [KH*KW*C, O] filter.
+
+    ``cols`` is flat scratch: ``nt`` equal parts, one per block of images, each holding a
+    chunk of patch rows (at least one) that is built and multiplied at a time."""
+    if _empty_conv(x.shape[0], oh * ow, f2d.shape[0], out2d):
         return
-    total = n_batch * oh * ow
-    if _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
-        xf, ff, of = flat(x), flat(f2d), flat(out2d)
+    if nt > 1:
         for b in prange(nt):
-            r0, r1 = total * b // nt, total * (b + 1) // nt
-            gemm(xf, r0 * k, k, 1, r1 - r0, ff, 0, o, o, of, r0 * o, o, k, False)
-        return
-    size = cols.size // nt
-    for b in prange(nt):
-        _conv2d_images(x, f2d, n_batch * b // nt, n_batch * (b + 1) // nt, kh, kw, sh, sw, dh, dw,
-                       pad_top, pad_left, oh, ow, cols[b * size:(b + 1) * size], out2d)
+            _conv2d_part(x, f2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d)
+    else:
+        _conv2d_part(x, f2d, 0, 1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d)
 
 
 @njit(cache=True)
-def _filter_grad_images(x, dout2d, n0, n1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, df):
-    """df (flat [KH*KW*C, O]) = the filter gradient of images n0..n1-1 (0 if none):
+def _filter_grad_part(x, dout2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, df):
+    """df (flat [KH*KW*C, O]) = the filter gradient of block b of nt (0 if it is empty):
     chunks of cols^T @ dout, each added in (float32 sums, as BLAS's)."""
+    n_batch = x.shape[0]
     per = oh * ow
     o = dout2d.shape[1]
     k = df.size // o
     gf = flat(dout2d)
+    if _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
+        r0, r1 = n_batch * per * b // nt, n_batch * per * (b + 1) // nt
+        gemm(flat(x), r0 * k, 1, k, k, gf, r0 * o, o, o, df, 0, o, r1 - r0, False)
+        return
+    n0, n1 = n_batch * b // nt, n_batch * (b + 1) // nt
     if n1 <= n0:
         df[:] = 0
         return
-    step = max(cols.size // k, 1)
+    size = cols.size // nt
+    mine = cols[b * size:(b + 1) * size]
+    step = max(size // k, 1)
     for r0 in range(n0 * per, n1 * per, step):
         r1 = min(r0 + step, n1 * per)
         m = r1 - r0
         first = r0 == n0 * per
         if x.shape[3] == 1:  # one input channel: transposed patches (see conv2d)
-            im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols[:m * k].reshape(k, m))
-            gemm(cols, 0, m, 1, k, gf, r0 * o, o, o, df, 0, o, m, not first)
+            im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(k, m))
+            gemm(mine, 0, m, 1, k, gf, r0 * o, o, o, df, 0, o, m, not first)
         else:
-            im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols[:m * k].reshape(m, k))
-            gemm(cols, 0, 1, k, k, gf, r0 * o, o, o, df, 0, o, m, not first)
-
-
-@njit(cache=True)
-def conv2d_backprop_filter(x, dout2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, df2d):
-    """df2d[KH*KW*C, O] = sum over patch rows r of patch(r)^T dout2d[r]."""
-    n_batch = x.shape[0]
-    k, o = df2d.shape
-    if _empty_conv(n_batch, oh * ow, k, df2d):
-        return
-    if _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
-        gemm(flat(x), 0, 1, k, k, flat(dout2d), 0, o, o, flat(df2d), 0, o, n_batch * oh * ow, False)
-        return
-    _filter_grad_images(x, dout2d, 0, n_batch, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, flat(df2d))
+            im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(m, k))
+            gemm(mine, 0, 1, k, k, gf, r0 * o, o, o, df, 0, o, m, not first)
 
 
 @njit(cache=True, parallel=True)
-def conv2d_backprop_filter_parallel(x, dout2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, parts,
-                                    df2d, nt):
-    """``conv2d_backprop_filter`` over ``nt`` blocks of images across Numba's threads: block 0
-    sums into df2d, block b > 0 into ``parts`` (flat, (nt - 1) filters), added in at the end."""
-    n_batch = x.shape[0]
+def conv2d_backprop_filter(x, dout2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, parts, df2d, nt):
+    """df2d[KH*KW*C, O] = sum over patch rows r of patch(r)^T dout2d[r]. Over nt blocks:
+    block 0 sums into df2d, block b > 0 into ``parts`` (flat, (nt - 1) filters), added in
+    at the end."""
     k, o = df2d.shape
-    if _empty_conv(n_batch, oh * ow, k, df2d):
+    if _empty_conv(x.shape[0], oh * ow, k, df2d):
         return
     df = flat(df2d)
-    total = n_batch * oh * ow
-    pointwise = _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow)
-    size = cols.size // nt
-    for b in prange(nt):
-        dst = df if b == 0 else parts[(b - 1) * k * o:b * k * o]
-        if pointwise:
-            r0, r1 = total * b // nt, total * (b + 1) // nt
-            gemm(flat(x), r0 * k, 1, k, k, flat(dout2d), r0 * o, o, o, dst, 0, o, r1 - r0, False)
-        else:
-            _filter_grad_images(x, dout2d, n_batch * b // nt, n_batch * (b + 1) // nt, kh, kw, sh, sw, dh, dw,
-                                pad_top, pad_left, oh, ow, cols[b * size:(b + 1) * size], dst)
-    for b in range(1, nt):
-        part = parts[(b - 1) * k * o:b * k * o]
-        for e in range(k * o):
-            df[e] += part[e]
+    if nt > 1:
+        for b in prange(nt):
+            dst = df if b == 0 else parts[(b - 1) * k * o:b * k * o]
+            _filter_grad_part(x, dout2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, dst)
+        for b in range(1, nt):
+            part = parts[(b - 1) * k * o:b * k * o]
+            for e in range(k * o):
+                df[e] += part[e]
+    else:
+        _filter_grad_part(x, dout2d, 0, 1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, df)
 
 
 @njit(cache=True)
-def _input_grad_images(dout2d, ftf, k, n0, n1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx):
-    """dx[n0:n1] = col2im(dout2d @ f2d^T) of images n0..n1-1 (``ftf`` is f2d^T, flat)."""
+def _input_grad_part(dout2d, ftf, k, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx):
+    """Block b of nt of ``conv2d_backprop_input`` (``ftf`` is f2d^T, flat): dx of its images
+    = col2im(dout2d @ f2d^T)."""
+    n_batch = dx.shape[0]
     per = oh * ow
     o = dout2d.shape[1]
     gf = flat(dout2d)
+    if _pointwise(dx.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
+        r0, r1 = n_batch * per * b // nt, n_batch * per * (b + 1) // nt
+        gemm(gf, r0 * o, o, 1, r1 - r0, ftf, 0, k, k, flat(dx), r0 * k, k, o, False)
+        return
+    n0, n1 = n_batch * b // nt, n_batch * (b + 1) // nt
     dx[n0:n1] = 0
-    step = max(dcols.size // k, 1)
+    size = dcols.size // nt
+    mine = dcols[b * size:(b + 1) * size]
+    step = max(size // k, 1)
     for r0 in range(n0 * per, n1 * per, step):
         r1 = min(r0 + step, n1 * per)
         m = r1 - r0
-        gemm(gf, r0 * o, o, 1, m, ftf, 0, k, k, dcols, 0, k, o, False)
-        col2im_add(dcols[:m * k].reshape(m, k), r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dx)
-
-
-@njit(cache=True)
-def conv2d_backprop_input(dout2d, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, ft, dx):
-    """dx = col2im(dout2d @ f2d^T), a chunk of patch rows at a time (``dcols`` is flat
-    scratch; ``ft`` holds [O, KH*KW*C] scratch for f2d^T, whose rows the product reads in vectors)."""
-    n_batch = dx.shape[0]
-    k, o = f2d.shape
-    if _empty_conv(n_batch, oh * ow, k, dx):
-        return
-    ftf = transpose_into(f2d, ft)
-    if _pointwise(dx.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
-        gemm(flat(dout2d), 0, o, 1, n_batch * oh * ow, ftf, 0, k, k, flat(dx), 0, k, o, False)
-        return
-    _input_grad_images(dout2d, ftf, k, 0, n_batch, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx)
+        gemm(gf, r0 * o, o, 1, m, ftf, 0, k, k, mine, 0, k, o, False)
+        col2im_add(mine[:m * k].reshape(m, k), r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dx)
 
 
 @njit(cache=True, parallel=True)
-def conv2d_backprop_input_parallel(dout2d, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, ft, dx,
-                                   nt):
-    """``conv2d_backprop_input`` over ``nt`` blocks of whole images across Numba's threads
-    (whole images: col2im adds into the input rows that neighbouring patches share)."""
-    n_batch = dx.shape[0]
+def conv2d_backprop_input(dout2d, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, ft, dx, nt):
+    """dx = col2im(dout2d @ f2d^T), a chunk of patch rows at a time, over nt blocks of whole
+    images (whole: col2im adds into the input rows that neighbouring patches share).
+    ``dcols``: flat scratch in nt parts; ``ft``: [O, KH*KW*C] scratch for f2d^T, whose rows
+    the product reads in vectors."""
     k, o = f2d.shape
-    if _empty_conv(n_batch, oh * ow, k, dx):
+    if _empty_conv(dx.shape[0], oh * ow, k, dx):
         return
     ftf = transpose_into(f2d, ft)
-    total = n_batch * oh * ow
-    if _pointwise(dx.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
-        gf, xf = flat(dout2d), flat(dx)
+    if nt > 1:
         for b in prange(nt):
-            r0, r1 = total * b // nt, total * (b + 1) // nt
-            gemm(gf, r0 * o, o, 1, r1 - r0, ftf, 0, k, k, xf, r0 * k, k, o, False)
-        return
-    size = dcols.size // nt
-    for b in prange(nt):
-        _input_grad_images(dout2d, ftf, k, n_batch * b // nt, n_batch * (b + 1) // nt, kh, kw, sh, sw, dh, dw,
-                           pad_top, pad_left, oh, ow, dcols[b * size:(b + 1) * size], dx)
+            _input_grad_part(dout2d, ftf, k, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx)
+    else:
+        _input_grad_part(dout2d, ftf, k, 0, 1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx)

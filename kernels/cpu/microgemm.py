@@ -25,6 +25,8 @@ them) instead of BLAS's own pool, whose spinning threads fought Numba's
 (kernels/cpu/threads.py). Results differ from BLAS's by rounding only (both
 sum with fused multiply-adds, in a different order).
 """
+from contextlib import contextmanager
+
 from llvmlite import ir
 from numba import prange, types
 from numba.core import cgutils
@@ -41,6 +43,34 @@ MR = 6
 
 def _flat_float(t):
     return isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C" and isinstance(t.dtype, types.Float)
+
+
+@contextmanager
+def _counted_loop(builder, count):
+    """``for t in range(count)`` in IR, marked ``llvm.loop.unroll.disable``: the body is
+    already a tile's worth of unrolled work, and LLVM's 4x unrolling of it quadrupled
+    the code every caller of ``gemm`` links and compiles (cold-start time)."""
+    intp = count.type
+    cond = builder.append_basic_block("tile.cond")
+    body = builder.append_basic_block("tile.body")
+    end = builder.append_basic_block("tile.end")
+    start = builder.basic_block
+    builder.branch(cond)
+    with builder.goto_block(cond):
+        index = builder.phi(intp)
+        builder.cbranch(builder.icmp_signed("<", index, count), body, end)
+    with builder.goto_block(body):
+        yield index
+        nxt = builder.add(index, ir.Constant(intp, 1))
+        back = builder.branch(cond)
+        body_end = builder.basic_block
+    index.add_incoming(ir.Constant(intp, 0), start)
+    index.add_incoming(nxt, body_end)
+    module = builder.module
+    loop_id = module.add_metadata([ir.MetaDataString(module, "nbflow.tile.loop")])
+    loop_id.operands = (loop_id, module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")]))
+    back.set_metadata("llvm.loop", loop_id)
+    builder.position_at_end(end)
 
 
 def _make_tile(mr, nv, masked=False):
@@ -113,8 +143,7 @@ def _make_tile(mr, nv, masked=False):
 
             accs = [[cgutils.alloca_once_value(builder, ir.Constant(vec, None)) for _ in range(nv)]
                     for _ in range(mr)]
-            with cgutils.for_range(builder, kk_) as loop:
-                t = loop.index
+            with _counted_loop(builder, kk_) as t:
                 brow = builder.add(ib_, builder.mul(t, ldb_))
                 bvecs = [load(vptr(pb, builder.add(brow, const(v * lanes)))) for v in range(nv)]
                 acol = builder.add(ia_, builder.mul(t, sak_))
@@ -129,9 +158,7 @@ def _make_tile(mr, nv, masked=False):
                 for v in range(nv):
                     p = vptr(pc, builder.add(crow, const(v * lanes)))
                     total = builder.load(accs[r][v])
-                    with builder.if_then(accv):
-                        builder.store(builder.fadd(load(p), total), accs[r][v])
-                    store(builder.load(accs[r][v]), p)
+                    store(builder.select(accv, builder.fadd(load(p), total), total), p)
             return cgutils.get_null_value(context.get_value_type(types.none))
         return types.none(a, ia, sam, sak, b, ib, ldb, c, ic, ldc, kk, accumulate, width), codegen
     return tile
@@ -217,50 +244,53 @@ def transpose_into(src, dst):
 
 
 @njit(cache=True)
-def _operands(a, b, ta, tb, bt, copied):
+def _operands(a, b, ta, tb, bt):
     """(A's strides sam, sak; m, k, n; B as a flat row-major [k, n] matrix). A transposed
-    is only a change of strides; B transposed is copied into ``bt`` (its rows are read in
-    vectors), unless the caller did (``copied``)."""
+    is only a change of strides; B transposed is read from ``bt``, where the caller
+    copied it (its rows are read in vectors)."""
     m, k = (a.shape[1], a.shape[0]) if ta else (a.shape[0], a.shape[1])
     n = b.shape[0] if tb else b.shape[1]
     sam, sak = (1, m) if ta else (k, 1)
     if tb:
-        if not copied:
-            _transpose_rows(b, bt, 0, b.shape[0])
         return sam, sak, m, k, n, bt[:b.size]
     return sam, sak, m, k, n, flat(b)
 
 
 @njit(cache=True)
-def matmul(a, b, out, ta, tb, bt):
-    """out = op(a) @ op(b), op(x) = x.T where ``ta``/``tb``; ``bt`` is scratch for b.T
-    (at least b.size elements when ``tb``)."""
-    sam, sak, m, k, n, bf = _operands(a, b, ta, tb, bt, False)
-    if m == 0 or n == 0:
-        return
-    gemm(flat(a), 0, sam, sak, m, bf, 0, n, n, flat(out), 0, n, k, False)
-
-
-@njit(cache=True, parallel=True)
-def matmul_parallel(a, b, out, ta, tb, bt, nt):
-    """``matmul`` with out's rows (or, when it has fewer rows than columns, its columns, in
-    whole vectors) split into ``nt`` blocks across Numba's threads."""
-    if tb:  # B^T copied by row blocks of b, across the threads too
-        nb = b.shape[0]
-        for p in prange(nt):
-            _transpose_rows(b, bt, nb * p // nt, nb * (p + 1) // nt)
-    sam, sak, m, k, n, bf = _operands(a, b, ta, tb, bt, True)
-    if m == 0 or n == 0:
-        return
-    af, of = flat(a), flat(out)
+def _matmul_part(af, sam, sak, m, k, n, bf, of, p, nt):
+    """Block p of nt of the product: rows in whole tiles when m >= n, else columns in whole vectors."""
     if m >= n:
         tiles = (m + MR - 1) // MR
-        for p in prange(nt):
-            r0, r1 = min(tiles * p // nt * MR, m), min(tiles * (p + 1) // nt * MR, m)
-            gemm(af, r0 * sam, sam, sak, r1 - r0, bf, 0, n, n, of, r0 * n, n, k, False)
+        r0, r1 = min(tiles * p // nt * MR, m), min(tiles * (p + 1) // nt * MR, m)
+        gemm(af, r0 * sam, sam, sak, r1 - r0, bf, 0, n, n, of, r0 * n, n, k, False)
     else:
         lanes = _lanes(af)
         vecs = (n + lanes - 1) // lanes
+        q0, q1 = min(vecs * p // nt * lanes, n), min(vecs * (p + 1) // nt * lanes, n)
+        gemm(af, 0, sam, sak, m, bf, q0, n, q1 - q0, of, q0, n, k, False)
+
+
+@njit(cache=True, parallel=True)
+def matmul(a, b, out, ta, tb, bt, nt):
+    """out = op(a) @ op(b), op(x) = x.T where ``ta``/``tb``; ``bt`` is scratch for b.T (at
+    least b.size elements when ``tb``). With ``nt`` > 1, out's rows (or, when it has fewer
+    rows than columns, its columns, in whole vectors) are split into ``nt`` blocks across
+    Numba's threads. One function for both, each job one ``prange`` calling one helper:
+    every caller of ``gemm`` (a parallel loop body too) links and compiles its own copy of
+    gemm's code, most of a cold start's compile time."""
+    if tb:
+        if nt > 1:  # B^T copied by row blocks of b, across the threads too
+            nb = b.shape[0]
+            for p in prange(nt):
+                _transpose_rows(b, bt, nb * p // nt, nb * (p + 1) // nt)
+        else:
+            _transpose_rows(b, bt, 0, b.shape[0])
+    sam, sak, m, k, n, bf = _operands(a, b, ta, tb, bt)
+    if m == 0 or n == 0:
+        return
+    af, of = flat(a), flat(out)
+    if nt > 1:
         for p in prange(nt):
-            q0, q1 = min(vecs * p // nt * lanes, n), min(vecs * (p + 1) // nt * lanes, n)
-            gemm(af, 0, sam, sak, m, bf, q0, n, q1 - q0, of, q0, n, k, False)
+            _matmul_part(af, sam, sak, m, k, n, bf, of, p, nt)
+    else:
+        _matmul_part(af, sam, sak, m, k, n, bf, of, 0, 1)

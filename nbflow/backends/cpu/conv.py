@@ -118,10 +118,7 @@ def _conv2d(ctx):
         nt = _threads(n, oh * ow, k, o)
         args = (_as(x, cd), _as(f, cd).reshape(k, o), kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
                 cols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize)), out.reshape(n * oh * ow, o))
-        if nt > 1:
-            K.conv2d_parallel(*args, nt)
-        else:
-            K.conv2d(*args)
+        K.conv2d(*args, nt)
         return out if cd == npd else out.astype(npd)
     return run
 
@@ -157,10 +154,7 @@ def _conv2d_backprop_input(ctx):
         nt = _threads(n, oh * ow, k, o)
         args = (_as(dout, cd).reshape(n * oh * ow, o), _as(f, cd).reshape(k, o), kh, kw, sh, sw, dh, dw, pt, pl,
                 oh, ow, dcols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize)), ft.get(k * o), dx)
-        if nt > 1:
-            K.conv2d_backprop_input_parallel(*args, nt)
-        else:
-            K.conv2d_backprop_input(*args)
+        K.conv2d_backprop_input(*args, nt)
         return dx if cd == npd else dx.astype(npd)
     return run
 
@@ -197,11 +191,8 @@ def _conv2d_backprop_filter(ctx):
         nt = _threads(n, oh * ow, k, o)
         x2, dout2 = _as(x, cd), _as(dout, cd).reshape(n * oh * ow, o)
         cols_buf = cols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize))
-        if nt > 1:
-            K.conv2d_backprop_filter_parallel(x2, dout2, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols_buf,
-                                              parts.get((nt - 1) * k * o), df.reshape(k, o), nt)
-        else:
-            K.conv2d_backprop_filter(x2, dout2, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols_buf, df.reshape(k, o))
+        K.conv2d_backprop_filter(x2, dout2, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols_buf,
+                                 parts.get((nt - 1) * k * o), df.reshape(k, o), nt)
         return df if cd == npd else df.astype(npd)
     return run
 

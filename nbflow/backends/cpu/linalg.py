@@ -72,10 +72,7 @@ def _mat_mul(ctx):
                 bt[0] = np.empty(max(b.size, 1), dtype=npd)
             m, k, n = a2.shape[0], a2.shape[1], b2.shape[1]
             nt = _threads(m, k, n)
-            if nt > 1:  # the operands as stored, the transposes as flags
-                G.matmul_parallel(a, b, o, ta, tb, bt[0], nt)
-            else:
-                G.matmul(a, b, o, ta, tb, bt[0])
+            G.matmul(a, b, o, ta, tb, bt[0], nt)  # the operands as stored, the transposes as flags
         else:
             _product(a2, b2, o)
         return o
