@@ -137,7 +137,10 @@ def _empty_conv(n_batch, per, k, out):
 # for a 1x1 filter), and one public kernel running the part on one thread (nt = 1) or the
 # nt parts over ``prange``. One kernel and one parallel loop per op, each calling one helper:
 # every caller of ``gemm`` (a parallel loop body too) links and compiles its own copy of
-# gemm's code, which was most of a cold start's compile time.
+# gemm's code, which was most of a cold start's compile time. For the same reason the
+# constant arguments are ``np.int64(...)``/``np.bool_(...)``: a bare 0 or False is a
+# literal type to Numba, and every mix of literal and plain arguments compiled another
+# signature of gemm (and a prange index, uint64, another of the part helpers).
 
 @njit(cache=True)
 def _conv2d_part(x, f2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d):
@@ -148,7 +151,7 @@ def _conv2d_part(x, f2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, o
     ff, of = flat(f2d), flat(out2d)
     if _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):  # the input is the patch matrix
         r0, r1 = n_batch * per * b // nt, n_batch * per * (b + 1) // nt
-        gemm(flat(x), r0 * k, k, 1, r1 - r0, ff, 0, o, o, of, r0 * o, o, k, False)
+        gemm(flat(x), r0 * k, k, np.int64(1), r1 - r0, ff, np.int64(0), o, o, of, r0 * o, o, k, np.bool_(False))
         return
     size = cols.size // nt
     mine = cols[b * size:(b + 1) * size]
@@ -159,10 +162,10 @@ def _conv2d_part(x, f2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, o
         m = r1 - r0
         if x.shape[3] == 1:  # one input channel: transposed patches are cheaper to build (see im2col_t)
             im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(k, m))
-            gemm(mine, 0, 1, m, m, ff, 0, o, o, of, r0 * o, o, k, False)
+            gemm(mine, np.int64(0), np.int64(1), m, m, ff, np.int64(0), o, o, of, r0 * o, o, k, np.bool_(False))
         else:
             im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(m, k))
-            gemm(mine, 0, k, 1, m, ff, 0, o, o, of, r0 * o, o, k, False)
+            gemm(mine, np.int64(0), k, np.int64(1), m, ff, np.int64(0), o, o, of, r0 * o, o, k, np.bool_(False))
 
 
 @njit(cache=True, parallel=True)
@@ -175,9 +178,9 @@ def conv2d(x, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2
         return
     if nt > 1:
         for b in prange(nt):
-            _conv2d_part(x, f2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d)
+            _conv2d_part(x, f2d, np.int64(b), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d)
     else:
-        _conv2d_part(x, f2d, 0, 1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d)
+        _conv2d_part(x, f2d, np.int64(0), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d)
 
 
 @njit(cache=True)
@@ -191,7 +194,7 @@ def _filter_grad_part(x, dout2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_lef
     gf = flat(dout2d)
     if _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
         r0, r1 = n_batch * per * b // nt, n_batch * per * (b + 1) // nt
-        gemm(flat(x), r0 * k, 1, k, k, gf, r0 * o, o, o, df, 0, o, r1 - r0, False)
+        gemm(flat(x), r0 * k, np.int64(1), k, k, gf, r0 * o, o, o, df, np.int64(0), o, r1 - r0, np.bool_(False))
         return
     n0, n1 = n_batch * b // nt, n_batch * (b + 1) // nt
     if n1 <= n0:
@@ -206,10 +209,10 @@ def _filter_grad_part(x, dout2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_lef
         first = r0 == n0 * per
         if x.shape[3] == 1:  # one input channel: transposed patches (see conv2d)
             im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(k, m))
-            gemm(mine, 0, m, 1, k, gf, r0 * o, o, o, df, 0, o, m, not first)
+            gemm(mine, np.int64(0), m, np.int64(1), k, gf, r0 * o, o, o, df, np.int64(0), o, m, not first)
         else:
             im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(m, k))
-            gemm(mine, 0, 1, k, k, gf, r0 * o, o, o, df, 0, o, m, not first)
+            gemm(mine, np.int64(0), np.int64(1), k, k, gf, r0 * o, o, o, df, np.int64(0), o, m, not first)
 
 
 @njit(cache=True, parallel=True)
@@ -224,13 +227,14 @@ def conv2d_backprop_filter(x, dout2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left,
     if nt > 1:
         for b in prange(nt):
             dst = df if b == 0 else parts[(b - 1) * k * o:b * k * o]
-            _filter_grad_part(x, dout2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, dst)
+            _filter_grad_part(x, dout2d, np.int64(b), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols,
+                              dst)
         for b in range(1, nt):
             part = parts[(b - 1) * k * o:b * k * o]
             for e in range(k * o):
                 df[e] += part[e]
     else:
-        _filter_grad_part(x, dout2d, 0, 1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, df)
+        _filter_grad_part(x, dout2d, np.int64(0), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, df)
 
 
 @njit(cache=True)
@@ -243,7 +247,7 @@ def _input_grad_part(dout2d, ftf, k, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad
     gf = flat(dout2d)
     if _pointwise(dx.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
         r0, r1 = n_batch * per * b // nt, n_batch * per * (b + 1) // nt
-        gemm(gf, r0 * o, o, 1, r1 - r0, ftf, 0, k, k, flat(dx), r0 * k, k, o, False)
+        gemm(gf, r0 * o, o, np.int64(1), r1 - r0, ftf, np.int64(0), k, k, flat(dx), r0 * k, k, o, np.bool_(False))
         return
     n0, n1 = n_batch * b // nt, n_batch * (b + 1) // nt
     dx[n0:n1] = 0
@@ -253,7 +257,7 @@ def _input_grad_part(dout2d, ftf, k, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad
     for r0 in range(n0 * per, n1 * per, step):
         r1 = min(r0 + step, n1 * per)
         m = r1 - r0
-        gemm(gf, r0 * o, o, 1, m, ftf, 0, k, k, mine, 0, k, o, False)
+        gemm(gf, r0 * o, o, np.int64(1), m, ftf, np.int64(0), k, k, mine, np.int64(0), k, o, np.bool_(False))
         col2im_add(mine[:m * k].reshape(m, k), r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dx)
 
 
@@ -269,6 +273,7 @@ def conv2d_backprop_input(dout2d, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left
     ftf = transpose_into(f2d, ft)
     if nt > 1:
         for b in prange(nt):
-            _input_grad_part(dout2d, ftf, k, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx)
+            _input_grad_part(dout2d, ftf, k, np.int64(b), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow,
+                             dcols, dx)
     else:
-        _input_grad_part(dout2d, ftf, k, 0, 1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx)
+        _input_grad_part(dout2d, ftf, k, np.int64(0), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx)

@@ -27,6 +27,7 @@ sum with fused multiply-adds, in a different order).
 """
 from contextlib import contextmanager
 
+import numpy as np
 from llvmlite import ir
 from numba import prange, types
 from numba.core import cgutils
@@ -239,7 +240,7 @@ def _transpose_rows(src, dst, r0, r1):
 @njit(cache=True)
 def transpose_into(src, dst):
     """dst[:cols*rows] = src.T as a flat [cols, rows] matrix; returns that part of dst."""
-    _transpose_rows(src, dst, 0, src.shape[0])
+    _transpose_rows(src, dst, np.int64(0), src.shape[0])
     return dst[:src.size]
 
 
@@ -262,12 +263,12 @@ def _matmul_part(af, sam, sak, m, k, n, bf, of, p, nt):
     if m >= n:
         tiles = (m + MR - 1) // MR
         r0, r1 = min(tiles * p // nt * MR, m), min(tiles * (p + 1) // nt * MR, m)
-        gemm(af, r0 * sam, sam, sak, r1 - r0, bf, 0, n, n, of, r0 * n, n, k, False)
+        gemm(af, r0 * sam, sam, sak, r1 - r0, bf, np.int64(0), n, n, of, r0 * n, n, k, np.bool_(False))
     else:
         lanes = _lanes(af)
         vecs = (n + lanes - 1) // lanes
         q0, q1 = min(vecs * p // nt * lanes, n), min(vecs * (p + 1) // nt * lanes, n)
-        gemm(af, 0, sam, sak, m, bf, q0, n, q1 - q0, of, q0, n, k, False)
+        gemm(af, np.int64(0), sam, sak, m, bf, q0, n, q1 - q0, of, q0, n, k, np.bool_(False))
 
 
 @njit(cache=True, parallel=True)
@@ -282,15 +283,15 @@ def matmul(a, b, out, ta, tb, bt, nt):
         if nt > 1:  # B^T copied by row blocks of b, across the threads too
             nb = b.shape[0]
             for p in prange(nt):
-                _transpose_rows(b, bt, nb * p // nt, nb * (p + 1) // nt)
+                _transpose_rows(b, bt, np.int64(nb * p // nt), np.int64(nb * (p + 1) // nt))
         else:
-            _transpose_rows(b, bt, 0, b.shape[0])
+            _transpose_rows(b, bt, np.int64(0), b.shape[0])
     sam, sak, m, k, n, bf = _operands(a, b, ta, tb, bt)
     if m == 0 or n == 0:
         return
     af, of = flat(a), flat(out)
     if nt > 1:
         for p in prange(nt):
-            _matmul_part(af, sam, sak, m, k, n, bf, of, p, nt)
+            _matmul_part(af, sam, sak, m, k, n, bf, of, np.int64(p), nt)
     else:
-        _matmul_part(af, sam, sak, m, k, n, bf, of, 0, 1)
+        _matmul_part(af, sam, sak, m, k, n, bf, of, np.int64(0), nt)
