@@ -245,22 +245,17 @@ def transpose_into(src, dst):
 
 
 @njit(cache=True)
-def _operands(a, b, ta, tb, bt):
-    """(A's strides sam, sak; m, k, n; B as a flat row-major [k, n] matrix). A transposed
-    is only a change of strides; B transposed is read from ``bt``, where the caller
-    copied it (its rows are read in vectors)."""
-    m, k = (a.shape[1], a.shape[0]) if ta else (a.shape[0], a.shape[1])
-    n = b.shape[0] if tb else b.shape[1]
+def _matmul_part(a, b, out, ta, tb, bt, p, nt, by_rows):
+    """Block p of nt of out = op(a) @ op(b): rows in whole tiles (``by_rows``; B^T, when
+    ``tb``, already copied into ``bt`` by the caller) or columns in whole vectors (the
+    block copies the rows of b its columns read into ``bt`` itself: no wait for the other
+    threads). A transposed is only a change of strides."""
+    m, n = out.shape
+    k = a.shape[0] if ta else a.shape[1]
     sam, sak = (1, m) if ta else (k, 1)
-    if tb:
-        return sam, sak, m, k, n, bt[:b.size]
-    return sam, sak, m, k, n, flat(b)
-
-
-@njit(cache=True)
-def _matmul_part(af, sam, sak, m, k, n, bf, of, p, nt):
-    """Block p of nt of the product: rows in whole tiles when m >= n, else columns in whole vectors."""
-    if m >= n:
+    af, of = flat(a), flat(out)
+    bf = bt[:b.size] if tb else flat(b)
+    if by_rows:
         tiles = (m + MR - 1) // MR
         r0, r1 = min(tiles * p // nt * MR, m), min(tiles * (p + 1) // nt * MR, m)
         gemm(af, r0 * sam, sam, sak, r1 - r0, bf, np.int64(0), n, n, of, r0 * n, n, k, np.bool_(False))
@@ -268,30 +263,27 @@ def _matmul_part(af, sam, sak, m, k, n, bf, of, p, nt):
         lanes = _lanes(af)
         vecs = (n + lanes - 1) // lanes
         q0, q1 = min(vecs * p // nt * lanes, n), min(vecs * (p + 1) // nt * lanes, n)
+        if tb:
+            _transpose_rows(b, bt, q0, q1)
         gemm(af, np.int64(0), sam, sak, m, bf, q0, n, q1 - q0, of, q0, n, k, np.bool_(False))
 
 
 @njit(cache=True, parallel=True)
 def matmul(a, b, out, ta, tb, bt, nt):
-    """out = op(a) @ op(b), op(x) = x.T where ``ta``/``tb``; ``bt`` is scratch for b.T (at
-    least b.size elements when ``tb``). With ``nt`` > 1, out's rows (or, when it has fewer
-    rows than columns, its columns, in whole vectors) are split into ``nt`` blocks across
-    Numba's threads. One function for both, each job one ``prange`` calling one helper:
-    every caller of ``gemm`` (a parallel loop body too) links and compiles its own copy of
-    gemm's code, most of a cold start's compile time."""
-    if tb:
-        if nt > 1:  # B^T copied by row blocks of b, across the threads too
-            nb = b.shape[0]
-            for p in prange(nt):
-                _transpose_rows(b, bt, np.int64(nb * p // nt), np.int64(nb * (p + 1) // nt))
-        else:
-            _transpose_rows(b, bt, np.int64(0), b.shape[0])
-    sam, sak, m, k, n, bf = _operands(a, b, ta, tb, bt)
+    """out = op(a) @ op(b), op(x) = x.T where ``ta``/``tb`` (a, b, out C-contiguous); ``bt``
+    is scratch for b.T (at least b.size elements when ``tb``): B's rows are read in vectors.
+    With ``nt`` > 1, out's rows (or, when it has fewer rows than columns, its columns) are
+    split into ``nt`` blocks across Numba's threads. One function for both and one
+    ``prange`` calling one helper: every caller of ``gemm`` (a parallel loop body too)
+    links and compiles its own copy of gemm's code, most of a cold start's compile time."""
+    m, n = out.shape
     if m == 0 or n == 0:
         return
-    af, of = flat(a), flat(out)
     if nt > 1:
+        by_rows = m >= n
+        if tb and by_rows:
+            _transpose_rows(b, bt, np.int64(0), b.shape[0])
         for p in prange(nt):
-            _matmul_part(af, sam, sak, m, k, n, bf, of, np.int64(p), nt)
+            _matmul_part(a, b, out, ta, tb, bt, np.int64(p), nt, by_rows)
     else:
-        _matmul_part(af, sam, sak, m, k, n, bf, of, np.int64(0), nt)
+        _matmul_part(a, b, out, ta, tb, bt, np.int64(0), nt, np.bool_(False))
