@@ -1,8 +1,11 @@
 """CPU kernels of the convolution and pooling ops (nbflow/ops/conv_ops.py).
 
 Conv2D and its backprop ops build the patch matrix (im2col) and multiply it
-with BLAS in chunks (kernels/cpu/conv.py), through a scratch buffer kept
-across runs. float16 is stored, not computed: the kernels run in float32.
+with kernels/cpu/microgemm.py's tiled product in chunks (kernels/cpu/conv.py),
+through a scratch buffer kept across runs, their images split across Numba's
+threads from PARALLEL_MIN_MACS; pooling (kernels/cpu/pool.py) likewise from
+POOL_PARALLEL_MIN_ELEMENTS. float16 is stored, not computed: the kernels run
+in float32.
 """
 import numba
 import numpy as np
