@@ -50,8 +50,9 @@ def _cols_size(n, per, k, itemsize):
 
 
 #: multiply-adds (N*OH*OW * KH*KW*C * O) from which a convolution splits its images across
-#: Numba's threads. See _threads.
-PARALLEL_MIN_MACS = 1 << 22
+#: Numba's threads: MatMul's threshold (nbflow/backends/cpu/linalg.py, measured there).
+#: See _threads.
+PARALLEL_MIN_MACS = 1 << 24
 
 
 def _threads(n, per, k, o):

@@ -2,7 +2,7 @@
 
 MatMul runs the register-tiled product of kernels/cpu/microgemm.py (float32/float64,
 the operands as stored and the transposes as flags; split across Numba's
-threads from 4M multiply-adds); BatchMatMul runs BLAS gemm inside @njit
+threads from 16M multiply-adds); BatchMatMul runs BLAS gemm inside @njit
 (kernels/cpu/linalg.py). float16 is multiplied in float32 and rounded back;
 int32/int64 (which TF's CPU MatMul also accepts) use numpy's integer matmul --
 BLAS has no integer GEMM.
@@ -36,9 +36,11 @@ def _check_square(x):
         raise ValueError("Input matrices must be squares, got shape %s" % (list(x.shape),))
 
 
-#: multiply-adds (M*K*N) from which MatMul splits its output across Numba's threads
-#: (the same threshold as the convolutions': kernels/cpu/microgemm.py).
-PARALLEL_MIN_MACS = 1 << 22
+#: multiply-adds (M*K*N) from which MatMul splits its output across Numba's threads.
+#: Measured (mlp/b32/sgd, 2 threads, alternated runs, load 2-4): with 4M, its 8-13M
+#: products split and the step took 1.11/1.18 ms; with 32M they stayed on one thread:
+#: 0.93/0.82 ms (a parallel call's wake-up cost more than half of ~40-60 us saved).
+PARALLEL_MIN_MACS = 1 << 24
 
 
 def _threads(m, k, n):
