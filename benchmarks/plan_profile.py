@@ -39,9 +39,12 @@ def _label(plan, i):
     return "%s %s %s" % (op.type, op.name, shapes)
 
 
-def profile_plan(session, fetches, feeds, runs=300):
+def profile_plan(session, fetches, feeds, runs=300, clock=None):
     """Per-step timing of the plan ``session.run(fetches, feeds[k])`` executes.
 
+    ``clock`` times the kernels (default ``time.perf_counter``; ``time.thread_time``
+    counts only the calling thread's CPU time: with one thread for Numba and
+    BLAS, per-kernel numbers that other processes on the machine do not inflate).
     Returns (rows sorted by time, totals dict); times in seconds per run."""
     if isinstance(feeds, dict) or feeds is None:
         feeds = [feeds]
@@ -63,7 +66,7 @@ def profile_plan(session, fetches, feeds, runs=300):
     t_plan = (time.perf_counter() - t0) / runs
 
     acc = [0.0] * len(plan.steps)
-    perf = time.perf_counter
+    perf = clock or time.perf_counter
 
     def wrap(kernel, i):
         def timed(*args):
@@ -118,6 +121,9 @@ def main(argv=None):
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--quick", action="store_true", help="the --quick sizes")
     ap.add_argument("--cprofile", action="store_true", help="also cProfile Session.run")
+    ap.add_argument("--cpu", action="store_true",
+                    help="time kernels by the main thread's CPU time (time.thread_time): steady numbers on a "
+                         "busy machine, meaningful with OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1")
     args = ap.parse_args(argv)
 
     from benchmarks import run
@@ -139,7 +145,8 @@ def main(argv=None):
     t0 = time.perf_counter()
     step()
     print("first call: %.1f ms" % ((time.perf_counter() - t0) * 1e3))
-    rows, totals = profile_plan(step.session, step.fetches, step.feeds, args.runs)
+    rows, totals = profile_plan(step.session, step.fetches, step.feeds, args.runs,
+                                clock=time.thread_time if args.cpu else None)
     print("%s (%s):" % (args.case, args.impl))
     report(rows, totals, args.top)
     if args.cprofile:

@@ -242,7 +242,7 @@ def test_coldstart_quick_first_step(tmp_path):
     assert cold["compiles"] and cold["first_step"] and warm["first_step"]
     assert warm["compiles"] == [], [c[0] for c in warm["compiles"]]
     names = {c[0] for c in cold["compiles"]}
-    assert any(n.startswith("nbflow_gen_") for n in names) and "nbflow.kernels.cpu.linalg.matmul2d" in names
+    assert any(n.startswith("nbflow_gen_") for n in names) and "nbflow.kernels.cpu.microgemm.matmul" in names
 
 
 def test_coldstart_runs_only_when_named():

@@ -1,4 +1,5 @@
 """conv2d, its backprop ops, max_pool and avg_pool against numpy references."""
+import numba
 import numpy as np
 import pytest
 
@@ -173,15 +174,24 @@ GEOMETRIES = [  # (x shape, filter shape, strides, padding, dilations)
     ((2, 9, 9, 1), (2, 2, 1, 3), (1, 1), "VALID", (2, 3)),
     ((3, 4, 5, 3), (1, 1, 3, 2), (1, 1), "SAME", (1, 1)),     # 1x1: one matrix product, no patches
     ((2, 5, 5, 3), (1, 1, 3, 2), (2, 2), "VALID", (1, 1)),    # 1x1 with strides
+    ((3, 7, 6, 3), (3, 3, 3, 37), (1, 1), "SAME", (1, 1)),    # O: 4 vectors of 8 float64 + 5 scalar columns
+    ((2, 9, 8, 1), (3, 3, 1, 19), (2, 1), "SAME", (1, 1)),    # one channel, O: 2 vectors + 3
+    ((3, 4, 5, 9), (1, 1, 9, 20), (1, 1), "SAME", (1, 1)),    # 1x1, K (= 9) wider than a tile's 6 rows
 ]
 
 
 @pytest.mark.parametrize("geom", GEOMETRIES)
 @pytest.mark.parametrize("chunk", ["rows", "default"])
-def test_conv2d_and_backprops_match_numpy(geom, chunk, monkeypatch):
+@pytest.mark.parametrize("threads", ["one", "all"])
+def test_conv2d_and_backprops_match_numpy(geom, chunk, threads, monkeypatch):
     """Forward, Conv2DBackpropInput and Conv2DBackpropFilter against loops; ``rows`` makes the
     patch-matrix scratch hold 5 rows, so the kernels go through many chunks that start and end
-    inside an output row, an image, or the batch."""
+    inside an output row, an image, or the batch; ``all`` splits every convolution's images
+    across Numba's threads (the ``*_parallel`` kernels), however small."""
+    if threads == "all":
+        if numba.get_num_threads() < 2:
+            pytest.skip("Numba has one thread")
+        monkeypatch.setattr(conv_backend, "PARALLEL_MIN_MACS", 0)
     if chunk == "rows":
         monkeypatch.setattr(conv_backend, "_CHUNK_BYTES", 1)
         monkeypatch.setattr(conv_backend, "_MIN_CHUNK_ROWS", 5)
@@ -318,7 +328,13 @@ POOLS = [  # (ksize, strides, padding)
 
 @pytest.mark.parametrize("ksize,strides,padding", POOLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_pooling_and_gradients_match_loops(ksize, strides, padding, dtype):
+@pytest.mark.parametrize("threads", ["one", "all"])
+def test_pooling_and_gradients_match_loops(ksize, strides, padding, dtype, threads, monkeypatch):
+    """``all``: the images split across Numba's threads (the ``*_parallel`` kernels), however small."""
+    if threads == "all":
+        if numba.get_num_threads() < 2:
+            pytest.skip("Numba has one thread")
+        monkeypatch.setattr(conv_backend, "POOL_PARALLEL_MIN_ELEMENTS", 0)
     rng = np.random.RandomState(11)
     xv = rng.randn(2, 7, 5, 3).astype(dtype)
     xv[0, :2, :2, 0] = 1.5  # a tie: the first of the equal maxima takes the gradient

@@ -1,7 +1,10 @@
 """Convolution and pooling kernels (NHWC), destination-passing.
 
-Convolutions go through im2col + BLAS: the patch matrix
+Convolutions go through im2col + a matrix product: the patch matrix
 ``cols[n*OH*OW, KH*KW*C]`` times the filter ``[KH*KW*C, O]`` is the NHWC output.
+The products are kernels/cpu/microgemm.py's register-tiled ``gemm``, not BLAS:
+it reads the patches with any strides (no transposed copies) and ran 2x
+OpenBLAS's speed on this machine (see that module).
 The patch matrix is built a chunk of rows at a time into a small scratch buffer
 (``cols``, sized by the caller, about a megabyte) so that it stays in cache
 between being written and being multiplied, and so that a large batch or image
@@ -11,11 +14,13 @@ does not need a patch matrix of the whole batch. The backward passes reuse the l
 * input gradient: ``dcols_chunk = dout_chunk @ filter^T``, scattered back into
   the input gradient by ``col2im``.
 
-Pooling kernels loop with the channel innermost, so the work on one window is
-a few contiguous vector operations over the channels.
+Pooling: kernels/cpu/pool.py.
 """
 import numpy as np
+from numba import prange
 
+from nbflow.kernels.cpu.microgemm import gemm, transpose_into
+from nbflow.kernels.cpu.views import flat
 from nbflow.kernels.jit import njit
 
 
@@ -120,211 +125,155 @@ def _pointwise(in_shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
 
 
 @njit(cache=True)
-def conv2d(x, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d):
+def _empty_conv(n_batch, per, k, out):
+    """Zero sizes: an empty output, or a zero one (an empty sum). True when handled."""
+    if per == 0 or n_batch == 0 or k == 0:
+        out[...] = 0
+        return True
+    return False
+
+
+# Each op is a ``_*_part`` computing block b of nt (whole images; rows of the patch matrix
+# for a 1x1 filter), and one public kernel running the part on one thread (nt = 1) or the
+# nt parts over ``prange``. One kernel and one parallel loop per op, each calling one helper:
+# every caller of ``gemm`` (a parallel loop body too) links and compiles its own copy of
+# gemm's code, which was most of a cold start's compile time. For the same reason the
+# constant arguments are ``np.int64(...)``/``np.bool_(...)``: a bare 0 or False is a
+# literal type to Numba, and every mix of literal and plain arguments compiled another
+# signature of gemm (and a prange index, uint64, another of the part helpers).
+
+@njit(cache=True)
+def _conv2d_part(x, f2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d):
+    """Block b of nt of ``conv2d``, with the b-th of nt equal parts of ``cols`` as scratch."""
+    n_batch = x.shape[0]
+    per = oh * ow
+    k, o = f2d.shape
+    ff, of = flat(f2d), flat(out2d)
+    if _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):  # the input is the patch matrix
+        r0, r1 = n_batch * per * b // nt, n_batch * per * (b + 1) // nt
+        gemm(flat(x), r0 * k, k, np.int64(1), r1 - r0, ff, np.int64(0), o, o, of, r0 * o, o, k, np.bool_(False))
+        return
+    size = cols.size // nt
+    mine = cols[b * size:(b + 1) * size]
+    step = max(size // k, 1)
+    n0, n1 = n_batch * b // nt, n_batch * (b + 1) // nt
+    for r0 in range(n0 * per, n1 * per, step):
+        r1 = min(r0 + step, n1 * per)
+        m = r1 - r0
+        if x.shape[3] == 1:  # one input channel: transposed patches are cheaper to build (see im2col_t)
+            im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(k, m))
+            gemm(mine, np.int64(0), np.int64(1), m, m, ff, np.int64(0), o, o, of, r0 * o, o, k, np.bool_(False))
+        else:
+            im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(m, k))
+            gemm(mine, np.int64(0), k, np.int64(1), m, ff, np.int64(0), o, o, of, r0 * o, o, k, np.bool_(False))
+
+
+@njit(cache=True, parallel=True)
+def conv2d(x, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d, nt):
     """out2d[n*OH*OW + i*OW + j, :] = patch(n, i, j) @ f2d, with f2d the [KH*KW*C, O] filter.
 
-    ``cols`` is flat scratch for a chunk of patch rows (at least one); the patch
-    matrix is built and multiplied ``cols.size // (KH*KW*C)`` rows at a time."""
-    n_batch = x.shape[0]
-    per = oh * ow
-    k = f2d.shape[0]
-    if per == 0 or n_batch == 0:
+    ``cols`` is flat scratch: ``nt`` equal parts, one per block of images, each holding a
+    chunk of patch rows (at least one) that is built and multiplied at a time."""
+    if _empty_conv(x.shape[0], oh * ow, f2d.shape[0], out2d):
         return
-    if k == 0:
-        out2d[...] = 0
-        return
-    if _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
-        np.dot(x.reshape(n_batch * per, k), f2d, out2d)  # a 1x1 convolution is one matrix product
-        return
-    total = n_batch * per
-    step = max(cols.size // k, 1)
-    for r0 in range(0, total, step):
-        r1 = min(r0 + step, total)
-        if x.shape[3] == 1:  # one input channel: transposed patches are cheaper to build (see im2col_t)
-            chunk_t = cols[:(r1 - r0) * k].reshape(k, r1 - r0)
-            im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, chunk_t)
-            np.dot(chunk_t.T, f2d, out2d[r0:r1])
-        else:
-            chunk = cols[:(r1 - r0) * k].reshape(r1 - r0, k)
-            im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, chunk)
-            np.dot(chunk, f2d, out2d[r0:r1])
+    if nt > 1:
+        for b in prange(nt):
+            _conv2d_part(x, f2d, np.int64(b), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d)
+    else:
+        _conv2d_part(x, f2d, np.int64(0), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d)
 
 
 @njit(cache=True)
-def conv2d_backprop_filter(x, dout2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, tmp, df2d):
-    """df2d[KH*KW*C, O] = sum over patch rows r of patch(r)^T dout2d[r]: chunks of cols^T @ dout.
-    ``tmp`` is [KH*KW*C, O] scratch for the partial products after the first chunk."""
+def _filter_grad_part(x, dout2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, df):
+    """df (flat [KH*KW*C, O]) = the filter gradient of block b of nt (0 if it is empty):
+    chunks of cols^T @ dout, each added in (float32 sums, as BLAS's)."""
     n_batch = x.shape[0]
     per = oh * ow
-    k = df2d.shape[0]
-    if per == 0 or n_batch == 0 or k == 0:
-        df2d[...] = 0
-        return
+    o = dout2d.shape[1]
+    k = df.size // o
+    gf = flat(dout2d)
     if _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
-        np.dot(x.reshape(n_batch * per, k).T, dout2d, df2d)
+        r0, r1 = n_batch * per * b // nt, n_batch * per * (b + 1) // nt
+        gemm(flat(x), r0 * k, np.int64(1), k, k, gf, r0 * o, o, o, df, np.int64(0), o, r1 - r0, np.bool_(False))
         return
-    # One input channel (a first layer): build the patch matrix transposed, which is cheap
-    # then, and multiply it without a transpose (measured 1.6 vs 2.4 ms at 64x28x28x1, 3x3x32).
-    transposed = x.shape[3] == 1
-    total = n_batch * per
-    step = max(cols.size // k, 1)
-    for r0 in range(0, total, step):
-        r1 = min(r0 + step, total)
-        dst = df2d if r0 == 0 else tmp
-        if transposed:  # (two calls: one variable holding a C or an F array would be non-contiguous to Numba)
-            chunk_t = cols[:(r1 - r0) * k].reshape(k, r1 - r0)
-            im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, chunk_t)
-            np.dot(chunk_t, dout2d[r0:r1], dst)
+    n0, n1 = n_batch * b // nt, n_batch * (b + 1) // nt
+    if n1 <= n0:
+        df[:] = 0
+        return
+    size = cols.size // nt
+    mine = cols[b * size:(b + 1) * size]
+    step = max(size // k, 1)
+    for r0 in range(n0 * per, n1 * per, step):
+        r1 = min(r0 + step, n1 * per)
+        m = r1 - r0
+        first = r0 == n0 * per
+        if x.shape[3] == 1:  # one input channel: transposed patches (see conv2d)
+            im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(k, m))
+            gemm(mine, np.int64(0), m, np.int64(1), k, gf, r0 * o, o, o, df, np.int64(0), o, m, not first)
         else:
-            chunk = cols[:(r1 - r0) * k].reshape(r1 - r0, k)
-            im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, chunk)
-            np.dot(chunk.T, dout2d[r0:r1], dst)
-        if r0 > 0:
-            df2d += tmp
+            im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(m, k))
+            gemm(mine, np.int64(0), np.int64(1), k, k, gf, r0 * o, o, o, df, np.int64(0), o, m, not first)
+
+
+@njit(cache=True, parallel=True)
+def conv2d_backprop_filter(x, dout2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, parts, df2d, nt):
+    """df2d[KH*KW*C, O] = sum over patch rows r of patch(r)^T dout2d[r]. Over nt blocks:
+    block 0 sums into df2d, block b > 0 into ``parts`` (flat, (nt - 1) filters), added in
+    at the end."""
+    k, o = df2d.shape
+    if _empty_conv(x.shape[0], oh * ow, k, df2d):
+        return
+    df = flat(df2d)
+    if nt > 1:
+        for b in prange(nt):
+            dst = df if b == 0 else parts[(b - 1) * k * o:b * k * o]
+            _filter_grad_part(x, dout2d, np.int64(b), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols,
+                              dst)
+        for b in range(1, nt):
+            part = parts[(b - 1) * k * o:b * k * o]
+            for e in range(k * o):
+                df[e] += part[e]
+    else:
+        _filter_grad_part(x, dout2d, np.int64(0), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, df)
 
 
 @njit(cache=True)
-def conv2d_backprop_input(dout2d, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx):
-    """dx = col2im(dout2d @ f2d^T), a chunk of images at a time (``dcols`` is flat scratch)."""
+def _input_grad_part(dout2d, ftf, k, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx):
+    """Block b of nt of ``conv2d_backprop_input`` (``ftf`` is f2d^T, flat): dx of its images
+    = col2im(dout2d @ f2d^T)."""
     n_batch = dx.shape[0]
     per = oh * ow
-    k = f2d.shape[0]
-    if per == 0 or n_batch == 0 or k == 0:
-        dx[...] = 0
-        return
+    o = dout2d.shape[1]
+    gf = flat(dout2d)
     if _pointwise(dx.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
-        np.dot(dout2d, f2d.T, dx.reshape(n_batch * per, k))
+        r0, r1 = n_batch * per * b // nt, n_batch * per * (b + 1) // nt
+        gemm(gf, r0 * o, o, np.int64(1), r1 - r0, ftf, np.int64(0), k, k, flat(dx), r0 * k, k, o, np.bool_(False))
         return
-    dx[...] = 0
-    total = n_batch * per
-    step = max(dcols.size // k, 1)
-    ft = f2d.T
-    for r0 in range(0, total, step):
-        r1 = min(r0 + step, total)
-        chunk = dcols[:(r1 - r0) * k].reshape(r1 - r0, k)
-        np.dot(dout2d[r0:r1], ft, chunk)
-        col2im_add(chunk, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dx)
+    n0, n1 = n_batch * b // nt, n_batch * (b + 1) // nt
+    dx[n0:n1] = 0
+    size = dcols.size // nt
+    mine = dcols[b * size:(b + 1) * size]
+    step = max(size // k, 1)
+    for r0 in range(n0 * per, n1 * per, step):
+        r1 = min(r0 + step, n1 * per)
+        m = r1 - r0
+        gemm(gf, r0 * o, o, np.int64(1), m, ftf, np.int64(0), k, k, mine, np.int64(0), k, o, np.bool_(False))
+        col2im_add(mine[:m * k].reshape(m, k), r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dx)
 
 
-# -- pooling ------------------------------------------------------------------------------
-
-@njit(cache=True)
-def max_pool(x, kh, kw, sh, sw, pad_top, pad_left, out):
-    """out[n, i, j, c] = max of x over the window (padding excluded); NaN propagates."""
-    n_batch, h, w, c = x.shape
-    _, oh, ow, _ = out.shape
-    for n in range(n_batch):
-        for i in range(oh):
-            y0 = max(i * sh - pad_top, 0)
-            y1 = min(i * sh - pad_top + kh, h)
-            for j in range(ow):
-                x0 = max(j * sw - pad_left, 0)
-                x1 = min(j * sw - pad_left + kw, w)
-                if y0 >= y1 or x0 >= x1:
-                    for ch in range(c):
-                        out[n, i, j, ch] = -np.inf
-                    continue
-                for ch in range(c):
-                    out[n, i, j, ch] = x[n, y0, x0, ch]
-                for y in range(y0, y1):
-                    for xx in range(x0, x1):
-                        for ch in range(c):
-                            v = x[n, y, xx, ch]
-                            m = out[n, i, j, ch]
-                            out[n, i, j, ch] = v if (v > m or v != v) else m
-
-
-@njit(cache=True)
-def max_pool_grad(x, grad, kh, kw, sh, sw, pad_top, pad_left, dx):
-    """The gradient of each window goes to its first maximum, as TF's MaxPoolGrad."""
-    n_batch, h, w, c = x.shape
-    _, oh, ow, _ = grad.shape
-    best = np.empty(c, dtype=x.dtype)
-    arg = np.empty(c, dtype=np.int32)
-    # Windows that do not overlap are written, not accumulated; if they also leave no gaps
-    # (2x2 windows, stride 2, even sizes), every dx element is written once and nothing is zeroed.
-    disjoint = kh <= sh and kw <= sw
-    tiles = kh == sh and kw == sw and oh * sh - pad_top >= h and ow * sw - pad_left >= w
-    if not tiles:
-        dx[...] = 0
-    zero = dx.dtype.type(0)
-    for n in range(n_batch):
-        for i in range(oh):
-            y0 = max(i * sh - pad_top, 0)
-            y1 = min(i * sh - pad_top + kh, h)
-            for j in range(ow):
-                x0 = max(j * sw - pad_left, 0)
-                x1 = min(j * sw - pad_left + kw, w)
-                if y0 >= y1 or x0 >= x1:
-                    continue
-                p0 = np.int32(y0 * w + x0)
-                for ch in range(c):
-                    best[ch] = x[n, y0, x0, ch]
-                    arg[ch] = p0
-                for y in range(y0, y1):
-                    for xx in range(x0, x1):
-                        p = np.int32(y * w + xx)
-                        for ch in range(c):  # branch-free, so that it vectorizes
-                            v = x[n, y, xx, ch]
-                            b = best[ch]
-                            up = v > b
-                            best[ch] = v if up else b
-                            arg[ch] = p if up else arg[ch]
-                if disjoint:
-                    for y in range(y0, y1):
-                        for xx in range(x0, x1):
-                            p = y * w + xx
-                            for ch in range(c):
-                                dx[n, y, xx, ch] = grad[n, i, j, ch] if arg[ch] == p else zero
-                else:
-                    for ch in range(c):
-                        p = arg[ch]
-                        dx[n, p // w, p % w, ch] += grad[n, i, j, ch]
-
-
-@njit(cache=True)
-def avg_pool(x, kh, kw, sh, sw, pad_top, pad_left, out):
-    """Average over the window's valid (unpadded) elements, as TF."""
-    n_batch, h, w, c = x.shape
-    _, oh, ow, _ = out.shape
-    zero = out.dtype.type(0)
-    for n in range(n_batch):
-        for i in range(oh):
-            y0 = max(i * sh - pad_top, 0)
-            y1 = min(i * sh - pad_top + kh, h)
-            for j in range(ow):
-                x0 = max(j * sw - pad_left, 0)
-                x1 = min(j * sw - pad_left + kw, w)
-                count = (y1 - y0) * (x1 - x0)
-                for ch in range(c):
-                    out[n, i, j, ch] = zero
-                for y in range(y0, y1):
-                    for xx in range(x0, x1):
-                        for ch in range(c):
-                            out[n, i, j, ch] += x[n, y, xx, ch]
-                if count > 0:
-                    cnt = out.dtype.type(count)
-                    for ch in range(c):
-                        out[n, i, j, ch] /= cnt
-
-
-@njit(cache=True)
-def avg_pool_grad(grad, kh, kw, sh, sw, pad_top, pad_left, dx):
-    n_batch, h, w, c = dx.shape
-    _, oh, ow, _ = grad.shape
-    dx[...] = 0
-    for n in range(n_batch):
-        for i in range(oh):
-            y0 = max(i * sh - pad_top, 0)
-            y1 = min(i * sh - pad_top + kh, h)
-            for j in range(ow):
-                x0 = max(j * sw - pad_left, 0)
-                x1 = min(j * sw - pad_left + kw, w)
-                count = (y1 - y0) * (x1 - x0)
-                if count == 0:
-                    continue
-                cnt = dx.dtype.type(count)
-                for y in range(y0, y1):
-                    for xx in range(x0, x1):
-                        for ch in range(c):
-                            dx[n, y, xx, ch] += grad[n, i, j, ch] / cnt
+@njit(cache=True, parallel=True)
+def conv2d_backprop_input(dout2d, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, ft, dx, nt):
+    """dx = col2im(dout2d @ f2d^T), a chunk of patch rows at a time, over nt blocks of whole
+    images (whole: col2im adds into the input rows that neighbouring patches share).
+    ``dcols``: flat scratch in nt parts; ``ft``: [O, KH*KW*C] scratch for f2d^T, whose rows
+    the product reads in vectors."""
+    k, o = f2d.shape
+    if _empty_conv(dx.shape[0], oh * ow, k, dx):
+        return
+    ftf = transpose_into(f2d, ft)
+    if nt > 1:
+        for b in prange(nt):
+            _input_grad_part(dout2d, ftf, k, np.int64(b), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow,
+                             dcols, dx)
+    else:
+        _input_grad_part(dout2d, ftf, k, np.int64(0), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx)

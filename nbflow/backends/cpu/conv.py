@@ -1,13 +1,19 @@
 """CPU kernels of the convolution and pooling ops (nbflow/ops/conv_ops.py).
 
 Conv2D and its backprop ops build the patch matrix (im2col) and multiply it
-with BLAS in chunks (kernels/cpu/conv.py), through a scratch buffer kept
-across runs. float16 is stored, not computed: the kernels run in float32.
+with kernels/cpu/microgemm.py's tiled product in chunks (kernels/cpu/conv.py),
+through a scratch buffer kept across runs, their images split across Numba's
+threads from PARALLEL_MIN_MACS; pooling (kernels/cpu/pool.py) likewise from
+POOL_PARALLEL_MIN_ELEMENTS. float16 is stored, not computed: the kernels run
+in float32.
 """
+import numba
 import numpy as np
 
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import conv as K
+from nbflow.kernels.cpu import pool as P
+from nbflow.kernels.cpu.threads import cooperate
 from nbflow.ops import conv_ops
 from nbflow.ops.conv_ops import _conv_geometry, _int_dims, _pool_geometry
 
@@ -43,13 +49,46 @@ def _cols_size(n, per, k, itemsize):
     return rows * k
 
 
+#: multiply-adds (N*OH*OW * KH*KW*C * O) from which a convolution splits its images across
+#: Numba's threads: MatMul's threshold (nbflow/backends/cpu/linalg.py, measured there).
+#: See _threads.
+PARALLEL_MIN_MACS = 1 << 24
+
+
+def _threads(n, per, k, o):
+    """Threads for a convolution: 1 below PARALLEL_MIN_MACS or with a single image (the
+    blocks are whole images), else Numba's thread count (ConfigProto's, or all cores)."""
+    if n is None or n < 2 or n * per * k * o < PARALLEL_MIN_MACS:
+        return 1
+    nt = min(numba.get_num_threads(), n)
+    if nt > 1:
+        cooperate()  # the opt-in BLAS thread limit (kernels/cpu/threads.py)
+    return nt
+
+
+#: elements (of the larger of input and output) from which pooling splits its images across
+#: Numba's threads. See _pool_threads.
+POOL_PARALLEL_MIN_ELEMENTS = 1 << 18
+
+
+def _pool_threads(n, size):
+    """Threads for a pooling kernel: 1 below POOL_PARALLEL_MIN_ELEMENTS or with one image."""
+    if n < 2 or size < POOL_PARALLEL_MIN_ELEMENTS:
+        return 1
+    nt = min(numba.get_num_threads(), n)
+    if nt > 1:
+        cooperate()
+    return nt
+
+
 def _compute_dtype(npd):
     """float16 is stored, not computed: kernels run in float32 (as MatMul)."""
     return np.dtype(np.float32) if npd == np.float16 else np.dtype(npd)
 
 
 def _as(a, dtype):
-    return a if a.dtype == dtype else a.astype(dtype)
+    """``a`` in the compute dtype, C-contiguous (the kernels view their operands flat)."""
+    return np.ascontiguousarray(a) if a.dtype == dtype else np.ascontiguousarray(a, dtype=dtype)
 
 
 def _known(dims):
@@ -68,7 +107,8 @@ def _conv2d(ctx):
     xd, fd = ctx.dims(0), ctx.dims(1)
     if _known(xd) and _known(fd):
         n, oh, ow, _, _ = _conv_geometry(xd, fd, attrs)
-        cols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
+        k = fd[0] * fd[1] * fd[2]
+        cols.get(_threads(n, oh * ow, k, fd[3]) * _cols_size(n, oh * ow, k, cd.itemsize))
     name = ctx.name
 
     def run(x, f):
@@ -79,8 +119,10 @@ def _conv2d(ctx):
                              % (name, x.shape[3], c))
         out = out_static if out_static is not None else np.empty((n, oh, ow, o), dtype=cd)
         k = kh * kw * c
-        K.conv2d(_as(x, cd), _as(f, cd).reshape(k, o), kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
-                 cols.get(_cols_size(n, oh * ow, k, cd.itemsize)), out.reshape(n * oh * ow, o))
+        nt = _threads(n, oh * ow, k, o)
+        args = (_as(x, cd), _as(f, cd).reshape(k, o), kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
+                cols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize)), out.reshape(n * oh * ow, o))
+        K.conv2d(*args, nt)
         return out if cd == npd else out.astype(npd)
     return run
 
@@ -93,12 +135,14 @@ def _conv2d_backprop_input(ctx):
     npd = np.dtype(ctx.out_np_dtype(0))
     cd = _compute_dtype(npd)
     dx_static = ctx.static_buffer(0) if cd == npd else None
-    dcols = _Scratch(cd)
+    dcols, ft = _Scratch(cd), _Scratch(cd)
     sizes_v, fd = ctx.value(0), ctx.dims(1)
     if sizes_v is not None and _known(fd):
         in_dims = _int_dims(sizes_v)
         n, oh, ow, _, _ = _conv_geometry(in_dims, fd, attrs)
-        dcols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
+        k = fd[0] * fd[1] * fd[2]
+        dcols.get(_threads(n, oh * ow, k, fd[3]) * _cols_size(n, oh * ow, k, cd.itemsize))
+        ft.get(k * fd[3])
     name = ctx.name
 
     def run(sizes, f, dout):
@@ -111,9 +155,10 @@ def _conv2d_backprop_input(ctx):
                              % (name, dout.shape, list(in_dims), (n, oh, ow, o), c))
         dx = dx_static if dx_static is not None else np.empty(in_dims, dtype=cd)
         k = kh * kw * c
-        K.conv2d_backprop_input(_as(dout, cd).reshape(n * oh * ow, o), _as(f, cd).reshape(k, o),
-                                kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
-                                dcols.get(_cols_size(n, oh * ow, k, cd.itemsize)), dx)
+        nt = _threads(n, oh * ow, k, o)
+        args = (_as(dout, cd).reshape(n * oh * ow, o), _as(f, cd).reshape(k, o), kh, kw, sh, sw, dh, dw, pt, pl,
+                oh, ow, dcols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize)), ft.get(k * o), dx)
+        K.conv2d_backprop_input(*args, nt)
         return dx if cd == npd else dx.astype(npd)
     return run
 
@@ -126,13 +171,15 @@ def _conv2d_backprop_filter(ctx):
     npd = np.dtype(ctx.out_np_dtype(0))
     cd = _compute_dtype(npd)
     df_static = ctx.static_buffer(0) if cd == npd else None
-    cols, tmp = _Scratch(cd), _Scratch(cd)
+    cols, parts = _Scratch(cd), _Scratch(cd)
     xd, sizes_v = ctx.dims(0), ctx.value(1)
     if sizes_v is not None and _known(xd):
         fd = _int_dims(sizes_v)
         n, oh, ow, _, _ = _conv_geometry(xd, fd, attrs)
-        cols.get(_cols_size(n, oh * ow, fd[0] * fd[1] * fd[2], cd.itemsize))
-        tmp.get(fd[0] * fd[1] * fd[2] * fd[3])
+        k = fd[0] * fd[1] * fd[2]
+        nt = _threads(n, oh * ow, k, fd[3])
+        cols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize))
+        parts.get((nt - 1) * k * fd[3])
     name = ctx.name
 
     def run(x, sizes, dout):
@@ -145,14 +192,16 @@ def _conv2d_backprop_filter(ctx):
                              % (name, x.shape, list(f_dims), dout.shape, (n, oh, ow, o)))
         df = df_static if df_static is not None else np.empty(f_dims, dtype=cd)
         k = kh * kw * c
-        K.conv2d_backprop_filter(_as(x, cd), _as(dout, cd).reshape(n * oh * ow, o), kh, kw, sh, sw, dh, dw,
-                                 pt, pl, oh, ow, cols.get(_cols_size(n, oh * ow, k, cd.itemsize)),
-                                 tmp.get(k * o)[:k * o].reshape(k, o), df.reshape(k, o))
+        nt = _threads(n, oh * ow, k, o)
+        x2, dout2 = _as(x, cd), _as(dout, cd).reshape(n * oh * ow, o)
+        cols_buf = cols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize))
+        K.conv2d_backprop_filter(x2, dout2, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols_buf,
+                                 parts.get((nt - 1) * k * o), df.reshape(k, o), nt)
         return df if cd == npd else df.astype(npd)
     return run
 
 
-def _plan_pool(ctx, kernel):
+def _plan_pool(ctx, kernel, parallel_kernel):
     attrs = ctx.attrs
     npd = np.dtype(ctx.out_np_dtype(0))
     cd = _compute_dtype(npd)
@@ -161,19 +210,23 @@ def _plan_pool(ctx, kernel):
     def run(x):
         dims, kh, kw, sh, sw, pt, pl = _pool_geometry(x.shape, attrs)
         out = out_static if out_static is not None else np.empty(dims, dtype=cd)
-        kernel(_as(x, cd), kh, kw, sh, sw, pt, pl, out)
+        nt = _pool_threads(x.shape[0], x.size)
+        if nt > 1:
+            parallel_kernel(_as(x, cd), kh, kw, sh, sw, pt, pl, out, nt)
+        else:
+            kernel(_as(x, cd), kh, kw, sh, sw, pt, pl, out)
         return out if cd == npd else out.astype(npd)
     return run
 
 
 @register_kernel(conv_ops.MaxPool)
 def _max_pool(ctx):
-    return _plan_pool(ctx, K.max_pool)
+    return _plan_pool(ctx, P.max_pool, P.max_pool_parallel)
 
 
 @register_kernel(conv_ops.AvgPool)
 def _avg_pool(ctx):
-    return _plan_pool(ctx, K.avg_pool)
+    return _plan_pool(ctx, P.avg_pool, P.avg_pool_parallel)
 
 
 @register_kernel(conv_ops.MaxPoolGrad)
@@ -189,7 +242,11 @@ def _max_pool_grad(ctx):
         if grad.shape != dims:
             raise ValueError("MaxPoolGrad '%s': grad has shape %s, expected %s" % (name, grad.shape, dims))
         dx = out_static if out_static is not None else np.empty(x.shape, dtype=cd)
-        K.max_pool_grad(_as(x, cd), _as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
+        nt = _pool_threads(x.shape[0], x.size)
+        if nt > 1:
+            P.max_pool_grad_parallel(_as(x, cd), _as(grad, cd), kh, kw, sh, sw, pt, pl, dx, nt)
+        else:
+            P.max_pool_grad(_as(x, cd), _as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
         return dx if cd == npd else dx.astype(npd)
     return run
 
@@ -208,7 +265,11 @@ def _avg_pool_grad(ctx):
         if grad.shape != dims:
             raise ValueError("AvgPoolGrad '%s': grad has shape %s, expected %s" % (name, grad.shape, dims))
         dx = out_static if out_static is not None else np.empty(in_dims, dtype=cd)
-        K.avg_pool_grad(_as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
+        nt = _pool_threads(dx.shape[0], dx.size)
+        if nt > 1:
+            P.avg_pool_grad_parallel(_as(grad, cd), kh, kw, sh, sw, pt, pl, dx, nt)
+        else:
+            P.avg_pool_grad(_as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
         return dx if cd == npd else dx.astype(npd)
     return run
 

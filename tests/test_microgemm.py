@@ -1,0 +1,53 @@
+"""kernels/cpu/microgemm.py's gemm against numpy: every tile shape, strides, offsets, accumulate."""
+import numpy as np
+import pytest
+
+from nbflow.kernels.cpu.microgemm import gemm
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,kk,n", [
+    (1, 1, 1), (7, 5, 3),        # below one vector: the scalar columns only
+    (13, 9, 37),                 # 6-row tiles + 1 row; 4/2/1-vector tiles (float64) + scalar columns
+    (12, 288, 64), (5, 3, 130), (6, 0, 16), (0, 4, 16),
+])
+def test_gemm_matches_numpy(dtype, m, kk, n):
+    rng = np.random.RandomState(0)
+    a = rng.randn(m, kk).astype(dtype)
+    b = rng.randn(kk, n).astype(dtype)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    # float32: sums of kk products of N(0, 1) values, rounded kk times
+    tol = dict(rtol=1e-5, atol=1e-5 + 1e-6 * kk) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    c = np.full((m, n), np.nan, dtype)
+    gemm(a.ravel(), 0, kk, 1, m, b.ravel(), 0, n, n, c.ravel(), 0, n, kk, False)
+    np.testing.assert_allclose(c, ref, **tol)
+    gemm(a.ravel(), 0, kk, 1, m, b.ravel(), 0, n, n, c.ravel(), 0, n, kk, True)   # accumulate: C += A B
+    np.testing.assert_allclose(c, 2 * ref, **tol)
+    at = np.ascontiguousarray(a.T)                                            # A read transposed
+    c2 = np.full((m, n), np.nan, dtype)
+    gemm(at.ravel(), 0, 1, m, m, b.ravel(), 0, n, n, c2.ravel(), 0, n, kk, False)
+    np.testing.assert_allclose(c2, ref, **tol)
+
+
+def test_gemm_offsets_and_leading_dims_touch_only_the_block():
+    """A, B and C as blocks inside bigger flat arrays (offsets, leading dimensions): the rest of
+    C stays as it was."""
+    rng = np.random.RandomState(1)
+    big_a, big_b = rng.randn(20, 30).astype(np.float32), rng.randn(40, 50).astype(np.float32)
+    big_c = rng.randn(25, 45).astype(np.float32)
+    before = big_c.copy()
+    a, b = big_a[2:15, 3:23], big_b[5:25, 4:41]          # A 13x20, B 20x37
+    gemm(big_a.ravel(), 2 * 30 + 3, 30, 1, 13, big_b.ravel(), 5 * 50 + 4, 50, 37,
+         big_c.ravel(), 1 * 45 + 2, 45, 20, False)
+    np.testing.assert_allclose(big_c[1:14, 2:39], a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+    mask = np.ones_like(big_c, bool)
+    mask[1:14, 2:39] = False
+    np.testing.assert_array_equal(big_c[mask], before[mask])
+
+
+def test_gemm_rejects_mixed_dtypes_and_non_flat_arrays():
+    a = np.ones(4, np.float32)
+    with pytest.raises(Exception, match="(?i)typ"):
+        gemm(a, 0, 2, 1, 2, np.ones(4), 0, 2, 2, np.ones(4, np.float32), 0, 2, 2, False)
+    with pytest.raises(Exception, match="(?i)typ"):
+        gemm(a.reshape(2, 2), 0, 2, 1, 2, a, 0, 2, 2, a.copy(), 0, 2, 2, False)
