@@ -5,6 +5,7 @@ unknown then; the loops are kernels/cpu/rnn.py. Workspaces (the input
 products [T, B, 4H], the gate gradients [T, B, 4H], ...) are allocated once
 per shape and kept, so a steady-state step allocates nothing.
 """
+import numba
 import numpy as np
 
 from nbflow.backends.registry import register_kernel
@@ -107,7 +108,7 @@ def _block_lstm(ctx):
         xw, hw = workspace((nt, nb, n))
         x, cs_prev, h_prev, w, wci, wcf, wco, b = _contiguous((x, cs_prev, h_prev, w, wci, wcf, wco, b))
         K.block_lstm_forward(x, cs_prev, h_prev, w[:ni], w[ni:], wci, wcf, wco, b, forget_bias, cell_clip,
-                             use_peephole, steps, xw, hw, acts)
+                             use_peephole, steps, xw, hw, acts, numba.get_num_threads())
         return tuple(acts)
     return run
 
@@ -136,7 +137,7 @@ def _block_lstm_grad(ctx):
         x, cs_prev, h_prev, w, wci, wcf, wco, cs_grad, h_grad = _contiguous(
             (x, cs_prev, h_prev, w, wci, wcf, wco, cs_grad, h_grad))
         K.block_lstm_backward(x, cs_prev, h_prev, w[:ni], w[ni:], wci, wcf, wco, acts, cs_grad, h_grad, cell_clip,
-                              use_peephole, steps, want_x_grad, dgates, dh, w_tmp, *outs)
+                              use_peephole, steps, want_x_grad, dgates, dh, w_tmp, *outs, numba.get_num_threads())
         return tuple(outs)
     return run
 
