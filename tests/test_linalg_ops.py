@@ -1,4 +1,5 @@
 """MatMul, BatchMatMulV2, MatrixInverse and MatrixDeterminant against numpy, with gradients."""
+import numba
 import numpy as np
 import pytest
 
@@ -48,6 +49,29 @@ def test_matmul_2d_transposes(dtype):
         np.testing.assert_allclose(got[k], want, rtol=1e-5 if dtype == np.float32 else 1e-12, err_msg=str(k))
     assert cases[(False, False)][0].shape.as_list() == [None, 5]
     assert (tf.constant(a) @ tf.constant(b)).op.type == "MatMul"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("threads", ["one", "all"])
+@pytest.mark.parametrize("m,k,n", [(13, 37, 45), (40, 9, 7), (3, 70, 100)])
+def test_matmul_tiled_product_transposes_and_threads(dtype, threads, m, k, n, monkeypatch):
+    """Shapes that fill 6-row tiles of 4/2/1 vectors with rows and columns left over; ``all``
+    splits every product across Numba's threads (by rows when m >= n, else by columns)."""
+    from nbflow.backends.cpu import linalg as linalg_backend
+    if threads == "all":
+        if numba.get_num_threads() < 2:
+            pytest.skip("Numba has one thread")
+        monkeypatch.setattr(linalg_backend, "PARALLEL_MIN_MACS", 0)
+    rng = np.random.RandomState(3)
+    a, b = rng.randn(m, k).astype(dtype), rng.randn(k, n).astype(dtype)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    pa, pat = tf.placeholder(tf.as_dtype(dtype), [None, k]), tf.placeholder(tf.as_dtype(dtype), [k, None])
+    got = run([tf.matmul(pa, b), tf.matmul(pat, b, transpose_a=True), tf.matmul(pa, b.T.copy(), transpose_b=True),
+               tf.matmul(pat, b.T.copy(), transpose_a=True, transpose_b=True)], {pa: a, pat: a.T.copy()})
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for g in got:
+        assert g.dtype == dtype
+        np.testing.assert_allclose(g, want, **tol)
 
 
 def test_matmul_integers_float16_and_edges():

@@ -19,7 +19,7 @@ Pooling: kernels/cpu/pool.py.
 import numpy as np
 from numba import prange
 
-from nbflow.kernels.cpu.microgemm import gemm
+from nbflow.kernels.cpu.microgemm import gemm, transpose_into
 from nbflow.kernels.cpu.views import flat
 from nbflow.kernels.jit import njit
 
@@ -253,17 +253,6 @@ def conv2d_backprop_filter_parallel(x, dout2d, kh, kw, sh, sw, dh, dw, pad_top, 
 
 
 @njit(cache=True)
-def _transpose_filter(f2d, ft):
-    """ft[:O*K] = f2d^T as a flat [O, K] matrix: the product reads its rows in vectors."""
-    k, o = f2d.shape
-    ft2 = ft[:o * k].reshape(o, k)
-    for t in range(k):
-        for q in range(o):
-            ft2[q, t] = f2d[t, q]
-    return ft[:o * k]
-
-
-@njit(cache=True)
 def _input_grad_images(dout2d, ftf, k, n0, n1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx):
     """dx[n0:n1] = col2im(dout2d @ f2d^T) of images n0..n1-1 (``ftf`` is f2d^T, flat)."""
     per = oh * ow
@@ -286,7 +275,7 @@ def conv2d_backprop_input(dout2d, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left
     k, o = f2d.shape
     if _empty_conv(n_batch, oh * ow, k, dx):
         return
-    ftf = _transpose_filter(f2d, ft)
+    ftf = transpose_into(f2d, ft)
     if _pointwise(dx.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
         gemm(flat(dout2d), 0, o, 1, n_batch * oh * ow, ftf, 0, k, k, flat(dx), 0, k, o, False)
         return
@@ -302,7 +291,7 @@ def conv2d_backprop_input_parallel(dout2d, f2d, kh, kw, sh, sw, dh, dw, pad_top,
     k, o = f2d.shape
     if _empty_conv(n_batch, oh * ow, k, dx):
         return
-    ftf = _transpose_filter(f2d, ft)
+    ftf = transpose_into(f2d, ft)
     total = n_batch * oh * ow
     if _pointwise(dx.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
         gf, xf = flat(dout2d), flat(dx)

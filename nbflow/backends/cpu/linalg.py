@@ -1,14 +1,19 @@
 """CPU kernels of the linear-algebra ops (nbflow/ops/linalg_ops.py).
 
-Products run BLAS gemm inside @njit (float32/float64, kernels/cpu/linalg.py),
-given the operands as stored and the transposes as flags. float16 is multiplied in float32 and rounded back;
+MatMul runs the register-tiled product of kernels/cpu/microgemm.py (float32/float64,
+the operands as stored and the transposes as flags; split across Numba's
+threads from 4M multiply-adds); BatchMatMul runs BLAS gemm inside @njit
+(kernels/cpu/linalg.py). float16 is multiplied in float32 and rounded back;
 int32/int64 (which TF's CPU MatMul also accepts) use numpy's integer matmul --
 BLAS has no integer GEMM.
 """
+import numba
 import numpy as np
 
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import linalg as K
+from nbflow.kernels.cpu import microgemm as G
+from nbflow.kernels.cpu.threads import cooperate
 from nbflow.ops import linalg_ops
 from nbflow.ops.linalg_ops import _broadcast_batch, _fmt
 
@@ -31,12 +36,30 @@ def _check_square(x):
         raise ValueError("Input matrices must be squares, got shape %s" % (list(x.shape),))
 
 
+#: multiply-adds (M*K*N) from which MatMul splits its output across Numba's threads
+#: (the same threshold as the convolutions': kernels/cpu/microgemm.py).
+PARALLEL_MIN_MACS = 1 << 22
+
+
+def _threads(m, k, n):
+    if m * k * n < PARALLEL_MIN_MACS:
+        return 1
+    nt = numba.get_num_threads()
+    if nt > 1:
+        cooperate()  # the opt-in BLAS thread limit (kernels/cpu/threads.py)
+    return nt
+
+
 @register_kernel(linalg_ops.MatMul)
 def _mat_mul(ctx):
     ta, tb = ctx.attrs["transpose_a"], ctx.attrs["transpose_b"]
     out = ctx.static_buffer(0)
     npd = ctx.out_np_dtype(0)
-    kernel = K.matmul2d if npd in (np.float32, np.float64) else None
+    tiled = npd in (np.float32, np.float64)
+    bt = [None]  # scratch for b.T (transpose_b): the product reads B's rows in vectors
+    bd = ctx.dims(1)
+    if tiled and tb and bd is not None and None not in bd:
+        bt[0] = np.empty(max(int(np.prod(bd)), 1), dtype=npd)
 
     def run(a, b):
         a2 = a.T if ta else a
@@ -44,8 +67,15 @@ def _mat_mul(ctx):
         if a2.shape[1] != b2.shape[0]:
             raise ValueError("Matrix size-incompatible: In[0]: %s, In[1]: %s" % (_fmt(a.shape), _fmt(b.shape)))
         o = out if out is not None else np.empty((a2.shape[0], b2.shape[1]), dtype=npd)
-        if kernel is not None and a.flags.c_contiguous and b.flags.c_contiguous:
-            kernel(a, b, o, ta, tb)  # the operands as stored, the transposes as flags
+        if tiled and a.flags.c_contiguous and b.flags.c_contiguous:
+            if bt[0] is None or bt[0].size < b.size:
+                bt[0] = np.empty(max(b.size, 1), dtype=npd)
+            m, k, n = a2.shape[0], a2.shape[1], b2.shape[1]
+            nt = _threads(m, k, n)
+            if nt > 1:  # the operands as stored, the transposes as flags
+                G.matmul_parallel(a, b, o, ta, tb, bt[0], nt)
+            else:
+                G.matmul(a, b, o, ta, tb, bt[0])
         else:
             _product(a2, b2, o)
         return o
