@@ -5,6 +5,7 @@ unknown then; the loops are kernels/cpu/rnn.py. Workspaces (the input
 products [T, B, 4H], the gate gradients [T, B, 4H], ...) are allocated once
 per shape and kept, so a steady-state step allocates nothing.
 """
+import numba
 import numpy as np
 
 from nbflow.backends.registry import register_kernel
@@ -107,7 +108,7 @@ def _block_lstm(ctx):
         xw, hw = workspace((nt, nb, n))
         x, cs_prev, h_prev, w, wci, wcf, wco, b = _contiguous((x, cs_prev, h_prev, w, wci, wcf, wco, b))
         K.block_lstm_forward(x, cs_prev, h_prev, w[:ni], w[ni:], wci, wcf, wco, b, forget_bias, cell_clip,
-                             use_peephole, steps, xw, hw, acts)
+                             use_peephole, steps, xw, hw, acts, numba.get_num_threads())
         return tuple(acts)
     return run
 
@@ -119,7 +120,8 @@ def _block_lstm_grad(ctx):
     sources = [ctx.buffer_source(k) for k in range(8)]
     want_x_grad = 0 in ctx.used_outputs
     workspace = _workspace(lambda key: (np.empty((key[0], key[1], 4 * key[2]), np_t),
-                                        np.empty((key[1], key[2]), np_t), np.empty((key[2], 4 * key[2]), np_t)))
+                                        np.empty((key[1], key[2]), np_t), np.empty((key[2], 4 * key[2]), np_t),
+                                        np.empty((4 * key[2], key[3]), np_t)))
     acts_copy = _workspace(lambda shape: np.empty(shape, np_t))
 
     def run(seq_len_max, x, cs_prev, h_prev, w, wci, wcf, wco, b, i, cs, f, o, ci, co, h, cs_grad, h_grad):
@@ -131,12 +133,13 @@ def _block_lstm_grad(ctx):
                                    "of the forward outputs, got %s" % (9 + k, (nt, nb, n), v.shape))
         outs = _outputs(sources, [(nt, nb, ni), (nb, n), (nb, n), (ni + n, 4 * n), (n,), (n,), (n,), (4 * n,)],
                         np_t)
-        dgates, dh, w_tmp = workspace((nt, nb, n))
+        dgates, dh, w_tmp, w_x_t = workspace((nt, nb, n, ni))
         acts = _as_acts(forward, (7, nt, nb, n), acts_copy)
         x, cs_prev, h_prev, w, wci, wcf, wco, cs_grad, h_grad = _contiguous(
             (x, cs_prev, h_prev, w, wci, wcf, wco, cs_grad, h_grad))
         K.block_lstm_backward(x, cs_prev, h_prev, w[:ni], w[ni:], wci, wcf, wco, acts, cs_grad, h_grad, cell_clip,
-                              use_peephole, steps, want_x_grad, dgates, dh, w_tmp, *outs)
+                              use_peephole, steps, want_x_grad, dgates, dh, w_tmp, w_x_t, *outs,
+                              numba.get_num_threads())
         return tuple(outs)
     return run
 
