@@ -9,7 +9,10 @@ Location (resolved once per process): ``$NBFLOW_CACHE_DIR``, else
   ``@njit(cache=True)`` kernels of one installed copy of nbflow.kernels (a
   Numba cache locator, ``KernelCacheLocator``, claims exactly the functions
   defined in nbflow.kernels and in ``generated/``; every other Numba function
-  keeps Numba's own rules, ``NUMBA_CACHE_DIR`` included).
+  keeps Numba's own rules, ``NUMBA_CACHE_DIR`` included). An entry is valid
+  only while no ``.py`` file of nbflow.kernels has changed (``package_stamp``):
+  kernels inline helpers from other files, which Numba's own per-file check
+  would miss.
 
 If the directory cannot be written (a read-only home or ``NBFLOW_CACHE_DIR``:
 containers, HPC nodes, CI images), caching is off for the process: one
@@ -27,6 +30,7 @@ one hand-written kernel function's compiled code) until the total is at most
 Nothing here imports from the rest of nbflow (``nbflow.cache`` is the
 command line: ``python -m nbflow.cache --info`` / ``--clear``).
 """
+import hashlib
 import os
 import re
 import shutil
@@ -199,6 +203,12 @@ class KernelCacheLocator(_nb_caching._SourceFileBackedLocatorMixin, _nb_caching.
     def get_cache_path(self):
         return self._cache_path
 
+    def get_source_stamp(self):
+        # Numba checks only the function's own file; a kernel inlines helpers from other
+        # files (microgemm's products, fastmath's exp32), so an edit of any kernel source
+        # must invalidate every cached kernel: the stamp includes the whole package's.
+        return super().get_source_stamp(), package_stamp()
+
     def ensure_cache_path(self):
         # Numba calls this before saving compiled code (its own also writes a
         # probe file each time: the directory was probed once, in state()).
@@ -231,6 +241,26 @@ class KernelCacheLocator(_nb_caching._SourceFileBackedLocatorMixin, _nb_caching.
                 return None
             cls._made.add(path)
         return cls(py_func, py_file, path)
+
+
+_package_stamps = {}
+
+
+def package_stamp(directory=_KERNELS_DIR):
+    """A digest of the names, sizes and modification times of the ``.py`` files under
+    ``directory`` (nbflow.kernels), computed once per process."""
+    got = _package_stamps.get(directory)
+    if got is None:
+        parts = []
+        for root, dirs, files in os.walk(directory):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    path = os.path.join(root, name)
+                    st = os.stat(path)
+                    parts.append("%s:%d:%d" % (os.path.relpath(path, directory), st.st_mtime_ns, st.st_size))
+        got = _package_stamps[directory] = hashlib.sha1("\n".join(parts).encode()).hexdigest()
+    return got
 
 
 def _register_locator():

@@ -372,3 +372,31 @@ def test_command_line_info_and_clear(scratch):
     assert "cleared %s: 8 files" % cache_dir in text
     assert not legacy.exists() and kcache.entries(str(cache_dir)) == []
     assert "0 generated kernels" in cli("--info")
+
+
+def test_package_stamp_changes_when_any_kernel_source_changes(tmp_path):
+    # a kernel inlines helpers from other files (microgemm's products): an edit of any
+    # kernels/*.py must invalidate every cached kernel, not only the edited file's
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "conv.py").write_text("x = 1\n")
+    (tmp_path / "cpu" / "microgemm.py").write_text("y = 1\n")
+    (tmp_path / "notes.txt").write_text("not a source\n")
+    before = kcache.package_stamp(str(tmp_path))
+    kcache._package_stamps.clear()
+    (tmp_path / "notes.txt").write_text("still not a source\n")
+    assert kcache.package_stamp(str(tmp_path)) == before
+    kcache._package_stamps.clear()
+    (tmp_path / "cpu" / "microgemm.py").write_text("y = 2  # edited\n")
+    assert kcache.package_stamp(str(tmp_path)) != before
+    kcache._package_stamps.clear()
+
+
+def test_a_kernels_source_stamp_includes_the_package_stamp():
+    from nbflow.kernels.cpu import conv
+    if not kcache.enabled():
+        pytest.skip("kernel caching is off in this process")
+    locator = kcache.KernelCacheLocator.from_function(conv.conv2d.py_func, conv.__file__)
+    own, package = locator.get_source_stamp()
+    from numba.core import caching
+    assert own == caching._SourceFileBackedLocatorMixin.get_source_stamp(locator)  # Numba's own, kept
+    assert package == kcache.package_stamp()
