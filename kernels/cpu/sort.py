@@ -8,9 +8,9 @@ import numpy as np
 from nbflow.kernels.jit import njit
 
 
-@njit(cache=True)
-def _first(a, ia, b, ib):
-    """Does value ``a`` (at index ia) come before ``b`` (at ib) in descending order?"""
+def first_descending(a, ia, b, ib):
+    """Does value ``a`` (at index ia) come before ``b`` (at ib) in descending order?
+    (TF's TopK order; one Python source for the CPU's njit and the GPU's device function.)"""
     if a > b:
         return True
     if a < b:
@@ -20,6 +20,9 @@ def _first(a, ia, b, ib):
     if a != a:  # NaN: the largest; NaNs keep their order
         return b == b or ia < ib
     return False
+
+
+_first = njit(cache=True)(first_descending)
 
 
 _RUN = 16  # runs this short are insertion-sorted before merging

@@ -15,22 +15,14 @@ ascending order): fine for small k, slow for full sorts of long rows.
 from numba import cuda, int32
 from numba.np.numpy_support import from_dtype
 
+from nbflow.kernels.cpu.sort import first_descending
+
 #: longest row sorted in shared memory (keys + int32 indices: 24 KiB for float64)
 MAX_SORT = 2048
 
 
-@cuda.jit(device=True)
-def first(a, ia, b, ib):
-    """Does value ``a`` (at index ia) come before ``b`` (at ib) in descending order?"""
-    if a > b:
-        return True
-    if a < b:
-        return False
-    if a == b:
-        return ia < ib
-    if a != a:  # NaN: the largest; NaNs keep their order
-        return b == b or ia < ib
-    return False
+#: the CPU's order (kernels/cpu/sort.py), compiled as a device function
+first = cuda.jit(device=True)(first_descending)
 
 
 @cuda.jit(device=True)
