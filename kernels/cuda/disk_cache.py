@@ -68,6 +68,11 @@ def _register_locator():
         def get_cache_path(self):
             return self._cache_path
 
+        def get_source_stamp(self):
+            # as the CPU's locator: CUDA kernels call helpers of other files (the CPU's
+            # sort order, generated code), so any kernel source edit invalidates them all
+            return super().get_source_stamp(), _cache.package_stamp()
+
         def ensure_cache_path(self):
             os.makedirs(self._cache_path, exist_ok=True)
             _cache.before_write()
