@@ -35,7 +35,7 @@ from numba import prange, types
 from numba.extending import overload
 
 from nbflow.kernels.cpu.fastmath import exp32, tanh32
-from nbflow.kernels.cpu.microgemm import gemm, transpose_into
+from nbflow.kernels.cpu.microgemm import gemm, matmul, transpose_into
 from nbflow.kernels.jit import njit
 
 
@@ -147,18 +147,6 @@ def lstm_gates_peephole(xw, hw, cs_prev, wci, wcf, wco, cell_clip, acts, t, r0, 
 
 
 @njit(cache=True, parallel=True)
-def _row_products(a, b, out, bounds):
-    """out[r] = a[r] @ b for the rows r < bounds[-1] of ``a`` and ``out`` (C-contiguous,
-    any rank: rows of b.shape[0] and b.shape[1] elements), row blocks ``bounds``
-    split across threads."""
-    k, n = b.shape
-    af, bf, of = a.reshape(-1), b.reshape(-1), out.reshape(-1)
-    for c in prange(bounds.shape[0] - 1):
-        r0, r1 = bounds[c], bounds[c + 1]
-        gemm(af, r0 * k, k, 1, r1 - r0, bf, 0, n, n, of, r0 * n, n, k, False)
-
-
-@njit(cache=True, parallel=True)
 def _forward_steps(h_prev, w_h, cs_prev, wci, wcf, wco, cell_clip, use_peephole, steps, xw, hw, acts, bounds):
     """The recurrence. Batch rows are independent, so each thread runs every step for
     its block of rows (``bounds``): the row block's recurrent product, then its gates."""
@@ -196,7 +184,8 @@ def block_lstm_forward(x, cs_prev, h_prev, w_x, w_h, wci, wcf, wco, b, forget_bi
     rows = steps * nb
     xw2 = xw[:steps].reshape(rows, n4)
     if ni > 0:
-        _row_products(x, w_x, xw, row_blocks(rows, chunks))
+        matmul(x[:steps].reshape(rows, ni), w_x, xw2, np.bool_(False), np.bool_(False), xw2.reshape(-1),
+               np.int64(chunks))  # (no B^T: its scratch is not read)
     else:
         xw2[:] = 0
     _add_bias(xw2, b, forget_bias)
@@ -357,7 +346,7 @@ def block_lstm_backward(x, cs_prev, h_prev, w_x, w_h, wci, wcf, wco, acts, cs_gr
     """Backpropagation through the first ``steps`` steps (the later outputs are
     constant zeros: no gradient). Workspaces: ``dgates`` [T, B, 4H], ``dh``
     [B, H] (a step's whole dh), ``w_tmp`` [H, 4H] (W_h transposed), ``w_x_t``
-    [4H, I] (W_x transposed, when ``want_x_grad``). ``x_grad`` is
+    [4H, I] (scratch for W_x transposed, when ``want_x_grad``). ``x_grad`` is
     written only when ``want_x_grad`` (an unused output costs one product less).
     ``chunks``: how many threads share the work."""
     nt, nb, ni = x.shape
@@ -384,5 +373,5 @@ def block_lstm_backward(x, cs_prev, h_prev, w_x, w_h, wci, wcf, wco, acts, cs_gr
     dg = dgates[:steps].reshape(rows, n4)
     _column_sums(dg, b_grad)
     if want_x_grad and ni > 0:
-        transpose_into(w_x, w_x_t.reshape(-1))
-        _row_products(dgates, w_x_t, x_grad, row_blocks(rows, chunks))
+        matmul(dg, w_x, x_grad[:steps].reshape(rows, ni), np.bool_(False), np.bool_(True), w_x_t.reshape(-1),
+               np.int64(chunks))

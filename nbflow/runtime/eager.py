@@ -329,8 +329,9 @@ def _bind(op_cls, inputs, arrays, attrs, variables, device_scope):
 
 
 def _value_key(arrays, indices):
-    return tuple(eager_placement.to_host(arrays[i]).tobytes() if arrays[i].size <= _SMALL else None
-                 for i in indices)
+    # on every call of an op bound by value (reductions' axes): a device array only with a GPU
+    return tuple((a if type(a) is np.ndarray else eager_placement.to_host(a)).tobytes() if a.size <= _SMALL
+                 else None for a in [arrays[i] for i in indices])
 
 
 base.set_eager_executor(execute)

@@ -42,10 +42,8 @@ def forget_devices():
 
 def requested_gpu(spec):
     """The GPU an eager op under device scope ``spec`` goes to when it has a kernel there, or None."""
-    try:
+    if spec in _targets:
         return _targets[spec]
-    except KeyError:
-        pass
     found = gpus()
     gpu = None
     if found:
