@@ -143,7 +143,7 @@ def _empty_conv(n_batch, per, k, out):
 # signature of gemm (and a prange index, uint64, another of the part helpers).
 
 @njit(cache=True)
-def _conv2d_part(x, f2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d):
+def _conv2d_part(fn, x, f2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d):
     """Block b of nt of ``conv2d``, with the b-th of nt equal parts of ``cols`` as scratch."""
     n_batch = x.shape[0]
     per = oh * ow
@@ -151,7 +151,7 @@ def _conv2d_part(x, f2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, o
     ff, of = flat(f2d), flat(out2d)
     if _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):  # the input is the patch matrix
         r0, r1 = n_batch * per * b // nt, n_batch * per * (b + 1) // nt
-        gemm(flat(x), r0 * k, k, np.int64(1), r1 - r0, ff, np.int64(0), o, o, of, r0 * o, o, k, np.bool_(False))
+        gemm(fn, flat(x), r0 * k, k, np.int64(1), r1 - r0, ff, np.int64(0), o, o, of, r0 * o, o, k, np.bool_(False))
         return
     size = cols.size // nt
     mine = cols[b * size:(b + 1) * size]
@@ -162,14 +162,14 @@ def _conv2d_part(x, f2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, o
         m = r1 - r0
         if x.shape[3] == 1:  # one input channel: transposed patches are cheaper to build (see im2col_t)
             im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(k, m))
-            gemm(mine, np.int64(0), np.int64(1), m, m, ff, np.int64(0), o, o, of, r0 * o, o, k, np.bool_(False))
+            gemm(fn, mine, np.int64(0), np.int64(1), m, m, ff, np.int64(0), o, o, of, r0 * o, o, k, np.bool_(False))
         else:
             im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(m, k))
-            gemm(mine, np.int64(0), k, np.int64(1), m, ff, np.int64(0), o, o, of, r0 * o, o, k, np.bool_(False))
+            gemm(fn, mine, np.int64(0), k, np.int64(1), m, ff, np.int64(0), o, o, of, r0 * o, o, k, np.bool_(False))
 
 
 @njit(cache=True, parallel=True)
-def conv2d(x, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d, nt):
+def conv2d(fn, x, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d, nt):
     """out2d[n*OH*OW + i*OW + j, :] = patch(n, i, j) @ f2d, with f2d the [KH*KW*C, O] filter.
 
     ``cols`` is flat scratch: ``nt`` equal parts, one per block of images, each holding a
@@ -178,13 +178,13 @@ def conv2d(x, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2
         return
     if nt > 1:
         for b in prange(nt):
-            _conv2d_part(x, f2d, np.int64(b), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d)
+            _conv2d_part(fn, x, f2d, np.int64(b), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d)
     else:
-        _conv2d_part(x, f2d, np.int64(0), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d)
+        _conv2d_part(fn, x, f2d, np.int64(0), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, out2d)
 
 
 @njit(cache=True)
-def _filter_grad_part(x, dout2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, df):
+def _filter_grad_part(fn, x, dout2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, df):
     """df (flat [KH*KW*C, O]) = the filter gradient of block b of nt (0 if it is empty):
     chunks of cols^T @ dout, each added in (float32 sums, as BLAS's)."""
     n_batch = x.shape[0]
@@ -194,7 +194,7 @@ def _filter_grad_part(x, dout2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_lef
     gf = flat(dout2d)
     if _pointwise(x.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
         r0, r1 = n_batch * per * b // nt, n_batch * per * (b + 1) // nt
-        gemm(flat(x), r0 * k, np.int64(1), k, k, gf, r0 * o, o, o, df, np.int64(0), o, r1 - r0, np.bool_(False))
+        gemm(fn, flat(x), r0 * k, np.int64(1), k, k, gf, r0 * o, o, o, df, np.int64(0), o, r1 - r0, np.bool_(False))
         return
     n0, n1 = n_batch * b // nt, n_batch * (b + 1) // nt
     if n1 <= n0:
@@ -209,14 +209,14 @@ def _filter_grad_part(x, dout2d, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_lef
         first = r0 == n0 * per
         if x.shape[3] == 1:  # one input channel: transposed patches (see conv2d)
             im2col_t(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(k, m))
-            gemm(mine, np.int64(0), m, np.int64(1), k, gf, r0 * o, o, o, df, np.int64(0), o, m, not first)
+            gemm(fn, mine, np.int64(0), m, np.int64(1), k, gf, r0 * o, o, o, df, np.int64(0), o, m, not first)
         else:
             im2col(x, r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, mine[:m * k].reshape(m, k))
-            gemm(mine, np.int64(0), np.int64(1), k, k, gf, r0 * o, o, o, df, np.int64(0), o, m, not first)
+            gemm(fn, mine, np.int64(0), np.int64(1), k, k, gf, r0 * o, o, o, df, np.int64(0), o, m, not first)
 
 
 @njit(cache=True, parallel=True)
-def conv2d_backprop_filter(x, dout2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, parts, df2d, nt):
+def conv2d_backprop_filter(fn, x, dout2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, parts, df2d, nt):
     """df2d[KH*KW*C, O] = sum over patch rows r of patch(r)^T dout2d[r]. Over nt blocks:
     block 0 sums into df2d, block b > 0 into ``parts`` (flat, (nt - 1) filters), added in
     at the end."""
@@ -227,18 +227,18 @@ def conv2d_backprop_filter(x, dout2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left,
     if nt > 1:
         for b in prange(nt):
             dst = df if b == 0 else parts[(b - 1) * k * o:b * k * o]
-            _filter_grad_part(x, dout2d, np.int64(b), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols,
+            _filter_grad_part(fn, x, dout2d, np.int64(b), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols,
                               dst)
         for b in range(1, nt):
             part = parts[(b - 1) * k * o:b * k * o]
             for e in range(k * o):
                 df[e] += part[e]
     else:
-        _filter_grad_part(x, dout2d, np.int64(0), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, df)
+        _filter_grad_part(fn, x, dout2d, np.int64(0), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, cols, df)
 
 
 @njit(cache=True)
-def _input_grad_part(dout2d, ftf, k, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx):
+def _input_grad_part(fn, dout2d, ftf, k, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx):
     """Block b of nt of ``conv2d_backprop_input`` (``ftf`` is f2d^T, flat): dx of its images
     = col2im(dout2d @ f2d^T)."""
     n_batch = dx.shape[0]
@@ -247,7 +247,7 @@ def _input_grad_part(dout2d, ftf, k, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad
     gf = flat(dout2d)
     if _pointwise(dx.shape, kh, kw, sh, sw, pad_top, pad_left, oh, ow):
         r0, r1 = n_batch * per * b // nt, n_batch * per * (b + 1) // nt
-        gemm(gf, r0 * o, o, np.int64(1), r1 - r0, ftf, np.int64(0), k, k, flat(dx), r0 * k, k, o, np.bool_(False))
+        gemm(fn, gf, r0 * o, o, np.int64(1), r1 - r0, ftf, np.int64(0), k, k, flat(dx), r0 * k, k, o, np.bool_(False))
         return
     n0, n1 = n_batch * b // nt, n_batch * (b + 1) // nt
     dx[n0:n1] = 0
@@ -257,12 +257,12 @@ def _input_grad_part(dout2d, ftf, k, b, nt, kh, kw, sh, sw, dh, dw, pad_top, pad
     for r0 in range(n0 * per, n1 * per, step):
         r1 = min(r0 + step, n1 * per)
         m = r1 - r0
-        gemm(gf, r0 * o, o, np.int64(1), m, ftf, np.int64(0), k, k, mine, np.int64(0), k, o, np.bool_(False))
+        gemm(fn, gf, r0 * o, o, np.int64(1), m, ftf, np.int64(0), k, k, mine, np.int64(0), k, o, np.bool_(False))
         col2im_add(mine[:m * k].reshape(m, k), r0, r1, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dx)
 
 
 @njit(cache=True, parallel=True)
-def conv2d_backprop_input(dout2d, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, ft, dx, nt):
+def conv2d_backprop_input(fn, dout2d, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, ft, dx, nt):
     """dx = col2im(dout2d @ f2d^T), a chunk of patch rows at a time, over nt blocks of whole
     images (whole: col2im adds into the input rows that neighbouring patches share).
     ``dcols``: flat scratch in nt parts; ``ft``: [O, KH*KW*C] scratch for f2d^T, whose rows
@@ -273,7 +273,7 @@ def conv2d_backprop_input(dout2d, f2d, kh, kw, sh, sw, dh, dw, pad_top, pad_left
     ftf = transpose_into(f2d, ft)
     if nt > 1:
         for b in prange(nt):
-            _input_grad_part(dout2d, ftf, k, np.int64(b), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow,
+            _input_grad_part(fn, dout2d, ftf, k, np.int64(b), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow,
                              dcols, dx)
     else:
-        _input_grad_part(dout2d, ftf, k, np.int64(0), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx)
+        _input_grad_part(fn, dout2d, ftf, k, np.int64(0), nt, kh, kw, sh, sw, dh, dw, pad_top, pad_left, oh, ow, dcols, dx)

@@ -1,6 +1,8 @@
-"""A register-tiled matrix product for the convolutions, in Numba.
+"""A register-tiled matrix product for the convolutions, MatMul and the LSTM, in Numba.
 
-``gemm(a, ia, sam, sak, m, b, ib, ldb, n, c, ic, ldc, kk, accumulate)``:
+``gemm(fn, a, ia, sam, sak, m, b, ib, ldb, n, c, ic, ldc, kk, accumulate)``, with ``fn``
+the dtype's ``gemm_address`` (one compiled C function per dtype, called through its
+address: see ``gemm_address``):
 
     C[m, n] (+)= A[m, kk] @ B[kk, n]
     A[r, t] = a[ia + r*sam + t*sak]      (any strides: A's elements are broadcast one by one)
@@ -25,8 +27,10 @@ them) instead of BLAS's own pool, whose spinning threads fought Numba's
 (kernels/cpu/threads.py). Results differ from BLAS's by rounding only (both
 sum with fused multiply-adds, in a different order).
 """
+import threading
 from contextlib import contextmanager
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import prange, types
@@ -34,7 +38,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from nbflow.kernels.cpu.views import flat
-from nbflow.kernels.jit import njit
+from nbflow.kernels.jit import cfunc, njit
 
 #: bytes per vector (one AVX-512 register; LLVM splits it on narrower machines)
 VECTOR_BYTES = 64
@@ -44,6 +48,15 @@ MR = 6
 
 def _flat_float(t):
     return isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C" and isinstance(t.dtype, types.Float)
+
+
+def _float_data(t):
+    """A flat C-contiguous float array, or a raw pointer to floats (inside the compiled gemm)."""
+    return _flat_float(t) or (isinstance(t, types.CPointer) and isinstance(t.dtype, types.Float))
+
+
+def _data_pointer(context, builder, t, value):
+    return value if isinstance(t, types.CPointer) else context.make_array(t)(context, builder, value).data
 
 
 @contextmanager
@@ -81,7 +94,7 @@ def _make_tile(mr, nv, masked=False):
     @intrinsic
     def tile(typingctx, a, ia, sam, sak, b, ib, ldb, c, ic, ldc, kk, accumulate, width):
         ints = (ia, sam, sak, ib, ldb, ic, ldc, kk, width)
-        if not (_flat_float(a) and _flat_float(b) and _flat_float(c) and a.dtype == b.dtype == c.dtype
+        if not (_float_data(a) and _float_data(b) and _float_data(c) and a.dtype == b.dtype == c.dtype
                 and all(isinstance(x, types.Integer) for x in ints) and isinstance(accumulate, types.Boolean)):
             return None
         lanes = VECTOR_BYTES // (a.dtype.bitwidth // 8)
@@ -96,9 +109,9 @@ def _make_tile(mr, nv, masked=False):
                                 (st[1], st[2], st[3], st[5], st[6], st[8], st[9], st[10]))]
             elt = context.get_data_type(st[0].dtype)
             vec = ir.VectorType(elt, lanes)
-            pa = context.make_array(st[0])(context, builder, av).data
-            pb = context.make_array(st[4])(context, builder, bv).data
-            pc = context.make_array(st[7])(context, builder, cv).data
+            pa = _data_pointer(context, builder, st[0], av)
+            pb = _data_pointer(context, builder, st[4], bv)
+            pc = _data_pointer(context, builder, st[7], cv)
             fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
                                                  "llvm.fma.v%df%d" % (lanes, st[0].dtype.bitwidth))
             i32 = ir.IntType(32)
@@ -173,7 +186,7 @@ _tile6xm, _tile1xm = _make_tile(MR, 1, masked=True), _make_tile(1, 1, masked=Tru
 @intrinsic
 def _lanes(typingctx, a):
     """VECTOR_BYTES // a.itemsize as a compile-time constant."""
-    if not _flat_float(a):
+    if not _float_data(a):
         return None
     lanes = VECTOR_BYTES // (a.dtype.bitwidth // 8)
 
@@ -182,10 +195,11 @@ def _lanes(typingctx, a):
     return types.intp(a), codegen
 
 
-@njit(cache=True)
-def gemm(a, ia, sam, sak, m, b, ib, ldb, n, c, ic, ldc, kk, accumulate):
-    """C[m, n] (+)= A[m, kk] @ B[kk, n] on flat arrays with offsets and strides (see the module)."""
+def _gemm_body(a, ia, sam, sak, m, b, ib, ldb, n, c, ic, ldc, kk, accumulate):
+    """C[m, n] (+)= A[m, kk] @ B[kk, n] (see the module); ``a``, ``b``, ``c`` are raw pointers.
+    Compiled once per dtype as a C function (``gemm_address``), never inlined into callers."""
     lanes = _lanes(a)
+    acc = accumulate != 0
     q0 = 0
     while q0 < n:
         width = n - q0
@@ -194,26 +208,107 @@ def gemm(a, ia, sam, sak, m, b, ib, ldb, n, c, ic, ldc, kk, accumulate):
         while r0 + MR <= m:
             ao, co = ia + r0 * sam, ic + r0 * ldc + q0
             if nv == 4:
-                _tile6x4(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate, 0)
+                _tile6x4(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, acc, 0)
             elif nv == 2:
-                _tile6x2(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate, 0)
+                _tile6x2(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, acc, 0)
             elif nv == 1:
-                _tile6x1(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate, 0)
+                _tile6x1(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, acc, 0)
             else:  # the last columns, less than a vector: masked loads and stores
-                _tile6xm(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate, width)
+                _tile6xm(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, acc, width)
             r0 += MR
         while r0 < m:
             ao, co = ia + r0 * sam, ic + r0 * ldc + q0
             if nv == 4:
-                _tile1x4(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate, 0)
+                _tile1x4(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, acc, 0)
             elif nv == 2:
-                _tile1x2(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate, 0)
+                _tile1x2(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, acc, 0)
             elif nv == 1:
-                _tile1x1(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate, 0)
+                _tile1x1(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, acc, 0)
             else:
-                _tile1xm(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, accumulate, width)
+                _tile1xm(a, ao, sam, sak, b, ib + q0, ldb, c, co, ldc, kk, acc, width)
             r0 += 1
         q0 += nv * lanes if nv > 0 else width
+
+
+def _gemm_signature(dtype):
+    p, i = types.CPointer(dtype), types.intp
+    return types.void(p, i, i, i, i, p, i, i, i, p, i, i, i, i)
+
+
+_compiled = {}
+_compile_lock = threading.Lock()
+
+
+def gemm_address(dtype):
+    """The address of the compiled gemm for ``dtype`` (float32 or float64): the first
+    argument of ``gemm`` and of every kernel that calls it. Compiled (or loaded from the
+    kernel cache) on first use.
+
+    Why a C function called through its address: a Numba function calling another links
+    the callee's code into its own and optimizes and compiles all of it again, so every
+    kernel calling gemm (conv2d and its gradients, MatMul, the LSTM's passes, and each
+    parallel loop body among them) paid gemm's compile time once more -- most of a cold
+    start's compile time. Called through a pointer, gemm compiles once per dtype. (A
+    symbol bound by name instead would crash a process that loads a cached caller before
+    binding it; an argument cannot be forgotten.)"""
+    key = np.dtype(dtype)
+    got = _compiled.get(key)
+    if got is None:
+        if key not in (np.float32, np.float64):
+            raise TypeError("microgemm: no gemm for dtype %s (float32 and float64 only)" % key)
+        with _compile_lock:
+            got = _compiled.get(key)
+            if got is None:
+                compiled = cfunc(_gemm_signature(numba.from_dtype(key)), cache=True)(_gemm_body)
+                got = _compiled[key] = compiled.address
+    return got
+
+
+def gemm_address_for(*arrays):
+    """``gemm_address`` of the arrays' common dtype; a TypeError when they differ."""
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) != 1:
+        raise TypeError("microgemm: operands of different dtypes %s" % sorted(str(d) for d in dtypes))
+    return gemm_address(dtypes.pop())
+
+
+@intrinsic
+def gemm(typingctx, fn, a, ia, sam, sak, m, b, ib, ldb, n, c, ic, ldc, kk, accumulate):
+    """C[m, n] (+)= A[m, kk] @ B[kk, n] on flat arrays with offsets and strides (see the
+    module), through ``fn``, the ``gemm_address`` of their dtype."""
+    ints = (ia, sam, sak, m, ib, ldb, n, ic, ldc, kk)
+    if not (isinstance(fn, types.Integer) and _flat_float(a) and _flat_float(b) and _flat_float(c)
+            and a.dtype == b.dtype == c.dtype and all(isinstance(x, types.Integer) for x in ints)
+            and isinstance(accumulate, types.Boolean)):
+        return None
+    sig = types.none(fn, a, ia, sam, sak, m, b, ib, ldb, n, c, ic, ldc, kk, accumulate)
+    callee = _gemm_signature(a.dtype)
+
+    def codegen(context, builder, sig, args):
+        values = []
+        for value, t, want in zip(args[1:], sig.args[1:], callee.args):
+            if isinstance(t, types.Array):
+                values.append(_data_pointer(context, builder, t, value))
+            else:
+                values.append(context.cast(builder, value, t, want))
+        fnty = ir.FunctionType(context.get_value_type(callee.return_type),
+                               [context.get_value_type(t) for t in callee.args])
+        address = context.cast(builder, args[0], sig.args[0], types.intp)
+        builder.call(builder.inttoptr(address, fnty.as_pointer()), values)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@njit(cache=True)
+def _gemm_entry(fn, a, ia, sam, sak, m, b, ib, ldb, n, c, ic, ldc, kk, accumulate):
+    gemm(fn, a, ia, sam, sak, m, b, ib, ldb, n, c, ic, ldc, kk, accumulate)
+
+
+def gemm_flat(a, ia, sam, sak, m, b, ib, ldb, n, c, ic, ldc, kk, accumulate):
+    """``gemm`` called from Python (tests, benchmarks)."""
+    _gemm_entry(gemm_address_for(a, b, c), a, np.int64(ia), np.int64(sam), np.int64(sak), np.int64(m), b,
+                np.int64(ib), np.int64(ldb), np.int64(n), c, np.int64(ic), np.int64(ldc), np.int64(kk),
+                np.bool_(accumulate))
 
 
 # -- MatMul: out = op(a) @ op(b) on C-contiguous matrices ---------------------------------
@@ -223,67 +318,62 @@ _TBLOCK = 16
 
 
 @njit(cache=True)
-def _transpose_rows(src, dst, r0, r1):
-    """Rows r0..r1-1 of src into dst (flat src.T), in 16x16 blocks (a plain column-by-column
-    copy writes a new cache line per element: 1.4 ms for 512x512)."""
+def transpose_into(src, dst):
+    """dst[:cols*rows] = src.T as a flat [cols, rows] matrix, copied in 16x16 blocks (a plain
+    column-by-column copy writes a new cache line per element: 1.4 ms for 512x512);
+    returns that part of dst."""
     rows, cols = src.shape
-    for i0 in range(r0, r1, _TBLOCK):
-        i1 = min(i0 + _TBLOCK, r1)
+    for i0 in range(0, rows, _TBLOCK):
+        i1 = min(i0 + _TBLOCK, rows)
         for j0 in range(0, cols, _TBLOCK):
             j1 = min(j0 + _TBLOCK, cols)
             for j in range(j0, j1):
                 base = j * rows
                 for i in range(i0, i1):
                     dst[base + i] = src[i, j]
-
-
-@njit(cache=True)
-def transpose_into(src, dst):
-    """dst[:cols*rows] = src.T as a flat [cols, rows] matrix; returns that part of dst."""
-    _transpose_rows(src, dst, np.int64(0), src.shape[0])
     return dst[:src.size]
 
 
 @njit(cache=True)
-def _matmul_part(a, b, out, ta, tb, bt, p, nt, by_rows):
-    """Block p of nt of out = op(a) @ op(b): rows in whole tiles (``by_rows``; B^T, when
-    ``tb``, already copied into ``bt`` by the caller) or columns in whole vectors (the
-    block copies the rows of b its columns read into ``bt`` itself: no wait for the other
-    threads). A transposed is only a change of strides."""
+def _matmul_part(fn, a, bf, out, ta, p, nt, by_rows):
+    """Block p of nt of out = op(a) @ B, B's rows flat in ``bf``: rows of out in whole tiles
+    (``by_rows``) or columns in whole vectors. A transposed is only a change of strides."""
     m, n = out.shape
     k = a.shape[0] if ta else a.shape[1]
     sam, sak = (1, m) if ta else (k, 1)
     af, of = flat(a), flat(out)
-    bf = bt[:b.size] if tb else flat(b)
     if by_rows:
         tiles = (m + MR - 1) // MR
         r0, r1 = min(tiles * p // nt * MR, m), min(tiles * (p + 1) // nt * MR, m)
-        gemm(af, r0 * sam, sam, sak, r1 - r0, bf, np.int64(0), n, n, of, r0 * n, n, k, np.bool_(False))
+        gemm(fn, af, r0 * sam, sam, sak, r1 - r0, bf, np.int64(0), n, n, of, r0 * n, n, k, np.bool_(False))
     else:
         lanes = _lanes(af)
         vecs = (n + lanes - 1) // lanes
         q0, q1 = min(vecs * p // nt * lanes, n), min(vecs * (p + 1) // nt * lanes, n)
-        if tb:
-            _transpose_rows(b, bt, q0, q1)
-        gemm(af, np.int64(0), sam, sak, m, bf, q0, n, q1 - q0, of, q0, n, k, np.bool_(False))
+        gemm(fn, af, np.int64(0), sam, sak, m, bf, q0, n, q1 - q0, of, q0, n, k, np.bool_(False))
 
 
-@njit(cache=True, parallel=True)
-def matmul(a, b, out, ta, tb, bt, nt):
-    """out = op(a) @ op(b), op(x) = x.T where ``ta``/``tb`` (a, b, out C-contiguous); ``bt``
-    is scratch for b.T (at least b.size elements when ``tb``): B's rows are read in vectors.
-    With ``nt`` > 1, out's rows (or, when it has fewer rows than columns, its columns) are
-    split into ``nt`` blocks across Numba's threads. One function for both and one
-    ``prange`` calling one helper: every caller of ``gemm`` (a parallel loop body too)
-    links and compiles its own copy of gemm's code, most of a cold start's compile time."""
+@njit(cache=True)
+def matmul(fn, a, b, out, ta, tb, bt):
+    """out = op(a) @ op(b) on one thread, op(x) = x.T where ``ta``/``tb`` (a, b, out
+    C-contiguous); ``bt`` is scratch for b.T (at least b.size elements when ``tb``)."""
     m, n = out.shape
     if m == 0 or n == 0:
         return
-    if nt > 1:
-        by_rows = m >= n
-        if tb and by_rows:
-            _transpose_rows(b, bt, np.int64(0), b.shape[0])
-        for p in prange(nt):
-            _matmul_part(a, b, out, ta, tb, bt, np.int64(p), nt, by_rows)
-    else:
-        _matmul_part(a, b, out, ta, tb, bt, np.int64(0), nt, np.bool_(False))
+    bf = transpose_into(b, bt) if tb else flat(b)  # B's rows are read in vectors
+    _matmul_part(fn, a, bf, out, ta, np.int64(0), np.int64(1), np.bool_(True))
+
+
+@njit(cache=True, parallel=True)
+def matmul_parallel(fn, a, b, out, ta, tb, bt, nt):
+    """``matmul`` with out's rows (or, when it has fewer rows than columns, its columns)
+    split into ``nt`` blocks across Numba's threads. A function apart from ``matmul``: a
+    parallel loop costs about 0.3 s more to compile, which a program whose products all
+    stay on one thread should not pay."""
+    m, n = out.shape
+    if m == 0 or n == 0:
+        return
+    bf = transpose_into(b, bt) if tb else flat(b)
+    by_rows = m >= n
+    for p in prange(nt):
+        _matmul_part(fn, a, bf, out, ta, np.int64(p), nt, by_rows)

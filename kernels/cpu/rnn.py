@@ -35,7 +35,7 @@ from numba import prange, types
 from numba.extending import overload
 
 from nbflow.kernels.cpu.fastmath import exp32, tanh32
-from nbflow.kernels.cpu.microgemm import gemm, matmul, transpose_into
+from nbflow.kernels.cpu.microgemm import gemm, matmul_parallel, transpose_into
 from nbflow.kernels.jit import njit
 
 
@@ -147,7 +147,7 @@ def lstm_gates_peephole(xw, hw, cs_prev, wci, wcf, wco, cell_clip, acts, t, r0, 
 
 
 @njit(cache=True, parallel=True)
-def _forward_steps(h_prev, w_h, cs_prev, wci, wcf, wco, cell_clip, use_peephole, steps, xw, hw, acts, bounds):
+def _forward_steps(fn, h_prev, w_h, cs_prev, wci, wcf, wco, cell_clip, use_peephole, steps, xw, hw, acts, bounds):
     """The recurrence. Batch rows are independent, so each thread runs every step for
     its block of rows (``bounds``): the row block's recurrent product, then its gates."""
     nb, n = cs_prev.shape
@@ -158,9 +158,9 @@ def _forward_steps(h_prev, w_h, cs_prev, wci, wcf, wco, cell_clip, use_peephole,
         r0, r1 = bounds[c], bounds[c + 1]
         for t in range(steps):
             if t == 0:
-                gemm(hf, r0 * n, n, 1, r1 - r0, wf, 0, n4, n4, hwf, r0 * n4, n4, n, False)
+                gemm(fn, hf, r0 * n, n, 1, r1 - r0, wf, 0, n4, n4, hwf, r0 * n4, n4, n, False)
             else:
-                gemm(af, ((_H * nt + t - 1) * nb + r0) * n, n, 1, r1 - r0, wf, 0, n4, n4, hwf, r0 * n4, n4, n,
+                gemm(fn, af, ((_H * nt + t - 1) * nb + r0) * n, n, 1, r1 - r0, wf, 0, n4, n4, hwf, r0 * n4, n4, n,
                      False)
             c_prev = cs_prev if t == 0 else acts[_CS, t - 1]
             if use_peephole:
@@ -170,7 +170,7 @@ def _forward_steps(h_prev, w_h, cs_prev, wci, wcf, wco, cell_clip, use_peephole,
 
 
 @njit(cache=True)
-def block_lstm_forward(x, cs_prev, h_prev, w_x, w_h, wci, wcf, wco, b, forget_bias, cell_clip, use_peephole,
+def block_lstm_forward(fn, x, cs_prev, h_prev, w_x, w_h, wci, wcf, wco, b, forget_bias, cell_clip, use_peephole,
                        steps, xw, hw, acts, chunks):
     """The first ``steps`` time steps of ``x`` [T, B, I] into ``acts`` [7, T, B, H];
     the steps after are zero (TF's BlockLSTM). ``w_x``/``w_h``: the kernel's
@@ -184,12 +184,12 @@ def block_lstm_forward(x, cs_prev, h_prev, w_x, w_h, wci, wcf, wco, b, forget_bi
     rows = steps * nb
     xw2 = xw[:steps].reshape(rows, n4)
     if ni > 0:
-        matmul(x[:steps].reshape(rows, ni), w_x, xw2, np.bool_(False), np.bool_(False), xw2.reshape(-1),
+        matmul_parallel(fn, x[:steps].reshape(rows, ni), w_x, xw2, np.bool_(False), np.bool_(False), xw2.reshape(-1),
                np.int64(chunks))  # (no B^T: its scratch is not read)
     else:
         xw2[:] = 0
     _add_bias(xw2, b, forget_bias)
-    _forward_steps(h_prev, w_h, cs_prev, wci, wcf, wco, cell_clip, use_peephole, steps, xw, hw, acts,
+    _forward_steps(fn, h_prev, w_h, cs_prev, wci, wcf, wco, cell_clip, use_peephole, steps, xw, hw, acts,
                    row_blocks(nb, chunks))
 
 
@@ -294,7 +294,7 @@ def _column_sums(a, out):
 
 
 @njit(cache=True, parallel=True)
-def _backward_steps(acts, cs_prev, h_grad, cs_grad, w_h_t, wci, wcf, wco, cell_clip, use_peephole, steps,
+def _backward_steps(fn, acts, cs_prev, h_grad, cs_grad, w_h_t, wci, wcf, wco, cell_clip, use_peephole, steps,
                     dgates, dh, cs_prev_grad, h_prev_grad, wci_grad, wcf_grad, wco_grad, bounds):
     """Backwards through the steps, each thread for its block of batch rows: the fused
     gate gradients, then dh of h[t - 1] = dgates[t] @ W_h^T (``w_h_t`` [4H, H]).
@@ -312,11 +312,11 @@ def _backward_steps(acts, cs_prev, h_grad, cs_grad, w_h_t, wci, wcf, wco, cell_c
                                          wci_grad, wcf_grad, wco_grad, r0, r1)
             else:
                 lstm_gates_grad(acts, t, c_prev, dh, cell_clip, cs_prev_grad, dgates[t], r0, r1)
-            gemm(dgf, (t * nb + r0) * n4, n4, 1, r1 - r0, wtf, 0, n, n, hgf, r0 * n, n, n4, False)
+            gemm(fn, dgf, (t * nb + r0) * n4, n4, 1, r1 - r0, wtf, 0, n, n, hgf, r0 * n, n, n4, False)
 
 
 @njit(cache=True, parallel=True)
-def _weight_grads(x, h_prev, acts, dgates, steps, w_grad, bounds):
+def _weight_grads(fn, x, h_prev, acts, dgates, steps, w_grad, bounds):
     """w_grad = [x; h]^T @ dgates summed over the steps, h being h_prev at step 0 and
     h[t - 1] after: per step one accumulating product per block of w_grad's rows
     (``bounds``, split across threads): rows < I from x, the rest from h."""
@@ -329,18 +329,18 @@ def _weight_grads(x, h_prev, acts, dgates, steps, w_grad, bounds):
         for s in range(steps):
             x0, x1 = q0, min(q1, ni)
             if x1 > x0:  # A[r, k] = x[s, k, r]
-                gemm(xf, s * nb * ni + x0, 1, ni, x1 - x0, dgf, s * nb * n4, n4, n4, wgf, x0 * n4, n4, nb, s > 0)
+                gemm(fn, xf, s * nb * ni + x0, 1, ni, x1 - x0, dgf, s * nb * n4, n4, n4, wgf, x0 * n4, n4, nb, s > 0)
             h0, h1 = max(q0, ni), q1
             if h1 > h0:  # A[r, k] = h[k, r - I]
                 if s == 0:
-                    gemm(hf, h0 - ni, 1, n, h1 - h0, dgf, 0, n4, n4, wgf, h0 * n4, n4, nb, False)
+                    gemm(fn, hf, h0 - ni, 1, n, h1 - h0, dgf, 0, n4, n4, wgf, h0 * n4, n4, nb, False)
                 else:
-                    gemm(af, (_H * nt + s - 1) * nb * n + h0 - ni, 1, n, h1 - h0, dgf, s * nb * n4, n4, n4, wgf,
+                    gemm(fn, af, (_H * nt + s - 1) * nb * n + h0 - ni, 1, n, h1 - h0, dgf, s * nb * n4, n4, n4, wgf,
                          h0 * n4, n4, nb, True)
 
 
 @njit(cache=True)
-def block_lstm_backward(x, cs_prev, h_prev, w_x, w_h, wci, wcf, wco, acts, cs_grad, h_grad, cell_clip,
+def block_lstm_backward(fn, x, cs_prev, h_prev, w_x, w_h, wci, wcf, wco, acts, cs_grad, h_grad, cell_clip,
                         use_peephole, steps, want_x_grad, dgates, dh, w_tmp, w_x_t,
                         x_grad, cs_prev_grad, h_prev_grad, w_grad, wci_grad, wcf_grad, wco_grad, b_grad, chunks):
     """Backpropagation through the first ``steps`` steps (the later outputs are
@@ -365,13 +365,13 @@ def block_lstm_backward(x, cs_prev, h_prev, w_x, w_h, wci, wcf, wco, acts, cs_gr
         return
     transpose_into(w_h, w_tmp.reshape(-1))  # rows of W_h^T are read as vectors by the products
     w_h_t = w_tmp.reshape(n4, n)
-    _backward_steps(acts, cs_prev, h_grad, cs_grad, w_h_t, wci, wcf, wco, cell_clip, use_peephole, steps,
+    _backward_steps(fn, acts, cs_prev, h_grad, cs_grad, w_h_t, wci, wcf, wco, cell_clip, use_peephole, steps,
                     dgates, dh, cs_prev_grad, h_prev_grad, wci_grad, wcf_grad, wco_grad,
                     row_blocks(nb, 1 if use_peephole else chunks))
-    _weight_grads(x, h_prev, acts, dgates, steps, w_grad, row_blocks(ni + n, chunks))
+    _weight_grads(fn, x, h_prev, acts, dgates, steps, w_grad, row_blocks(ni + n, chunks))
     rows = steps * nb
     dg = dgates[:steps].reshape(rows, n4)
     _column_sums(dg, b_grad)
     if want_x_grad and ni > 0:
-        matmul(dg, w_x, x_grad[:steps].reshape(rows, ni), np.bool_(False), np.bool_(True), w_x_t.reshape(-1),
+        matmul_parallel(fn, dg, w_x, x_grad[:steps].reshape(rows, ni), np.bool_(False), np.bool_(True), w_x_t.reshape(-1),
                np.int64(chunks))

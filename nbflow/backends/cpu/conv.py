@@ -12,6 +12,7 @@ import numpy as np
 
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import conv as K
+from nbflow.kernels.cpu import microgemm as G
 from nbflow.kernels.cpu import pool as P
 from nbflow.kernels.cpu.threads import cooperate
 from nbflow.ops import conv_ops
@@ -102,6 +103,7 @@ def _conv2d(ctx):
     _, dh, dw, _ = attrs["dilations"]
     npd = np.dtype(ctx.out_np_dtype(0))
     cd = _compute_dtype(npd)
+    gemm_fn = G.gemm_address(cd)
     out_static = ctx.static_buffer(0) if cd == npd else None
     cols = _Scratch(cd)
     xd, fd = ctx.dims(0), ctx.dims(1)
@@ -122,7 +124,7 @@ def _conv2d(ctx):
         nt = _threads(n, oh * ow, k, o)
         args = (_as(x, cd), _as(f, cd).reshape(k, o), kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
                 cols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize)), out.reshape(n * oh * ow, o))
-        K.conv2d(*args, nt)
+        K.conv2d(gemm_fn, *args, nt)
         return out if cd == npd else out.astype(npd)
     return run
 
@@ -134,6 +136,7 @@ def _conv2d_backprop_input(ctx):
     _, dh, dw, _ = attrs["dilations"]
     npd = np.dtype(ctx.out_np_dtype(0))
     cd = _compute_dtype(npd)
+    gemm_fn = G.gemm_address(cd)
     dx_static = ctx.static_buffer(0) if cd == npd else None
     dcols, ft = _Scratch(cd), _Scratch(cd)
     sizes_v, fd = ctx.value(0), ctx.dims(1)
@@ -158,7 +161,7 @@ def _conv2d_backprop_input(ctx):
         nt = _threads(n, oh * ow, k, o)
         args = (_as(dout, cd).reshape(n * oh * ow, o), _as(f, cd).reshape(k, o), kh, kw, sh, sw, dh, dw, pt, pl,
                 oh, ow, dcols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize)), ft.get(k * o), dx)
-        K.conv2d_backprop_input(*args, nt)
+        K.conv2d_backprop_input(gemm_fn, *args, nt)
         return dx if cd == npd else dx.astype(npd)
     return run
 
@@ -170,6 +173,7 @@ def _conv2d_backprop_filter(ctx):
     _, dh, dw, _ = attrs["dilations"]
     npd = np.dtype(ctx.out_np_dtype(0))
     cd = _compute_dtype(npd)
+    gemm_fn = G.gemm_address(cd)
     df_static = ctx.static_buffer(0) if cd == npd else None
     cols, parts = _Scratch(cd), _Scratch(cd)
     xd, sizes_v = ctx.dims(0), ctx.value(1)
@@ -195,7 +199,7 @@ def _conv2d_backprop_filter(ctx):
         nt = _threads(n, oh * ow, k, o)
         x2, dout2 = _as(x, cd), _as(dout, cd).reshape(n * oh * ow, o)
         cols_buf = cols.get(nt * _cols_size(n, oh * ow, k, cd.itemsize))
-        K.conv2d_backprop_filter(x2, dout2, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols_buf,
+        K.conv2d_backprop_filter(gemm_fn, x2, dout2, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols_buf,
                                  parts.get((nt - 1) * k * o), df.reshape(k, o), nt)
         return df if cd == npd else df.astype(npd)
     return run

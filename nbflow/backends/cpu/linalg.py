@@ -58,6 +58,7 @@ def _mat_mul(ctx):
     out = ctx.static_buffer(0)
     npd = ctx.out_np_dtype(0)
     tiled = npd in (np.float32, np.float64)
+    gemm_fn = G.gemm_address(npd) if tiled else None
     bt = [None]  # scratch for b.T (transpose_b): the product reads B's rows in vectors
     bd = ctx.dims(1)
     if tiled and tb and bd is not None and None not in bd:
@@ -74,7 +75,11 @@ def _mat_mul(ctx):
                 bt[0] = np.empty(max(b.size, 1), dtype=npd)
             m, k, n = a2.shape[0], a2.shape[1], b2.shape[1]
             nt = _threads(m, k, n)
-            G.matmul(a, b, o, ta, tb, bt[0], nt)  # the operands as stored, the transposes as flags
+            # the operands as stored, the transposes as flags
+            if nt > 1:
+                G.matmul_parallel(gemm_fn, a, b, o, ta, tb, bt[0], nt)
+            else:
+                G.matmul(gemm_fn, a, b, o, ta, tb, bt[0])
         else:
             _product(a2, b2, o)
         return o

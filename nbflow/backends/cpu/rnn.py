@@ -11,6 +11,7 @@ import numpy as np
 from nbflow.backends.registry import register_kernel
 from nbflow.framework import errors
 from nbflow.kernels.cpu import gru as G
+from nbflow.kernels.cpu import microgemm
 from nbflow.kernels.cpu import rnn as K
 from nbflow.ops import block_rnn_ops
 
@@ -97,6 +98,7 @@ def _as_acts(outputs, shape, copy_into):
 @register_kernel(block_rnn_ops.BlockLSTM)
 def _block_lstm(ctx):
     np_t = ctx.out_np_dtype(0)
+    gemm_fn = microgemm.gemm_address(np_t)
     forget_bias, cell_clip, use_peephole = _scalars(ctx, np_t)
     acts_for = _acts_source(ctx, np_t)
     workspace = _workspace(lambda key: (np.empty((key[0], key[1], 4 * key[2]), np_t),
@@ -107,7 +109,7 @@ def _block_lstm(ctx):
         acts = acts_for((7, nt, nb, n))
         xw, hw = workspace((nt, nb, n))
         x, cs_prev, h_prev, w, wci, wcf, wco, b = _contiguous((x, cs_prev, h_prev, w, wci, wcf, wco, b))
-        K.block_lstm_forward(x, cs_prev, h_prev, w[:ni], w[ni:], wci, wcf, wco, b, forget_bias, cell_clip,
+        K.block_lstm_forward(gemm_fn, x, cs_prev, h_prev, w[:ni], w[ni:], wci, wcf, wco, b, forget_bias, cell_clip,
                              use_peephole, steps, xw, hw, acts, numba.get_num_threads())
         return tuple(acts)
     return run
@@ -116,6 +118,7 @@ def _block_lstm(ctx):
 @register_kernel(block_rnn_ops.BlockLSTMGrad)
 def _block_lstm_grad(ctx):
     np_t = ctx.out_np_dtype(0)
+    gemm_fn = microgemm.gemm_address(np_t)
     _, cell_clip, use_peephole = _scalars(ctx, np_t)
     sources = [ctx.buffer_source(k) for k in range(8)]
     want_x_grad = 0 in ctx.used_outputs
@@ -137,7 +140,7 @@ def _block_lstm_grad(ctx):
         acts = _as_acts(forward, (7, nt, nb, n), acts_copy)
         x, cs_prev, h_prev, w, wci, wcf, wco, cs_grad, h_grad = _contiguous(
             (x, cs_prev, h_prev, w, wci, wcf, wco, cs_grad, h_grad))
-        K.block_lstm_backward(x, cs_prev, h_prev, w[:ni], w[ni:], wci, wcf, wco, acts, cs_grad, h_grad, cell_clip,
+        K.block_lstm_backward(gemm_fn, x, cs_prev, h_prev, w[:ni], w[ni:], wci, wcf, wco, acts, cs_grad, h_grad, cell_clip,
                               use_peephole, steps, want_x_grad, dgates, dh, w_tmp, w_x_t, *outs,
                               numba.get_num_threads())
         return tuple(outs)
