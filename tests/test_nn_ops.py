@@ -353,7 +353,8 @@ def parallel_rows(monkeypatch):
         pytest.skip("Numba has a single thread here")
     calls = []
     monkeypatch.setattr(K, "PARALLEL_MIN_ELEMENTS", 0)
-    for name in ("softmax_rows_parallel", "softmax_xent_parallel", "sparse_softmax_xent_parallel"):
+    for name in ("softmax_rows_parallel", "softmax_xent_parallel", "sparse_softmax_xent_parallel",
+                 "softmax_rows_wide_parallel", "softmax_xent_wide_parallel", "sparse_softmax_xent_wide_parallel"):
         kernel = getattr(K, name)
 
         def spy(*args, _kernel=kernel, _name=name):
@@ -391,9 +392,9 @@ def test_parallel_row_kernels_match_serial(parallel_rows):
     feed.update({xw: vw, lbw: np_softmax(rng.randn(1640, 100)).astype(np.float32),
                  slw: rng.randint(0, 100, size=1640)})
     par = _run(fetches, feed)
-    assert sorted(set(parallel_rows)) == ["softmax_rows_parallel", "softmax_xent_parallel",
-                                          "sparse_softmax_xent_parallel"]
-    assert len(parallel_rows) == 8  # every row op of both widths
+    assert sorted(parallel_rows) == ["softmax_rows_parallel"] * 2 + ["softmax_rows_wide_parallel"] * 2 + [
+        "softmax_xent_parallel", "softmax_xent_wide_parallel",
+        "sparse_softmax_xent_parallel", "sparse_softmax_xent_wide_parallel"]  # every row op of both widths
     from nbflow.kernels.cpu import nn as K
 
     K.PARALLEL_MIN_ELEMENTS = 1 << 62  # monkeypatch restores it
@@ -414,21 +415,21 @@ def test_run_rows_dispatch(monkeypatch):
     from nbflow.kernels.cpu import nn as K
 
     ran = []
-
-    def kernel(tag):
-        return lambda *args: ran.append((tag, args)) or tag
-
-    serial, parallel = kernel("serial"), kernel("parallel")
+    for name in ("short", "short_parallel", "wide", "wide_parallel"):
+        monkeypatch.setitem(K.__dict__, "k_" + name, lambda *args, _name=name: ran.append((_name, args)) or _name)
+    family = ("k_short", "k_wide")
     monkeypatch.setattr(K, "PARALLEL_MIN_ELEMENTS", 100)
     old = numba.get_num_threads()
     try:
         numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
         many = numba.get_num_threads() > 1
-        assert K.run_rows(serial, parallel, 10, 9, "a") == "serial"              # 90 elements: too small
-        assert K.run_rows(serial, parallel, 10, 10, "a", 1) == ("parallel" if many else "serial")
-        assert K.run_rows(serial, parallel, 1, 1000, "a") == "serial"            # one row: nothing to split
+        assert K.run_rows(family, 10, 9, "a") == "short"                   # 90 elements: too small
+        assert K.run_rows(family, 10, 10, "a", 1) == ("short_parallel" if many else "short")
+        assert K.run_rows(family, 1, 1000, "a") == "wide"                  # one row: nothing to split
+        assert K.run_rows(family, 2, K.WIDE, "a") == ("wide_parallel" if many else "wide")
+        assert K.run_rows(family, 1, K.WIDE - 1, "a") == "short"           # short rows
         numba.set_num_threads(1)
-        assert K.run_rows(serial, parallel, 10, 10, "a") == "serial"
+        assert K.run_rows(family, 10, 10, "a") == "short"
     finally:
         numba.set_num_threads(old)
     assert ran[1][1] == ("a", 1)

@@ -46,9 +46,10 @@ helpers whose ``fastmath`` flags must stay confined to one loop
 (``reduce.sum_run``, ``_row_sum64``, ``_exp_inplace``, ...),
 ``reduce.max_nonan`` and ``_shift_row``; a separate block function or
 ``inline='always'`` each measured slower to compile. The two
-paths (wide and short rows) cost compile time: sparse_softmax_xent cold 1.05 s
-of CPU against 0.7 s with the block path alone (paid once: the kernel cache
-keeps them), for 1.3-1.5x on wide rows. As with a
+paths (wide and short rows) are separate kernels (``softmax_rows`` and
+``softmax_rows_wide``, ...; ``run_rows`` picks one by the row length), so a
+first run compiles only the path it takes: sparse_softmax_xent with both paths
+cost 1.05 s of CPU cold against 0.7 s for the block path alone. As with a
 multi-threaded BLAS call, a thread that waits for a busy core stalls the
 call on a loaded machine; ``numba.set_num_threads(1)`` (or
 ``NUMBA_NUM_THREADS=1``) keeps every call serial.
@@ -230,31 +231,34 @@ WIDE = 64
 # -- softmax ---------------------------------------------------------------------------------
 
 @njit(cache=True)
-def softmax_rows(x, out, log):
-    """out[r] = softmax(x[r]) (log_softmax when ``log``) for each row of (rows, n), n >= 1.
-
-    Wide rows (n >= WIDE) run row by row: max, exp(x - max) into the output
-    (into ``exps`` for log-softmax, which then writes (x - max) - log(sum)),
-    sum, scale. Short rows run a block of rows at a time: shift by the row
-    maxima, exp of the whole block in one loop, then per row sum and scale."""
+def softmax_rows_wide(x, out, log):
+    """``softmax_rows`` for wide rows (n >= WIDE), row by row: max, exp(x - max) into the
+    output (into ``exps`` for log-softmax, which then writes (x - max) - log(sum)), sum,
+    scale."""
     rows, n = x.shape
-    if n >= WIDE:
-        exps = np.empty(n if log else 0, dtype=out.dtype)
-        for r in range(rows):
-            xr = x[r]
-            orow = out[r]
-            mx = max_nonan(xr)
-            if log:
-                _exp_shifted(xr, mx, exps)
-                ls = out.dtype.type(np.log(sum_run(exps)))
-                for j in range(n):
-                    orow[j] = (xr[j] - mx) - ls
-            else:
-                _exp_shifted(xr, mx, orow)
-                inv = out.dtype.type(1.0 / sum_run(orow))
-                for j in range(n):
-                    orow[j] = orow[j] * inv
-        return
+    exps = np.empty(n if log else 0, dtype=out.dtype)
+    for r in range(rows):
+        xr = x[r]
+        orow = out[r]
+        mx = max_nonan(xr)
+        if log:
+            _exp_shifted(xr, mx, exps)
+            ls = out.dtype.type(np.log(sum_run(exps)))
+            for j in range(n):
+                orow[j] = (xr[j] - mx) - ls
+        else:
+            _exp_shifted(xr, mx, orow)
+            inv = out.dtype.type(1.0 / sum_run(orow))
+            for j in range(n):
+                orow[j] = orow[j] * inv
+
+
+@njit(cache=True)
+def softmax_rows(x, out, log):
+    """out[r] = softmax(x[r]) (log_softmax when ``log``) for each row of (rows, n), n >= 1,
+    a block of rows at a time: shift by the row maxima, exp of the whole block in one
+    loop, then per row sum and scale (wide rows are faster in ``softmax_rows_wide``)."""
+    rows, n = x.shape
     per = BLOCK // n if n <= BLOCK else 1
     exps = np.empty((per if log else 0, n), dtype=out.dtype)
     flat = _flat(out)
@@ -305,6 +309,17 @@ def softmax_rows_parallel(x, out, log):
         r0 = k * per
         r1 = min(rows, r0 + per)
         softmax_rows(x[r0:r1], out[r0:r1], log)
+
+
+@njit(cache=True, parallel=True)
+def softmax_rows_wide_parallel(x, out, log):
+    """softmax_rows_wide with the blocks of rows split across threads."""
+    rows, n = x.shape
+    per = max(1, BLOCK // n)
+    for k in prange((rows + per - 1) // per):
+        r0 = k * per
+        r1 = min(rows, r0 + per)
+        softmax_rows_wide(x[r0:r1], out[r0:r1], log)
 
 
 @njit(cache=True, fastmath={"contract"})
@@ -358,28 +373,32 @@ def _xent_finish(back, s):
 
 
 @njit(cache=True)
+def softmax_xent_wide(logits, labels, loss, backprop):
+    """``softmax_xent`` for wide rows (n >= WIDE), row by row (as softmax_rows_wide)."""
+    rows, n = logits.shape
+    for r in range(rows):
+        xr = logits[r]
+        lr = labels[r]
+        br = backprop[r]
+        mx = max_nonan(xr)
+        sl, sd = _label_sums(xr, mx, lr)
+        _exp_shifted(xr, mx, br)
+        ls = _xent_finish(br, sum_run(br))
+        for j in range(n):
+            br[j] = br[j] - lr[j]
+        loss[r] = ls * sl - sd
+
+
+@njit(cache=True)
 def softmax_xent(logits, labels, loss, backprop):
     """Fused softmax cross-entropy over rows of (batch, classes), classes >= 1.
 
     loss[r] = sum_j labels[r, j] * (logsumexp(logits[r]) - logits[r, j]);
     backprop[r] = softmax(logits[r]) - labels[r] (the gradient w.r.t. logits).
     The loss is computed as log(s) * sum(lab) - sum(lab * (x - max)), the
-    label sums taken from the logits before exp. Wide rows row by row, short
-    rows a block at a time, as softmax_rows."""
+    label sums taken from the logits before exp. A block of rows at a time, as
+    softmax_rows (wide rows: ``softmax_xent_wide``)."""
     rows, n = logits.shape
-    if n >= WIDE:
-        for r in range(rows):
-            xr = logits[r]
-            lr = labels[r]
-            br = backprop[r]
-            mx = max_nonan(xr)
-            sl, sd = _label_sums(xr, mx, lr)
-            _exp_shifted(xr, mx, br)
-            ls = _xent_finish(br, sum_run(br))
-            for j in range(n):
-                br[j] = br[j] - lr[j]
-            loss[r] = ls * sl - sd
-        return
     per = BLOCK // n if n <= BLOCK else 1
     sums = np.empty((per, 2), dtype=np.float64)
     flat = _flat(backprop)
@@ -410,29 +429,48 @@ def softmax_xent_parallel(logits, labels, loss, backprop):
         softmax_xent(logits[r0:r1], labels[r0:r1], loss[r0:r1], backprop[r0:r1])
 
 
+@njit(cache=True, parallel=True)
+def softmax_xent_wide_parallel(logits, labels, loss, backprop):
+    """softmax_xent_wide with the blocks of rows split across threads."""
+    rows, n = logits.shape
+    per = max(1, BLOCK // n)
+    for k in prange((rows + per - 1) // per):
+        r0 = k * per
+        r1 = min(rows, r0 + per)
+        softmax_xent_wide(logits[r0:r1], labels[r0:r1], loss[r0:r1], backprop[r0:r1])
+
+
+@njit(cache=True)
+def sparse_softmax_xent_wide(logits, labels, loss, backprop):
+    """``sparse_softmax_xent`` for wide rows (n >= WIDE), row by row (as softmax_rows_wide)."""
+    rows, n = logits.shape
+    for r in range(rows):
+        if labels[r] < 0 or labels[r] >= n:
+            return r
+    for r in range(rows):
+        xr = logits[r]
+        br = backprop[r]
+        t = labels[r]
+        mx = max_nonan(xr)
+        _exp_shifted(xr, mx, br)
+        ls = _xent_finish(br, sum_run(br))
+        br[t] -= 1
+        loss[r] = ls - (xr[t] - mx)
+    return -1
+
+
 @njit(cache=True)
 def sparse_softmax_xent(logits, labels, loss, backprop):
     """Softmax cross-entropy with integer class labels, rows of (batch, classes).
 
     Returns -1, or the index of the first label outside [0, classes) (nothing
-    is meaningful in the outputs then: the caller raises). Wide rows row by
-    row, short rows a block at a time, as softmax_rows; on the short-row path
-    ``loss[r]`` holds the shifted target logit until the row's sum is known."""
+    is meaningful in the outputs then: the caller raises). A block of rows at a
+    time, as softmax_rows (wide rows: ``sparse_softmax_xent_wide``); ``loss[r]``
+    holds the shifted target logit until the row's sum is known."""
     rows, n = logits.shape
     for r in range(rows):
         if labels[r] < 0 or labels[r] >= n:
             return r
-    if n >= WIDE:
-        for r in range(rows):
-            xr = logits[r]
-            br = backprop[r]
-            t = labels[r]
-            mx = max_nonan(xr)
-            _exp_shifted(xr, mx, br)
-            ls = _xent_finish(br, sum_run(br))
-            br[t] -= 1
-            loss[r] = ls - (xr[t] - mx)
-        return -1
     per = BLOCK // n if n <= BLOCK else 1
     flat = _flat(backprop)
     for r0 in range(0, rows, per):
@@ -466,6 +504,21 @@ def sparse_softmax_xent_parallel(logits, labels, loss, backprop):
     return -1
 
 
+@njit(cache=True, parallel=True)
+def sparse_softmax_xent_wide_parallel(logits, labels, loss, backprop):
+    """sparse_softmax_xent_wide with the blocks of rows split across threads."""
+    rows, n = logits.shape
+    for r in range(rows):
+        if labels[r] < 0 or labels[r] >= n:
+            return r
+    per = max(1, BLOCK // n)
+    for k in prange((rows + per - 1) // per):
+        r0 = k * per
+        r1 = min(rows, r0 + per)
+        sparse_softmax_xent_wide(logits[r0:r1], labels[r0:r1], loss[r0:r1], backprop[r0:r1])
+    return -1
+
+
 
 # -- choosing the serial or the parallel kernel ---------------------------------------------
 
@@ -482,18 +535,30 @@ PARALLEL_MIN_ELEMENTS = 1 << 19
 SOFTMAX_PARALLEL_FACTOR = 6
 
 
-def run_rows(serial, parallel, rows, n, *args):
-    """Run ``serial(*args)``, or ``parallel(*args)`` when the (rows, n) input is
-    large enough and Numba may use more than one thread. Returns the kernel's result.
+#: the row-kernel families ``run_rows`` chooses from: (name of the kernel for short rows,
+#: name of the one for wide rows); each has a ``<name>_parallel`` twin. Two kernels, not
+#: one with both paths: a first run compiles only the path its rows take (the MNIST
+#: script's 10-class cross-entropy compiled 0.3 s of wide-row code it never ran).
+SOFTMAX = ("softmax_rows", "softmax_rows_wide")
+SOFTMAX_XENT = ("softmax_xent", "softmax_xent_wide")
+SPARSE_SOFTMAX_XENT = ("sparse_softmax_xent", "sparse_softmax_xent_wide")
+
+
+def run_rows(family, rows, n, *args):
+    """Run the ``family``'s kernel for (rows, n) rows on ``args``: the wide-row one when
+    n >= WIDE, its ``_parallel`` twin when the input is large enough and Numba may use
+    more than one thread. Returns the kernel's result. (Kernels are looked up by name
+    when called, so tests can watch them.)
 
     The kernels hold the GIL (no ``nogil``), so two Python threads never launch
     a parallel kernel at the same time -- which Numba's default "workqueue"
     threading layer does not support."""
-    limit = PARALLEL_MIN_ELEMENTS * (SOFTMAX_PARALLEL_FACTOR if parallel is softmax_rows_parallel else 1)
+    name = family[1] if n >= WIDE else family[0]
+    limit = PARALLEL_MIN_ELEMENTS * (SOFTMAX_PARALLEL_FACTOR if family is SOFTMAX else 1)
     if rows > 1 and rows * n >= limit and numba.get_num_threads() > 1:
         cooperate()  # BLAS single-threaded from now on (kernels/cpu/threads.py)
-        return parallel(*args)
-    return serial(*args)
+        name += "_parallel"
+    return globals()[name](*args)
 
 
 @njit(cache=True)

@@ -30,7 +30,7 @@ def _softmax_kernel(x, out, view, log):
     (outer, n, inner): contiguous rows when inner == 1, else whole inner lines."""
     outer, n, inner = view
     if inner == 1:
-        K.run_rows(K.softmax_rows, K.softmax_rows_parallel, outer, n, x.reshape(outer, n), out.reshape(outer, n), log)
+        K.run_rows(K.SOFTMAX, outer, n, x.reshape(outer, n), out.reshape(outer, n), log)
     else:
         K.softmax_mid(x.reshape(view), out.reshape(view), log)
 
@@ -58,7 +58,7 @@ def _softmax(ctx):
 
     def run(x):
         if x.shape == planned:
-            K.run_rows(K.softmax_rows, K.softmax_rows_parallel, rows2[0], rows2[1], x.reshape(rows2), out2, log)
+            K.run_rows(K.SOFTMAX, rows2[0], rows2[1], x.reshape(rows2), out2, log)
             return static
         if x.ndim < 1:
             raise ValueError("logits must have >= 1 dimension, got shape %s" % list(x.shape))
@@ -138,7 +138,7 @@ def _softmax_cross_entropy_with_logits(ctx):
 
     def run(logits, labels):
         if logits.shape == planned and labels.shape == planned:
-            K.run_rows(K.softmax_xent, K.softmax_xent_parallel, rows2[0], rows2[1], logits.reshape(rows2),
+            K.run_rows(K.SOFTMAX_XENT, rows2[0], rows2[1], logits.reshape(rows2),
                        labels.reshape(rows2), loss2, back2)
             return s_loss, s_back
         if logits.shape != labels.shape:
@@ -155,13 +155,13 @@ def _softmax_cross_entropy_with_logits(ctx):
             return loss, back
         if logits.dtype == np.float16:
             l32, b32 = np.empty(rows, np.float32), np.empty((rows, n), np.float32)
-            K.run_rows(K.softmax_xent, K.softmax_xent_parallel, rows, n,
+            K.run_rows(K.SOFTMAX_XENT, rows, n,
                        logits.astype(np.float32).reshape(rows, n), labels.astype(np.float32).reshape(rows, n),
                        l32, b32)
             loss[...] = l32.reshape(loss.shape)
             back[...] = b32.reshape(back.shape)
         else:
-            K.run_rows(K.softmax_xent, K.softmax_xent_parallel, rows, n, logits.reshape(rows, n),
+            K.run_rows(K.SOFTMAX_XENT, rows, n, logits.reshape(rows, n),
                        labels.reshape(rows, n), loss.reshape(rows), back.reshape(rows, n))
         return loss, back
     return run
@@ -177,7 +177,7 @@ def _sparse_softmax_cross_entropy_with_logits(ctx):
 
     def run(logits, labels):
         if logits.shape == planned and labels.shape == planned[:-1]:
-            bad = K.run_rows(K.sparse_softmax_xent, K.sparse_softmax_xent_parallel, p_rows, p_n,
+            bad = K.run_rows(K.SPARSE_SOFTMAX_XENT, p_rows, p_n,
                              logits.reshape(p_rows, p_n), labels.reshape(p_rows), loss1, back2)
             if bad >= 0:
                 raise _bad_label_error(ctx, labels.reshape(p_rows), bad, p_n)
@@ -192,13 +192,13 @@ def _sparse_softmax_cross_entropy_with_logits(ctx):
         lab = labels.reshape(rows)
         if logits.dtype == np.float16:
             l32, b32 = np.empty(rows, np.float32), np.empty((rows, n), np.float32)
-            bad = K.run_rows(K.sparse_softmax_xent, K.sparse_softmax_xent_parallel, rows, n,
+            bad = K.run_rows(K.SPARSE_SOFTMAX_XENT, rows, n,
                              logits.astype(np.float32).reshape(rows, n), lab, l32, b32)
             if bad < 0:
                 loss[...] = l32.reshape(loss.shape)
                 back[...] = b32.reshape(back.shape)
         else:
-            bad = K.run_rows(K.sparse_softmax_xent, K.sparse_softmax_xent_parallel, rows, n,
+            bad = K.run_rows(K.SPARSE_SOFTMAX_XENT, rows, n,
                              logits.reshape(rows, n), lab, loss.reshape(rows), back.reshape(rows, n))
         if bad >= 0:
             raise _bad_label_error(ctx, lab, bad, n)
