@@ -48,3 +48,16 @@ def test_identity_of_a_fetched_softmax_still_copies():
         assert not np.shares_memory(s1, i1)
         sess.run([sm, ident], {x: 2 * a})
         np.testing.assert_allclose(i1, np.full((2, 3), 1 / 3, np.float32), rtol=1e-6)
+
+
+def test_a_fetched_softmax_is_handed_out_without_a_copy():
+    # Softmax takes its buffers from the memory plan (pooled outputs); fetched, it
+    # makes a new array instead, and the fetch does not copy it (session 11 still copied)
+    x = tf.placeholder(tf.float32, [4, 9])
+    sm = tf.nn.softmax(x * 2.0)
+    with tf.Session() as sess:
+        sess.run(sm, {x: np.zeros((4, 9), np.float32)})
+        plan = next(iter(sess._plans.values()))
+        assert plan.fetch_is_fresh == [True]
+        s1, s2 = sess.run([sm, sm], {x: np.ones((4, 9), np.float32)})
+        assert not np.shares_memory(s1, s2)  # the same slot fetched twice: one of them a copy

@@ -528,11 +528,13 @@ def sparse_softmax_xent_wide_parallel(logits, labels, loss, backprop):
 PARALLEL_MIN_ELEMENTS = 1 << 19
 
 #: softmax / log-softmax alone go parallel only from this many times the
-#: threshold (3M elements): their serial kernel is cheaper per element, and
-#: measured on the quiet machine (kernel calls alone, n = 1000) serial won up to
-#: 1024 rows (0.27-0.33 vs 0.38 ms), 2048 rows was a draw, from 4096 rows
-#: parallel won (1.56 vs 0.90-1.40 ms; 8192: 3.1 vs 1.8-2.1 ms).
-SOFTMAX_PARALLEL_FACTOR = 6
+#: threshold (1M elements): their serial kernel is cheaper per element. Measured
+#: (session 12, kernel calls alone, n = 1000, load 1.3): 1024 rows 250 us serial vs
+#: 140 us on two threads (and through Session.run 260 vs 146 us, once the fetched
+#: output stopped being copied); 512 rows 134 vs 146-290 us, 256 rows 64 vs 97 us.
+#: (Session 11 measured serial ahead at 1024 rows through Session.run: the 4 MB
+#: copy of the fetch, which compiler/bind.py then made for pooled kernels, hid it.)
+SOFTMAX_PARALLEL_FACTOR = 2
 
 
 #: the row-kernel families ``run_rows`` chooses from: (name of the kernel for short rows,
