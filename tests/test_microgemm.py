@@ -51,3 +51,26 @@ def test_gemm_rejects_mixed_dtypes_and_non_flat_arrays():
         gemm(a, 0, 2, 1, 2, np.ones(4), 0, 2, 2, np.ones(4, np.float32), 0, 2, 2, False)
     with pytest.raises(Exception, match="(?i)typ"):
         gemm(a.reshape(2, 2), 0, 2, 1, 2, a, 0, 2, 2, a.copy(), 0, 2, 2, False)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+@pytest.mark.parametrize("m,k,n", [(3, 40, 37), (37, 40, 3), (7, 5, 9), (20, 33, 17), (1, 16, 64), (64, 16, 1)])
+def test_matmul_all_transposes(parallel, ta, tb, m, k, n):
+    """matmul / matmul_parallel against numpy for every transpose flag. With tb and a few
+    rows (3x40 @ (37x40).T) the transposed product runs: out.T = b @ a.T, transposed back."""
+    from nbflow.kernels.cpu import microgemm as G
+
+    rng = np.random.RandomState(m * 100 + k * 10 + n)
+    a = rng.randn(*((k, m) if ta else (m, k))).astype(np.float32)
+    b = rng.randn(*((n, k) if tb else (k, n))).astype(np.float32)
+    want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b)
+    out = np.full((m, n), np.nan, np.float32)
+    scratch = np.full(b.size, np.nan, np.float32)
+    fn = G.gemm_address(np.float32)
+    if parallel:
+        G.matmul_parallel(fn, a, b, out, ta, tb, scratch, 2)
+    else:
+        G.matmul(fn, a, b, out, ta, tb, scratch)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-4)
