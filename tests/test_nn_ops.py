@@ -895,3 +895,18 @@ def test_in_top_k_errors():
 
 def test_nn_namespace_reexports_math():
     assert tf.nn.sigmoid is tf.sigmoid and tf.nn.tanh is tf.tanh
+
+
+def test_bias_add_grad_of_many_rows_is_summed_blocked():
+    # channels last: 50,176 rows of 32 channels (LeNet's first layer). A float32 running
+    # sum erred by ~3e-3 here; the blocked sum (float64 every 256 rows) stays ~2e-4.
+    rng = np.random.RandomState(3)
+    gv = rng.randn(64, 28, 28, 32).astype(np.float32)
+    g = tf.placeholder(tf.float32, [None, 28, 28, 32])
+    b = tf.placeholder(tf.float32, [32])
+    y = tf.nn.bias_add(tf.zeros_like(g), b)
+    grad_b = tf.gradients(tf.reduce_sum(y * g), [b])[0]
+    assert any(op.type == "BiasAddGrad" for op in tf.get_default_graph().get_operations())
+    got = _run(grad_b, {g: gv, b: np.zeros(32, np.float32)})
+    want = gv.reshape(-1, 32).astype(np.float64).sum(0)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-3)
