@@ -380,3 +380,21 @@ def test_pooling_empty_batch_and_nan():
     assert e_m.shape == (0, 2, 2, 2) and e_gm.shape == e_ga.shape == (0, 4, 4, 2)
     assert np.isnan(got[0, 0, 0, 0]) and not np.isnan(got[0, 0, 0, 1])  # NaN propagates (as np.max)
     assert got[0, 1, 1, 0] == xv[0, 3, 3, 0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_max_pool_2x2_tiling_kernel_matches_numpy(monkeypatch, dtype, parallel):
+    # 2x2 windows, stride 2, VALID, even sizes: kernels/cpu/pool.py's 2x2 kernel (NaN propagates)
+    if parallel:
+        monkeypatch.setattr(conv_backend, "POOL_PARALLEL_MIN_ELEMENTS", 0)
+    rng = np.random.RandomState(5)
+    xv = rng.randn(3, 6, 8, 5).astype(dtype)
+    xv[1, 2, 3, 4] = np.nan
+    x = tf.placeholder(tf.as_dtype(dtype), [None, 6, 8, 5])
+    y = tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+    with tf.Session() as sess:
+        got = sess.run(y, {x: xv})
+    want = xv.reshape(3, 3, 2, 4, 2, 5).max(axis=(2, 4))  # numpy's max propagates NaN too
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(got[1, 1, 1, 4])

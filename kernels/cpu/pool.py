@@ -88,6 +88,47 @@ def _max_pool_grad_images(x, grad, n0, n1, kh, kw, sh, sw, pad_top, pad_left, dx
                         dx[n, p // w, p % w, ch] += grad[n, i, j, ch]
 
 
+# -- 2x2 windows, stride 2, tiling the input exactly: the usual pooling of a CNN ------------
+# The forward pass with a window's four values in registers (the general kernel keeps its
+# running maximum in memory): LeNet's 64x28x28x32 input pooled in 113 vs 263 us with the
+# data in cache, 593 vs 688 us from memory. Same comparisons in the same order, so the
+# same results (NaN included). (The gradient written the same way measured no faster:
+# from memory both take ~1.4 ms, and the general one vectorizes better in cache.)
+
+@njit(cache=True)
+def _max_pool_2x2_images(x, n0, n1, out):
+    _, oh, ow, c = out.shape
+    for n in range(n0, n1):
+        for i in range(oh):
+            for j in range(ow):
+                for ch in range(c):
+                    m = x[n, 2 * i, 2 * j, ch]
+                    v = x[n, 2 * i, 2 * j + 1, ch]
+                    m = v if (v > m or v != v) else m
+                    v = x[n, 2 * i + 1, 2 * j, ch]
+                    m = v if (v > m or v != v) else m
+                    v = x[n, 2 * i + 1, 2 * j + 1, ch]
+                    out[n, i, j, ch] = v if (v > m or v != v) else m
+
+
+def tiles_2x2(in_shape, kh, kw, sh, sw, pad_top, pad_left):
+    """Whether a pooling is the 2x2, stride-2 one that tiles ``in_shape`` (NHWC) exactly."""
+    return (kh == kw == sh == sw == 2 and pad_top == 0 and pad_left == 0
+            and in_shape[1] % 2 == 0 and in_shape[2] % 2 == 0)
+
+
+@njit(cache=True)
+def max_pool_2x2(x, out):
+    _max_pool_2x2_images(x, 0, x.shape[0], out)
+
+
+@njit(cache=True, parallel=True)
+def max_pool_2x2_parallel(x, out, nt):
+    n = x.shape[0]
+    for b in prange(nt):
+        _max_pool_2x2_images(x, n * b // nt, n * (b + 1) // nt, out)
+
+
 @njit(cache=True)
 def _avg_pool_images(x, n0, n1, kh, kw, sh, sw, pad_top, pad_left, out):
     """Average over the window's valid (unpadded) elements, as TF."""

@@ -205,7 +205,9 @@ def _conv2d_backprop_filter(ctx):
     return run
 
 
-def _plan_pool(ctx, kernel, parallel_kernel):
+def _plan_pool(ctx, kernel, parallel_kernel, kernels_2x2=None):
+    """The pooling kernel; ``kernels_2x2``: (serial, parallel) kernels for 2x2 windows of
+    stride 2 that tile the input exactly (kernels/cpu/pool.py), used when they apply."""
     attrs = ctx.attrs
     npd = np.dtype(ctx.out_np_dtype(0))
     cd = _compute_dtype(npd)
@@ -215,17 +217,23 @@ def _plan_pool(ctx, kernel, parallel_kernel):
         dims, kh, kw, sh, sw, pt, pl = _pool_geometry(x.shape, attrs)
         out = out_static if out_static is not None else np.empty(dims, dtype=cd)
         nt = _pool_threads(x.shape[0], x.size)
-        if nt > 1:
-            parallel_kernel(_as(x, cd), kh, kw, sh, sw, pt, pl, out, nt)
+        xc = _as(x, cd)
+        if kernels_2x2 is not None and P.tiles_2x2(x.shape, kh, kw, sh, sw, pt, pl):
+            if nt > 1:
+                kernels_2x2[1](xc, out, nt)
+            else:
+                kernels_2x2[0](xc, out)
+        elif nt > 1:
+            parallel_kernel(xc, kh, kw, sh, sw, pt, pl, out, nt)
         else:
-            kernel(_as(x, cd), kh, kw, sh, sw, pt, pl, out)
+            kernel(xc, kh, kw, sh, sw, pt, pl, out)
         return out if cd == npd else out.astype(npd)
     return run
 
 
 @register_kernel(conv_ops.MaxPool)
 def _max_pool(ctx):
-    return _plan_pool(ctx, P.max_pool, P.max_pool_parallel)
+    return _plan_pool(ctx, P.max_pool, P.max_pool_parallel, (P.max_pool_2x2, P.max_pool_2x2_parallel))
 
 
 @register_kernel(conv_ops.AvgPool)
