@@ -910,3 +910,35 @@ def test_bias_add_grad_of_many_rows_is_summed_blocked():
     got = _run(grad_b, {g: gv, b: np.zeros(32, np.float32)})
     want = gv.reshape(-1, 32).astype(np.float64).sum(0)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_sparse_xent_losses_alone_match_the_full_kernel(monkeypatch, dtype, parallel):
+    # a graph that uses only the losses runs kernels/cpu/nn.py's loss-only kernel (wide rows):
+    # the same operations up to the loss, so the same bits as with the gradient computed
+    import numba
+    from nbflow.kernels.cpu import nn as K
+
+    if parallel:
+        if numba.config.NUMBA_NUM_THREADS < 2:
+            pytest.skip("Numba has a single thread here")
+        monkeypatch.setattr(K, "PARALLEL_MIN_ELEMENTS", 0)
+    rng = np.random.RandomState(7)
+    xv = (rng.randn(37, 100) * 4).astype(dtype)
+    xv[3, 5] = np.inf
+    lv = rng.randint(0, 100, size=37)
+    x = tf.placeholder(tf.as_dtype(dtype), [None, 100])
+    lab = tf.placeholder(tf.int64, [None])
+    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=lab, logits=x)
+    grad = tf.gradients(loss, [x])[0]
+    alone = _run(loss, {x: xv, lab: lv})
+    with_grad, _ = _run([loss, grad], {x: xv, lab: lv})
+    np.testing.assert_array_equal(alone, with_grad)
+    with np.errstate(invalid="ignore"):  # the row holding inf
+        ref = -np_log_softmax(xv.astype(np.float64))[np.arange(37), lv]
+    np.testing.assert_allclose(alone[4:], ref[4:], rtol=1e-5 if dtype == np.float32 else 1e-12)
+    bad = lv.copy()
+    bad[30] = 100
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Received a label value of 100"):
+        _run(loss, {x: xv, lab: bad})

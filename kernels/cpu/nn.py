@@ -460,6 +460,50 @@ def sparse_softmax_xent_wide(logits, labels, loss, backprop):
 
 
 @njit(cache=True)
+def _first_bad_label(labels, n):
+    """-1, or the first row whose label is outside [0, n)."""
+    for r in range(labels.shape[0]):
+        if labels[r] < 0 or labels[r] >= n:
+            return r
+    return -1
+
+
+@njit(cache=True)
+def _xent_loss_rows(logits, labels, loss, scratch, r0, r1):
+    """Rows r0..r1-1 of ``sparse_xent_loss_wide``."""
+    for r in range(r0, r1):
+        xr = logits[r]
+        mx = max_nonan(xr)
+        _exp_shifted(xr, mx, scratch)
+        loss[r] = np.log(sum_run(scratch)) - (xr[labels[r]] - mx)
+
+
+@njit(cache=True)
+def sparse_xent_loss_wide(logits, labels, loss, scratch):
+    """The losses alone of ``sparse_softmax_xent_wide``, for a graph that does not use the
+    gradient output (evaluation, a fetched loss): exp(x - max) goes into the one-row
+    ``scratch`` [1, n] instead of the gradient and is summed, not scaled -- the same
+    operations up to the loss, so the same losses. Returns -1 or the first row with a
+    label outside [0, classes)."""
+    bad = _first_bad_label(labels, logits.shape[1])
+    if bad < 0:
+        _xent_loss_rows(logits, labels, loss, scratch[0], 0, logits.shape[0])
+    return bad
+
+
+@njit(cache=True, parallel=True)
+def sparse_xent_loss_wide_parallel(logits, labels, loss, scratch):
+    """sparse_xent_loss_wide over one block of rows per row of ``scratch`` [nt, n], across threads."""
+    bad = _first_bad_label(labels, logits.shape[1])
+    if bad >= 0:
+        return bad
+    rows, nt = logits.shape[0], scratch.shape[0]
+    for p in prange(nt):
+        _xent_loss_rows(logits, labels, loss, scratch[p], rows * p // nt, rows * (p + 1) // nt)
+    return -1
+
+
+@njit(cache=True)
 def sparse_softmax_xent(logits, labels, loss, backprop):
     """Softmax cross-entropy with integer class labels, rows of (batch, classes).
 
@@ -561,6 +605,24 @@ def run_rows(family, rows, n, *args):
         cooperate()  # BLAS single-threaded from now on (kernels/cpu/threads.py)
         name += "_parallel"
     return globals()[name](*args)
+
+
+def run_sparse_xent_loss(logits, labels, loss, scratches):
+    """``sparse_xent_loss_wide`` (or its parallel twin, by ``run_rows``'s rule) on (rows, n)
+    ``logits``, n >= WIDE; ``scratches``: the caller's dict of scratch rows, reused
+    across calls. Returns the kernel's result."""
+    rows, n = logits.shape
+    nt = 1
+    if rows > 1 and rows * n >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
+        nt = min(numba.get_num_threads(), rows)
+    key = (nt, n, logits.dtype)
+    scratch = scratches.get(key)
+    if scratch is None:
+        scratch = scratches[key] = np.empty((nt, n), logits.dtype)
+    if nt > 1:
+        cooperate()
+        return sparse_xent_loss_wide_parallel(logits, labels, loss, scratch)
+    return sparse_xent_loss_wide(logits, labels, loss, scratch)
 
 
 @njit(cache=True)

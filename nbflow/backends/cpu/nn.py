@@ -181,7 +181,23 @@ def _sparse_softmax_cross_entropy_with_logits(ctx):
         p_rows, p_n = s_loss.size, planned[-1]
         loss1, back2 = s_loss.reshape(p_rows), s_back.reshape(p_rows, p_n)
 
+    # Only the losses are used (evaluation, a fetched loss): wide rows skip the gradient
+    # (its 4 bytes a logit written and a scaling pass; 1024x1000: see docs/BENCHMARKS.md)
+    loss_only = 1 not in ctx.used_outputs
+    scratches = {}
+
     def run(logits, labels):
+        n = logits.shape[-1] if logits.ndim else 0
+        if loss_only and n >= K.WIDE and logits.dtype in (np.float32, np.float64) \
+                and logits.shape[:-1] == labels.shape:
+            rows = labels.size
+            loss = s_loss if s_loss is not None else np.empty(labels.shape, dtype=logits.dtype)
+            bad = K.run_sparse_xent_loss(np.ascontiguousarray(logits).reshape(rows, n), labels.reshape(rows),
+                                         loss.reshape(rows), scratches)
+            if bad >= 0:
+                raise _bad_label_error(ctx, labels.reshape(rows), bad, n)
+            # the unused gradient output: a buffer nobody reads (not computed)
+            return loss, s_back if s_back is not None else np.empty(logits.shape, logits.dtype)
         if logits.shape == planned and labels.shape == planned[:-1]:
             bad = K.run_rows(K.SPARSE_SOFTMAX_XENT, p_rows, p_n,
                              logits.reshape(p_rows, p_n), labels.reshape(p_rows), loss1, back2)
