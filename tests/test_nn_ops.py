@@ -354,7 +354,8 @@ def parallel_rows(monkeypatch):
     calls = []
     monkeypatch.setattr(K, "PARALLEL_MIN_ELEMENTS", 0)
     for name in ("softmax_rows_parallel", "softmax_xent_parallel", "sparse_softmax_xent_parallel",
-                 "softmax_rows_wide_parallel", "softmax_xent_wide_parallel", "sparse_softmax_xent_wide_parallel"):
+                 "softmax_rows_wide_parallel", "softmax_xent_wide_parallel", "sparse_softmax_xent_wide_parallel",
+                 "sparse_xent_loss_wide_parallel"):
         kernel = getattr(K, name)
 
         def spy(*args, _kernel=kernel, _name=name):
@@ -394,7 +395,8 @@ def test_parallel_row_kernels_match_serial(parallel_rows):
     par = _run(fetches, feed)
     assert sorted(parallel_rows) == ["softmax_rows_parallel"] * 2 + ["softmax_rows_wide_parallel"] * 2 + [
         "softmax_xent_parallel", "softmax_xent_wide_parallel",
-        "sparse_softmax_xent_parallel", "sparse_softmax_xent_wide_parallel"]  # every row op of both widths
+        "sparse_softmax_xent_parallel", "sparse_xent_loss_wide_parallel"]  # every row op of both widths
+    # (the wide sparse cross-entropy's gradient is not fetched: its loss-only kernel runs)
     from nbflow.kernels.cpu import nn as K
 
     K.PARALLEL_MIN_ELEMENTS = 1 << 62  # monkeypatch restores it
