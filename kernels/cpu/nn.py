@@ -441,12 +441,21 @@ def softmax_xent_wide_parallel(logits, labels, loss, backprop):
 
 
 @njit(cache=True)
+def _first_bad_label(labels, n):
+    """-1, or the first row whose label is outside [0, n)."""
+    for r in range(labels.shape[0]):
+        if labels[r] < 0 or labels[r] >= n:
+            return r
+    return -1
+
+
+@njit(cache=True)
 def sparse_softmax_xent_wide(logits, labels, loss, backprop):
     """``sparse_softmax_xent`` for wide rows (n >= WIDE), row by row (as softmax_rows_wide)."""
     rows, n = logits.shape
-    for r in range(rows):
-        if labels[r] < 0 or labels[r] >= n:
-            return r
+    bad = _first_bad_label(labels, n)
+    if bad >= 0:
+        return bad
     for r in range(rows):
         xr = logits[r]
         br = backprop[r]
@@ -456,15 +465,6 @@ def sparse_softmax_xent_wide(logits, labels, loss, backprop):
         ls = _xent_finish(br, sum_run(br))
         br[t] -= 1
         loss[r] = ls - (xr[t] - mx)
-    return -1
-
-
-@njit(cache=True)
-def _first_bad_label(labels, n):
-    """-1, or the first row whose label is outside [0, n)."""
-    for r in range(labels.shape[0]):
-        if labels[r] < 0 or labels[r] >= n:
-            return r
     return -1
 
 
@@ -512,9 +512,9 @@ def sparse_softmax_xent(logits, labels, loss, backprop):
     time, as softmax_rows (wide rows: ``sparse_softmax_xent_wide``); ``loss[r]``
     holds the shifted target logit until the row's sum is known."""
     rows, n = logits.shape
-    for r in range(rows):
-        if labels[r] < 0 or labels[r] >= n:
-            return r
+    bad = _first_bad_label(labels, n)
+    if bad >= 0:
+        return bad
     per = BLOCK // n if n <= BLOCK else 1
     flat = _flat(backprop)
     for r0 in range(0, rows, per):
@@ -537,9 +537,9 @@ def sparse_softmax_xent(logits, labels, loss, backprop):
 def sparse_softmax_xent_parallel(logits, labels, loss, backprop):
     """sparse_softmax_xent with the blocks of rows split across threads."""
     rows, n = logits.shape
-    for r in range(rows):
-        if labels[r] < 0 or labels[r] >= n:
-            return r
+    bad = _first_bad_label(labels, n)
+    if bad >= 0:
+        return bad
     per = max(1, BLOCK // n)
     for k in prange((rows + per - 1) // per):
         r0 = k * per
@@ -552,9 +552,9 @@ def sparse_softmax_xent_parallel(logits, labels, loss, backprop):
 def sparse_softmax_xent_wide_parallel(logits, labels, loss, backprop):
     """sparse_softmax_xent_wide with the blocks of rows split across threads."""
     rows, n = logits.shape
-    for r in range(rows):
-        if labels[r] < 0 or labels[r] >= n:
-            return r
+    bad = _first_bad_label(labels, n)
+    if bad >= 0:
+        return bad
     per = max(1, BLOCK // n)
     for k in prange((rows + per - 1) // per):
         r0 = k * per
