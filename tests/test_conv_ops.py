@@ -398,3 +398,45 @@ def test_max_pool_2x2_tiling_kernel_matches_numpy(monkeypatch, dtype, parallel):
     want = xv.reshape(3, 3, 2, 4, 2, 5).max(axis=(2, 4))  # numpy's max propagates NaN too
     np.testing.assert_array_equal(got, want)
     assert np.isnan(got[1, 1, 1, 4])
+
+
+@pytest.mark.parametrize("ksize,stride,padding", [(2, 2, "VALID"), (3, 2, "SAME"), (3, 1, "VALID")])
+def test_relu_then_max_pool_gradient_masks_the_pooled_gradient(ksize, stride, padding):
+    # Relu's gradient after a max_pool is built as MaxPoolGrad(r, y, ReluGrad(g, y)) (the mask
+    # on the pooled gradient, ops/nn_activation_ops.py): the same values as the
+    # unrewritten ReluGrad(MaxPoolGrad(r, y, g), r), overlapping windows included
+    rng = np.random.RandomState(11)
+    xv = rng.randn(2, 7, 6, 3).astype(np.float32)
+    xv[0, :3, :3, 0] = -1.0  # whole windows negative: their gradient is masked
+    gv = rng.randn(*tf.nn.max_pool(tf.zeros([2, 7, 6, 3]), [1, ksize, ksize, 1], [1, stride, stride, 1],
+                                   padding).shape.as_list()).astype(np.float32)
+    x = tf.placeholder(tf.float32, [2, 7, 6, 3])
+    r = tf.nn.relu(x)
+    y = tf.nn.max_pool(r, [1, ksize, ksize, 1], [1, stride, stride, 1], padding)
+    dx = tf.gradients(y, [x], grad_ys=[tf.constant(gv)])[0]
+    assert dx.op.type == "MaxPoolGrad" and dx.op.inputs[2].op.type == "ReluGrad"
+    from nbflow.ops import nn_activation_ops
+    from nbflow.ops.base import apply_op
+
+    unmasked = apply_op(conv_ops.MaxPoolGrad, [r, y, tf.constant(gv)], dict(y.op.attrs))
+    plain = apply_op(nn_activation_ops.ReluGrad, [unmasked, r])
+    with tf.Session() as sess:
+        got, want_plain = sess.run([dx, plain], {x: xv})
+    np.testing.assert_array_equal(got, want_plain)
+    # numpy reference: each window's gradient to its first maximum, masked where r <= 0
+    rv = np.maximum(xv, 0)
+    want = np.zeros_like(xv)
+    oh, ow = gv.shape[1:3]
+    pt = max((oh - 1) * stride + ksize - 7, 0) // 2 if padding == "SAME" else 0
+    pl = max((ow - 1) * stride + ksize - 6, 0) // 2 if padding == "SAME" else 0
+    for n in range(2):
+        for i in range(oh):
+            for j in range(ow):
+                y0, x0 = max(i * stride - pt, 0), max(j * stride - pl, 0)
+                y1, x1 = min(i * stride - pt + ksize, 7), min(j * stride - pl + ksize, 6)
+                for c in range(3):
+                    win = rv[n, y0:y1, x0:x1, c]
+                    p = np.unravel_index(np.argmax(win), win.shape)
+                    if win[p] > 0:
+                        want[n, y0 + p[0], x0 + p[1], c] += gv[n, i, j, c]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)

@@ -149,7 +149,18 @@ def tanh(x, name=None):
 
 @RegisterGradient("Relu")
 def _relu_grad(op, grad):
-    return apply_op(ReluGrad, [grad, op.outputs[0]])
+    r = op.outputs[0]
+    pool = getattr(grad, "op", None)
+    if pool is not None and pool.type == "MaxPoolGrad" and pool.inputs[0] is r:
+        # relu -> max_pool (a CNN's usual pair): the mask r > 0 is taken on the pooled
+        # gradient instead, MaxPoolGrad(r, y, ReluGrad(g, y)) for ReluGrad(MaxPoolGrad(r, y,
+        # g), r) -- equal, since the gradient of a window goes to a position p holding its
+        # maximum, r[p] = y (windows whose maximum is NaN give 0) -- over 4x fewer elements
+        # for 2x2 pooling, one pass less over the full-size gradient. The first MaxPoolGrad
+        # is left unused (pruned from every plan).
+        y, g = pool.inputs[1], pool.inputs[2]
+        return apply_op(pool.op_def, [r, y, apply_op(ReluGrad, [g, y])], dict(pool.attrs), name="MaxPoolGrad")
+    return apply_op(ReluGrad, [grad, r])
 
 
 @RegisterGradient("Relu6")
