@@ -283,3 +283,19 @@ def test_tf_function_training_step_matches_the_cpu():
     assert results[0][0] == CPU and results[1][0] == GPU
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(results[1][2], results[0][2], rtol=1e-5)
+
+
+def test_keras_fit_on_the_gpu_gives_the_cpu_weights():
+    results = []
+    for device in ("/cpu:0", None):
+        with tf.device(device):
+            model = tf.keras.Sequential([tf.keras.layers.Dense(
+                5, activation="tanh", kernel_initializer=tf.keras.initializers.Constant(W0))])
+            model.compile(optimizer=tf.keras.optimizers.Adam(0.05), loss="mse")
+            history = model.fit(X, Y, epochs=2, batch_size=2, verbose=0, shuffle=False)
+        results.append(([w.device for w in model.weights], [w.numpy() for w in model.weights],
+                        history.history["loss"]))
+    assert set(results[0][0]) == {CPU} and set(results[1][0]) == {GPU}
+    for c, g in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results[1][2], results[0][2], rtol=1e-5)
