@@ -83,11 +83,12 @@ def test_gradient_tape_on_the_gpu_matches_the_host():
     assert results[0][2] == CPU and results[1][2] == GPU
 
 
-def test_variables_stay_on_the_host_and_gpu_ops_read_copies():
-    v = tf.Variable(np.ones((2, 2), np.float32))
-    y = tf.matmul(v, v)  # a GPU op reading the variable's value (a copy)
+def test_variables_live_on_the_gpu_and_gpu_ops_read_them():
+    v = tf.Variable(np.ones((2, 2), np.float32))  # more in tests/cuda_sim_cases_eager_vars.py
+    assert v.device == GPU
+    y = tf.matmul(v, v)  # a GPU op reading the variable's device array
     assert y.device == GPU
-    v.assign_add(y)  # the update (a ref input) runs on the host
+    v.assign_add(y)  # the update (a ref input) runs where the variable lives
     np.testing.assert_allclose(v.numpy(), np.full((2, 2), 3.0, np.float32))
 
 

@@ -222,6 +222,15 @@ def test_reads_are_values_updates_copy_on_write():
     np.testing.assert_array_equal(v.numpy(), [11, 12])
 
 
+def test_optimizer_updates_copy_on_write_too():
+    # the Apply* ops' variables (their n_refs leading inputs) are ref inputs like Assign's
+    v = tf.Variable([1.0, 2.0])
+    before = v.read_value()
+    tf.compat.v1.train.GradientDescentOptimizer(0.5).apply_gradients([(tf.constant([1.0, 1.0]), v)])
+    np.testing.assert_array_equal(before.numpy(), [1, 2])
+    np.testing.assert_array_equal(v.numpy(), [0.5, 1.5])
+
+
 def test_failed_assign_changes_nothing():
     v = tf.Variable([1.0, 2.0])
     with pytest.raises(tf.errors.InvalidArgumentError, match="Assign"):

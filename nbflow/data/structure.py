@@ -98,7 +98,7 @@ def to_component(value, dtype=None):
     if type(value) is EagerTensor:
         arr = host_value(value._value)
     elif is_eager_variable(value):      # an eager variable: its value now
-        arr = np.array(value._eager_resource.read(), copy=True)
+        arr = np.array(value._host_value(), copy=True)
     elif isinstance(value, Tensor):
         if dtype is not None and value.dtype is not dtype:
             raise TypeError("Expected a %s tensor, got %s: %r" % (dtype.name, value.dtype.name, value))

@@ -125,6 +125,8 @@ class FuncGraph(Graph):
             ref = apply_op(VariableV2, [], {"shape": var.shape, "dtype": var.dtype, "container": "",
                                             "shared_name": var.handle.name},
                            name=var.name.split(":")[0], graph=self)
+            # the plan runs it where the eager variable's value lives (host memory or a GPU)
+            ref.op._set_device(var.device)
         finally:
             self._restore(saved)
         self._var_by_id[id(var)] = (var, ref)

@@ -41,6 +41,7 @@ from nbflow.framework.tensor_shape import TensorShape
 from nbflow.ops import math_ops
 from nbflow.ops.base import convert_to_tensor
 from nbflow.ops.gradient_registry import RegisterGradient
+from nbflow.runtime import eager_placement
 from nbflow.runtime.executor import Plan
 from nbflow.runtime.session import ConfigProto
 from nbflow.state.resources import eager_resources
@@ -346,7 +347,7 @@ class Function:
             if type(x) is EagerTensor:
                 v = host_value(x._value)
             elif is_eager_variable(x):
-                v = x._eager_resource.read()
+                v = x._host_value()
             else:
                 try:
                     v = convert_to_tensor(x, dtype=spec.dtype)._value
@@ -500,7 +501,7 @@ class ConcreteFunction:
         self._feed_tensors = list(graph.inputs) + [ph for _, ph in graph.captures]
         self._static = all(t.shape.is_fully_defined() for t in graph.inputs)
         self._plans = {}
-        self._written = [var._eager_resource for var, _ in graph.variable_captures
+        self._written = [(var._eager_resource, var.device) for var, _ in graph.variable_captures
                          if id(var) in graph.written_variables]
         self._backward = None
         self._record_plans = {}
@@ -534,11 +535,11 @@ class ConcreteFunction:
     def _copy_on_write(self):
         """Variables this call updates in place whose array an eager tensor still holds
         (an earlier read) get their own copy first, as eager updates do."""
-        for res in self._written:
+        for res, home in self._written:
             value = res.value
             # referents: res.value, the local, getrefcount's argument
             if value is not None and sys.getrefcount(value) > 3:
-                res.value = value.copy()
+                res.value = eager_placement.private_copy(value, home)
 
     def _run(self, plan, feed_values, n):
         if self._written:

@@ -6,6 +6,12 @@ the graph, as TF does). Its value is a VariableResource in eager mode's
 ResourceManager, so the same Assign/ApplyAdam kernels that update graph
 variables update it, in place (copy-on-write against eager tensors that hold
 an earlier read: nbflow/runtime/eager.py).
+
+Where the value lives -- host memory, or a GPU's as a device array (TF 2:
+GPU:0 when present, unless created under ``tf.device('/cpu:0')``) -- is decided
+once, at creation, by the placer the eager runtime installs
+(runtime/eager_placement.py ``variable_value``; this layer cannot import it).
+``.numpy()``, printing and Python conversions copy a device value back.
 """
 import itertools
 
@@ -20,6 +26,20 @@ from nbflow.ops.base import convert_to_tensor
 from nbflow.state.resources import ResourceHandle, VariableResource, eager_resources
 
 _ids = itertools.count(1)
+
+#: [placer]: ``placer(value, dtype) -> (a private copy of value where the variable lives, device
+#: string)``; installed by the eager runtime (runtime/eager_placement.py); None: host memory
+_placer = [None]
+
+
+def set_variable_placer(placer):
+    _placer[0] = placer
+
+
+def _placed_value(value, dtype):
+    if _placer[0] is None:
+        return np.array(host_value(value), copy=True, order="C"), HOST_DEVICE
+    return _placer[0](value, dtype)
 
 
 class EagerVariable(variables.Variable):
@@ -60,7 +80,7 @@ class EagerVariable(variables.Variable):
         self._unique_id = next(_ids)
         self._handle = ResourceHandle("variable", "", "eager_variable_%d" % self._unique_id)
         self._eager_resource = VariableResource(self._name, self._dtype)
-        self._eager_resource.value = np.array(host_value(value._value), copy=True, order="C")
+        self._eager_resource.value, self._device_name = _placed_value(value._value, self._dtype)
         eager_resources()[self._handle] = self._eager_resource
         self._save_slice_info = None
         self._caching_device = caching_device
@@ -83,7 +103,8 @@ class EagerVariable(variables.Variable):
 
     @property
     def device(self):
-        return HOST_DEVICE
+        """Where the value lives: TF's device string (``.../device:GPU:0`` on a GPU)."""
+        return self._device_name
 
     @property
     def handle(self):
@@ -141,7 +162,7 @@ class EagerVariable(variables.Variable):
             read = getattr(get_default_graph(), "read_variable", None)
             if read is not None:
                 return read(self)
-        t = EagerTensor(self._eager_resource.read())
+        t = EagerTensor(self._eager_resource.read(), self._device_name)
         if tape_state._recording:
             tape_state.record_variable_read(self, t)
         return t
@@ -152,12 +173,16 @@ class EagerVariable(variables.Variable):
     def initialized_value(self):
         return self.value()
 
+    def _host_value(self):
+        """The value as a numpy array (copied back from a GPU)."""
+        return host_value(self._eager_resource.read())
+
     def numpy(self):
-        v = self._eager_resource.read()
+        v = self._host_value()
         return v[()] if v.ndim == 0 else v
 
     def __array__(self, dtype=None, copy=None):
-        v = self._eager_resource.read()
+        v = self._host_value()
         if dtype is not None and v.dtype != dtype:
             return v.astype(dtype)
         return v.copy() if copy else v
@@ -187,16 +212,16 @@ class EagerVariable(variables.Variable):
 
     # -- Python conversions -------------------------------------------------------------------
     def __bool__(self):
-        return bool(self._eager_resource.read())
+        return bool(self._host_value())
 
     def __int__(self):
-        return int(self._eager_resource.read())
+        return int(self._host_value())
 
     def __float__(self):
-        return float(self._eager_resource.read())
+        return float(self._host_value())
 
     def __index__(self):
-        return int(self._eager_resource.read())
+        return int(self._host_value())
 
     def __len__(self):
         return len(self._eager_resource.read())
@@ -208,7 +233,7 @@ class EagerVariable(variables.Variable):
         return iter(self.value())
 
     def __repr__(self):
-        value = self._eager_resource.read()
+        value = self._host_value()
         text = str(value[()]) if value.ndim == 0 else repr(value)
         return "<tf.Variable '%s' shape=%s dtype=%s, numpy=%s>" % (self._name, self._shape, self._dtype.name, text)
 

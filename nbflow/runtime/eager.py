@@ -10,7 +10,10 @@ the bound kernel in a cache and call it: no shape-inference objects, no plan.
 Kernels are bound with ``fresh_outputs``: each call returns new arrays, as
 eager tensors are immutable values. Variables are updated in place, but
 copy-on-write: when a variable's array is also held by an eager tensor (a
-read), an update first gives the variable a copy.
+read), an update first gives the variable a copy. An op's variable inputs are
+its ``resource_inputs`` and the optimizers' leading ``n_refs`` (the variable and
+its slots): the kernel gets the variable's own array (host or device) and the
+op runs where the variables live (runtime/eager_placement.py).
 """
 import sys
 
@@ -162,7 +165,8 @@ def execute(op_cls, inputs, attrs, name):
         else:
             arrays = [t._value for t in inputs]
         eager_inputs = inputs
-        if op_cls.resource_inputs:
+        refs = _REF_POSITIONS.get(op_cls)
+        if refs is None or refs:  # an op class seen first, or one with variable inputs
             raise AttributeError
     except AttributeError:
         arrays, variables, eager_inputs = _gather_inputs(op_cls, inputs)
@@ -235,10 +239,24 @@ def execute(op_cls, inputs, attrs, name):
     return outputs if n else None
 
 
+def _ref_positions(op_cls):
+    """The inputs an op updates in place or names a resource by: ``resource_inputs`` and the
+    optimizers' leading ``n_refs`` (the compiler's placement reads the same two)."""
+    refs = _REF_POSITIONS.get(op_cls)
+    if refs is None:
+        refs = _REF_POSITIONS[op_cls] = \
+            frozenset(op_cls.resource_inputs) | frozenset(range(getattr(op_cls, "n_refs", 0)))
+    return refs
+
+
+#: op class -> its ref positions (``_ref_positions``), filled at each class's first call
+_REF_POSITIONS = {}
+
+
 def _gather_inputs(op_cls, inputs):
     """Arrays of the inputs, converting Python values and reading variables; the
-    variables passed as ref inputs (``resource_inputs``), by input index."""
-    res_inputs = op_cls.resource_inputs
+    variables passed as ref inputs (``resource_inputs``, ``n_refs``), by input index."""
+    res_inputs = _ref_positions(op_cls)
     arrays, variables = [], None
     eager_inputs = list(inputs)
     for i, t in enumerate(eager_inputs):
@@ -278,7 +296,7 @@ def _copy_on_write(variables, arrays):
         value = res.value
         # referents: res.value, arrays[i], the local, getrefcount's argument
         if value is not None and sys.getrefcount(value) > 4:
-            res.value = arrays[i] = value.copy()
+            res.value = arrays[i] = eager_placement.private_copy(value, var.device)
 
 
 def _bind(op_cls, inputs, arrays, attrs, variables, device_scope):
@@ -301,7 +319,7 @@ def _bind(op_cls, inputs, arrays, attrs, variables, device_scope):
     out_dtypes = [d for d, _ in specs]
     gpus = eager_placement.gpus()
     gpu = eager_placement.gpu_for(op_cls, device_scope, eager_placement.OpView(
-        eop, in_dtypes, in_shapes, out_dtypes, [s for _, s in specs]), bool(variables)) if gpus else None
+        eop, in_dtypes, in_shapes, out_dtypes, [s for _, s in specs]), variables) if gpus else None
     factory = registry.kernel_factory(op_cls, "GPU" if gpu is not None else "CPU")
     if factory is None:
         raise errors.NotFoundError(None, eop, "No registered '%s' OpKernel for CPU devices [Op:%s]"

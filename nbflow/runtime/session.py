@@ -30,7 +30,8 @@ class ConfigProto:
 
 
 class GPUOptions:
-    def __init__(self, allow_growth=False, per_process_gpu_memory_fraction=1.0, **kwargs):
+    # fraction 0: TF's proto default, "unset" (no cap, nothing reserved: backends/cuda/device_memory.py)
+    def __init__(self, allow_growth=False, per_process_gpu_memory_fraction=0.0, **kwargs):
         self.allow_growth = allow_growth
         self.per_process_gpu_memory_fraction = per_process_gpu_memory_fraction
         for k, v in kwargs.items():

@@ -349,7 +349,7 @@ class Optimizer:
             key = (name, None)
             v = self._non_slot_dict.get(key)
             if v is None:
-                with context.init_scope():
+                with context.init_scope(), context.eager_device(colocate_with.device):  # beside it, as TF
                     v = self._non_slot_dict[key] = Variable(initial_value, name=name, trainable=False)
             return v
         graph = colocate_with.graph
@@ -375,8 +375,9 @@ def _create_slot(primary, initializer, op_name, shape=None, dtype=None):
     """A slot variable of ``primary``: ``<primary op name>/<op_name>[_N]``, not trainable."""
     callable_init = callable(initializer)
     if _is_eager_variable(primary):
-        # an eager variable's slots are eager variables (made on first use, outside any trace)
-        with context.init_scope():
+        # an eager variable's slots are eager variables (made on first use, outside any trace),
+        # on its device (host memory or a GPU: the update op runs where both live)
+        with context.init_scope(), context.eager_device(primary.device):
             value = initializer(shape, dtype=dtype) if callable_init else initializer
             return Variable(value, name=_var_op_name(primary) + "/" + op_name, trainable=False)
     validate_shape = shape.is_fully_defined() if callable_init and shape is not None \

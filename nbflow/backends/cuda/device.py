@@ -22,6 +22,7 @@ import threading
 
 import numpy as np
 
+from nbflow.backends.cuda.device_arena import DeviceArena
 from nbflow.backends.cuda.device_memory import (DeviceMemory, DeviceOutOfMemory, is_cuda_out_of_memory,
                                                 simulator_total_bytes)
 from nbflow.backends.cuda.staging import DeviceToHost, HostToDevice
@@ -70,8 +71,12 @@ class GPUDevice(Device):
             return self.cuda.current_context().get_memory_info().total
 
     def configure(self, config):
-        """A Session's ConfigProto: ``gpu_options`` (the memory cap)."""
+        """A Session's ConfigProto: ``gpu_options`` (the memory cap; with ``allow_growth=False``
+        and a fraction, the capped amount reserved now and every buffer carved from it)."""
         self.memory.configure(getattr(config, "gpu_options", None))
+        if self.memory.reserves_up_front:
+            with self.cuda.gpus[self.index] if not self.simulator else contextlib.nullcontext():
+                self.memory.use_arena(lambda size, on_release: DeviceArena(self.cuda, size, self.simulator, on_release))
 
     # -- buffers --------------------------------------------------------------
     @contextlib.contextmanager
@@ -96,7 +101,7 @@ class GPUDevice(Device):
         """An uninitialized device array of its own (never shared through the memory plan)."""
         shape, dtype = tuple(int(d) for d in shape), np.dtype(dtype)
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        return self.memory.allocate(nbytes, lambda: self.cuda.device_array(shape, dtype=dtype))
+        return self.memory.allocate(nbytes, lambda: self.cuda.device_array(shape, dtype=dtype), shape, dtype)
 
     def new_plan_buffer(self, size, dtype):
         """A flat buffer for the memory planner (compiler/memory.py)."""
@@ -129,6 +134,11 @@ class GPUDevice(Device):
         if is_device_array(array):
             return array
         a = np.require(np.asarray(array), requirements="C")
+        if self.memory.arena is not None:  # carved from the reservation, then filled
+            out = self.persistent_empty(a.shape, a.dtype)
+            if out.size:
+                out.copy_to_device(a)
+            return out
         return self.memory.allocate(a.nbytes, lambda: self.cuda.to_device(a))
 
     def copier_from(self, src, shape, dtype):

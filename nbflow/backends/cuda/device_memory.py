@@ -14,13 +14,14 @@ variables) goes through :meth:`DeviceMemory.allocate`, which
 (Plan.run) turn it into ``tf.errors.ResourceExhaustedError`` naming the op whose
 buffer could not be had.
 
-``allow_growth``: TF's ``False`` reserves the whole capped amount when the
-session starts. nbflow does not reserve: every plan allocates its buffers once,
-when it is built (the memory plan), and the steady-state step allocates none,
-so both settings give the same growth -- a step per new plan, then flat -- and
-the same cap. A reserved arena (carving buffers out of one allocation) is not
-implemented; the option is validated and reported (``explain``), not ignored
-silently.
+``allow_growth``: with an explicit fraction and ``allow_growth=False`` the
+capped amount is reserved when the Session is created (``reserves_up_front``;
+GPUDevice.configure attaches a ``DeviceArena``, device_arena.py) and every buffer
+is carved out of it -- TF's behaviour. TF's *default* (no fraction,
+``allow_growth=False``) reserves almost the whole card; nbflow does not: it
+shares the card with PyTorch and other processes, so without an explicit
+fraction memory grows as plans are built (once per plan; the steady-state step
+allocates nothing). ``allow_growth=True`` never reserves.
 
 The simulator has no device memory of its own (numba's simulator reports an
 infinite total): its stand-in total is ``NBFLOW_CUDA_SIMULATOR_MEMORY`` bytes
@@ -75,6 +76,8 @@ class DeviceMemory:
         self.limit = None
         self.fraction = 0.0
         self.allow_growth = False
+        #: the reservation every buffer is carved from (allow_growth=False with a fraction), or None
+        self.arena = None
         self.allocations = 0
         self.bytes_in_use = 0
         self.peak_bytes = 0
@@ -103,9 +106,30 @@ class DeviceMemory:
         self.allow_growth = bool(getattr(gpu_options, "allow_growth", False)) if gpu_options is not None else False
         self.limit = int(fraction * self.total_bytes) if fraction else None
 
-    def allocate(self, nbytes, make):
-        """``make()`` (which allocates ``nbytes`` of device memory), counted and capped."""
+    @property
+    def reserves_up_front(self):
+        """TF's ``allow_growth=False`` with an explicit fraction: the capped amount is reserved at
+        Session creation (without a fraction nbflow grows: it does not take the whole card)."""
+        return self.limit is not None and not self.allow_growth
+
+    def use_arena(self, make_arena):
+        """Serve every later allocation from ``make_arena(size, on_release)`` (a DeviceArena of
+        ``limit`` bytes: the reservation), counted here as ever."""
+        try:
+            self.arena = make_arena(self.limit, self._release)
+        except Exception as e:
+            if is_cuda_out_of_memory(e):
+                raise DeviceOutOfMemory("%s: CUDA out of memory reserving %d bytes (gpu_options.per_process_gpu_"
+                                        "memory_fraction=%g, allow_growth=False): %s"
+                                        % (self.device_name, self.limit, self.fraction, e)) from e
+            raise
+
+    def allocate(self, nbytes, make, shape=None, dtype=None):
+        """``make()`` (which allocates ``nbytes`` of device memory), counted and capped; with a
+        reservation (``use_arena``), a ``shape``/``dtype`` array carved out of it instead."""
         nbytes = int(nbytes)
+        if self.arena is not None:
+            return self._carve(nbytes, shape, dtype)
         with self._lock:  # counted before allocating, so two threads cannot both pass the cap
             if self.limit is not None and self.bytes_in_use + nbytes > self.limit:
                 raise DeviceOutOfMemory(
@@ -128,12 +152,27 @@ class DeviceMemory:
             weakref.finalize(memory_owner(array), self._release, nbytes)
         return array
 
+    def _carve(self, nbytes, shape, dtype):
+        array = self.arena.carve(shape, dtype)
+        if array is None:
+            raise DeviceOutOfMemory(
+                "%s: no free range of %d bytes in the %d bytes reserved up front (gpu_options.per_process_gpu_"
+                "memory_fraction=%g of %d bytes, allow_growth=False); %d bytes in use"
+                % (self.device_name, nbytes, self.arena.size, self.fraction, self.total_bytes, self.bytes_in_use))
+        with self._lock:  # given back by the arena's on_release (self._release) when the array is gone
+            self.bytes_in_use += nbytes
+            self.allocations += 1
+            self.peak_bytes = max(self.peak_bytes, self.bytes_in_use)
+        return array
+
     def _release(self, nbytes):
         with self._lock:
             self.bytes_in_use -= nbytes
 
     def summary(self):
         cap = "no cap" if self.limit is None else "cap %d bytes (fraction %g)" % (self.limit, self.fraction)
+        if self.arena is not None:
+            cap += ", reserved up front"
         return "%d device allocations, %d bytes in use (peak %d), %s, allow_growth=%s" % (
             self.allocations, self.bytes_in_use, self.peak_bytes, cap, self.allow_growth)
 

@@ -8,8 +8,10 @@ host op or a fetch reads it (a Saver's SaveV2, ``sess.run(v)``). Its
 initializer's value (a CPU random op's, a constant's) arrives through a copy
 and is written into the device buffer. Which variables live on the GPU is
 placement's choice (compiler/placement.py: only when every op updating the
-variable has a GPU kernel). Variables of a ``tf.function`` trace stay on the
-host: their values are shared with eager mode, which runs on the CPU.
+variable has a GPU kernel). An eager variable captured by a ``tf.function``
+trace lives where eager placement put it at creation
+(runtime/eager_placement.py): its VariableV2 op in the trace names that device
+(eager/func_graph.py), and this kernel takes it when that is a GPU.
 """
 import numpy as np
 
@@ -17,6 +19,7 @@ from nbflow.backends.cpu.state import _variable, uninitialized_error
 from nbflow.backends.cuda.device import is_device_array
 from nbflow.backends.registry import register_kernel
 from nbflow.framework import errors
+from nbflow.framework.device import DeviceSpec
 from nbflow.kernels.cuda import elementwise as ew
 from nbflow.ops import state_ops
 
@@ -24,9 +27,11 @@ _GPU_DTYPES = frozenset(np.dtype(d) for d in (np.float32, np.float64, np.int32, 
 
 
 def _gpu_variable(op):
-    """Numeric variables of a Session's graph (not a tf.function trace's: eager owns those)."""
+    """Numeric variables of a Session's graph, of eager mode (``op.graph`` None: eager
+    placement asks) and a tf.function trace's captures that live on a GPU."""
     if getattr(op.graph, "variable_captures", None) is not None:  # a FuncGraph (nbflow/eager/func_graph.py)
-        return False
+        # the captured eager variable's home, set by the capture
+        return bool(op.device) and DeviceSpec.from_string(op.device).device_type == "GPU"
     try:
         return np.dtype(op.outputs[0].dtype.as_numpy_dtype) in _GPU_DTYPES
     except (AttributeError, TypeError):
@@ -55,7 +60,8 @@ def variable_kernel(ctx):
 
 
 def _ref_ok(op):
-    return _gpu_variable(op.inputs[0].op) if op.inputs[0].op.type == "VariableV2" else True
+    src = getattr(op.inputs[0], "op", None)  # None: an eager op, whose variable is on the GPU already
+    return _gpu_variable(src) if src is not None and src.type == "VariableV2" else True
 
 
 @register_kernel(state_ops.Assign, device="GPU", accepts=_ref_ok)

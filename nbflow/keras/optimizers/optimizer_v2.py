@@ -20,7 +20,6 @@ What differs from tf.train's optimizers (nbflow/train/optimizers.py), as in TF:
 Updates are in place, so in a graph each update op waits for every gradient
 (and for ``minimize``'s loss) through control edges, as tf.train's do.
 """
-import contextlib
 
 import numpy as np
 
@@ -180,7 +179,8 @@ class Optimizer:
         shape, dtype = var.shape, var.dtype
         with context.init_scope():
             graph = None if _is_eager_variable(var) else var.graph
-            with (graph.as_default() if graph is not None else contextlib.nullcontext()):
+            # an eager variable's slots live on its device (host memory or a GPU), as TF colocates them
+            with (graph.as_default() if graph is not None else context.eager_device(var.device)):
                 with control_dependencies(None), name_scope(self._name + "/"):
                     if shape.is_fully_defined() and is_number(initializer):
                         value = np.full(shape.as_list(), initializer, dtype.as_numpy_dtype)
