@@ -1,8 +1,9 @@
 """nbflow benchmarks: speed as ratios against numpy (and PyTorch when installed),
 measured in the same process. Run ``python -m benchmarks.run --help``."""
 
-import os as _os
+# The threading layer nbflow chooses on import (TBB when it loads, else workqueue), for
+# every implementation in the process: it must be chosen before the first parallel Numba
+# call, which a hand-written baseline may make before nbflow runs anything.
+from nbflow.kernels import threading_layer as _threading_layer
 
-# Same threading layer as nbflow sets on import (fork-safe); it must be chosen before
-# the first parallel Numba call, which a benchmark may make before importing nbflow.
-_os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+_threading_layer.choose()

@@ -19,12 +19,9 @@ numbers. Ratios are speed ratios (>1 = faster than the baseline).
 Targets (issue 3): the fused chain at least 1.8x ``jax.jit``, the wave
 faster than ``jax.jit``.
 """
-import os
 
-os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")  # as nbflow sets it (fork-safe)
-
-import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
+import numpy as np
+from numba import njit, prange
 
 from benchmarks.harness import Case, Impl, Skip, Target, jax_or_skip, nbflow_session, torch_or_skip
 

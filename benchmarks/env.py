@@ -54,6 +54,7 @@ def describe(torch_used):
         "threads": {
             "numba": numba.get_num_threads(),
             "numba_threading_layer_env": os.environ.get("NUMBA_THREADING_LAYER"),
+            "numba_threading_layer": str(numba.config.THREADING_LAYER),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
             "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
             "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS"),

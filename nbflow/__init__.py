@@ -2,11 +2,11 @@
 
 ``import nbflow as tf`` -- graph mode by default, as TF 1.15.
 """
-import os as _os
+# Numba's threading layer: TBB when it loads, else workqueue -- both fork-safe (data
+# loaders, test runners), TBB's parallel calls far cheaper (kernels/threading_layer.py).
+from nbflow.kernels import threading_layer as _threading_layer
 
-# Threads from a parallel Numba region must survive a fork (data loaders,
-# test runners): the workqueue layer is fork-safe, OpenMP is not.
-_os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+_threading_layer.choose()
 
 from nbflow.framework import dtypes, errors  # noqa: E402
 from nbflow.framework.dtypes import (  # noqa: E402
