@@ -566,19 +566,12 @@ def sparse_softmax_xent_wide_parallel(logits, labels, loss, backprop):
 
 # -- choosing the serial or the parallel kernel ---------------------------------------------
 
-#: rows * n from which the cross-entropy ``*_parallel`` kernels are used
-#: (1024x1000 float32 through Session.run on the quiet 2-core machine: 202-220 us
-#: on two threads vs 259-269 us serial; the scaling benchmark 227 vs 257 us).
-PARALLEL_MIN_ELEMENTS = 1 << 19
-
-#: softmax / log-softmax alone go parallel only from this many times the
-#: threshold (1M elements): their serial kernel is cheaper per element. Measured
-#: (session 12, kernel calls alone, n = 1000, load 1.3): 1024 rows 250 us serial vs
-#: 140 us on two threads (and through Session.run 260 vs 146 us, once the fetched
-#: output stopped being copied); 512 rows 134 vs 146-290 us, 256 rows 64 vs 97 us.
-#: (Session 11 measured serial ahead at 1024 rows through Session.run: the 4 MB
-#: copy of the fetch, which compiler/bind.py then made for pooled kernels, hid it.)
-SOFTMAX_PARALLEL_FACTOR = 2
+#: rows * n from which the softmax and cross-entropy ``*_parallel`` kernels are used.
+#: Measured with the TBB threading layer (session 12, kernels alone, n = 1000, 2 cores):
+#: softmax 128 rows 32 us serial vs 20 us on two threads, 256 rows 66 vs 37 us, 512
+#: rows 135 vs 72 us. (Under the workqueue layer, before, a parallel call cost ~100 us:
+#: the threshold was 512K elements, and 3M, then 1M, for softmax.)
+PARALLEL_MIN_ELEMENTS = 1 << 17
 
 
 #: the row-kernel families ``run_rows`` chooses from: (name of the kernel for short rows,
@@ -600,8 +593,7 @@ def run_rows(family, rows, n, *args):
     a parallel kernel at the same time -- which Numba's default "workqueue"
     threading layer does not support."""
     name = family[1] if n >= WIDE else family[0]
-    limit = PARALLEL_MIN_ELEMENTS * (SOFTMAX_PARALLEL_FACTOR if family is SOFTMAX else 1)
-    if rows > 1 and rows * n >= limit and numba.get_num_threads() > 1:
+    if rows > 1 and rows * n >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
         cooperate()  # BLAS single-threaded from now on (kernels/cpu/threads.py)
         name += "_parallel"
     return globals()[name](*args)

@@ -31,12 +31,12 @@ def _same(kernel):
 
 
 #: elements from which a float sum runs its ``*_parallel`` kernel (when Numba
-#: has more than one thread). A sum streams its input once: while the input
-#: sits in the L3 cache (32 MB here) one core sums it at ~100 GB/s and a second
-#: thread did not pay -- 4M float32 measured 176/185 us parallel vs 160/155 us
-#: serial -- while 16M float32 from memory took 0.95 vs 1.32 ms (1.38x).
+#: has more than one thread). Measured with the TBB threading layer (session 12,
+#: ``sum_run`` vs ``sum_flat_parallel`` on two threads, 2 cores): 1M float32 41 us
+#: vs 29-41 us, 2M 84 vs 44-52 us, 4M 168 vs 83-88 us, 8M 625 vs 304-571 us. (Under
+#: the workqueue layer a parallel call cost ~100 us and the threshold was 8M.)
 #: See docs/ARCHITECTURE.md "Parallel fused kernels".
-PARALLEL_MIN_ELEMENTS = 1 << 23
+PARALLEL_MIN_ELEMENTS = 1 << 21
 #: a run shorter than this is summed by ``sum_mid``'s plain loop (a call per row would cost more)
 _MIN_RUN = 16
 
