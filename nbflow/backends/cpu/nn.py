@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 
-from nbflow.backends.cpu.reduction import float_sum
 from nbflow.backends.registry import register_kernel
 from nbflow.framework import errors
 from nbflow.kernels.cpu import elementwise as ew_kernels
@@ -101,22 +100,21 @@ def _bias_addnchw(ctx):
 def _bias_add_grad(ctx):
     fmt = ctx.attrs["data_format"]
     static = ctx.static_buffer(0)
+    acc = {}  # channels -> the kernel's float64 scratch
 
     def run(g):
         c = _channel_axis(fmt, g.ndim)
         view = _mid_view(g.shape, c)
         out = static if static is not None else np.empty(g.shape[c], dtype=g.dtype)
+        scratch = acc.get(view[1])
+        if scratch is None:
+            scratch = acc[view[1]] = np.empty(view[1], np.float64)
         if g.dtype == np.float16:
             o32 = np.empty(g.shape[c], dtype=np.float32)
-            K.bias_add_grad(g.astype(np.float32).reshape(view), o32)
+            K.bias_add_grad(g.astype(np.float32).reshape(view), o32, scratch)
             out[...] = o32
-        elif view[2] == 1 and g.dtype.kind == "f" and g.size:
-            # channels last: the column sums of a (rows, channels) matrix, which the
-            # reductions' blocked kernel does (float64 partial sums every 256 rows: a
-            # float32 running sum over LeNet's 50K rows erred by 3e-3, and was slower)
-            float_sum(g.reshape(1, view[0], view[1]), out.reshape(1, view[1]))
         else:
-            K.bias_add_grad(g.reshape(view), out)
+            K.bias_add_grad(g.reshape(view), out, scratch)
         return out
     return run
 
