@@ -1,9 +1,7 @@
 """nbflow benchmarks: speed as ratios against numpy (and PyTorch when installed),
 measured in the same process. Run ``python -m benchmarks.run --help``."""
 
-# The threading layer nbflow chooses on import (TBB when it loads, else workqueue), for
-# every implementation in the process: it must be chosen before the first parallel Numba
-# call, which a hand-written baseline may make before nbflow runs anything.
-from nbflow.kernels import threading_layer as _threading_layer
-
-_threading_layer.choose()
+# Numba's threading layer: the runners (run.py, scaling.py's child) import nbflow, which
+# chooses it (TBB when it loads, else workqueue), before any implementation runs, so the
+# hand-written parallel baselines run on the same layer as nbflow. Not here: run.py must
+# set the thread-count variables before Numba is imported.

@@ -173,6 +173,7 @@ def main(argv=None):
         os.environ["NUMBA_CACHE_DIR"] = os.path.join(cold_dir, "numba")
         os.environ["NBFLOW_CACHE_DIR"] = os.path.join(cold_dir, "nbflow")
     load_before = _loadavg()
+    import nbflow  # noqa: F401  chooses Numba's threading layer before any baseline's parallel loop
     from benchmarks import harness
     import numba
 

@@ -52,6 +52,8 @@ def _child(quick):
     """Measure every workload's nbflow implementation in this process; JSON on stdout."""
     import importlib
 
+    import nbflow  # noqa: F401  chooses Numba's threading layer before the references' parallel loops
+
     from benchmarks import harness
 
     settings = harness.Settings.for_mode(quick)
