@@ -2,7 +2,7 @@
 
 MatMul runs the register-tiled product of kernels/cpu/microgemm.py (float32/float64,
 the operands as stored and the transposes as flags; split across Numba's
-threads from 16M multiply-adds); BatchMatMul runs BLAS gemm inside @njit
+threads from 2M multiply-adds); BatchMatMul runs BLAS gemm inside @njit
 (kernels/cpu/linalg.py). float16 is multiplied in float32 and rounded back;
 int32/int64 (which TF's CPU MatMul also accepts) use numpy's integer matmul --
 BLAS has no integer GEMM.
@@ -37,10 +37,11 @@ def _check_square(x):
 
 
 #: multiply-adds (M*K*N) from which MatMul splits its output across Numba's threads.
-#: Measured (mlp/b32/sgd, 2 threads, alternated runs, load 2-4): with 4M, its 8-13M
-#: products split and the step took 1.11/1.18 ms; with 32M they stayed on one thread:
-#: 0.93/0.82 ms (a parallel call's wake-up cost more than half of ~40-60 us saved).
-PARALLEL_MIN_MACS = 1 << 24
+#: Measured with the TBB threading layer (session 12, kernels alone, 2 cores, serial vs
+#: two threads): 1M (128x64x128) 8.7 vs 7.6 us, 2M (32x128x512) 19.3 vs 13.1 us, 4M
+#: 34-41 vs 21-25 us, 12.8M (mlp/b32's 32x784x512) 119 vs 66 us. (Under the workqueue
+#: layer a parallel call cost ~100 us and the threshold was 16M.)
+PARALLEL_MIN_MACS = 1 << 21
 
 
 def _threads(m, k, n):
