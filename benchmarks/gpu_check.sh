@@ -67,11 +67,13 @@ runs = {"cuBLAS (nvmath-python)": (lambda: gemm.run(a, b, c_blas, g), cuda.synch
                                  cuda.synchronize)}
 try:
     import torch
-    if torch.cuda.is_available():
-        ta, tb = torch.from_numpy(a.copy_to_host()).cuda(), torch.from_numpy(b.copy_to_host()).cuda()
-        runs["PyTorch CUDA"] = (lambda: ta @ tb, torch.cuda.synchronize)
 except ImportError:
-    pass
+    torch = None
+if torch is not None and torch.cuda.is_available():
+    ta, tb = torch.from_numpy(a.copy_to_host()).cuda(), torch.from_numpy(b.copy_to_host()).cuda()
+    runs["PyTorch CUDA"] = (lambda: ta @ tb, torch.cuda.synchronize)
+else:
+    print("(no PyTorch with CUDA here: the cuBLAS-vs-PyTorch row is not measured)")
 
 
 best = {name: [] for name in runs}

@@ -116,18 +116,18 @@ def test_parallel_dispatch(monkeypatch):
             out_ser = np.empty_like(out_par)
             monkeypatch.setattr(B, "PARALLEL_MIN_ELEMENTS", 0)
             del calls[:]
-            B.float_sum(view, out_par)
+            B._float_sum(view, out_par)
             assert calls == [expected]
             monkeypatch.setattr(B, "PARALLEL_MIN_ELEMENTS", 1 << 62)
             del calls[:]
-            B.float_sum(view, out_ser)
+            B._float_sum(view, out_ser)
             assert calls == []
             np.testing.assert_allclose(out_par, out_ser, rtol=1e-7)
             np.testing.assert_allclose(out_par, view.astype(np.float64).sum(axis=1), rtol=1e-6, atol=1e-4)
         numba.set_num_threads(1)  # one thread: serial whatever the size
         monkeypatch.setattr(B, "PARALLEL_MIN_ELEMENTS", 0)
         del calls[:]
-        B.float_sum(cases[0][0].astype(np.float32).reshape(1, -1, 1), np.empty((1, 1), np.float32))
+        B._float_sum(cases[0][0].astype(np.float32).reshape(1, -1, 1), np.empty((1, 1), np.float32))
         assert calls == []
     finally:
         numba.set_num_threads(old)

@@ -1,10 +1,10 @@
 """Pooling kernels (NHWC), destination-passing.
 
 They loop with the channel innermost, so the work on one window is a few
-contiguous vector operations over the channels. Each kernel is a core over a
-range of images (``_*_images(..., n0, n1, ...)``); ``max_pool(...)`` runs it
-over the batch, ``max_pool_parallel(..., nt)`` over ``nt`` blocks of images
-across Numba's threads (whole images: the windows of the gradients add into
+contiguous vector operations over the channels. Each kernel works on a range
+of images (``max_pool(x, n0, n1, ...)``: the whole batch on one thread is
+``n0, n1 = 0, N``); ``max_pool_parallel(..., nt)`` runs it over ``nt`` blocks of
+images across Numba's threads (whole images: the windows of the gradients add into
 the input rows that neighbouring windows share). The caller picks by size
 (nbflow/backends/cpu/conv.py).
 """
@@ -15,7 +15,7 @@ from nbflow.kernels.jit import njit
 
 
 @njit(cache=True)
-def _max_pool_images(x, n0, n1, kh, kw, sh, sw, pad_top, pad_left, out):
+def max_pool(x, n0, n1, kh, kw, sh, sw, pad_top, pad_left, out):
     """out[n, i, j, c] = max of x over the window (padding excluded); NaN propagates."""
     _, h, w, c = x.shape
     _, oh, ow, _ = out.shape
@@ -41,7 +41,7 @@ def _max_pool_images(x, n0, n1, kh, kw, sh, sw, pad_top, pad_left, out):
 
 
 @njit(cache=True)
-def _max_pool_grad_images(x, grad, n0, n1, kh, kw, sh, sw, pad_top, pad_left, dx):
+def max_pool_grad(x, grad, n0, n1, kh, kw, sh, sw, pad_top, pad_left, dx):
     """The gradient of each window goes to its first maximum, as TF's MaxPoolGrad."""
     _, h, w, c = x.shape
     _, oh, ow, _ = grad.shape
@@ -96,7 +96,7 @@ def _max_pool_grad_images(x, grad, n0, n1, kh, kw, sh, sw, pad_top, pad_left, dx
 # from memory both take ~1.4 ms, and the general one vectorizes better in cache.)
 
 @njit(cache=True)
-def _max_pool_2x2_images(x, n0, n1, out):
+def max_pool_2x2(x, n0, n1, out):
     _, oh, ow, c = out.shape
     for n in range(n0, n1):
         for i in range(oh):
@@ -117,20 +117,15 @@ def tiles_2x2(in_shape, kh, kw, sh, sw, pad_top, pad_left):
             and in_shape[1] % 2 == 0 and in_shape[2] % 2 == 0)
 
 
-@njit(cache=True)
-def max_pool_2x2(x, out):
-    _max_pool_2x2_images(x, 0, x.shape[0], out)
-
-
 @njit(cache=True, parallel=True)
 def max_pool_2x2_parallel(x, out, nt):
     n = x.shape[0]
     for b in prange(nt):
-        _max_pool_2x2_images(x, n * b // nt, n * (b + 1) // nt, out)
+        max_pool_2x2(x, n * b // nt, n * (b + 1) // nt, out)
 
 
 @njit(cache=True)
-def _avg_pool_images(x, n0, n1, kh, kw, sh, sw, pad_top, pad_left, out):
+def avg_pool(x, n0, n1, kh, kw, sh, sw, pad_top, pad_left, out):
     """Average over the window's valid (unpadded) elements, as TF."""
     _, h, w, c = x.shape
     _, oh, ow, _ = out.shape
@@ -156,7 +151,7 @@ def _avg_pool_images(x, n0, n1, kh, kw, sh, sw, pad_top, pad_left, out):
 
 
 @njit(cache=True)
-def _avg_pool_grad_images(grad, n0, n1, kh, kw, sh, sw, pad_top, pad_left, dx):
+def avg_pool_grad(grad, n0, n1, kh, kw, sh, sw, pad_top, pad_left, dx):
     _, h, w, c = dx.shape
     _, oh, ow, _ = grad.shape
     dx[n0:n1] = 0
@@ -179,49 +174,29 @@ def _avg_pool_grad_images(grad, n0, n1, kh, kw, sh, sw, pad_top, pad_left, dx):
 
 # -- the batch on one thread, or split across Numba's threads ----------------------------
 
-@njit(cache=True)
-def max_pool(x, kh, kw, sh, sw, pad_top, pad_left, out):
-    _max_pool_images(x, 0, x.shape[0], kh, kw, sh, sw, pad_top, pad_left, out)
-
-
 @njit(cache=True, parallel=True)
 def max_pool_parallel(x, kh, kw, sh, sw, pad_top, pad_left, out, nt):
     n = x.shape[0]
     for b in prange(nt):
-        _max_pool_images(x, n * b // nt, n * (b + 1) // nt, kh, kw, sh, sw, pad_top, pad_left, out)
-
-
-@njit(cache=True)
-def max_pool_grad(x, grad, kh, kw, sh, sw, pad_top, pad_left, dx):
-    _max_pool_grad_images(x, grad, 0, x.shape[0], kh, kw, sh, sw, pad_top, pad_left, dx)
+        max_pool(x, n * b // nt, n * (b + 1) // nt, kh, kw, sh, sw, pad_top, pad_left, out)
 
 
 @njit(cache=True, parallel=True)
 def max_pool_grad_parallel(x, grad, kh, kw, sh, sw, pad_top, pad_left, dx, nt):
     n = x.shape[0]
     for b in prange(nt):
-        _max_pool_grad_images(x, grad, n * b // nt, n * (b + 1) // nt, kh, kw, sh, sw, pad_top, pad_left, dx)
-
-
-@njit(cache=True)
-def avg_pool(x, kh, kw, sh, sw, pad_top, pad_left, out):
-    _avg_pool_images(x, 0, x.shape[0], kh, kw, sh, sw, pad_top, pad_left, out)
+        max_pool_grad(x, grad, n * b // nt, n * (b + 1) // nt, kh, kw, sh, sw, pad_top, pad_left, dx)
 
 
 @njit(cache=True, parallel=True)
 def avg_pool_parallel(x, kh, kw, sh, sw, pad_top, pad_left, out, nt):
     n = x.shape[0]
     for b in prange(nt):
-        _avg_pool_images(x, n * b // nt, n * (b + 1) // nt, kh, kw, sh, sw, pad_top, pad_left, out)
-
-
-@njit(cache=True)
-def avg_pool_grad(grad, kh, kw, sh, sw, pad_top, pad_left, dx):
-    _avg_pool_grad_images(grad, 0, dx.shape[0], kh, kw, sh, sw, pad_top, pad_left, dx)
+        avg_pool(x, n * b // nt, n * (b + 1) // nt, kh, kw, sh, sw, pad_top, pad_left, out)
 
 
 @njit(cache=True, parallel=True)
 def avg_pool_grad_parallel(grad, kh, kw, sh, sw, pad_top, pad_left, dx, nt):
     n = dx.shape[0]
     for b in prange(nt):
-        _avg_pool_grad_images(grad, n * b // nt, n * (b + 1) // nt, kh, kw, sh, sw, pad_top, pad_left, dx)
+        avg_pool_grad(grad, n * b // nt, n * (b + 1) // nt, kh, kw, sh, sw, pad_top, pad_left, dx)

@@ -215,8 +215,9 @@ def _conv2d_backprop_filter(ctx):
 
 
 def _plan_pool(ctx, kernel, parallel_kernel, kernels_2x2=None):
-    """The pooling kernel; ``kernels_2x2``: (serial, parallel) kernels for 2x2 windows of
-    stride 2 that tile the input exactly (kernels/cpu/pool.py), used when they apply."""
+    """The pooling kernel (``kernel(x, 0, N, ...)``: the batch on one thread); ``kernels_2x2``:
+    (serial, parallel) kernels for 2x2 windows of stride 2 that tile the input exactly
+    (kernels/cpu/pool.py), used when they apply."""
     attrs = ctx.attrs
     npd = np.dtype(ctx.out_np_dtype(0))
     cd = _compute_dtype(npd)
@@ -231,11 +232,11 @@ def _plan_pool(ctx, kernel, parallel_kernel, kernels_2x2=None):
             if nt > 1:
                 kernels_2x2[1](xc, out, nt)
             else:
-                kernels_2x2[0](xc, out)
+                kernels_2x2[0](xc, 0, x.shape[0], out)
         elif nt > 1:
             parallel_kernel(xc, kh, kw, sh, sw, pt, pl, out, nt)
         else:
-            kernel(xc, kh, kw, sh, sw, pt, pl, out)
+            kernel(xc, 0, x.shape[0], kh, kw, sh, sw, pt, pl, out)
         return out if cd == npd else out.astype(npd)
     return run
 
@@ -267,7 +268,7 @@ def _max_pool_grad(ctx):
         if nt > 1:
             P.max_pool_grad_parallel(_as(x, cd), _as(grad, cd), kh, kw, sh, sw, pt, pl, dx, nt)
         else:
-            P.max_pool_grad(_as(x, cd), _as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
+            P.max_pool_grad(_as(x, cd), _as(grad, cd), 0, x.shape[0], kh, kw, sh, sw, pt, pl, dx)
         return dx if cd == npd else dx.astype(npd)
     return run
 
@@ -290,7 +291,7 @@ def _avg_pool_grad(ctx):
         if nt > 1:
             P.avg_pool_grad_parallel(_as(grad, cd), kh, kw, sh, sw, pt, pl, dx, nt)
         else:
-            P.avg_pool_grad(_as(grad, cd), kh, kw, sh, sw, pt, pl, dx)
+            P.avg_pool_grad(_as(grad, cd), 0, dx.shape[0], kh, kw, sh, sw, pt, pl, dx)
         return dx if cd == npd else dx.astype(npd)
     return run
 

@@ -60,7 +60,9 @@ def _mat_mul(ctx):
     npd = ctx.out_np_dtype(0)
     tiled = npd in (np.float32, np.float64)
     gemm_fn = G.gemm_address(npd) if tiled else None
-    bt = [None]  # scratch for b.T (transpose_b): the product reads B's rows in vectors
+    # scratch for transpose_b (b.T, or the transposed product; at most b.size elements);
+    # without transpose_b the kernel never reads it: an empty array of the dtype
+    bt = [np.empty(0, dtype=npd) if tiled else None]
     bd = ctx.dims(1)
     if tiled and tb and bd is not None and None not in bd:
         bt[0] = np.empty(max(int(np.prod(bd)), 1), dtype=npd)
@@ -72,7 +74,7 @@ def _mat_mul(ctx):
             raise ValueError("Matrix size-incompatible: In[0]: %s, In[1]: %s" % (_fmt(a.shape), _fmt(b.shape)))
         o = out if out is not None else np.empty((a2.shape[0], b2.shape[1]), dtype=npd)
         if tiled and a.flags.c_contiguous and b.flags.c_contiguous:
-            if bt[0] is None or bt[0].size < b.size:
+            if tb and bt[0].size < b.size:
                 bt[0] = np.empty(max(b.size, 1), dtype=npd)
             m, k, n = a2.shape[0], a2.shape[1], b2.shape[1]
             nt = _threads(m, k, n)

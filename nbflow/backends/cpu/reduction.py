@@ -51,7 +51,7 @@ def _threads(size):
     return n
 
 
-def float_sum(x, out):
+def _float_sum(x, out):
     """Blocked float sum of (outer, r, inner) ``x`` into (outer, inner) ``out`` (kernels/cpu/reduce.py)."""
     o, r, n = x.shape
     nt = _threads(x.size)
@@ -74,7 +74,7 @@ def float_sum(x, out):
 
 
 def _sum_for(np_dtype):
-    return float_sum if np_dtype.kind == "f" else K.sum_mid
+    return _float_sum if np_dtype.kind == "f" else K.sum_mid
 
 
 def _extreme_for(np_dtype, want_max):
