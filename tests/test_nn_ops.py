@@ -914,6 +914,35 @@ def test_bias_add_grad_of_many_rows_is_summed_blocked():
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-3)
 
 
+@pytest.mark.parametrize("data_format,shape", [("NHWC", (6, 5, 7, 3)), ("NCHW", (5, 3, 4, 2)),
+                                               ("NHWC", (1, 40)), ("NHWC", (0, 4))])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_bias_add_grad_split_across_threads(monkeypatch, data_format, shape, dtype):
+    import numba
+    from nbflow.backends.cpu import nn as cpu_nn
+    from nbflow.kernels.cpu import nn as K
+
+    if numba.get_num_threads() < 2:
+        pytest.skip("needs two Numba threads")
+    calls = []
+    monkeypatch.setattr(K, "bias_add_grad_parallel", lambda *a, _k=K.bias_add_grad_parallel: calls.append(1) or _k(*a))
+    monkeypatch.setattr(cpu_nn, "BIAS_GRAD_PARALLEL_MIN_ELEMENTS", 1)
+    gv = np.random.RandomState(4).randn(*shape).astype(dtype)
+    channel = 1 if data_format == "NCHW" else len(shape) - 1
+    g = tf.placeholder(dtype, [None] + list(shape[1:]))
+    y = tf.nn.bias_add(tf.zeros_like(g), tf.zeros([shape[channel]], dtype), data_format=data_format)
+    grad_b = tf.gradients(y, [y.op.inputs[1]], grad_ys=g)[0]
+    assert grad_b.op.type == "BiasAddGrad"
+    got = _run(grad_b, {g: gv})
+    axes = tuple(i for i in range(len(shape)) if i != channel)
+    want = gv.astype(np.float64).sum(axes)
+    assert got.dtype == dtype
+    tol = {np.float16: dict(rtol=1e-3, atol=1e-2), np.float32: dict(rtol=1e-5, atol=1e-5),
+           np.float64: dict(rtol=1e-12, atol=1e-12)}[dtype]
+    np.testing.assert_allclose(got, want, **tol)
+    assert bool(calls) == (shape[0] > 1)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("parallel", [False, True])
 def test_sparse_xent_losses_alone_match_the_full_kernel(monkeypatch, dtype, parallel):

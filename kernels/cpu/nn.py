@@ -653,6 +653,23 @@ def bias_add_grad(g, out, acc):
         out[c] = acc[c]
 
 
+@njit(cache=True, parallel=True)
+def bias_add_grad_parallel(g, out, parts, acc):
+    """bias_add_grad over ``acc.shape[0]`` contiguous blocks of the outer rows, one per
+    thread (``parts`` and ``acc``: a (threads, channels + padding) scratch in ``out``'s
+    dtype and in float64; the padding keeps the threads off each other's cache lines),
+    the threads' float64 sums added last."""
+    nt = acc.shape[0]
+    o, nc = g.shape[0], g.shape[1]
+    for t in prange(nt):
+        bias_add_grad(g[o * t // nt:o * (t + 1) // nt], parts[t, :nc], acc[t, :nc])
+    for c in range(nc):
+        s = 0.0
+        for t in range(nt):
+            s += acc[t, c]
+        out[c] = s
+
+
 @njit(cache=True)
 def l2_loss(x, out):
     """out[0] = sum(x ** 2) / 2 over a flat array (accumulated in float64)."""
