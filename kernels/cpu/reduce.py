@@ -73,14 +73,22 @@ def sum_rows_parallel(x, out):
         out[a] = sum_run(x[a])
 
 
+#: blocks per thread of ``sum_flat_parallel``: with one block per thread, a thread that
+#: started late (or shared its core) held up the sum; 16 small blocks let the
+#: threading layer balance them (16M float32 on 2 threads: 720 -> 613 us, PyTorch 591 us).
+BLOCKS_PER_THREAD = 16
+
+
 @njit(cache=True, parallel=True)
 def sum_flat_parallel(v, nt):
-    """Sum of a contiguous 1-D float array (float64) over ``nt`` blocks of whole chunks."""
+    """Sum of a contiguous 1-D float array (float64) over ``nt * BLOCKS_PER_THREAD``
+    blocks of whole chunks, summed by ``nt`` threads."""
     chunks = (v.shape[0] + SUM_CHUNK - 1) // SUM_CHUNK
+    nb = max(1, min(chunks, nt * BLOCKS_PER_THREAD))
     total = 0.0
-    for c in prange(nt):
-        lo = chunks * c // nt * SUM_CHUNK
-        hi = chunks * (c + 1) // nt * SUM_CHUNK
+    for c in prange(nb):
+        lo = chunks * c // nb * SUM_CHUNK
+        hi = chunks * (c + 1) // nb * SUM_CHUNK
         total += sum_run(v[lo:hi])
     return total
 
