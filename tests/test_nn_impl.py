@@ -147,8 +147,36 @@ def test_l2_normalize_dim_alias_and_gradient(rng):
 
 # -- fused_batch_norm -----------------------------------------------------------------------------
 
+@pytest.fixture(params=["one thread", "split"])
+def bn_split(request, monkeypatch):
+    """Runs a test on the serial kernels and again with every batch norm split across threads."""
+    import numba
+    from nbflow.backends.cpu import nn as cpu_nn
+
+    if request.param == "split":
+        if numba.get_num_threads() < 2:
+            pytest.skip("needs two Numba threads")
+        monkeypatch.setattr(cpu_nn, "BN_PARALLEL_MIN_ELEMENTS", 1)
+    return request.param
+
+
+def test_fused_batch_norm_split_runs_the_parallel_kernels(bn_split, monkeypatch, rng):
+    from nbflow.kernels.cpu import nn_impl as BN
+
+    calls = []
+    for name in ("batch_norm_train_parallel", "batch_norm_infer_parallel", "batch_norm_grad_parallel"):
+        monkeypatch.setattr(BN, name, lambda *a, _k=getattr(BN, name), _n=name: calls.append(_n) or _k(*a))
+    v = rng.randn(3, 5, 2, 4).astype(np.float32)
+    y, _, _ = tf.nn.fused_batch_norm(tf.constant(v), tf.ones([4]), tf.zeros([4]))
+    y2, _, _ = tf.nn.fused_batch_norm(tf.constant(v), tf.ones([4]), tf.zeros([4]), mean=tf.zeros([4]),
+                                      variance=tf.ones([4]), is_training=False)
+    _run([y, y2, tf.gradients(y, tf.get_default_graph().get_operations()[0].outputs[0])[0]])
+    want = ["batch_norm_train_parallel", "batch_norm_infer_parallel", "batch_norm_grad_parallel"]
+    assert sorted(calls) == (sorted(want) if bn_split == "split" else [])
+
+
 @pytest.mark.parametrize("dtype", [tf.float16, tf.float32, tf.float64])
-def test_fused_batch_norm_training(dtype, rng):
+def test_fused_batch_norm_training(dtype, rng, bn_split):
     npd = dtype.as_numpy_dtype
     v = (rng.randn(2, 3, 4, 5) * 3 + 2).astype(npd)
     pd = np.float64 if dtype is tf.float64 else np.float32
@@ -167,7 +195,7 @@ def test_fused_batch_norm_training(dtype, rng):
     np.testing.assert_allclose(got_v, v64.var((0, 1, 2), ddof=1), rtol=tol)  # unbiased, as TF
 
 
-def test_fused_batch_norm_inference_and_epsilon_floor(rng):
+def test_fused_batch_norm_inference_and_epsilon_floor(rng, bn_split):
     v = rng.randn(2, 2, 2, 3).astype(np.float32)
     mean, var = rng.randn(3).astype(np.float32), (rng.rand(3) + 0.1).astype(np.float32)
     scale, offset = rng.rand(3).astype(np.float32), rng.randn(3).astype(np.float32)
@@ -179,7 +207,7 @@ def test_fused_batch_norm_inference_and_epsilon_floor(rng):
     np.testing.assert_array_equal(got_v, var)
 
 
-def test_fused_batch_norm_single_row_and_errors(rng):
+def test_fused_batch_norm_single_row_and_errors(rng, bn_split):
     v = rng.randn(1, 1, 1, 2).astype(np.float32)
     y, bm, bv = tf.nn.fused_batch_norm(v, np.ones(2, np.float32), np.zeros(2, np.float32))
     got_y, got_m, got_v = _run([y, bm, bv])
@@ -210,7 +238,7 @@ def test_fused_batch_norm_single_row_and_errors(rng):
 
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("wrt", ["x", "scale", "offset"])
-def test_fused_batch_norm_gradient(training, wrt, rng):
+def test_fused_batch_norm_gradient(training, wrt, rng, bn_split):
     vals = {"x": rng.randn(2, 2, 1, 3) * 2 + 1, "scale": rng.rand(3) + 0.5, "offset": rng.randn(3)}
     phs = {k: tf.placeholder(tf.float64, v.shape, name=k) for k, v in vals.items()}
     stats = {} if training else dict(mean=tf.constant(rng.randn(3)), variance=tf.constant(rng.rand(3) + 0.5))
@@ -222,7 +250,7 @@ def test_fused_batch_norm_gradient(training, wrt, rng):
     assert _grad_err(phs[wrt], vals[wrt], y, feed) < 1e-7
 
 
-def test_fused_batch_norm_gradient_matches_composition(rng):
+def test_fused_batch_norm_gradient_matches_composition(rng, bn_split):
     dtype = tf.float64  # (float32 runs in tests/test_layers.py's conv net)
     npd = dtype.as_numpy_dtype
     v = (rng.randn(4, 3, 3, 6) * 5 + 3).astype(npd)

@@ -265,16 +265,36 @@ def _in_topkv2(ctx):
 
 # -- FusedBatchNormV3 and its gradient ---------------------------------------------------
 
-def _workspace(n64, nt, dtype):
-    """get(c) -> n64 float64 vectors then nt vectors of ``dtype``, each its own
-    array (kept for the next step while c stays the same)."""
+#: elements from which batch normalization and its gradient split their rows across
+#: Numba's threads. Measured (session 13, TBB, 2 threads, float32 (rows, channels),
+#: serial vs split, training forward / gradient): 1024x16 9.5 vs 14.1 / 8.1 vs 11.2 us,
+#: 4096x32 48 vs 32 / 52 vs 33, 50176x32 552 vs 315 / 623 vs 393, 2048x512 257 vs 136 / 375 vs 167.
+BN_PARALLEL_MIN_ELEMENTS = 1 << 17
+
+
+def _bn_threads(m, c):
+    """Threads for an (m, c) batch normalization: 1 below BN_PARALLEL_MIN_ELEMENTS."""
+    if m * c < BN_PARALLEL_MIN_ELEMENTS or m < 2:
+        return 1
+    nt = min(numba.get_num_threads(), m)
+    if nt > 1:
+        cooperate()
+    return nt
+
+
+def _workspace(n64, n_dtype, dtype):
+    """get(c, nt) -> n64 float64 workspaces then n_dtype vectors of ``dtype``, each its
+    own array (kept for the next step while c and nt stay the same). With nt > 1 the
+    float64 ones are (nt, c + _PAD): a row of partial sums per thread."""
     cache = {}
 
-    def get(c):
-        ws = cache.get(c)
+    def get(c, nt):
+        ws = cache.get((c, nt))
         if ws is None:
             cache.clear()
-            ws = cache[c] = [np.empty(c, np.float64) for _ in range(n64)] + [np.empty(c, dtype) for _ in range(nt)]
+            shape = c if nt == 1 else (nt, c + _PAD)
+            ws = cache[(c, nt)] = [np.empty(shape, np.float64) for _ in range(n64)] + \
+                [np.empty(c, dtype) for _ in range(n_dtype)]
         return ws
     return get
 
@@ -313,12 +333,17 @@ def _fused_batch_normv3(ctx):
         else:
             y2 = y.reshape(m, c)
         bmean, bvar, r1, r2 = (buf(i, (c,), u_np) for i in range(1, 5))
-        s, q, mu, a, b = workspace(c)
+        nt = _bn_threads(m, c)
+        s, q, mu, a, b = workspace(c, nt if training else 1)
         if training:
-            BN.batch_norm_train(x2, scale, offset, eps, y2, r1, r2, bvar, s, q, mu, a, b)
+            train = BN.batch_norm_train if nt == 1 else BN.batch_norm_train_parallel
+            train(x2, scale, offset, eps, y2, r1, r2, bvar, s, q, mu, a, b)
             bmean[...] = r1
-        else:
+        elif nt == 1:
             BN.batch_norm_infer(x2, scale, offset, mean, variance, eps, y2, mu, a, b)
+        else:
+            BN.batch_norm_infer_parallel(nt, x2, scale, offset, mean, variance, eps, y2, mu, a, b)
+        if not training:
             bmean[...] = mean
             bvar[...] = variance
             r1[...] = mean
@@ -363,7 +388,9 @@ def _fused_batch_norm_gradv3(ctx):
             dx2 = np.empty((m, c), dtype=np.float32)
         else:
             dx2 = dx.reshape(m, c)
-        BN.batch_norm_grad(dy2, x2, scale, mean, var, eps, training, dx2, dscale, doffset, *workspace(c))
+        nt = _bn_threads(m, c)
+        grad = BN.batch_norm_grad if nt == 1 else BN.batch_norm_grad_parallel
+        grad(dy2, x2, scale, mean, var, eps, training, dx2, dscale, doffset, *workspace(c, nt))
         if t_np == np.float16:
             dx[...] = dx2.reshape(x.shape)
         return dx, dscale, doffset, empty, empty
