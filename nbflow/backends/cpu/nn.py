@@ -100,8 +100,9 @@ def _bias_addnchw(ctx):
 
 #: elements from which BiasAddGrad splits its rows across Numba's threads. Measured
 #: (session 13, TBB, 2 threads, float32 (rows, channels)): 2048x32 6.5 vs 7.7 us,
-#: 4096x32 14.6 vs 10.9, 50176x32 150 vs 94, 1024x512 30 vs 16.
-BIAS_GRAD_PARALLEL_MIN_ELEMENTS = 1 << 17
+#: 4096x32 14.6 vs 10.9, 50176x32 150 vs 94, 1024x512 30 vs 16. The twin costs ~0.7 s
+#: to compile cold: 1M (see training.PARALLEL_MIN_ELEMENTS).
+BIAS_GRAD_PARALLEL_MIN_ELEMENTS = 1 << 20
 #: padding of each thread's row of partial sums: 16 values keep two threads' rows
 #: off one 64-byte cache line (without it the split ran 2x slower than one thread)
 _PAD = 16
@@ -269,7 +270,9 @@ def _in_topkv2(ctx):
 #: Numba's threads. Measured (session 13, TBB, 2 threads, float32 (rows, channels),
 #: serial vs split, training forward / gradient): 1024x16 9.5 vs 14.1 / 8.1 vs 11.2 us,
 #: 4096x32 48 vs 32 / 52 vs 33, 50176x32 552 vs 315 / 623 vs 393, 2048x512 257 vs 136 / 375 vs 167.
-BN_PARALLEL_MIN_ELEMENTS = 1 << 17
+#: The two twins cost ~1.5 s each to compile cold; from 1M elements they save ~300 us a
+#: step (see training.PARALLEL_MIN_ELEMENTS).
+BN_PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
 def _bn_threads(m, c):

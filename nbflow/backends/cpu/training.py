@@ -19,8 +19,11 @@ from nbflow.ops import training_ops as T
 #: elements from which an update runs on all of Numba's threads. Measured (session 13,
 #: TBB layer, 2 threads on 2 cores, float32, serial vs twin): Adam 64K 8.8 vs 8.3 us,
 #: 128K 21 vs 14, 256K 45 vs 28, 1M 224-264 vs 116-135; gradient descent 64K 3.1 vs
-#: 4.8 us, 128K 8.2 vs 6.2, 256K 20.5 vs 11.7. A parallel call costs 2-3 us.
-PARALLEL_MIN_ELEMENTS = 1 << 17
+#: 4.8 us, 128K 8.2 vs 6.2, 256K 20.5 vs 11.7. A parallel call costs 2-3 us. But a
+#: twin costs 0.3-0.6 s to compile cold, which a 256K Adam repays only after ~30,000
+#: steps and a 1M one after ~5,000 (the MNIST script's 401K and 262K weights would
+#: pay 1.2 s at its first step to save 0.1 s over its run): 1M, as the fused groups'.
+PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
 def _flat(a):
