@@ -28,6 +28,8 @@ chose (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``).
 import os
 import threading
 
+import numba
+
 _lock = threading.Lock()
 _state = {"done": False, "limit": None}
 
@@ -60,3 +62,18 @@ def cooperate():
             _state["limit"] = limit
             _state["done"] = True
     return _state["limit"]
+
+
+def threads_for(work, min_work, blocks=None):
+    """Threads for a kernel with a parallel twin: 1 when ``work`` (elements or
+    multiply-adds) is below ``min_work``, the kernel's measured threshold; else Numba's
+    thread count (ConfigProto's for the run, or all cores), at most ``blocks`` (the
+    pieces the work splits into), with the BLAS limit applied (``cooperate``)."""
+    if work < min_work:
+        return 1
+    nt = numba.get_num_threads()
+    if blocks is not None:
+        nt = min(nt, blocks)
+    if nt > 1:
+        cooperate()
+    return max(1, nt)

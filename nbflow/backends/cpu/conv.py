@@ -7,14 +7,13 @@ threads from PARALLEL_MIN_MACS; pooling (kernels/cpu/pool.py) likewise from
 POOL_PARALLEL_MIN_ELEMENTS. float16 is stored, not computed: the kernels run
 in float32.
 """
-import numba
 import numpy as np
 
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import conv as K
 from nbflow.kernels.cpu import microgemm as G
 from nbflow.kernels.cpu import pool as P
-from nbflow.kernels.cpu.threads import cooperate
+from nbflow.kernels.cpu.threads import threads_for
 from nbflow.ops import conv_ops
 from nbflow.ops.conv_ops import _conv_geometry, _int_dims, _pool_geometry
 
@@ -68,12 +67,9 @@ def _threads(n, per, k, o):
     """Threads for a convolution: 1 with a single image (the blocks are whole images) or
     below both PARALLEL_MIN_MACS and PARALLEL_MIN_ELEMENTS, else Numba's thread count
     (ConfigProto's, or all cores)."""
-    if n is None or n < 2 or (n * per * k * o < PARALLEL_MIN_MACS and n * per * (k + o) < PARALLEL_MIN_ELEMENTS):
+    if n is None or (n * per * k * o < PARALLEL_MIN_MACS and n * per * (k + o) < PARALLEL_MIN_ELEMENTS):
         return 1
-    nt = min(numba.get_num_threads(), n)
-    if nt > 1:
-        cooperate()  # the opt-in BLAS thread limit (kernels/cpu/threads.py)
-    return nt
+    return threads_for(1, 0, blocks=n)
 
 
 #: elements (of the larger of input and output) from which pooling splits its images across
@@ -83,12 +79,7 @@ POOL_PARALLEL_MIN_ELEMENTS = 1 << 18
 
 def _pool_threads(n, size):
     """Threads for a pooling kernel: 1 below POOL_PARALLEL_MIN_ELEMENTS or with one image."""
-    if n < 2 or size < POOL_PARALLEL_MIN_ELEMENTS:
-        return 1
-    nt = min(numba.get_num_threads(), n)
-    if nt > 1:
-        cooperate()
-    return nt
+    return threads_for(size, POOL_PARALLEL_MIN_ELEMENTS, blocks=n)
 
 
 def _compute_dtype(npd):

@@ -7,13 +7,12 @@ threads from 2M multiply-adds); BatchMatMul runs BLAS gemm inside @njit
 int32/int64 (which TF's CPU MatMul also accepts) use numpy's integer matmul --
 BLAS has no integer GEMM.
 """
-import numba
 import numpy as np
 
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import linalg as K
 from nbflow.kernels.cpu import microgemm as G
-from nbflow.kernels.cpu.threads import cooperate
+from nbflow.kernels.cpu.threads import threads_for
 from nbflow.ops import linalg_ops
 from nbflow.ops.linalg_ops import _broadcast_batch, _fmt
 
@@ -45,12 +44,7 @@ PARALLEL_MIN_MACS = 1 << 21
 
 
 def _threads(m, k, n):
-    if m * k * n < PARALLEL_MIN_MACS:
-        return 1
-    nt = numba.get_num_threads()
-    if nt > 1:
-        cooperate()  # the opt-in BLAS thread limit (kernels/cpu/threads.py)
-    return nt
+    return threads_for(m * k * n, PARALLEL_MIN_MACS)
 
 
 @register_kernel(linalg_ops.MatMul, fresh_outputs=True)

@@ -8,7 +8,6 @@ float16 is computed in float32 and rounded back.
 """
 import math
 
-import numba
 import numpy as np
 
 from nbflow.backends.registry import register_kernel
@@ -16,7 +15,7 @@ from nbflow.framework import errors
 from nbflow.kernels.cpu import elementwise as ew_kernels
 from nbflow.kernels.cpu import nn as K
 from nbflow.kernels.cpu import nn_impl as BN
-from nbflow.kernels.cpu.threads import cooperate
+from nbflow.kernels.cpu.threads import threads_for
 from nbflow.ops import nn_impl, nn_misc_ops, nn_softmax_ops
 from nbflow.ops.nn_impl import _fmt
 from nbflow.ops.nn_misc_ops import _channel_axis
@@ -116,8 +115,7 @@ def _bias_add_grad(ctx):
 
     def bias_grad(g, out):
         nc = g.shape[1]
-        nt = numba.get_num_threads() if g.size >= BIAS_GRAD_PARALLEL_MIN_ELEMENTS else 1
-        nt = max(1, min(nt, g.shape[0]))
+        nt = threads_for(g.size, BIAS_GRAD_PARALLEL_MIN_ELEMENTS, blocks=g.shape[0])
         key = (nc, nt, out.dtype)
         s = scratch.get(key)
         if s is None:
@@ -126,7 +124,6 @@ def _bias_add_grad(ctx):
         if nt == 1:
             K.bias_add_grad(g, out, s[0])
         else:
-            cooperate()
             K.bias_add_grad_parallel(g, out, *s)
 
     def run(g):
@@ -277,12 +274,7 @@ BN_PARALLEL_MIN_ELEMENTS = 1 << 20
 
 def _bn_threads(m, c):
     """Threads for an (m, c) batch normalization: 1 below BN_PARALLEL_MIN_ELEMENTS."""
-    if m * c < BN_PARALLEL_MIN_ELEMENTS or m < 2:
-        return 1
-    nt = min(numba.get_num_threads(), m)
-    if nt > 1:
-        cooperate()
-    return nt
+    return threads_for(m * c, BN_PARALLEL_MIN_ELEMENTS, blocks=m)
 
 
 def _workspace(n64, n_dtype, dtype):

@@ -6,13 +6,12 @@ one contiguous block are moved last first. ArgMax/ArgMin and the scans use the
 same view around their one axis. float16 inputs are computed in float32 and
 rounded back (Numba has no float16 arithmetic on the CPU).
 """
-import numba
 import numpy as np
 
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import reduce as K
 from nbflow.kernels.cpu import scan as S
-from nbflow.kernels.cpu.threads import cooperate
+from nbflow.kernels.cpu.threads import threads_for
 from nbflow.ops import broadcast_ops, reduction_ops as R
 from nbflow.ops.broadcast_ops import normalize_axes
 from nbflow.ops.reduction_ops import _one_axis
@@ -43,12 +42,7 @@ _MIN_RUN = 16
 
 def _threads(size):
     """Threads for a reduction of ``size`` elements: 1 below the threshold."""
-    if size < PARALLEL_MIN_ELEMENTS:
-        return 1
-    n = numba.get_num_threads()
-    if n > 1:
-        cooperate()  # BLAS single-threaded from now on (kernels/cpu/threads.py)
-    return n
+    return threads_for(size, PARALLEL_MIN_ELEMENTS)
 
 
 def _float_sum(x, out):

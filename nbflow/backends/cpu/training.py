@@ -6,14 +6,13 @@ arrive as 0-d arrays. Shapes are checked once at plan time when all are
 known, else on every run. Variables of PARALLEL_MIN_ELEMENTS or more are
 updated by the kernels' parallel twins (kernels/cpu/optim_parallel.py).
 """
-import numba
 import numpy as np
 
 from nbflow.backends.registry import register_kernel
 from nbflow.framework import errors
 from nbflow.kernels.cpu import optim as K
 from nbflow.kernels.cpu import optim_parallel as P
-from nbflow.kernels.cpu.threads import cooperate
+from nbflow.kernels.cpu.threads import threads_for
 from nbflow.ops import training_ops as T
 
 #: elements from which an update runs on all of Numba's threads. Measured (session 13,
@@ -36,12 +35,7 @@ def _scalar(a):
 
 def _threads(size):
     """Threads for an update of ``size`` elements: 1 below the threshold."""
-    if size < PARALLEL_MIN_ELEMENTS:
-        return 1
-    nt = numba.get_num_threads()
-    if nt > 1:
-        cooperate()  # BLAS single-threaded when NBFLOW_BLAS_THREADS asks (kernels/cpu/threads.py)
-    return nt
+    return threads_for(size, PARALLEL_MIN_ELEMENTS)
 
 
 def _apply(ctx, name, update):
