@@ -14,19 +14,10 @@ and two fused passes; the weight, bias and input gradients are single
 products over all steps after the backward loop. ``acts`` [4, T, B, H]
 holds the outputs r, u, c, h in one buffer (few arrays per loop keep it
 vectorized).
-
-The recurrences run as the LSTM's do: batch rows are independent through
-time, so each thread runs every step for its block of rows (``row_blocks``;
-one parallel region per pass), its step products through the register-tiled
-``gemm`` (kernels/cpu/microgemm.py) on its rows; the backward pass multiplies
-by the recurrent weights transposed once before the loop. The products over
-all steps, before and after the loops, are ``np.dot`` (BLAS).
 """
 import numpy as np
-from numba import prange
 
-from nbflow.kernels.cpu.microgemm import gemm, transpose_into
-from nbflow.kernels.cpu.rnn import _column_sums, _one, _sigmoid, _tanh, row_blocks
+from nbflow.kernels.cpu.rnn import _column_sums, _one, _sigmoid, _tanh
 from nbflow.kernels.jit import njit
 
 _R, _U, _C, _H = range(4)
@@ -40,10 +31,10 @@ def _add_bias(rows, b):
 
 
 @njit(cache=True, error_model="numpy")
-def gru_gates(xg, hg, h_prev, acts, t, rh, r0, r1):
-    """r, u of step t into ``acts``; ``rh`` = r * h_prev (the candidate's recurrent input); rows r0..r1-1."""
-    n = h_prev.shape[1]
-    for r in range(r0, r1):
+def gru_gates(xg, hg, h_prev, acts, t, rh):
+    """r, u of step t into ``acts``; ``rh`` = r * h_prev (the candidate's recurrent input)."""
+    nb, n = h_prev.shape
+    for r in range(nb):
         for k in range(n):
             rg = _sigmoid(xg[r, k] + hg[r, k])
             acts[_R, t, r, k] = rg
@@ -52,10 +43,10 @@ def gru_gates(xg, hg, h_prev, acts, t, rh, r0, r1):
 
 
 @njit(cache=True, error_model="numpy")
-def gru_candidate(xc, hc, h_prev, acts, t, r0, r1):
-    """c and h of step t into ``acts`` (u read from there); rows r0..r1-1."""
-    n = h_prev.shape[1]
-    for r in range(r0, r1):
+def gru_candidate(xc, hc, h_prev, acts, t):
+    """c and h of step t into ``acts`` (u read from there)."""
+    nb, n = h_prev.shape
+    for r in range(nb):
         for k in range(n):
             c = _tanh(xc[r, k] + hc[r, k])
             u = acts[_U, t, r, k]
@@ -63,35 +54,11 @@ def gru_candidate(xc, hc, h_prev, acts, t, r0, r1):
             acts[_H, t, r, k] = u * h_prev[r, k] + (_one(u) - u) * c
 
 
-@njit(cache=True, parallel=True)
-def _forward_steps(fn, h_prev, w_ru_h, w_c_h, steps, xg, xc, hg, hc, rh, acts, bounds):
-    """The recurrence, each thread every step for its block of rows (``bounds``)."""
-    nb, n = h_prev.shape
-    nt = acts.shape[1]
-    n2 = 2 * n
-    hf, af, wruf, wcf = h_prev.reshape(-1), acts.reshape(-1), w_ru_h.reshape(-1), w_c_h.reshape(-1)
-    hgf, hcf, rhf = hg.reshape(-1), hc.reshape(-1), rh.reshape(-1)
-    for c in prange(bounds.shape[0] - 1):
-        r0, r1 = bounds[c], bounds[c + 1]
-        for t in range(steps):
-            if t == 0:
-                gemm(fn, hf, r0 * n, n, 1, r1 - r0, wruf, 0, n2, n2, hgf, r0 * n2, n2, n, False)
-            else:
-                gemm(fn, af, ((_H * nt + t - 1) * nb + r0) * n, n, 1, r1 - r0, wruf, 0, n2, n2, hgf, r0 * n2, n2,
-                     n, False)
-            hp = h_prev if t == 0 else acts[_H, t - 1]
-            gru_gates(xg[t], hg, hp, acts, t, rh, r0, r1)
-            gemm(fn, rhf, r0 * n, n, 1, r1 - r0, wcf, 0, n, n, hcf, r0 * n, n, n, False)
-            gru_candidate(xc[t], hc, hp, acts, t, r0, r1)
-
-
 @njit(cache=True)
-def block_gru_forward(fn, x, h_prev, w_ru_x, w_ru_h, w_c_x, w_c_h, b_ru, b_c, steps, xg, xc, hg, hc, rh, acts,
-                      chunks):
+def block_gru_forward(x, h_prev, w_ru_x, w_ru_h, w_c_x, w_c_h, b_ru, b_c, steps, xg, xc, hg, hc, rh, acts):
     """The first ``steps`` steps of ``x`` [T, B, I] into ``acts`` [4, T, B, H] (later
     steps zero). Workspaces: ``xg`` [T, B, 2H], ``xc`` [T, B, H] (input products
-    plus biases), ``hg`` [B, 2H], ``hc`` and ``rh`` [B, H]. ``fn``: the gemm for the
-    dtype; ``chunks``: how many threads share the recurrence."""
+    plus biases), ``hg`` [B, 2H], ``hc`` and ``rh`` [B, H]."""
     nt, nb, ni = x.shape
     acts[:, steps:] = 0
     if steps == 0 or nb == 0:
@@ -108,16 +75,21 @@ def block_gru_forward(fn, x, h_prev, w_ru_x, w_ru_h, w_c_x, w_c_h, b_ru, b_c, st
         xc2[:] = 0
     _add_bias(xg2, b_ru)
     _add_bias(xc2, b_c)
-    _forward_steps(fn, h_prev, w_ru_h, w_c_h, steps, xg, xc, hg, hc, rh, acts, row_blocks(nb, chunks))
+    for t in range(steps):
+        hp = h_prev if t == 0 else acts[_H, t - 1]
+        np.dot(hp, w_ru_h, hg)
+        gru_gates(xg[t], hg, hp, acts, t, rh)
+        np.dot(rh, w_c_h, hc)
+        gru_candidate(xc[t], hc, hp, acts, t)
 
 
 @njit(cache=True, error_model="numpy")
-def gru_candidate_grad(acts, t, h_prev, h_grad, dh_carry, dc_pre, du, dhp, r0, r1):
+def gru_candidate_grad(acts, t, h_prev, h_grad, dh_carry, dc_pre, du, dhp):
     """From dh = h_grad + dh_carry: ``dc_pre`` (the candidate's pre-activation
     gradient), ``du`` (u's), ``dhp`` = dh * u (h_prev's direct share), and
-    ``dh_carry`` left as is (read only); rows r0..r1-1."""
-    n = h_prev.shape[1]
-    for r in range(r0, r1):
+    ``dh_carry`` left as is (read only)."""
+    nb, n = h_prev.shape
+    for r in range(nb):
         for k in range(n):
             d = h_grad[r, k] + dh_carry[r, k]
             u = acts[_U, t, r, k]
@@ -129,12 +101,12 @@ def gru_candidate_grad(acts, t, h_prev, h_grad, dh_carry, dc_pre, du, dhp, r0, r
 
 
 @njit(cache=True, error_model="numpy")
-def gru_gates_grad(acts, t, h_prev, d_rh, du, dhp, dru, rh, r0, r1):
+def gru_gates_grad(acts, t, h_prev, d_rh, du, dhp, dru, rh):
     """From d_rh (the gradient of r * h_prev): ``dru`` [B, 2H] (r's and u's
     pre-activation gradients), ``dhp`` += d_rh * r, and ``rh`` = r * h_prev
-    (for the candidate kernel's gradient); rows r0..r1-1."""
-    n = h_prev.shape[1]
-    for r in range(r0, r1):
+    (for the candidate kernel's gradient)."""
+    nb, n = h_prev.shape
+    for r in range(nb):
         for k in range(n):
             rg = acts[_R, t, r, k]
             u = acts[_U, t, r, k]
@@ -148,41 +120,20 @@ def gru_gates_grad(acts, t, h_prev, d_rh, du, dhp, dru, rh, r0, r1):
 
 
 @njit(cache=True, error_model="numpy")
-def _add(a, b, out, r0, r1):
-    for r in range(r0, r1):
+def _add(a, b, out):
+    for r in range(out.shape[0]):
         for k in range(out.shape[1]):
             out[r, k] = a[r, k] + b[r, k]
 
 
-@njit(cache=True, parallel=True)
-def _backward_steps(fn, h_prev, acts, h_grad, steps, w_ru_h_t, w_c_h_t, dru, dc, rh, du, dhp, d_rh, h_prev_grad,
-                    bounds):
-    """The recurrence backwards, each thread every step for its block of rows;
-    ``w_ru_h_t`` [2H, H] and ``w_c_h_t`` [H, H]: the recurrent weights transposed."""
-    nb, n = h_prev.shape
-    n2 = 2 * n
-    dcf, druf, drhf = dc.reshape(-1), dru.reshape(-1), d_rh.reshape(-1)
-    wruf, wcf = w_ru_h_t.reshape(-1), w_c_h_t.reshape(-1)
-    for c in prange(bounds.shape[0] - 1):
-        r0, r1 = bounds[c], bounds[c + 1]
-        for t in range(steps - 1, -1, -1):
-            hp = h_prev if t == 0 else acts[_H, t - 1]
-            gru_candidate_grad(acts, t, hp, h_grad[t], h_prev_grad, dc[t], du, dhp, r0, r1)
-            gemm(fn, dcf, (t * nb + r0) * n, n, 1, r1 - r0, wcf, 0, n, n, drhf, r0 * n, n, n, False)
-            gru_gates_grad(acts, t, hp, d_rh, du, dhp, dru[t], rh[t], r0, r1)
-            gemm(fn, druf, (t * nb + r0) * n2, n2, 1, r1 - r0, wruf, 0, n, n, drhf, r0 * n, n, n2, False)
-            _add(d_rh, dhp, h_prev_grad, r0, r1)
-
-
 @njit(cache=True)
-def block_gru_backward(fn, x, h_prev, w_ru_x, w_ru_h, w_c_x, w_c_h, acts, h_grad, steps, want_x_grad,
-                       dru, dc, rh, du, dhp, d_rh, w_tmp_ru, x_tmp, w_ru_h_t, w_c_h_t,
-                       x_grad, h_prev_grad, w_ru_grad, w_c_grad, b_ru_grad, b_c_grad, chunks):
+def block_gru_backward(x, h_prev, w_ru_x, w_ru_h, w_c_x, w_c_h, acts, h_grad, steps, want_x_grad,
+                       dru, dc, rh, du, dhp, d_rh, w_tmp_ru, x_tmp,
+                       x_grad, h_prev_grad, w_ru_grad, w_c_grad, b_ru_grad, b_c_grad):
     """Backpropagation through the first ``steps`` steps. Workspaces: ``dru``
     [T, B, 2H], ``dc`` and ``rh`` [T, B, H] (kept for the weight products),
     ``du``, ``dhp``, ``d_rh`` [B, H], ``w_tmp_ru`` [H, 2H], ``x_tmp`` [T, B, I]
-    (used when ``want_x_grad``), ``w_ru_h_t`` [2H, H] and ``w_c_h_t`` [H, H].
-    ``fn``: the gemm for the dtype; ``chunks``: how many threads share the recurrence."""
+    (used when ``want_x_grad``)."""
     nt, nb, ni = x.shape
     n = h_prev.shape[1]
     h_prev_grad[:] = 0  # the dh carried from step to step
@@ -194,10 +145,13 @@ def block_gru_backward(fn, x, h_prev, w_ru_x, w_ru_h, w_c_x, w_c_h, acts, h_grad
         x_grad[:] = 0
     if steps == 0 or nb == 0:
         return
-    transpose_into(w_ru_h, w_ru_h_t.reshape(-1))
-    transpose_into(w_c_h, w_c_h_t.reshape(-1))
-    _backward_steps(fn, h_prev, acts, h_grad, steps, w_ru_h_t, w_c_h_t, dru, dc, rh, du, dhp, d_rh, h_prev_grad,
-                    row_blocks(nb, chunks))
+    for t in range(steps - 1, -1, -1):
+        hp = h_prev if t == 0 else acts[_H, t - 1]
+        gru_candidate_grad(acts, t, hp, h_grad[t], h_prev_grad, dc[t], du, dhp)
+        np.dot(dc[t], w_c_h.T, d_rh)
+        gru_gates_grad(acts, t, hp, d_rh, du, dhp, dru[t], rh[t])
+        np.dot(dru[t], w_ru_h.T, d_rh)
+        _add(d_rh, dhp, h_prev_grad)
     rows = steps * nb
     dru2 = dru[:steps].reshape(rows, 2 * n)
     dc2 = dc[:steps].reshape(rows, n)

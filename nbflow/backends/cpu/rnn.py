@@ -174,7 +174,6 @@ def _check_gru_inputs(ctx, seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c):
 @register_kernel(block_rnn_ops.BlockGRU)
 def _block_gru(ctx):
     np_t = ctx.out_np_dtype(0)
-    gemm_fn = microgemm.gemm_address(np_t)
     acts_for = _acts_source(ctx, np_t)
     workspace = _workspace(lambda key: (
         np.empty((key[0], key[1], 2 * key[2]), np_t), np.empty((key[0], key[1], key[2]), np_t),
@@ -184,8 +183,8 @@ def _block_gru(ctx):
         nt, nb, ni, n, steps = _check_gru_inputs(ctx, seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c)
         acts = acts_for((4, nt, nb, n))
         x, h_prev, w_ru, w_c, b_ru, b_c = _contiguous((x, h_prev, w_ru, w_c, b_ru, b_c))
-        G.block_gru_forward(gemm_fn, x, h_prev, w_ru[:ni], w_ru[ni:], w_c[:ni], w_c[ni:], b_ru, b_c, steps,
-                            *workspace((nt, nb, n)), acts, numba.get_num_threads())
+        G.block_gru_forward(x, h_prev, w_ru[:ni], w_ru[ni:], w_c[:ni], w_c[ni:], b_ru, b_c, steps,
+                            *workspace((nt, nb, n)), acts)
         return tuple(acts)
     return run
 
@@ -193,15 +192,13 @@ def _block_gru(ctx):
 @register_kernel(block_rnn_ops.BlockGRUGrad)
 def _block_gru_grad(ctx):
     np_t = ctx.out_np_dtype(0)
-    gemm_fn = microgemm.gemm_address(np_t)
     sources = [ctx.buffer_source(k) for k in range(6)]
     want_x_grad = 0 in ctx.used_outputs
     workspace = _workspace(lambda key: (
         np.empty((key[0], key[1], 2 * key[2]), np_t), np.empty((key[0], key[1], key[2]), np_t),
         np.empty((key[0], key[1], key[2]), np_t), np.empty((key[1], key[2]), np_t),
         np.empty((key[1], key[2]), np_t), np.empty((key[1], key[2]), np_t), np.empty((key[2], 2 * key[2]), np_t),
-        np.empty((key[0], key[1], key[3]) if want_x_grad else (0, 0, 0), np_t),
-        np.empty((2 * key[2], key[2]), np_t), np.empty((key[2], key[2]), np_t)))
+        np.empty((key[0], key[1], key[3]) if want_x_grad else (0, 0, 0), np_t)))
     acts_copy = _workspace(lambda shape: np.empty(shape, np_t))
 
     def run(seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c, r, u, c, h, h_grad):
@@ -214,7 +211,7 @@ def _block_gru_grad(ctx):
         outs = _outputs(sources, [(nt, nb, ni), (nb, n), (ni + n, 2 * n), (ni + n, n), (2 * n,), (n,)], np_t)
         acts = _as_acts(forward, (4, nt, nb, n), acts_copy)
         x, h_prev, w_ru, w_c, h_grad = _contiguous((x, h_prev, w_ru, w_c, h_grad))
-        G.block_gru_backward(gemm_fn, x, h_prev, w_ru[:ni], w_ru[ni:], w_c[:ni], w_c[ni:], acts, h_grad, steps,
-                             want_x_grad, *workspace((nt, nb, n, ni)), *outs, numba.get_num_threads())
+        G.block_gru_backward(x, h_prev, w_ru[:ni], w_ru[ni:], w_c[:ni], w_c[ni:], acts, h_grad, steps, want_x_grad,
+                             *workspace((nt, nb, n, ni)), *outs)
         return tuple(outs)
     return run
