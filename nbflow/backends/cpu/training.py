@@ -49,9 +49,16 @@ def _apply(ctx, name, update):
     def serial_kernel(_, *args):
         serial(*args)
 
-    def call(args):
+    def call(*args):
         nt = _threads(args[0].size)
         update(parallel if nt > 1 else serial_kernel, nt, *args)
+    return checked_update(ctx, call)
+
+
+def checked_update(ctx, update):
+    """The kernel running ``update(*inputs)`` (in place) and returning the variable, after
+    the shape checks: at plan time when every shape is known, else on every run (the GPU's
+    updates use it too: backends/cuda/training.py)."""
     cls = ctx.op_def
     scalar_pos = [i for i, n in enumerate(cls.input_names) if n in cls.scalars]
     tensor_pos = [i for i, n in enumerate(cls.input_names) if n not in cls.scalars]
@@ -80,12 +87,12 @@ def _apply(ctx, name, update):
                                % (cls.type, [str(s) for s in shapes], name))
 
         def run(*args):
-            call(args)
+            update(*args)
             return args[0]
     else:
         def run(*args):
             check(args)
-            call(args)
+            update(*args)
             return args[0]
     return run
 

@@ -1,13 +1,13 @@
 """GPU kernels of the optimizer updates (ApplyGradientDescent, ApplyAdam, ... all of
 nbflow/ops/training_ops.py): in place on the variable's and its slots' device arrays.
 
-The shape checks are the CPU's (backends/cpu/training.py ``_apply``); the
+The shape checks are the CPU's (backends/cpu/training.py ``checked_update``); the
 update is one generated grid-stride kernel (nbflow/kernels/cuda/optim.py)
 reading the scalar hyper-parameters from device memory.
 """
 import numpy as np
 
-from nbflow.backends.cpu.training import _apply
+from nbflow.backends.cpu.training import checked_update
 from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cuda import optim as K
 from nbflow.kernels.cuda.launch import flat, grid_1d
@@ -31,7 +31,7 @@ def apply_kernel(ctx):
         if n:
             blocks, threads = grid_1d(n)
             kernel[blocks, threads](*[flat(a) for a in args], *flag_args, n)
-    return _apply(ctx, update)
+    return checked_update(ctx, update)
 
 
 register_kernel(*[getattr(T, n) for n in K.UPDATES], device="GPU", accepts=_float_refs)(apply_kernel)
