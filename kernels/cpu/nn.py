@@ -54,14 +54,13 @@ multi-threaded BLAS call, a thread that waits for a busy core stalls the
 call on a loaded machine; ``numba.set_num_threads(1)`` (or
 ``NUMBA_NUM_THREADS=1``) keeps every call serial.
 """
-import numba
 import numpy as np
 from numba import prange, types
 from numba.extending import intrinsic, overload
 
 from nbflow.kernels.cpu.fastmath import exp32, exp_nonpos32
 from nbflow.kernels.cpu.reduce import max_nonan, sum_run
-from nbflow.kernels.cpu.threads import cooperate
+from nbflow.kernels.cpu.threads import threads_for
 from nbflow.kernels.cpu.views import flat as _flat
 from nbflow.kernels.jit import njit
 
@@ -593,8 +592,7 @@ def run_rows(family, rows, n, *args):
     a parallel kernel at the same time -- which Numba's default "workqueue"
     threading layer does not support."""
     name = family[1] if n >= WIDE else family[0]
-    if rows > 1 and rows * n >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
-        cooperate()  # BLAS single-threaded from now on (kernels/cpu/threads.py)
+    if threads_for(rows * n, PARALLEL_MIN_ELEMENTS, blocks=rows) > 1:
         name += "_parallel"
     return globals()[name](*args)
 
@@ -604,15 +602,12 @@ def run_sparse_xent_loss(logits, labels, loss, scratches):
     ``logits``, n >= WIDE; ``scratches``: the caller's dict of scratch rows, reused
     across calls. Returns the kernel's result."""
     rows, n = logits.shape
-    nt = 1
-    if rows > 1 and rows * n >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
-        nt = min(numba.get_num_threads(), rows)
+    nt = threads_for(rows * n, PARALLEL_MIN_ELEMENTS, blocks=rows)
     key = (nt, n, logits.dtype)
     scratch = scratches.get(key)
     if scratch is None:
         scratch = scratches[key] = np.empty((nt, n), logits.dtype)
     if nt > 1:
-        cooperate()
         return sparse_xent_loss_wide_parallel(logits, labels, loss, scratch)
     return sparse_xent_loss_wide(logits, labels, loss, scratch)
 

@@ -69,8 +69,13 @@ def threads_for(work, min_work, blocks=None):
     multiply-adds) is below ``min_work``, the kernel's measured threshold; else Numba's
     thread count (ConfigProto's for the run, or all cores), at most ``blocks`` (the
     pieces the work splits into), with the BLAS limit applied (``cooperate``)."""
-    if work < min_work:
-        return 1
+    return 1 if work < min_work else parallel_threads(blocks)
+
+
+def parallel_threads(blocks=None):
+    """Numba's thread count (ConfigProto's for the run, or all cores), at most ``blocks``
+    and at least 1, with the BLAS limit applied (``cooperate``) when it is above 1: for a
+    kernel the caller has already found large enough to split."""
     nt = numba.get_num_threads()
     if blocks is not None:
         nt = min(nt, blocks)

@@ -13,7 +13,7 @@ from nbflow.backends.registry import register_kernel
 from nbflow.kernels.cpu import conv as K
 from nbflow.kernels.cpu import microgemm as G
 from nbflow.kernels.cpu import pool as P
-from nbflow.kernels.cpu.threads import threads_for
+from nbflow.kernels.cpu.threads import parallel_threads, threads_for
 from nbflow.ops import conv_ops
 from nbflow.ops.conv_ops import _conv_geometry, _int_dims, _pool_geometry
 
@@ -69,7 +69,7 @@ def _threads(n, per, k, o):
     (ConfigProto's, or all cores)."""
     if n is None or (n * per * k * o < PARALLEL_MIN_MACS and n * per * (k + o) < PARALLEL_MIN_ELEMENTS):
         return 1
-    return threads_for(1, 0, blocks=n)
+    return parallel_threads(blocks=n)
 
 
 #: elements (of the larger of input and output) from which pooling splits its images across

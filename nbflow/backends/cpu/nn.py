@@ -119,6 +119,7 @@ def _bias_add_grad(ctx):
         key = (nc, nt, out.dtype)
         s = scratch.get(key)
         if s is None:
+            scratch.clear()  # one shape at a time, as _workspace
             s = scratch[key] = (np.empty(nc, np.float64),) if nt == 1 else \
                 (np.empty((nt, nc + _PAD), out.dtype), np.empty((nt, nc + _PAD), np.float64))
         if nt == 1:
