@@ -149,6 +149,9 @@ def main(argv=None):
     ap.add_argument("--cold", action="store_true",
                     help="empty Numba and nbflow kernel caches (a temporary directory), so 'first call' "
                          "includes compiling every kernel")
+    ap.add_argument("--contend", type=int, default=0, metavar="N",
+                    help="run N busy-looping processes during the measurements (a neighbour taking cores "
+                         "away; benchmarks/contention.py)")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     args = ap.parse_args(argv)
 
@@ -204,13 +207,16 @@ def main(argv=None):
               % (load_before[0], os.cpu_count(), advice), file=sys.stderr)
     started = time.time()
     all_results, all_targets = [], []
-    for case in cases:
-        print("running %-32s" % case.name, end="", file=sys.stderr, flush=True)
-        t0 = time.time()
-        results = harness.run_case(case, settings, impl_filter=args.impl)
-        print(" %6.1f s" % (time.time() - t0), file=sys.stderr, flush=True)
-        all_results.extend(results)
-        all_targets.extend(harness.evaluate_targets(case, results))
+    from benchmarks.contention import BusyNeighbours
+
+    with BusyNeighbours(args.contend):
+        for case in cases:
+            print("running %-32s" % case.name, end="", file=sys.stderr, flush=True)
+            t0 = time.time()
+            results = harness.run_case(case, settings, impl_filter=args.impl)
+            print(" %6.1f s" % (time.time() - t0), file=sys.stderr, flush=True)
+            all_results.extend(results)
+            all_targets.extend(harness.evaluate_targets(case, results))
 
     baselines = []
     for c in cases:
@@ -231,12 +237,15 @@ def main(argv=None):
     machine = env.describe(torch)
     machine["load_average_before"] = load_before
     machine["load_average_after"] = _loadavg()
+    machine["busy_neighbours"] = args.contend
     print()
     print("machine: %s, %s cores; numpy %s, numba %s, torch %s (threads: torch %s, numba %s); "
           "load average before/after: %s / %s" % (
               machine["cpu"], machine["cores"], machine["numpy"], machine["numba"], machine["torch"] or "-",
               machine["threads"].get("torch_intra_op", "-"), machine["threads"]["numba"],
               load_before and load_before[0], machine["load_average_after"] and machine["load_average_after"][0]))
+    if args.contend:
+        print("measured with %d busy-looping neighbour process(es) running (--contend)" % args.contend)
     print("time/iter: median of the per-round medians (%d alternated rounds, each the median of %d "
           "sub-batches); spread: (max - min) / median of them; vs X: speed ratio "
           "(X's time / this time, > 1 = faster than X)" % (max(1, settings.repeats - 1), harness.SUB_BATCHES))

@@ -275,3 +275,16 @@ def test_scaling_quick_reports_every_workload(tmp_path):
         assert r["t1"] > 0 and r["tn"] > 0 and abs(r["speedup"] - r["t1"] / r["tn"]) < 1e-9, r
         assert r["workload"] in proc.stdout
     assert "speed-up" in proc.stdout
+
+
+def test_busy_neighbours_spin_while_inside_and_stop_after():
+    from benchmarks.contention import BusyNeighbours
+
+    with BusyNeighbours(2) as busy:
+        procs = list(busy.procs)
+        assert len(procs) == 2
+        assert all(p.poll() is None for p in procs)  # still spinning
+    assert all(p.poll() is not None for p in procs)
+    assert busy.procs == []
+    with pytest.raises(ValueError, match="--contend"):
+        BusyNeighbours(-1)
