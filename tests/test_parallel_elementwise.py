@@ -1,7 +1,9 @@
 """Parallel variants of generated element-wise kernels (issue 16).
 
-Above ``NBFLOW_PARALLEL_MIN_ELEMENTS`` elements a flat fused kernel splits its
-loop over Numba's threads (``prange`` over contiguous blocks); below it, or
+Above ``NBFLOW_PARALLEL_MIN_ELEMENTS`` elements a generated kernel (a fused
+group or a single element-wise op) splits its flat loop, or a broadcasting
+kernel its first dimension, over Numba's threads (``prange`` over contiguous
+blocks); below it, or
 with ``intra_op_parallelism_threads=1``, it stays serial. Results are the
 same bits for element-wise outputs (each element is computed by the same
 scalar code); fused sums may be reassociated (compared with a tolerance)."""
@@ -68,14 +70,62 @@ def test_scalar_broadcast_stays_flat_and_parallel(shape_b):
     assert "ewp_" in _explain(out, feed)
 
 
-def test_row_broadcast_keeps_the_serial_nested_loop():
-    x = np.arange(4 * 1000, dtype=np.float64).reshape(4, 1000)
-    r = np.linspace(0, 1, 1000)
-    px, pr = tf.placeholder(tf.float64, x.shape), tf.placeholder(tf.float64, r.shape)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_broadcast_splits_its_first_dimension(dtype):
+    x = np.arange(4 * 1000, dtype=dtype).reshape(4, 1000)
+    r = np.linspace(0, 1, 1000).astype(dtype)
+    px, pr = tf.placeholder(tf.as_dtype(dtype), x.shape), tf.placeholder(tf.as_dtype(dtype), r.shape)
     out = tf.sqrt(px + pr) * 2.0 - 1.0
     feed = {px: x, pr: r}
-    np.testing.assert_array_equal(_run(out, feed), np.sqrt(x + r) * 2.0 - 1.0)
-    assert "ewp_" not in _explain(out, feed)
+    parallel = _run(out, feed)
+    np.testing.assert_array_equal(parallel, _run(out, feed, threads=1))
+    np.testing.assert_allclose(parallel, np.sqrt(x + r) * 2.0 - 1.0, rtol=1e-6)
+    assert "ewp_" in _explain(out, feed)
+    assert "ewp_" not in _explain(out, feed, threads=1)
+
+
+def test_broadcast_with_one_leading_row_stays_serial():
+    x = np.arange(3000, dtype=np.float32).reshape(1, 3000)
+    r = np.linspace(0, 1, 3000).astype(np.float32)
+    px, pr = tf.placeholder(tf.float32, x.shape), tf.placeholder(tf.float32, [1, 3000])
+    out = tf.exp(px * 1e-3) * tf.reshape(pr, [3000])
+    feed = {px: x, pr: r.reshape(1, 3000)}
+    np.testing.assert_array_equal(_run(out, feed), _run(out, feed, threads=1))
+
+
+@pytest.mark.parametrize("shape", [(2, 700), (3, 5, 80), (7, 3, 4, 13), (1001, 1), (0, 2000)])
+def test_broadcast_kernel_blocks_cover_every_element(monkeypatch, shape):
+    monkeypatch.setenv("NBFLOW_PARALLEL_MIN_ELEMENTS", "1")
+    x = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
+    b = np.linspace(-1, 1, shape[-1])
+    st = ["t0 = np.float64(x0 * x1 + x1)"]
+    args = ([np.float64, np.float64], [shape, b.shape], [np.float64], shape)
+    kp, _ = ew.get_kernel(st, ["t0"], *args, threads=0)
+    ks, _ = ew.get_kernel(st, ["t0"], *args, threads=1)
+    assert getattr(kp, "parallel_threads", 1) == (min(numba.get_num_threads(), shape[0]) if x.size else 1)
+    a, c = np.full(shape, np.nan), np.full(shape, np.nan)
+    kp(x, b, a)
+    ks(x, b, c)
+    np.testing.assert_array_equal(a, c)
+    np.testing.assert_array_equal(a, x * b + b)
+
+
+@pytest.mark.parametrize("threads", [0, 1])
+def test_single_elementwise_op_follows_intra_op_threads(monkeypatch, threads):
+    """An element-wise op that is not fused (here the whole graph) has the parallel variant too."""
+    made = []
+    real = ew._parallel_kernel
+
+    def spy(*args):
+        k = real(*args)
+        made.append(k.parallel_threads)
+        return k
+    monkeypatch.setattr(ew, "_parallel_kernel", spy)
+    x = np.random.default_rng(3).standard_normal((4, 1000)).astype(np.float32)
+    r = np.random.default_rng(4).standard_normal(1000).astype(np.float32)
+    px, pr = tf.placeholder(tf.float32, x.shape), tf.placeholder(tf.float32, r.shape)
+    np.testing.assert_array_equal(_run(px * pr, {px: x, pr: r}, threads), x * r)
+    assert made == ([min(4, numba.get_num_threads())] if threads == 0 else [])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

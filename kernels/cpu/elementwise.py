@@ -40,7 +40,8 @@ TINY_ELEMENTS = 16
 COMPILE_AFTER_CALLS = 10000
 
 #: outputs of at least this many elements use the parallel variant of their
-#: kernel (its flat loop split into one contiguous block per thread, ``prange``)
+#: kernel (its flat loop, or a broadcasting kernel's first dimension, split into one
+#: contiguous block per thread, ``prange``)
 #: when more than one thread is allowed. Measured on the 2-core development
 #: machine (benchmarks: docs/BENCHMARKS.md, "parallel element-wise kernels"):
 #: serial vs 2-thread time of the cheapest kind of kernel, the memory-bound
@@ -182,9 +183,10 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
     ``outputs``: one expression per output; ``sums``: (expression, dtype, mean?)
     per full reduction computed in the same loop (flat kernels only).
 
-    ``parallel`` (flat kernels only): the kernel takes one more argument, the
-    number of blocks ``nt``, and runs ``prange(nt)`` over contiguous blocks of
-    the flat loop (each block's inner loop is the serial one, which vectorizes).
+    ``parallel``: the kernel takes one more argument, the number of blocks
+    ``nt``, and runs ``prange(nt)`` over contiguous blocks of the flat loop, or
+    of a broadcasting kernel's outermost dimension (each block's inner loops
+    are the serial ones, which vectorize).
 
     Float sums are blocked, as kernels/cpu/reduce.py ``sum_run``: the loop runs
     over chunks of ``SUM_CHUNK`` elements (sliced views), each chunk summed in
@@ -196,8 +198,8 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
     flat = all(p in ("scalar", "full") for p in patterns)
     if sums and not flat:
         raise ValueError("fused reductions need a flat kernel")
-    if parallel and not flat:
-        raise ValueError("parallel kernels need a flat loop")
+    if parallel and not flat and out_ndim == 0:
+        raise ValueError("a parallel broadcasting kernel needs a dimension to split")
     if parallel:
         args.append("nt")
     # Reassociation lets the reduction loop vectorize (several partial sums).
@@ -281,9 +283,14 @@ def generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, out_nd
         for i, p in enumerate(patterns):
             if p == "scalar":
                 lines.append("    x%d = first(in%d)" % (i, i))
-        for d in range(out_ndim):
-            lines.append("    " * (d + 1) + "for i%d in range(out0.shape[%d]):" % (d, d))
-        indent = "    " * (out_ndim + 1)
+        nest = 1
+        if parallel:  # blocks of the outermost dimension
+            lines.append("    for c in prange(nt):")
+            lines.append("        for i0 in range(out0.shape[0] * c // nt, out0.shape[0] * (c + 1) // nt):")
+            nest = 2
+        for d in range(1 if parallel else 0, out_ndim):
+            lines.append("    " * (d + nest) + "for i%d in range(out0.shape[%d]):" % (d, d))
+        indent = "    " * (out_ndim + nest)
         idx_out = ", ".join("i%d" % d for d in range(out_ndim))
         for i, p in enumerate(patterns):
             if p == "scalar":
@@ -332,9 +339,12 @@ def get_kernel(statements, outputs, in_dtypes, in_shapes, out_dtypes, out_shape=
            tuple(np.dtype(d).str for d in out_dtypes), len(out_shape), sums)
     nt = thread_count(threads) if threads != 1 else 1
     size = _size(out_shape) if out_shape else max((_size(s) for s in in_shapes), default=1)
-    if nt > 1 and size >= parallel_min_elements() and all(p in ("scalar", "full") for p in patterns):
-        return _parallel_kernel(key, statements, outputs, in_dtypes, patterns, out_dtypes, out_shape, sums, nt), \
-            out_shape
+    if nt > 1 and size >= parallel_min_elements():
+        if not all(p in ("scalar", "full") for p in patterns):
+            nt = min(nt, out_shape[0]) if out_shape else 1  # a broadcasting kernel splits its first dimension
+        if nt > 1:
+            return _parallel_kernel(key, statements, outputs, in_dtypes, patterns, out_dtypes, out_shape, sums,
+                                    nt), out_shape
     k = _serial_kernel(key, statements, outputs, in_dtypes, patterns, out_dtypes, out_shape, sums)
     if _size(out_shape) <= TINY_ELEMENTS:
         t = _tiered.get(key)
@@ -364,7 +374,7 @@ _launch = threading.Lock()
 
 
 def _parallel_kernel(key, statements, outputs, in_dtypes, patterns, out_dtypes, out_shape, sums, nt):
-    """The parallel variant of a flat kernel, bound to ``nt`` blocks."""
+    """The parallel variant of a kernel, bound to ``nt`` blocks."""
     k = _parallel.get(key)
     if k is None:
         src = generate_source(statements, outputs, in_dtypes, patterns, out_dtypes, len(out_shape), sums,

@@ -17,7 +17,7 @@ from nbflow.ops.base import InferContext
 
 class KernelContext(InferContext):
     __slots__ = ("op_def", "output_dtypes", "output_shapes", "device", "allocator", "resources", "own_handle",
-                 "input_handles", "used_outputs", "fresh_outputs", "value_read", "consumer_types", "prechecks", "make_plan", "_op")
+                 "input_handles", "used_outputs", "fresh_outputs", "value_read", "consumer_types", "prechecks", "make_plan", "threads", "_op")
 
     def __init__(self, op, input_dtypes, input_shapes, input_values, output_dtypes, output_shapes):
         super().__init__(op.name, input_dtypes, input_shapes, op.attrs, input_values)
@@ -49,6 +49,9 @@ class KernelContext(InferContext):
         #: ``make_plan(elements, feeds, device=None)``: a plan of a sub-computation (a while body,
         #: a cond branch), its feeds and fetches on ``device`` (None: the host)
         self.make_plan = None
+        #: ConfigProto.intra_op_parallelism_threads of the plan (0: all of Numba's threads): what a
+        #: kernel choosing its variant at bind time (a generated element-wise kernel) may split over
+        self.threads = 0
 
     # -- buffers -------------------------------------------------------------
     def out_np_dtype(self, i=0):

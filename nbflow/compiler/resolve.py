@@ -85,6 +85,7 @@ def kernel_context(program, op, in_slots):
     ctx.device = program.placement[op]
     ctx.prechecks = program.prechecks
     ctx.make_plan = env.make_plan
+    ctx.threads = program.options.threads
     return ctx
 
 

@@ -35,12 +35,12 @@ def _elementwise_kernel(ctx):
     expr = cls.scalar_expr_for(ctx.input_dtypes, ["x%d" % i for i in range(len(in_np))], ctx.input_values)
     shapes = [s.as_tuple() for s in ctx.input_shapes]
     if all(s is not None and None not in s for s in shapes):
-        kernel, out_shape = ew_kernels.get_kernel([], [expr], in_np, shapes, [out_np])
+        kernel, out_shape = ew_kernels.get_kernel([], [expr], in_np, shapes, [out_np], threads=ctx.threads)
         if ctx.fresh_outputs:
             return _bind_fresh(kernel, out_shape, out_np, len(in_np))
         out = ctx.static_buffer(0) if ctx.output_shapes[0].is_fully_defined() else None
         return _bind_static(kernel, out if out is not None else np.empty(out_shape, dtype=out_np), len(in_np))
-    return bind_dynamic(expr, in_np, out_np)
+    return bind_dynamic(expr, in_np, out_np, ctx.threads)
 
 
 def _float16_kernel(cls, ctx):
@@ -103,10 +103,11 @@ def _bind_fresh(kernel, out_shape, out_np, arity):
     return run
 
 
-def bind_dynamic(expr, in_np, out_np):
+def bind_dynamic(expr, in_np, out_np, threads=1):
     """Shapes known only at run time: pick (and cache) the kernel per shape."""
     def run(*args):
-        kernel, out_shape = ew_kernels.get_kernel([], [expr], in_np, [a.shape for a in args], [out_np])
+        kernel, out_shape = ew_kernels.get_kernel([], [expr], in_np, [a.shape for a in args], [out_np],
+                                                  threads=threads)
         out = np.empty(out_shape, dtype=out_np)
         kernel(*args, out)
         return out
