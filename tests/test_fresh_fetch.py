@@ -63,3 +63,23 @@ def test_a_fetched_softmax_is_handed_out_without_a_copy():
         s2 = sess.run(sm, {x: np.zeros((4, 9), np.float32)})
         np.testing.assert_allclose(s1, np.full((4, 9), 1 / 9, np.float32), rtol=1e-6)  # left alone
         assert not np.shares_memory(s1, s2)
+
+
+@pytest.mark.parametrize("dtype,shape", [(np.float32, [3, 4]), (np.float64, [None, 4]), (np.int32, [3, 4]),
+                                         (np.float16, [3, 4])])
+def test_a_fetched_elementwise_op_is_a_new_array_without_a_copy(dtype, shape):
+    # a single (unfused) element-wise op fetched: a new array each run, handed out as is
+    x = tf.placeholder(tf.as_dtype(dtype), shape)
+    y = tf.placeholder(tf.as_dtype(dtype), [4])
+    out = x + y
+    assert registry.makes_fresh_outputs(out.op.op_def, "CPU")
+    a = np.arange(12, dtype=dtype).reshape(3, 4)
+    b = np.arange(4, dtype=dtype)
+    with tf.Session() as sess:
+        first = sess.run(out, {x: a, y: b})
+        plan = next(iter(sess._plans.values()))
+        assert plan.fetch_is_fresh == [True]
+        second = sess.run(out, {x: a * 2, y: b})
+        np.testing.assert_array_equal(first, a + b)  # left alone by the second run
+        np.testing.assert_array_equal(second, a * 2 + b)
+        assert not np.shares_memory(first, second)

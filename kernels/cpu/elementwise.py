@@ -41,23 +41,20 @@ COMPILE_AFTER_CALLS = 10000
 
 #: outputs of at least this many elements use the parallel variant of their
 #: kernel (its flat loop, or a broadcasting kernel's first dimension, split into one
-#: contiguous block per thread, ``prange``)
-#: when more than one thread is allowed. Measured on the 2-core development
-#: machine (benchmarks: docs/BENCHMARKS.md, "parallel element-wise kernels"):
-#: serial vs 2-thread time of the cheapest kind of kernel, the memory-bound
-#: chain ``(relu(x*1.5-0.25)*y - z)**2`` on float32 (3 inputs, 1 output):
-#: 32K elements 2.5 vs 4.4 us (0.56x), 64K 8.4 vs 5.0 us (1.7x), 1M 180 vs 71 us;
-#: a compute-bound kernel (``2*exp(-1e-7*t)*cos(3e-6*t)``) already wins at 2K
-#: (6.8 vs 6.3 us) and is 2.0x from 128K. The fixed cost of a parallel call
-#: (workqueue layer) is about 2.5 us.
-#: But the parallel variant is a second kernel to compile: 0.5-0.6 s cold (50 ms
-#: from the cache), paid once per machine and then once per process. At 64K
-#: elements it saves ~3.4 us a call (150,000 calls to repay a cold compile); at 1M
-#: ~110 us (5,000 calls). The threshold is therefore 1M elements: an MNIST MLP's
-#: 128x512 groups stay serial (no cold-start cost for the README's main command),
-#: the 10M-element chains of the benchmarks go parallel.
+#: contiguous block per thread, ``prange``) when more than one thread is allowed.
+#: Measured on the 2-core development machine under the TBB threading layer
+#: (session 14; serial vs 2-thread time of the memory-bound chain
+#: ``(relu(x*1.5-0.25)*y - z)**2`` on float32, the cheapest kind of kernel):
+#: 64K elements 7.8 vs 12.8 us, 128K 19 vs 18 us, 256K 40 vs 31 us, 512K 67 vs
+#: 57 us, 1M 132 vs 81 us. A parallel variant is a second kernel to compile,
+#: 0.3-0.6 s cold, paid once per machine (loading it from the cache adds nothing
+#: measurable to a process's first run: 203-216 vs 221-248 ms). The threshold,
+#: 512K, is where the split pays clearly; an MNIST MLP's 128x512 groups stay
+#: serial (no cold-start cost for the README's main command). Until session 14
+#: it was 1M (chosen when loading a cached variant still cost ~50 ms), which left
+#: the 1M-element kernel benchmarks on one core.
 #: Override: ``NBFLOW_PARALLEL_MIN_ELEMENTS``.
-PARALLEL_MIN_ELEMENTS = 1 << 20
+PARALLEL_MIN_ELEMENTS = 1 << 19
 
 
 def parallel_min_elements():

@@ -12,7 +12,7 @@ from nbflow.kernels.cpu import elementwise as ew_kernels
 from nbflow.ops.elementwise import ElementwiseOp
 
 
-@register_kernel(ElementwiseOp)
+@register_kernel(ElementwiseOp, fresh_outputs=True)
 def elementwise_kernel(ctx):
     run = _elementwise_kernel(ctx)
     divisor = ctx.op_def.divisor_input
