@@ -74,3 +74,20 @@ def test_matmul_all_transposes(parallel, ta, tb, m, k, n):
     else:
         G.matmul(fn, a, b, out, ta, tb, scratch)
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("nt", [2, 3, 5, 40])
+@pytest.mark.parametrize("ta", [False, True])
+def test_transposed_product_is_transposed_back_block_by_block(nt, ta):
+    """A small batch times a big transposed weight (4x24 @ (77x24).T) runs as out.T = b @ a.T;
+    matmul_parallel transposes each thread's block of out.T back in its own loop
+    iteration: every block, ragged last one and empty ones (nt > tiles) included."""
+    from nbflow.kernels.cpu import microgemm as G
+
+    rng = np.random.RandomState(nt)
+    a = rng.randn(*((24, 4) if ta else (4, 24))).astype(np.float64)
+    b = rng.randn(77, 24).astype(np.float64)
+    out = np.full((4, 77), np.nan)
+    scratch = np.full(4 * 24 + 4 * 77, np.nan)
+    G.matmul_parallel(G.gemm_address(np.float64), a, b, out, ta, True, scratch, nt)
+    np.testing.assert_allclose(out, (a.T if ta else a) @ b.T, rtol=1e-12, atol=1e-12)
