@@ -74,6 +74,8 @@ def test_session_updates_above_the_threshold_match_one_thread(monkeypatch, make)
 
     def train(threshold):
         monkeypatch.setattr(cpu_training, "PARALLEL_MIN_ELEMENTS", threshold)
+        monkeypatch.setattr(cpu_training, "PARALLEL_MIN_ELEMENTS_FOR",
+                            {k: threshold for k in cpu_training.PARALLEL_MIN_ELEMENTS_FOR})
         with tf.Graph().as_default():
             w = tf.Variable(w0)
             loss = tf.reduce_sum(tf.square(tf.matmul(tf.constant(x), w)))
@@ -88,3 +90,15 @@ def test_session_updates_above_the_threshold_match_one_thread(monkeypatch, make)
     assert calls == []
     np.testing.assert_array_equal(train(100), serial)
     assert calls and set(calls) == {numba.get_num_threads()}
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two Numba threads")
+def test_adam_keeps_its_own_higher_threshold():
+    """Adam splits from 1M elements (the MNIST script's 401K Adam updates stay serial: no
+    twin to compile before its first step), every other update from 256K."""
+    big = 300_000
+    assert cpu_training._threads(big, "apply_gradient_descent") == numba.get_num_threads()
+    assert cpu_training._threads(big, "apply_momentum") == numba.get_num_threads()
+    assert cpu_training._threads(big, "apply_adam") == 1
+    assert cpu_training._threads(1 << 20, "apply_adam") == numba.get_num_threads()
+    assert cpu_training._threads(1000, "apply_gradient_descent") == 1

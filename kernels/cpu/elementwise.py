@@ -48,11 +48,13 @@ COMPILE_AFTER_CALLS = 10000
 #: 64K elements 7.8 vs 12.8 us, 128K 19 vs 18 us, 256K 40 vs 31 us, 512K 67 vs
 #: 57 us, 1M 132 vs 81 us. A parallel variant is a second kernel to compile,
 #: 0.3-0.6 s cold, paid once per machine (loading it from the cache adds nothing
-#: measurable to a process's first run: 203-216 vs 221-248 ms). The threshold,
-#: 512K, is where the split pays clearly; an MNIST MLP's 128x512 groups stay
-#: serial (no cold-start cost for the README's main command). Until session 14
-#: it was 1M (chosen when loading a cached variant still cost ~50 ms), which left
-#: the 1M-element kernel benchmarks on one core.
+#: measurable to a process's first run: 203-216 vs 221-248 ms). The threshold is
+#: 512K. 256K was tried: LeNet's 64x14x14x32 ReluGrad took 56 us split instead of
+#: 107, but the README's MNIST command, cold, compiled parallel variants for its
+#: evaluation batches (1000x512 = 512,000 elements) and took 9.2-9.4 s instead of
+#: 8.3-8.6 s. Its 128x512 training groups stay serial either way. Until session 14
+#: the threshold was 1M (chosen when loading a cached variant still cost ~50 ms),
+#: which left the 1M-element kernel benchmarks on one core.
 #: Override: ``NBFLOW_PARALLEL_MIN_ELEMENTS``.
 PARALLEL_MIN_ELEMENTS = 1 << 19
 

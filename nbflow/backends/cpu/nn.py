@@ -99,9 +99,11 @@ def _bias_addnchw(ctx):
 
 #: elements from which BiasAddGrad splits its rows across Numba's threads. Measured
 #: (session 13, TBB, 2 threads, float32 (rows, channels)): 2048x32 6.5 vs 7.7 us,
-#: 4096x32 14.6 vs 10.9, 50176x32 150 vs 94, 1024x512 30 vs 16. The twin costs ~0.7 s
-#: to compile cold: 1M (see training.PARALLEL_MIN_ELEMENTS).
-BIAS_GRAD_PARALLEL_MIN_ELEMENTS = 1 << 20
+#: 4096x32 14.6 vs 10.9, 50176x32 150 vs 94, 1024x512 30 vs 16; in LeNet's step
+#: (session 14) 12544x64 took 102 us serial, 63 us split. The twin costs ~0.7 s to
+#: compile once per machine (nothing measurable to load from the cache); an MNIST
+#: MLP's 128x512 gradients stay below: 256K (see training.PARALLEL_MIN_ELEMENTS).
+BIAS_GRAD_PARALLEL_MIN_ELEMENTS = 1 << 18
 #: padding of each thread's row of partial sums: 16 values keep two threads' rows
 #: off one 64-byte cache line (without it the split ran 2x slower than one thread)
 _PAD = 16

@@ -16,13 +16,19 @@ from nbflow.kernels.cpu.threads import threads_for
 from nbflow.ops import training_ops as T
 
 #: elements from which an update runs on all of Numba's threads. Measured (session 13,
-#: TBB layer, 2 threads on 2 cores, float32, serial vs twin): Adam 64K 8.8 vs 8.3 us,
-#: 128K 21 vs 14, 256K 45 vs 28, 1M 224-264 vs 116-135; gradient descent 64K 3.1 vs
-#: 4.8 us, 128K 8.2 vs 6.2, 256K 20.5 vs 11.7. A parallel call costs 2-3 us. But a
-#: twin costs 0.3-0.6 s to compile cold, which a 256K Adam repays only after ~30,000
-#: steps and a 1M one after ~5,000 (the MNIST script's 401K and 262K weights would
-#: pay 1.2 s at its first step to save 0.1 s over its run): 1M, as the fused groups'.
-PARALLEL_MIN_ELEMENTS = 1 << 20
+#: TBB layer, 2 threads on 2 cores, float32, serial vs twin, the kernel alone on
+#: cache-warm arrays): Adam 64K 8.8 vs 8.3 us, 128K 21 vs 14, 256K 45 vs 28, 1M
+#: 224-264 vs 116-135; gradient descent 64K 3.1 vs 4.8 us, 128K 8.2 vs 6.2, 256K 20.5
+#: vs 11.7. Inside a training step the split pays more (session 14): LeNet's 3136x128
+#: gradient descent took 205 us on one thread of a 2-thread process (its arrays
+#: cold, the other core's worker just back from the previous parallel kernel),
+#: 48-56 us split. A twin costs 0.4-0.5 s to compile once per machine (gradient
+#: descent 0.43 s, Adam 0.49 s), nothing measurable to load from the cache: 256K.
+PARALLEL_MIN_ELEMENTS = 1 << 18
+#: ... except Adam's, kept at 1M for the README's main command: the MNIST script's
+#: 401K and 262K Adam updates would compile the 0.49 s twin before its first step
+#: (issue 15's cold start: first step <= 4 s; it takes about 3.5 s).
+PARALLEL_MIN_ELEMENTS_FOR = {"apply_adam": 1 << 20}
 
 
 def _flat(a):
@@ -33,9 +39,9 @@ def _scalar(a):
     return a[()]
 
 
-def _threads(size):
-    """Threads for an update of ``size`` elements: 1 below the threshold."""
-    return threads_for(size, PARALLEL_MIN_ELEMENTS)
+def _threads(size, name=None):
+    """Threads for update ``name`` of ``size`` elements: 1 below its threshold."""
+    return threads_for(size, PARALLEL_MIN_ELEMENTS_FOR.get(name, PARALLEL_MIN_ELEMENTS))
 
 
 def _apply(ctx, name, update):
@@ -50,7 +56,7 @@ def _apply(ctx, name, update):
         serial(*args)
 
     def call(*args):
-        nt = _threads(args[0].size)
+        nt = _threads(args[0].size, name)
         update(parallel if nt > 1 else serial_kernel, nt, *args)
     return checked_update(ctx, call)
 
