@@ -134,3 +134,43 @@ def test_gru_block_cell_equals_gru_cell_and_initial_values():
         np.testing.assert_allclose(*sess.run([out_b, out_p], feed), rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="exactly one of num_units and cell_size"):
         tf.contrib.rnn.GRUBlockCell(3, cell_size=3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch", [20, 25])
+def test_block_gru_rows_split_across_threads_match_one_thread(monkeypatch, dtype, batch):
+    """Above GRU_PARALLEL_MIN_ELEMENTS (lowered here) the recurrences run by rows on the
+    threads (kernels/cpu/gru_parallel.py): 20 rows are blocks of 12 + 8, 25 rows 18 + 7."""
+    import numba
+
+    from nbflow.backends.cpu import rnn as cpu_rnn
+    from nbflow.kernels.cpu import gru_parallel
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two Numba threads")
+    calls = []
+    for name in ("forward_steps", "backward_steps"):
+        real = getattr(gru_parallel, name)
+        monkeypatch.setattr(gru_parallel, name, lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
+    monkeypatch.setattr(cpu_rnn, "GRU_PARALLEL_MIN_ELEMENTS", 1)
+    values = _inputs(np.random.default_rng(5), 4, batch, 3, 5, dtype)
+    holders = [tf.placeholder(tf.as_dtype(dtype), v.shape) for v in values]
+    outs = block_gru(np.int64(4), *holders)
+    loss = tf.reduce_sum(outs[3] * np.random.default_rng(6).standard_normal((4, batch, 5)).astype(dtype))
+    fetches = list(outs) + tf.gradients(loss, holders)
+    feed = dict(zip(holders, values))
+    before = numba.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            with tf.Session() as sess:
+                results.append(sess.run(fetches, feed))
+    finally:
+        numba.set_num_threads(before)
+    assert calls == ["forward_steps", "backward_steps"]  # only the two-thread run
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    for one, two in zip(*results):
+        np.testing.assert_allclose(two, one, rtol=tol, atol=tol)
+    for got, want in zip(results[1][:4], reference(4, *[v.astype(np.float64) for v in values])):
+        np.testing.assert_allclose(got, want, rtol=2e-6 if dtype == np.float32 else 1e-12, atol=2e-6)

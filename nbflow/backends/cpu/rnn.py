@@ -11,8 +11,10 @@ import numpy as np
 from nbflow.backends.registry import register_kernel
 from nbflow.framework import errors
 from nbflow.kernels.cpu import gru as G
+from nbflow.kernels.cpu import gru_parallel as GP
 from nbflow.kernels.cpu import microgemm
 from nbflow.kernels.cpu import rnn as K
+from nbflow.kernels.cpu.threads import parallel_threads
 from nbflow.ops import block_rnn_ops
 
 
@@ -171,6 +173,23 @@ def _check_gru_inputs(ctx, seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c):
     return nt, nb, ni, n, steps
 
 
+#: batch rows x units from which a BlockGRU (and its gradient) splits its recurrence
+#: by rows across Numba's threads (kernels/cpu/gru_parallel.py), with at least two
+#: blocks of 6 rows. Measured (session 13, 2 threads, T40 B128 I64 H128 float32):
+#: forward 5.9-6.2 -> 5.1-5.6 ms, forward + gradient 15.2-15.5 -> 14.7-14.8 ms; the
+#: parallel loops cost ~3.5 s more to compile once per machine, so small GRUs (tests,
+#: toy models: below 128x128) keep the one-thread kernels and never compile them.
+GRU_PARALLEL_MIN_ELEMENTS = 128 * 128
+
+
+def _gru_chunks(nb, n):
+    """Row blocks for the parallel recurrence, or 0 to run the one-thread kernel."""
+    if nb * n < GRU_PARALLEL_MIN_ELEMENTS or nb < 12:
+        return 0
+    nt = parallel_threads()
+    return nt if nt > 1 else 0
+
+
 @register_kernel(block_rnn_ops.BlockGRU)
 def _block_gru(ctx):
     np_t = ctx.out_np_dtype(0)
@@ -183,8 +202,14 @@ def _block_gru(ctx):
         nt, nb, ni, n, steps = _check_gru_inputs(ctx, seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c)
         acts = acts_for((4, nt, nb, n))
         x, h_prev, w_ru, w_c, b_ru, b_c = _contiguous((x, h_prev, w_ru, w_c, b_ru, b_c))
-        G.block_gru_forward(x, h_prev, w_ru[:ni], w_ru[ni:], w_c[:ni], w_c[ni:], b_ru, b_c, steps,
-                            *workspace((nt, nb, n)), acts)
+        xg, xc, hg, hc, rh = workspace((nt, nb, n))
+        if G.gru_input_products(x, w_ru[:ni], w_c[:ni], b_ru, b_c, steps, xg, xc, acts):
+            chunks = _gru_chunks(nb, n)
+            if chunks:
+                GP.forward_steps(microgemm.gemm_address(np_t), h_prev, w_ru[ni:], w_c[ni:], steps, xg, xc, hg, hc,
+                                 rh, acts, K.row_blocks(nb, chunks))
+            else:
+                G.forward_steps(h_prev, w_ru[ni:], w_c[ni:], steps, xg, xc, hg, hc, rh, acts)
         return tuple(acts)
     return run
 
@@ -200,6 +225,7 @@ def _block_gru_grad(ctx):
         np.empty((key[1], key[2]), np_t), np.empty((key[1], key[2]), np_t), np.empty((key[2], 2 * key[2]), np_t),
         np.empty((key[0], key[1], key[3]) if want_x_grad else (0, 0, 0), np_t)))
     acts_copy = _workspace(lambda shape: np.empty(shape, np_t))
+    transposed = _workspace(lambda n: (np.empty((2 * n, n), np_t), np.empty((n, n), np_t)))
 
     def run(seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c, r, u, c, h, h_grad):
         nt, nb, ni, n, steps = _check_gru_inputs(ctx, seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c)
@@ -211,7 +237,18 @@ def _block_gru_grad(ctx):
         outs = _outputs(sources, [(nt, nb, ni), (nb, n), (ni + n, 2 * n), (ni + n, n), (2 * n,), (n,)], np_t)
         acts = _as_acts(forward, (4, nt, nb, n), acts_copy)
         x, h_prev, w_ru, w_c, h_grad = _contiguous((x, h_prev, w_ru, w_c, h_grad))
-        G.block_gru_backward(x, h_prev, w_ru[:ni], w_ru[ni:], w_c[:ni], w_c[ni:], acts, h_grad, steps, want_x_grad,
-                             *workspace((nt, nb, n, ni)), *outs)
+        dru, dc, rh, du, dhp, d_rh, w_tmp_ru, x_tmp = workspace((nt, nb, n, ni))
+        x_grad, h_prev_grad, w_ru_grad, w_c_grad, b_ru_grad, b_c_grad = outs
+        if G.gru_backward_start(x, want_x_grad, steps, x_grad, h_prev_grad, w_ru_grad, w_c_grad, b_ru_grad,
+                                b_c_grad):
+            chunks = _gru_chunks(nb, n)
+            if chunks:
+                GP.backward_steps(microgemm.gemm_address(np_t), h_prev, w_ru[ni:], w_c[ni:], acts, h_grad, steps,
+                                  *transposed(n), dru, dc, rh, du, dhp, d_rh, h_prev_grad, K.row_blocks(nb, chunks))
+            else:
+                G.backward_steps(h_prev, w_ru[ni:], w_c[ni:], acts, h_grad, steps, dru, dc, rh, du, dhp, d_rh,
+                                 h_prev_grad)
+            G.gru_weight_grads(x, h_prev, w_ru[:ni], w_c[:ni], acts, steps, want_x_grad, dru, dc, rh, w_tmp_ru, x_tmp,
+                               x_grad, w_ru_grad, w_c_grad, b_ru_grad, b_c_grad)
         return tuple(outs)
     return run
