@@ -79,9 +79,9 @@ def test_matmul_all_transposes(parallel, ta, tb, m, k, n):
 @pytest.mark.parametrize("nt", [2, 3, 5, 40])
 @pytest.mark.parametrize("ta", [False, True])
 def test_transposed_product_is_transposed_back_block_by_block(nt, ta):
-    """A small batch times a big transposed weight (4x24 @ (77x24).T) runs as out.T = b @ a.T;
-    matmul_parallel transposes each thread's block of out.T back in its own loop
-    iteration: every block, ragged last one and empty ones (nt > tiles) included."""
+    """A small batch times a big transposed weight (4x24 @ (77x24).T) runs as out.T = b @ a.T,
+    split into nt row blocks of out.T and transposed back: every block, the ragged
+    last one and empty ones (nt > tiles) included."""
     from nbflow.kernels.cpu import microgemm as G
 
     rng = np.random.RandomState(nt)

@@ -318,27 +318,19 @@ _TBLOCK = 16
 
 
 @njit(cache=True)
-def _transpose_rows(s, rows, cols, r0, r1, dst):
-    """Rows r0:r1 of the flat [rows, cols] matrix ``s`` into the flat [cols, rows] ``dst``
-    (its columns r0:r1), in 16x16 blocks (a plain column-by-column copy writes a new
-    cache line per element: 1.4 ms for 512x512; blocks of constant length, fully
-    unrolled, were 30% faster but cost 0.1 s more to compile; 2-D slice assignment
-    ``d[j0:j1, i0:i1] = a[i0:i1, j0:j1].T`` was 2x faster but took 2.7 s to compile)."""
-    for i0 in range(r0, r1, _TBLOCK):
-        i1 = min(i0 + _TBLOCK, r1)
+def _transpose_flat(s, rows, cols, dst):
+    """dst[:cols*rows] = the flat [rows, cols] matrix ``s`` transposed, in 16x16 blocks (a
+    plain column-by-column copy writes a new cache line per element: 1.4 ms for
+    512x512; blocks of constant length, fully unrolled, were 30% faster but cost 0.1 s
+    more to compile, and MatMul no longer transposes big weights: see _operands)."""
+    for i0 in range(0, rows, _TBLOCK):
+        i1 = min(i0 + _TBLOCK, rows)
         for j0 in range(0, cols, _TBLOCK):
             j1 = min(j0 + _TBLOCK, cols)
             for j in range(j0, j1):
                 base = j * rows
                 for i in range(i0, i1):
                     dst[base + i] = s[i * cols + j]
-
-
-@njit(cache=True)
-def _transpose_flat(s, rows, cols, dst):
-    """dst[:cols*rows] = the flat [rows, cols] matrix ``s`` transposed (MatMul no longer
-    transposes big weights: see _operands)."""
-    _transpose_rows(s, rows, cols, np.int64(0), rows, dst)
 
 
 @njit(cache=True)
@@ -351,19 +343,13 @@ def transpose_into(src, dst):
 
 
 @njit(cache=True)
-def _row_block(rows, p, nt):
-    """Rows [r0, r1) of block p of nt: whole tiles of MR rows."""
-    tiles = (rows + MR - 1) // MR
-    return min(tiles * p // nt * MR, rows), min(tiles * (p + 1) // nt * MR, rows)
-
-
-@njit(cache=True)
 def _product_part(fn, af, sam, sak, rows, bf, cols, cf, k, p, nt, by_rows):
     """Block p of nt of C[rows, cols] = A @ B: A[r, t] = af[r*sam + t*sak], B's and C's rows
     contiguous in ``bf`` and ``cf``; C's rows in whole tiles (``by_rows``) or its columns
     in whole vectors."""
     if by_rows:
-        r0, r1 = _row_block(rows, p, nt)
+        tiles = (rows + MR - 1) // MR
+        r0, r1 = min(tiles * p // nt * MR, rows), min(tiles * (p + 1) // nt * MR, rows)
         gemm(fn, af, r0 * sam, sam, sak, r1 - r0, bf, np.int64(0), cols, cols, cf, r0 * cols, cols, k,
              np.bool_(False))
     else:
@@ -424,10 +410,5 @@ def matmul_parallel(fn, a, b, out, ta, tb, bt, nt):
     by_rows = rows >= cols
     for p in prange(nt):
         _product_part(fn, af, sam, sak, rows, bf, cols, cf, k, np.int64(p), nt, by_rows)
-        if transposed and by_rows:
-            # each block's rows of out.T back into out's columns by the thread that made them
-            # (64x128 @ (3136x128).T on 2 threads: the serial transpose took 135 of 300 us)
-            r0, r1 = _row_block(rows, np.int64(p), nt)
-            _transpose_rows(cf, n, m, r0, r1, flat(out))
-    if transposed and not by_rows:
+    if transposed:
         _transpose_flat(cf, n, m, flat(out))
