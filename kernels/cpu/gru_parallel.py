@@ -17,13 +17,14 @@ from numba import prange
 
 from nbflow.kernels.cpu.gru import _H, add_rows, gru_candidate, gru_candidate_grad, gru_gates, gru_gates_grad
 from nbflow.kernels.cpu.microgemm import gemm, transpose_into
+from nbflow.kernels.cpu.rnn import recurrent_product
 from nbflow.kernels.jit import njit
 
 
 @njit(cache=True, parallel=True)
 def forward_steps(fn, h_prev, w_ru_h, w_c_h, steps, xg, xc, hg, hc, rh, acts, bounds):
     """The recurrence after ``gru.gru_input_products``, each thread every step for its
-    block of rows; ``fn``: the gemm for the dtype. Workspaces as ``gru.block_gru_forward``."""
+    block of rows; ``fn``: the gemm for the dtype. Workspaces as ``gru.forward_steps``."""
     nb, n = h_prev.shape
     nt = acts.shape[1]
     n2 = 2 * n
@@ -32,11 +33,7 @@ def forward_steps(fn, h_prev, w_ru_h, w_c_h, steps, xg, xc, hg, hc, rh, acts, bo
     for c in prange(bounds.shape[0] - 1):
         r0, r1 = bounds[c], bounds[c + 1]
         for t in range(steps):
-            if t == 0:
-                gemm(fn, hf, r0 * n, n, 1, r1 - r0, wruf, 0, n2, n2, hgf, r0 * n2, n2, n, False)
-            else:
-                gemm(fn, af, ((_H * nt + t - 1) * nb + r0) * n, n, 1, r1 - r0, wruf, 0, n2, n2, hgf, r0 * n2, n2,
-                     n, False)
+            recurrent_product(fn, hf, af, _H, nt, nb, n, t, r0, r1, wruf, n2, hgf)
             hp = h_prev if t == 0 else acts[_H, t - 1]
             gru_gates(xg[t], hg, hp, acts, t, rh, r0, r1)
             gemm(fn, rhf, r0 * n, n, 1, r1 - r0, wcf, 0, n, n, hcf, r0 * n, n, n, False)

@@ -146,6 +146,20 @@ def lstm_gates_peephole(xw, hw, cs_prev, wci, wcf, wco, cell_clip, acts, t, r0, 
             acts[_H, t, r, k] = og * cc
 
 
+@njit(cache=True)
+def recurrent_product(fn, hf, af, h_index, nt, nb, n, t, r0, r1, wf, width, outf):
+    """Rows r0..r1-1 of the recurrent input of step t times the flat [n, width] weights
+    ``wf`` into rows of the flat [nb, width] ``outf``: the input is ``hf`` (h_prev, flat)
+    at t = 0, else the previous step's h in the flat acts ``af`` (output ``h_index`` of
+    acts [outputs, nt, nb, n]). A thread's step product in the row-block recurrences
+    (this module's LSTM, kernels/cpu/gru_parallel.py)."""
+    if t == 0:
+        gemm(fn, hf, r0 * n, n, 1, r1 - r0, wf, 0, width, width, outf, r0 * width, width, n, False)
+    else:
+        gemm(fn, af, ((h_index * nt + t - 1) * nb + r0) * n, n, 1, r1 - r0, wf, 0, width, width, outf, r0 * width,
+             width, n, False)
+
+
 @njit(cache=True, parallel=True)
 def _forward_steps(fn, h_prev, w_h, cs_prev, wci, wcf, wco, cell_clip, use_peephole, steps, xw, hw, acts, bounds):
     """The recurrence. Batch rows are independent, so each thread runs every step for
@@ -157,11 +171,7 @@ def _forward_steps(fn, h_prev, w_h, cs_prev, wci, wcf, wco, cell_clip, use_peeph
     for c in prange(bounds.shape[0] - 1):
         r0, r1 = bounds[c], bounds[c + 1]
         for t in range(steps):
-            if t == 0:
-                gemm(fn, hf, r0 * n, n, 1, r1 - r0, wf, 0, n4, n4, hwf, r0 * n4, n4, n, False)
-            else:
-                gemm(fn, af, ((_H * nt + t - 1) * nb + r0) * n, n, 1, r1 - r0, wf, 0, n4, n4, hwf, r0 * n4, n4, n,
-                     False)
+            recurrent_product(fn, hf, af, _H, nt, nb, n, t, r0, r1, wf, n4, hwf)
             c_prev = cs_prev if t == 0 else acts[_CS, t - 1]
             if use_peephole:
                 lstm_gates_peephole(xw[t], hw, c_prev, wci, wcf, wco, cell_clip, acts, t, r0, r1)

@@ -175,10 +175,11 @@ def _check_gru_inputs(ctx, seq_len_max, x, h_prev, w_ru, w_c, b_ru, b_c):
 
 #: batch rows x units from which a BlockGRU (and its gradient) splits its recurrence
 #: by rows across Numba's threads (kernels/cpu/gru_parallel.py), with at least two
-#: blocks of 6 rows. Measured (session 13, 2 threads, T40 B128 I64 H128 float32):
-#: forward 5.9-6.2 -> 5.1-5.6 ms, forward + gradient 15.2-15.5 -> 14.7-14.8 ms; the
-#: parallel loops cost ~3.5 s more to compile once per machine, so small GRUs (tests,
-#: toy models: below 128x128) keep the one-thread kernels and never compile them.
+#: blocks of 6 rows. Measured (session 14, 2 threads, T40 B128 I64 H128 float32):
+#: forward 4.6-4.8 -> 4.0-4.3 ms, forward + gradient 12.5-13.0 -> 11.6-12.2 ms; the
+#: parallel loops cost ~1 s more to compile each (forward, gradient), once per machine,
+#: so small GRUs (tests, toy models: below 128x128) keep the one-thread kernels and
+#: never compile them.
 GRU_PARALLEL_MIN_ELEMENTS = 128 * 128
 
 

@@ -39,9 +39,14 @@ def _scalar(a):
     return a[()]
 
 
+def _min_elements(name):
+    """Update ``name``'s parallel threshold."""
+    return PARALLEL_MIN_ELEMENTS_FOR.get(name, PARALLEL_MIN_ELEMENTS)
+
+
 def _threads(size, name=None):
     """Threads for update ``name`` of ``size`` elements: 1 below its threshold."""
-    return threads_for(size, PARALLEL_MIN_ELEMENTS_FOR.get(name, PARALLEL_MIN_ELEMENTS))
+    return threads_for(size, _min_elements(name))
 
 
 def _apply(ctx, name, update):
@@ -55,8 +60,10 @@ def _apply(ctx, name, update):
     def serial_kernel(_, *args):
         serial(*args)
 
+    min_elements = _min_elements(name)  # read once, when the plan binds the kernel
+
     def call(*args):
-        nt = _threads(args[0].size, name)
+        nt = threads_for(args[0].size, min_elements)
         update(parallel if nt > 1 else serial_kernel, nt, *args)
     return checked_update(ctx, call)
 
